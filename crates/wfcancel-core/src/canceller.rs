@@ -1,0 +1,175 @@
+//! The portable trait and the conveniences built on it.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+
+use crate::{BulkOptions, BulkReport, CancelError, CancelOutcome, Capabilities, RunRef, RunState, Selector};
+
+/// One portable way to cancel workflow runs, whichever orchestrator runs them.
+///
+/// Hold it as `Arc<dyn WorkflowCanceller>`. Only [`cancel`](Self::cancel), [`backend`](Self::backend)
+/// and [`capabilities`](Self::capabilities) are required; the default
+/// [`cancel_many`](Self::cancel_many) fans `Selector::Ids` out over `cancel` with bounded concurrency
+/// and answers `Unsupported` for filters, and the default [`status`](Self::status) answers
+/// `Unsupported`.
+///
+/// ```
+/// use wfcancel_core::{CancelError, CancelOutcome, RunRef, WorkflowCanceller};
+///
+/// async fn stop(c: &dyn WorkflowCanceller, id: &str) -> Result<bool, CancelError> {
+///     Ok(matches!(c.cancel(&RunRef::new(id)).await?, CancelOutcome::Cancelled | CancelOutcome::Requested))
+/// }
+/// ```
+#[async_trait]
+pub trait WorkflowCanceller: Send + Sync + std::fmt::Debug {
+    /// The backend's name: `"upstash"`, `"agno"`, `"memory"`, …
+    fn backend(&self) -> &'static str;
+
+    /// What this backend does natively.
+    fn capabilities(&self) -> Capabilities;
+
+    /// Cancels one run. Idempotent: cancelling a run that is not active is `Ok(NotActive)`.
+    async fn cancel(&self, run: &RunRef) -> Result<CancelOutcome, CancelError>;
+
+    /// Cancels many runs and reports exactly what was cancelled, skipped and failed.
+    async fn cancel_many(&self, selector: &Selector, opts: &BulkOptions) -> Result<BulkReport, CancelError> {
+        match selector {
+            Selector::Ids(runs) => crate::bulk::fan_out(self, runs, opts).await,
+            Selector::Filter(_) => Err(CancelError::unsupported(self.backend(), "cancel by filter")),
+            Selector::All(_) => Err(CancelError::unsupported(self.backend(), "cancel all runs")),
+        }
+    }
+
+    /// Reads a run's state.
+    async fn status(&self, run: &RunRef) -> Result<RunState, CancelError> {
+        let _ = run;
+        Err(CancelError::unsupported(self.backend(), "reading a run's status"))
+    }
+}
+
+macro_rules! forward {
+    ($($ty:ty),*) => {$(
+        #[async_trait]
+        impl<T: WorkflowCanceller + ?Sized> WorkflowCanceller for $ty {
+            fn backend(&self) -> &'static str {
+                (**self).backend()
+            }
+            fn capabilities(&self) -> Capabilities {
+                (**self).capabilities()
+            }
+            async fn cancel(&self, run: &RunRef) -> Result<CancelOutcome, CancelError> {
+                (**self).cancel(run).await
+            }
+            async fn cancel_many(&self, selector: &Selector, opts: &BulkOptions) -> Result<BulkReport, CancelError> {
+                (**self).cancel_many(selector, opts).await
+            }
+            async fn status(&self, run: &RunRef) -> Result<RunState, CancelError> {
+                (**self).status(run).await
+            }
+        }
+    )*};
+}
+
+forward!(Arc<T>, Box<T>, &T);
+
+/// How to wait for a run to reach a terminal state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct WaitOptions {
+    /// Give up after this long (default 30 s).
+    pub timeout: Duration,
+    /// First pause between status reads (default 100 ms).
+    pub initial_interval: Duration,
+    /// Longest pause between status reads (default 2 s).
+    pub max_interval: Duration,
+}
+
+impl Default for WaitOptions {
+    fn default() -> Self {
+        WaitOptions {
+            timeout: Duration::from_secs(30),
+            initial_interval: Duration::from_millis(100),
+            max_interval: Duration::from_secs(2),
+        }
+    }
+}
+
+impl WaitOptions {
+    /// The defaults with another timeout.
+    pub fn with_timeout(timeout: Duration) -> Self {
+        WaitOptions { timeout, ..Default::default() }
+    }
+
+    /// Another first interval.
+    pub fn initial_interval(mut self, d: Duration) -> Self {
+        self.initial_interval = d;
+        self
+    }
+
+    /// Another longest interval.
+    pub fn max_interval(mut self, d: Duration) -> Self {
+        self.max_interval = d;
+        self
+    }
+}
+
+/// The result of [`WorkflowCancellerExt::cancel_and_wait`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CancelledRun {
+    /// What the cancel call answered.
+    pub outcome: CancelOutcome,
+    /// The terminal state the run reached (it may have completed or failed before the cancel took).
+    pub state: RunState,
+}
+
+/// Conveniences for every [`WorkflowCanceller`].
+#[async_trait]
+pub trait WorkflowCancellerExt: WorkflowCanceller {
+    /// Polls [`status`](WorkflowCanceller::status) with growing intervals until the run is
+    /// terminal, or fails with [`CancelError::Timeout`] at the deadline. A backend without status
+    /// answers `Unsupported` at once.
+    async fn wait_until_terminal(&self, run: &RunRef, opts: WaitOptions) -> Result<RunState, CancelError> {
+        let backend = self.backend();
+        if !self.capabilities().status {
+            return Err(CancelError::unsupported(backend, "reading a run's status, needed to wait for it"));
+        }
+        let deadline = Instant::now() + opts.timeout;
+        let mut interval = opts.initial_interval.max(Duration::from_millis(1));
+        loop {
+            let state = self.status(run).await?;
+            if state.is_terminal() {
+                return Ok(state);
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return Err(CancelError::Timeout {
+                    backend,
+                    message: format!(
+                        "run {} still {} after {:.1}s",
+                        run.run_id(),
+                        state,
+                        opts.timeout.as_secs_f64()
+                    ),
+                });
+            }
+            let pause = interval.min(deadline - now);
+            tokio::time::sleep(pause).await;
+            interval = (interval * 2).min(opts.max_interval.max(opts.initial_interval));
+        }
+    }
+
+    /// Cancels the run, then waits until it is terminal: the answer says what the cancel call
+    /// answered and which terminal state the run reached.
+    async fn cancel_and_wait(&self, run: &RunRef, opts: WaitOptions) -> Result<CancelledRun, CancelError> {
+        if !self.capabilities().status {
+            return Err(CancelError::unsupported(self.backend(), "reading a run's status, needed to wait for it"));
+        }
+        let outcome = self.cancel(run).await?;
+        let state = self.wait_until_terminal(run, opts).await?;
+        Ok(CancelledRun { outcome, state })
+    }
+}
+
+impl<T: WorkflowCanceller + ?Sized> WorkflowCancellerExt for T {}

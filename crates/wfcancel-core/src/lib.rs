@@ -1,0 +1,55 @@
+//! The portable contract of [wfcancel](https://docs.rs/wfcancel): one way for a Rust application
+//! to cancel workflow runs, whichever orchestrator runs them.
+//!
+//! - [`WorkflowCanceller`]: the trait every backend implements; hold it as `Arc<dyn WorkflowCanceller>`.
+//! - [`RunRef`], [`Selector`], [`RunFilter`], [`BulkOptions`]: what to cancel and how.
+//! - [`CancelOutcome`], [`BulkReport`], [`RunState`], [`CancelError`]: what happened.
+//! - [`WorkflowCancellerExt`]: `wait_until_terminal` and `cancel_and_wait`.
+//! - Feature `http`: the HTTP plumbing every HTTP backend shares ([`http`]).
+//! - Feature `memory`: [`InMemoryCanceller`], a real in-memory orchestrator for tests.
+//! - Feature `mock`: [`MockWorkflowCanceller`], a `mockall` mock of the trait.
+//! - Feature `conformance`: [`conformance`], the suite every backend passes.
+#![warn(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_auto_cfg))]
+
+mod bulk;
+mod canceller;
+mod capabilities;
+mod error;
+mod retry;
+mod run;
+mod secret;
+mod selector;
+
+#[cfg(feature = "http")]
+pub mod http;
+
+#[cfg(feature = "memory")]
+mod memory;
+
+#[cfg(feature = "mock")]
+mod mock;
+
+#[cfg(feature = "conformance")]
+pub mod conformance;
+
+pub use bulk::{
+    BulkFailure, BulkOptions, BulkReport, DEFAULT_CONCURRENCY, DEFAULT_MAX_ROUNDS, DEFAULT_PAGE_SIZE, Progress,
+    ProgressFn, RunOutcome, fan_out,
+};
+pub use canceller::{CancelledRun, WaitOptions, WorkflowCanceller, WorkflowCancellerExt};
+pub use capabilities::{Capabilities, FilterCapabilities};
+pub use error::{CancelError, ErrorKind, NotFoundKind, RateLimitKind};
+pub use retry::RetryPolicy;
+pub use run::{CancelOutcome, Owner, OwnerKind, RunRef, RunState, validate_id};
+pub use secret::SecretToken;
+pub use selector::{AllRuns, RunFilter, Selector, UrlMatch, epoch_millis, from_epoch_millis};
+
+#[cfg(feature = "memory")]
+pub use memory::*;
+
+#[cfg(feature = "mock")]
+pub use mock::MockWorkflowCanceller;
+
+/// Re-exported so that implementors and users of the trait need not depend on it themselves.
+pub use async_trait::async_trait;

@@ -1,0 +1,133 @@
+//! When and how long to wait before trying a request again.
+
+use std::time::Duration;
+
+/// How failed requests are retried: transport errors, timeouts, 408, 429 and 5xx are retried
+/// with exponential backoff (and jitter), honouring the provider's retry hints, until
+/// `max_attempts` or `total_deadline`, whichever comes first. Nothing ever sleeps past the deadline.
+///
+/// ```
+/// use std::time::Duration;
+/// use wfcancel_core::RetryPolicy;
+/// let p = RetryPolicy::default().max_attempts(3).total_deadline(Duration::from_secs(10));
+/// assert_eq!(p.max_attempts, 3);
+/// assert_eq!(RetryPolicy::none().max_attempts, 1);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RetryPolicy {
+    /// Attempts in all, the first included (default 5; 1 means no retry).
+    pub max_attempts: u32,
+    /// Backoff before the first retry (default 100 ms); it doubles each time.
+    pub initial_backoff: Duration,
+    /// Longest backoff (default 5 s).
+    pub max_backoff: Duration,
+    /// Randomise each backoff between half and all of its value (default on).
+    pub jitter: bool,
+    /// No retry starts, and no sleep lasts, past this long after the first attempt (default 60 s).
+    pub total_deadline: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            max_attempts: 5,
+            initial_backoff: Duration::from_millis(100),
+            max_backoff: Duration::from_secs(5),
+            jitter: true,
+            total_deadline: Duration::from_secs(60),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// Never retry.
+    pub fn none() -> Self {
+        RetryPolicy { max_attempts: 1, ..Default::default() }
+    }
+
+    /// Attempts in all.
+    pub fn max_attempts(mut self, n: u32) -> Self {
+        self.max_attempts = n.max(1);
+        self
+    }
+
+    /// First backoff.
+    pub fn initial_backoff(mut self, d: Duration) -> Self {
+        self.initial_backoff = d;
+        self
+    }
+
+    /// Longest backoff.
+    pub fn max_backoff(mut self, d: Duration) -> Self {
+        self.max_backoff = d;
+        self
+    }
+
+    /// Jitter on or off.
+    pub fn jitter(mut self, on: bool) -> Self {
+        self.jitter = on;
+        self
+    }
+
+    /// Total deadline.
+    pub fn total_deadline(mut self, d: Duration) -> Self {
+        self.total_deadline = d;
+        self
+    }
+
+    /// The backoff before retry number `retry` (1 for the first retry), without a provider hint.
+    pub fn backoff(&self, retry: u32) -> Duration {
+        let exp = retry.saturating_sub(1).min(31);
+        let base = self.initial_backoff.saturating_mul(1u32 << exp).min(self.max_backoff);
+        if self.jitter && !base.is_zero() {
+            let half = base / 2;
+            half + Duration::from_nanos(fastrand::u64(0..=u64::try_from((base - half).as_nanos()).unwrap_or(u64::MAX)))
+        } else {
+            base
+        }
+    }
+
+    /// The pause before retry number `retry`: the provider's hint when given (never shorter than
+    /// it), else the backoff. `None` when the pause would end past `remaining` (the time left
+    /// before the deadline), which means: do not retry.
+    pub fn pause(&self, retry: u32, hint: Option<Duration>, remaining: Duration) -> Option<Duration> {
+        if retry >= self.max_attempts {
+            return None;
+        }
+        let pause = hint.unwrap_or_else(|| self.backoff(retry));
+        (pause < remaining).then_some(pause)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        let p = RetryPolicy::default().jitter(false).initial_backoff(Duration::from_millis(100)).max_backoff(Duration::from_millis(350));
+        assert_eq!(p.backoff(1), Duration::from_millis(100));
+        assert_eq!(p.backoff(2), Duration::from_millis(200));
+        assert_eq!(p.backoff(3), Duration::from_millis(350));
+        assert_eq!(p.backoff(40), Duration::from_millis(350));
+    }
+
+    #[test]
+    fn jitter_stays_within_half_and_full() {
+        let p = RetryPolicy::default().initial_backoff(Duration::from_millis(100));
+        for _ in 0..200 {
+            let b = p.backoff(1);
+            assert!(b >= Duration::from_millis(50) && b <= Duration::from_millis(100), "{b:?}");
+        }
+    }
+
+    #[test]
+    fn pause_respects_attempts_and_deadline() {
+        let p = RetryPolicy::default().jitter(false).max_attempts(3);
+        assert!(p.pause(1, None, Duration::from_secs(10)).is_some());
+        assert!(p.pause(3, None, Duration::from_secs(10)).is_none(), "attempts exhausted");
+        assert_eq!(p.pause(1, Some(Duration::from_secs(2)), Duration::from_secs(10)), Some(Duration::from_secs(2)));
+        assert!(p.pause(1, Some(Duration::from_secs(20)), Duration::from_secs(10)).is_none(), "hint past deadline");
+    }
+}

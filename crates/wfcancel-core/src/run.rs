@@ -1,0 +1,243 @@
+//! Runs, what a cancel did to them, and their states.
+
+use crate::CancelError;
+
+/// The kind of thing that owns a run: some providers (Agno) need it to find the run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum OwnerKind {
+    /// A workflow definition.
+    Workflow,
+    /// An agent.
+    Agent,
+    /// A team of agents.
+    Team,
+}
+
+impl OwnerKind {
+    /// Lower-case name, e.g. `"workflow"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OwnerKind::Workflow => "workflow",
+            OwnerKind::Agent => "agent",
+            OwnerKind::Team => "team",
+        }
+    }
+}
+
+impl std::fmt::Display for OwnerKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The workflow, agent or team that owns a run.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Owner {
+    /// What kind of owner.
+    pub kind: OwnerKind,
+    /// Its id.
+    pub id: String,
+}
+
+/// A reference to one run: its id, plus what some providers need to find it.
+///
+/// ```
+/// use wfcancel_core::RunRef;
+/// let upstash = RunRef::new("wfr_123");
+/// let agno = RunRef::new("run-9").workflow("nightly-report").session("sess-1");
+/// assert_eq!(agno.owner().map(|o| o.id.as_str()), Some("nightly-report"));
+/// # let _ = upstash;
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct RunRef {
+    run_id: String,
+    owner: Option<Owner>,
+    session_id: Option<String>,
+}
+
+impl RunRef {
+    /// A run known by its id alone (enough for Upstash).
+    pub fn new(run_id: impl Into<String>) -> Self {
+        RunRef { run_id: run_id.into(), owner: None, session_id: None }
+    }
+
+    /// The run belongs to this workflow (Agno: `/workflows/{id}/runs/...`).
+    pub fn workflow(self, id: impl Into<String>) -> Self {
+        self.owned_by(OwnerKind::Workflow, id)
+    }
+
+    /// The run belongs to this agent (Agno: `/agents/{id}/runs/...`).
+    pub fn agent(self, id: impl Into<String>) -> Self {
+        self.owned_by(OwnerKind::Agent, id)
+    }
+
+    /// The run belongs to this team (Agno: `/teams/{id}/runs/...`).
+    pub fn team(self, id: impl Into<String>) -> Self {
+        self.owned_by(OwnerKind::Team, id)
+    }
+
+    /// The run belongs to an owner of the given kind.
+    pub fn owned_by(mut self, kind: OwnerKind, id: impl Into<String>) -> Self {
+        self.owner = Some(Owner { kind, id: id.into() });
+        self
+    }
+
+    /// The session the run belongs to (Agno needs it to read a run's status).
+    pub fn session(mut self, id: impl Into<String>) -> Self {
+        self.session_id = Some(id.into());
+        self
+    }
+
+    /// The run id.
+    pub fn run_id(&self) -> &str {
+        &self.run_id
+    }
+
+    /// The owner, if given.
+    pub fn owner(&self) -> Option<&Owner> {
+        self.owner.as_ref()
+    }
+
+    /// The session id, if given.
+    pub fn session_id(&self) -> Option<&str> {
+        self.session_id.as_deref()
+    }
+
+    /// Checks the run id, owner id and session id: none may be empty or blank or contain
+    /// control characters. Every backend calls this before sending anything.
+    pub fn validate(&self, backend: &'static str) -> Result<(), CancelError> {
+        validate_id(backend, "run_id", &self.run_id)?;
+        if let Some(owner) = &self.owner {
+            validate_id(backend, "owner_id", &owner.id)?;
+        }
+        if let Some(session) = &self.session_id {
+            validate_id(backend, "session_id", session)?;
+        }
+        Ok(())
+    }
+}
+
+impl From<&str> for RunRef {
+    fn from(id: &str) -> Self {
+        RunRef::new(id)
+    }
+}
+
+impl From<String> for RunRef {
+    fn from(id: String) -> Self {
+        RunRef::new(id)
+    }
+}
+
+impl std::fmt::Display for RunRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if let Some(owner) = &self.owner {
+            write!(f, "{}/{}/", owner.kind, owner.id)?;
+        }
+        f.write_str(&self.run_id)?;
+        if let Some(session) = &self.session_id {
+            write!(f, " (session {session})")?;
+        }
+        Ok(())
+    }
+}
+
+/// Checks one identifier: not empty, not blank, no control characters.
+pub fn validate_id(backend: &'static str, field: &'static str, value: &str) -> Result<(), CancelError> {
+    if value.is_empty() {
+        return Err(CancelError::invalid_input(backend, field, "must not be empty"));
+    }
+    if value.trim().is_empty() {
+        return Err(CancelError::invalid_input(backend, field, "must not be blank"));
+    }
+    if let Some(c) = value.chars().find(|c| c.is_control()) {
+        return Err(CancelError::invalid_input(
+            backend,
+            field,
+            format!("must not contain control characters (found U+{:04X})", c as u32),
+        ));
+    }
+    Ok(())
+}
+
+/// What a successful cancel did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum CancelOutcome {
+    /// The provider says the run is cancelled.
+    Cancelled,
+    /// The provider accepted the request; the run stops cooperatively later
+    /// (use [`crate::WorkflowCancellerExt::cancel_and_wait`] to wait for it).
+    Requested,
+    /// There was nothing to cancel: the run is unknown, finished or already cancelled.
+    NotActive,
+}
+
+impl CancelOutcome {
+    /// snake_case name, e.g. `"not_active"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CancelOutcome::Cancelled => "cancelled",
+            CancelOutcome::Requested => "requested",
+            CancelOutcome::NotActive => "not_active",
+        }
+    }
+}
+
+impl std::fmt::Display for CancelOutcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The state of a run, as the provider reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum RunState {
+    /// Accepted, not yet started.
+    Pending,
+    /// Running.
+    Running,
+    /// Paused (waiting for input or an event).
+    Paused,
+    /// Finished successfully.
+    Completed,
+    /// Finished with an error.
+    Failed,
+    /// Cancelled.
+    Cancelled,
+    /// A state this library does not know, as the provider named it.
+    Unknown(String),
+}
+
+impl RunState {
+    /// Whether the run is over (completed, failed or cancelled).
+    pub fn is_terminal(&self) -> bool {
+        matches!(self, RunState::Completed | RunState::Failed | RunState::Cancelled)
+    }
+
+    /// Whether a cancel could still stop the run (pending, running or paused).
+    pub fn is_active(&self) -> bool {
+        matches!(self, RunState::Pending | RunState::Running | RunState::Paused)
+    }
+
+    /// snake_case name, e.g. `"cancelled"`; an unknown state keeps the provider's name.
+    pub fn as_str(&self) -> &str {
+        match self {
+            RunState::Pending => "pending",
+            RunState::Running => "running",
+            RunState::Paused => "paused",
+            RunState::Completed => "completed",
+            RunState::Failed => "failed",
+            RunState::Cancelled => "cancelled",
+            RunState::Unknown(s) => s,
+        }
+    }
+}
+
+impl std::fmt::Display for RunState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
