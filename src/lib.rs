@@ -1,1 +1,182 @@
-//! placeholder
+//! # wfcancel
+//!
+//! One portable way for a Rust application to cancel workflow runs, whichever orchestrator
+//! runs them: **Upstash Workflow** (feature `upstash`) and **Agno AgentOS** (feature `agno`) today.
+//!
+//! An application holds an `Arc<dyn WorkflowCanceller>`; a Cargo feature and the environment pick
+//! the provider ([`from_env`]); its tests use [`InMemoryCanceller`] (feature `memory`), a real
+//! in-memory orchestrator that passes the same [conformance suite](wfcancel_core::conformance)
+//! as every backend, or a `mockall` mock (feature `mock`).
+//!
+//! ```
+//! use std::sync::Arc;
+//! use wfcancel::{BulkOptions, CancelError, RunFilter, RunRef, Selector, WorkflowCanceller};
+//!
+//! /// Application code: knows nothing of the provider behind the trait.
+//! async fn stop_deploy(c: Arc<dyn WorkflowCanceller>, bad_release: &str) -> Result<u64, CancelError> {
+//!     let filter = RunFilter::new().label(bad_release);
+//!     let report = c.cancel_many(&Selector::filter(filter), &BulkOptions::new().drain(true)).await?;
+//!     Ok(report.cancelled)
+//! }
+//! ```
+//!
+//! The contract lives in [`wfcancel_core`] and is re-exported here.
+#![warn(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_auto_cfg))]
+
+use std::str::FromStr;
+
+pub use wfcancel_core::*;
+
+#[cfg(feature = "agno")]
+pub use wfcancel_agno::{self as agno, AgnoCanceller};
+#[cfg(feature = "upstash")]
+pub use wfcancel_upstash::{self as upstash, UpstashCanceller};
+
+/// The README's example, compiled and run as a doc test.
+#[cfg(all(doctest, feature = "memory"))]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
+
+/// The environment variable that names the backend for [`from_env`].
+pub const BACKEND_ENV: &str = "WFCANCEL_BACKEND";
+
+/// A provider this crate can talk to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Backend {
+    /// Upstash Workflow (feature `upstash`).
+    Upstash,
+    /// Agno AgentOS (feature `agno`).
+    Agno,
+    /// The in-memory orchestrator (feature `memory`), for tests and demos.
+    Memory,
+}
+
+impl Backend {
+    /// Every backend, compiled in or not.
+    pub const ALL: [Backend; 3] = [Backend::Upstash, Backend::Agno, Backend::Memory];
+
+    /// The name used in `WFCANCEL_BACKEND` and in errors.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Backend::Upstash => "upstash",
+            Backend::Agno => "agno",
+            Backend::Memory => "memory",
+        }
+    }
+
+    /// The Cargo feature that compiles this backend in.
+    pub fn feature(self) -> &'static str {
+        self.as_str()
+    }
+
+    /// Whether this backend's feature is enabled in this build.
+    pub fn is_compiled(self) -> bool {
+        match self {
+            Backend::Upstash => cfg!(feature = "upstash"),
+            Backend::Agno => cfg!(feature = "agno"),
+            Backend::Memory => cfg!(feature = "memory"),
+        }
+    }
+
+    /// The backends compiled into this build.
+    pub fn compiled() -> Vec<Backend> {
+        Self::ALL.into_iter().filter(|b| b.is_compiled()).collect()
+    }
+}
+
+impl std::fmt::Display for Backend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Backend {
+    type Err = CancelError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let t = s.trim();
+        Self::ALL.into_iter().find(|b| b.as_str().eq_ignore_ascii_case(t)).ok_or_else(|| {
+            CancelError::config(
+                "wfcancel",
+                format!("unknown backend {t:?}; expected one of: upstash, agno, memory"),
+            )
+        })
+    }
+}
+
+/// Builds the canceller the environment names.
+///
+/// The backend is `WFCANCEL_BACKEND` (`upstash`, `agno`, `memory`), or else the only real
+/// backend compiled in (or `memory` when it is the only one). Then each backend reads its own
+/// variables: Upstash `QSTASH_URL`, `QSTASH_TOKEN`, `QSTASH_REGION` and the regional pairs, as the
+/// official SDK does; Agno `AGENTOS_URL` (default `http://localhost:7777`) and `OS_SECURITY_KEY`.
+/// Naming a backend whose feature is off is a [`CancelError::Config`] that says which feature to
+/// enable.
+///
+/// ```no_run
+/// # async fn run() -> Result<(), wfcancel::CancelError> {
+/// let canceller: std::sync::Arc<dyn wfcancel::WorkflowCanceller> = wfcancel::from_env()?.into();
+/// canceller.cancel(&wfcancel::RunRef::new("wfr_123")).await?;
+/// # Ok(()) }
+/// ```
+pub fn from_env() -> Result<Box<dyn WorkflowCanceller>, CancelError> {
+    from_env_with(|name| std::env::var(name).ok())
+}
+
+/// [`from_env`] reading variables through `lookup` instead of the process environment.
+pub fn from_env_with(lookup: impl Fn(&str) -> Option<String>) -> Result<Box<dyn WorkflowCanceller>, CancelError> {
+    let backend = match lookup(BACKEND_ENV).filter(|v| !v.trim().is_empty()) {
+        Some(name) => name.parse()?,
+        None => default_backend()?,
+    };
+    build(backend, &lookup)
+}
+
+/// The backend used when `WFCANCEL_BACKEND` is not set.
+pub fn default_backend() -> Result<Backend, CancelError> {
+    let real: Vec<Backend> = Backend::compiled().into_iter().filter(|b| *b != Backend::Memory).collect();
+    match real.as_slice() {
+        [one] => Ok(*one),
+        [] if Backend::Memory.is_compiled() => Ok(Backend::Memory),
+        [] => Err(CancelError::config(
+            "wfcancel",
+            "no backend is compiled in; enable the `upstash`, `agno` or `memory` feature",
+        )),
+        many => Err(CancelError::config(
+            "wfcancel",
+            format!(
+                "several backends are compiled in ({}); set {BACKEND_ENV} to choose one",
+                many.iter().map(|b| b.as_str()).collect::<Vec<_>>().join(", ")
+            ),
+        )),
+    }
+}
+
+/// Builds `backend` from variables read through `lookup`.
+pub fn build(
+    backend: Backend,
+    lookup: &dyn Fn(&str) -> Option<String>,
+) -> Result<Box<dyn WorkflowCanceller>, CancelError> {
+    if !backend.is_compiled() {
+        return Err(CancelError::config(
+            backend.as_str(),
+            format!(
+                "{BACKEND_ENV}={backend} but this build does not include it; enable the `{}` feature of wfcancel",
+                backend.feature()
+            ),
+        ));
+    }
+    let _ = lookup;
+    match backend {
+        #[cfg(feature = "upstash")]
+        Backend::Upstash => Ok(Box::new(UpstashCanceller::from_env_with(lookup)?)),
+        #[cfg(feature = "agno")]
+        Backend::Agno => Ok(Box::new(AgnoCanceller::from_env_with(lookup)?)),
+        #[cfg(feature = "memory")]
+        Backend::Memory => Ok(Box::new(InMemoryCanceller::new())),
+        #[allow(unreachable_patterns)]
+        _ => Err(CancelError::config(backend.as_str(), "this backend is not compiled in")),
+    }
+}

@@ -1,7 +1,8 @@
 """A small AgentOS (agno 3.1.10) app for wfcancel's live tests. No language model, loopback only.
 
 Usage:
-    <venv>/bin/python tools/agno-live/server.py [--port P] [--db DIR] [--step-log FILE] [--steps N]
+    <venv>/bin/python tools/agno-live/server.py [--port P] [--db DIR] [--step-log FILE]
+                                               [--steps N] [--step-seconds S] [--verbose]
 
 Environment (flags win over env):
     WFCANCEL_AGNO_PORT  port (default 7777); also accepted as the first bare argument
@@ -72,9 +73,11 @@ def build_app(a):
         id="slow-steps",
         name="slow-steps",
         db=db,
+        telemetry=False,
         steps=[make_step(f"step{i}", a.step_seconds, a.step_log) for i in range(1, a.steps + 1)],
     )
-    quick = Workflow(id="quick", name="quick", db=db, steps=[make_step("quick1", 0, a.step_log)])
+    quick = Workflow(id="quick", name="quick", db=db, telemetry=False,
+                     steps=[make_step("quick1", 0, a.step_log)])
     agent_os = AgentOS(
         id="wfcancel-live",
         workflows=[slow, quick],
@@ -91,10 +94,26 @@ def quiet_agno():
             logging.getLogger(name).setLevel(logging.CRITICAL)
 
 
+def fast_shutdown(seconds=1.0):
+    # On shutdown agno waits up to 30 s for in-flight background runs before closing the db.
+    # Tests stop the server with runs still going: wait 1 s, then agno cancels the rest.
+    import agno.os.app as agno_app
+
+    drain = agno_app._drain_cancel_persist_tasks
+
+    async def short_drain(timeout: float = seconds) -> None:
+        await drain(timeout=min(timeout, seconds))
+
+    agno_app._drain_cancel_persist_tasks = short_drain
+
+
 def main(argv):
     a = parse_args(argv)
     os.makedirs(a.db, exist_ok=True)
+    if not a.verbose:
+        quiet_agno()
     app = build_app(a)
+    fast_shutdown()
     if not a.verbose:
         quiet_agno()
     import uvicorn
