@@ -21,7 +21,7 @@ pub const DEFAULT_MAX_ROUNDS: u32 = 10_000;
 pub struct Progress {
     /// Drain rounds finished so far (0 for a bulk by ids).
     pub rounds: u32,
-    /// Runs (or, for filters, provider calls) handled so far.
+    /// Runs accounted for so far (cancelled, requested, not active, failed or not attempted).
     pub done: u64,
     /// How many there are in all, when known.
     pub total: Option<u64>,
@@ -205,7 +205,10 @@ pub struct BulkReport {
 impl BulkReport {
     /// An empty report for `backend`.
     pub fn new(backend: &'static str) -> Self {
-        BulkReport { backend, ..Default::default() }
+        BulkReport {
+            backend,
+            ..Default::default()
+        }
     }
 
     /// How many runs failed (the runs named in `failed`).
@@ -295,7 +298,9 @@ where
                 None => break,
             }
         }
-        let Some((run, result)) = in_flight.next().await else { break };
+        let Some((run, result)) = in_flight.next().await else {
+            break;
+        };
         match result {
             None => report.not_attempted.push(run.clone()),
             Some(Ok(outcome)) => {
@@ -307,7 +312,12 @@ where
                 if error.fails_every_call() && report.aborted.is_none() {
                     report.aborted = Some(error.clone());
                 }
-                report.failed.push(BulkFailure { runs: vec![run.clone()], chunk: None, round: None, error });
+                report.failed.push(BulkFailure {
+                    runs: vec![run.clone()],
+                    chunk: None,
+                    round: None,
+                    error,
+                });
             }
         }
         if opts.progress.is_some() {

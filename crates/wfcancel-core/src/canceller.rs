@@ -1,7 +1,9 @@
 //! The portable trait and the conveniences built on it.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use async_trait::async_trait;
 
@@ -34,7 +36,14 @@ pub trait WorkflowCanceller: Send + Sync + std::fmt::Debug {
     async fn cancel(&self, run: &RunRef) -> Result<CancelOutcome, CancelError>;
 
     /// Cancels many runs and reports exactly what was cancelled, skipped and failed.
+    ///
+    /// `Err` means nothing was attempted: the selector or options were invalid, or the backend
+    /// cannot do this kind of bulk. Once requests go out, the answer is `Ok(BulkReport)`, and
+    /// failures of single runs, chunks or drain rounds are listed in it (`failed`, `aborted`,
+    /// `not_attempted`), so that nothing is half-done silently.
     async fn cancel_many(&self, selector: &Selector, opts: &BulkOptions) -> Result<BulkReport, CancelError> {
+        selector.validate(self.backend())?;
+        opts.validate(self.backend())?;
         match selector {
             Selector::Ids(runs) => crate::bulk::fan_out(self, runs, opts).await,
             Selector::Filter(_) => Err(CancelError::unsupported(self.backend(), "cancel by filter")),
@@ -99,7 +108,10 @@ impl Default for WaitOptions {
 impl WaitOptions {
     /// The defaults with another timeout.
     pub fn with_timeout(timeout: Duration) -> Self {
-        WaitOptions { timeout, ..Default::default() }
+        WaitOptions {
+            timeout,
+            ..Default::default()
+        }
     }
 
     /// Another first interval.
@@ -133,7 +145,10 @@ pub trait WorkflowCancellerExt: WorkflowCanceller {
     async fn wait_until_terminal(&self, run: &RunRef, opts: WaitOptions) -> Result<RunState, CancelError> {
         let backend = self.backend();
         if !self.capabilities().status {
-            return Err(CancelError::unsupported(backend, "reading a run's status, needed to wait for it"));
+            return Err(CancelError::unsupported(
+                backend,
+                "reading a run's status, needed to wait for it",
+            ));
         }
         let deadline = Instant::now() + opts.timeout;
         let mut interval = opts.initial_interval.max(Duration::from_millis(1));
@@ -164,7 +179,10 @@ pub trait WorkflowCancellerExt: WorkflowCanceller {
     /// answered and which terminal state the run reached.
     async fn cancel_and_wait(&self, run: &RunRef, opts: WaitOptions) -> Result<CancelledRun, CancelError> {
         if !self.capabilities().status {
-            return Err(CancelError::unsupported(self.backend(), "reading a run's status, needed to wait for it"));
+            return Err(CancelError::unsupported(
+                self.backend(),
+                "reading a run's status, needed to wait for it",
+            ));
         }
         let outcome = self.cancel(run).await?;
         let state = self.wait_until_terminal(run, opts).await?;

@@ -35,7 +35,12 @@ impl FilterCapabilities {
 
     /// Whether any filter field is supported.
     pub fn any(&self) -> bool {
-        self.url_exact || self.url_prefix || self.labels || self.created_range || self.caller_ips || self.flow_control_keys
+        self.url_exact
+            || self.url_prefix
+            || self.labels
+            || self.created_range
+            || self.caller_ips
+            || self.flow_control_keys
     }
 
     /// The first field of `filter` this backend cannot filter on, if any.

@@ -292,9 +292,7 @@ impl CancelError {
     /// (rate limits, provider faults, timeouts, connection failures).
     pub fn is_retryable(&self) -> bool {
         match self {
-            CancelError::RateLimited { .. }
-            | CancelError::Timeout { .. }
-            | CancelError::Transport { .. } => true,
+            CancelError::RateLimited { .. } | CancelError::Timeout { .. } | CancelError::Transport { .. } => true,
             CancelError::Provider { status, .. } => match status {
                 Some(s) => *s == 408 || *s >= 500,
                 None => true,
@@ -348,16 +346,26 @@ impl CancelError {
 
     /// Shorthand for [`CancelError::InvalidInput`].
     pub fn invalid_input(backend: &'static str, field: &'static str, message: impl Into<String>) -> Self {
-        CancelError::InvalidInput { backend, field, message: message.into() }
+        CancelError::InvalidInput {
+            backend,
+            field,
+            message: message.into(),
+        }
     }
 
     /// Shorthand for [`CancelError::Config`].
     pub fn config(backend: &'static str, message: impl Into<String>) -> Self {
-        CancelError::Config { backend, message: message.into() }
+        CancelError::Config {
+            backend,
+            message: message.into(),
+        }
     }
 
     /// Shorthand for [`CancelError::Unsupported`].
     pub fn unsupported(backend: &'static str, operation: impl Into<String>) -> Self {
-        CancelError::Unsupported { backend, operation: operation.into() }
+        CancelError::Unsupported {
+            backend,
+            operation: operation.into(),
+        }
     }
 }

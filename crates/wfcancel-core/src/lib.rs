@@ -5,10 +5,10 @@
 //! - [`RunRef`], [`Selector`], [`RunFilter`], [`BulkOptions`]: what to cancel and how.
 //! - [`CancelOutcome`], [`BulkReport`], [`RunState`], [`CancelError`]: what happened.
 //! - [`WorkflowCancellerExt`]: `wait_until_terminal` and `cancel_and_wait`.
-//! - Feature `http`: the HTTP plumbing every HTTP backend shares ([`http`]).
-//! - Feature `memory`: [`InMemoryCanceller`], a real in-memory orchestrator for tests.
-//! - Feature `mock`: [`MockWorkflowCanceller`], a `mockall` mock of the trait.
-//! - Feature `conformance`: [`conformance`], the suite every backend passes.
+//! - Feature `http`: the HTTP plumbing every HTTP backend shares (module `http`).
+//! - Feature `memory`: `InMemoryCanceller`, a real in-memory orchestrator for tests.
+//! - Feature `mock`: `MockWorkflowCanceller`, a `mockall` mock of the trait.
+//! - Feature `conformance`: module `conformance`, the suite every backend passes.
 #![warn(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_auto_cfg))]
 

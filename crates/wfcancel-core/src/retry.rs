@@ -43,7 +43,10 @@ impl Default for RetryPolicy {
 impl RetryPolicy {
     /// Never retry.
     pub fn none() -> Self {
-        RetryPolicy { max_attempts: 1, ..Default::default() }
+        RetryPolicy {
+            max_attempts: 1,
+            ..Default::default()
+        }
     }
 
     /// Attempts in all.
@@ -82,7 +85,9 @@ impl RetryPolicy {
         let base = self.initial_backoff.saturating_mul(1u32 << exp).min(self.max_backoff);
         if self.jitter && !base.is_zero() {
             let half = base / 2;
-            half + Duration::from_nanos(fastrand::u64(0..=u64::try_from((base - half).as_nanos()).unwrap_or(u64::MAX)))
+            half + Duration::from_nanos(fastrand::u64(
+                0..=u64::try_from((base - half).as_nanos()).unwrap_or(u64::MAX),
+            ))
         } else {
             base
         }
@@ -106,7 +111,10 @@ mod tests {
 
     #[test]
     fn backoff_grows_and_is_capped() {
-        let p = RetryPolicy::default().jitter(false).initial_backoff(Duration::from_millis(100)).max_backoff(Duration::from_millis(350));
+        let p = RetryPolicy::default()
+            .jitter(false)
+            .initial_backoff(Duration::from_millis(100))
+            .max_backoff(Duration::from_millis(350));
         assert_eq!(p.backoff(1), Duration::from_millis(100));
         assert_eq!(p.backoff(2), Duration::from_millis(200));
         assert_eq!(p.backoff(3), Duration::from_millis(350));
@@ -118,7 +126,10 @@ mod tests {
         let p = RetryPolicy::default().initial_backoff(Duration::from_millis(100));
         for _ in 0..200 {
             let b = p.backoff(1);
-            assert!(b >= Duration::from_millis(50) && b <= Duration::from_millis(100), "{b:?}");
+            assert!(
+                b >= Duration::from_millis(50) && b <= Duration::from_millis(100),
+                "{b:?}"
+            );
         }
     }
 
@@ -126,8 +137,18 @@ mod tests {
     fn pause_respects_attempts_and_deadline() {
         let p = RetryPolicy::default().jitter(false).max_attempts(3);
         assert!(p.pause(1, None, Duration::from_secs(10)).is_some());
-        assert!(p.pause(3, None, Duration::from_secs(10)).is_none(), "attempts exhausted");
-        assert_eq!(p.pause(1, Some(Duration::from_secs(2)), Duration::from_secs(10)), Some(Duration::from_secs(2)));
-        assert!(p.pause(1, Some(Duration::from_secs(20)), Duration::from_secs(10)).is_none(), "hint past deadline");
+        assert!(
+            p.pause(3, None, Duration::from_secs(10)).is_none(),
+            "attempts exhausted"
+        );
+        assert_eq!(
+            p.pause(1, Some(Duration::from_secs(2)), Duration::from_secs(10)),
+            Some(Duration::from_secs(2))
+        );
+        assert!(
+            p.pause(1, Some(Duration::from_secs(20)), Duration::from_secs(10))
+                .is_none(),
+            "hint past deadline"
+        );
     }
 }

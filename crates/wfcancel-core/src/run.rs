@@ -59,7 +59,11 @@ pub struct RunRef {
 impl RunRef {
     /// A run known by its id alone (enough for Upstash).
     pub fn new(run_id: impl Into<String>) -> Self {
-        RunRef { run_id: run_id.into(), owner: None, session_id: None }
+        RunRef {
+            run_id: run_id.into(),
+            owner: None,
+            session_id: None,
+        }
     }
 
     /// The run belongs to this workflow (Agno: `/workflows/{id}/runs/...`).

@@ -145,7 +145,11 @@ impl RunFilter {
         for (field, t) in [("filter.from", self.from), ("filter.to", self.to)] {
             if let Some(t) = t {
                 if t.duration_since(UNIX_EPOCH).is_err() {
-                    return Err(CancelError::invalid_input(backend, field, "must not be before 1970-01-01"));
+                    return Err(CancelError::invalid_input(
+                        backend,
+                        field,
+                        "must not be before 1970-01-01",
+                    ));
                 }
             }
         }
@@ -154,7 +158,11 @@ impl RunFilter {
                 return Err(CancelError::invalid_input(
                     backend,
                     "filter.from",
-                    format!("`from` ({} ms) is after `to` ({} ms)", epoch_millis(from), epoch_millis(to)),
+                    format!(
+                        "`from` ({} ms) is after `to` ({} ms)",
+                        epoch_millis(from),
+                        epoch_millis(to)
+                    ),
                 ));
             }
         }
@@ -283,7 +291,11 @@ impl Selector {
     /// Checks a list of runs: not empty, each run valid.
     pub fn validate_ids(backend: &'static str, ids: &[RunRef]) -> Result<(), CancelError> {
         if ids.is_empty() {
-            return Err(CancelError::invalid_input(backend, "ids", "the list of run ids is empty"));
+            return Err(CancelError::invalid_input(
+                backend,
+                "ids",
+                "the list of run ids is empty",
+            ));
         }
         ids.iter().try_for_each(|r| r.validate(backend))
     }

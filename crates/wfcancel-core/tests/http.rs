@@ -72,7 +72,11 @@ async fn honours_retry_after_seconds_on_429() {
     let ok = server.mock("GET", "/r").with_status(200).expect(1).create_async().await;
     let resp = fut.await.unwrap();
     assert_eq!(resp.status, 200);
-    assert!(started.elapsed() >= Duration::from_millis(950), "waited {:?}", started.elapsed());
+    assert!(
+        started.elapsed() >= Duration::from_millis(950),
+        "waited {:?}",
+        started.elapsed()
+    );
     limited.assert_async().await;
     ok.assert_async().await;
 }
@@ -80,10 +84,19 @@ async fn honours_retry_after_seconds_on_429() {
 #[tokio::test]
 async fn backend_hint_overrides_and_never_stops_retries() {
     let mut server = mockito::Server::new_async().await;
-    let m = server.mock("POST", "/c").with_status(500).with_body("Failed to cancel run").expect(1).create_async().await;
+    let m = server
+        .mock("POST", "/c")
+        .with_status(500)
+        .with_body("Failed to cancel run")
+        .expect(1)
+        .create_async()
+        .await;
     let c = client(&server, HttpConfig::default().retry(fast_retry()));
     let url = c.endpoint(&[("p", "c")]).unwrap();
-    let resp = c.send_with("op", Method::POST, url, &|_| RetryDecision::Never).await.unwrap();
+    let resp = c
+        .send_with("op", Method::POST, url, &|_| RetryDecision::Never)
+        .await
+        .unwrap();
     assert_eq!(resp.status, 500);
     assert_eq!(resp.attempts, 1);
     m.assert_async().await;
@@ -92,7 +105,12 @@ async fn backend_hint_overrides_and_never_stops_retries() {
 #[tokio::test]
 async fn deadline_cuts_retries_short() {
     let mut server = mockito::Server::new_async().await;
-    let m = server.mock("GET", "/slow").with_status(503).expect_at_least(1).create_async().await;
+    let m = server
+        .mock("GET", "/slow")
+        .with_status(503)
+        .expect_at_least(1)
+        .create_async()
+        .await;
     let policy = RetryPolicy::default()
         .max_attempts(100)
         .jitter(false)
@@ -106,15 +124,27 @@ async fn deadline_cuts_retries_short() {
     let elapsed = started.elapsed();
     assert_eq!(resp.status, 503, "the last answer comes back for the backend to map");
     assert!(resp.attempts >= 2 && resp.attempts <= 4, "attempts {}", resp.attempts);
-    assert!(elapsed < Duration::from_millis(700), "slept past the deadline: {elapsed:?}");
+    assert!(
+        elapsed < Duration::from_millis(700),
+        "slept past the deadline: {elapsed:?}"
+    );
     m.assert_async().await;
 
     // A Retry-After longer than the deadline is not slept at all.
     let mut server = mockito::Server::new_async().await;
-    let m = server.mock("GET", "/slow").with_status(429).with_header("retry-after", "30").expect(1).create_async().await;
+    let m = server
+        .mock("GET", "/slow")
+        .with_status(429)
+        .with_header("retry-after", "30")
+        .expect(1)
+        .create_async()
+        .await;
     let c = client(&server, HttpConfig::default().retry(policy));
     let started = Instant::now();
-    let resp = c.send("op", Method::GET, c.endpoint(&[("p", "slow")]).unwrap()).await.unwrap();
+    let resp = c
+        .send("op", Method::GET, c.endpoint(&[("p", "slow")]).unwrap())
+        .await
+        .unwrap();
     assert_eq!(resp.status, 429);
     assert!(started.elapsed() < Duration::from_secs(2));
     m.assert_async().await;
@@ -123,7 +153,11 @@ async fn deadline_cuts_retries_short() {
 #[tokio::test]
 async fn transport_errors_are_retried_then_reported() {
     // Nothing listens on this port (bound, then dropped).
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let c = HttpClient::new(
         "test",
         &format!("http://127.0.0.1:{port}"),
@@ -131,7 +165,10 @@ async fn transport_errors_are_retried_then_reported() {
         HttpConfig::default().retry(fast_retry().max_attempts(3)),
     )
     .unwrap();
-    let err = c.send("op", Method::GET, c.endpoint(&[("p", "x")]).unwrap()).await.unwrap_err();
+    let err = c
+        .send("op", Method::GET, c.endpoint(&[("p", "x")]).unwrap())
+        .await
+        .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Transport, "{err}");
     assert!(err.is_retryable());
     assert!(!format!("{err} {err:?}").contains(TOKEN));
@@ -152,11 +189,16 @@ async fn request_timeout_gives_timeout_error() {
         "test",
         &format!("http://{addr}"),
         None,
-        HttpConfig::default().request_timeout(Duration::from_millis(300)).retry(RetryPolicy::none()),
+        HttpConfig::default()
+            .request_timeout(Duration::from_millis(300))
+            .retry(RetryPolicy::none()),
     )
     .unwrap();
     let started = Instant::now();
-    let err = c.send("op", Method::GET, c.endpoint(&[("p", "x")]).unwrap()).await.unwrap_err();
+    let err = c
+        .send("op", Method::GET, c.endpoint(&[("p", "x")]).unwrap())
+        .await
+        .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Timeout, "{err}");
     assert!(started.elapsed() < Duration::from_secs(3));
     hold.abort();
@@ -175,11 +217,17 @@ async fn redirect_is_not_followed_and_token_never_reaches_the_other_host() {
         .create_async()
         .await;
     let c = client(&server, HttpConfig::default().retry(fast_retry()));
-    let err = c.send("op", Method::GET, c.endpoint(&[("p", "r")]).unwrap()).await.unwrap_err();
+    let err = c
+        .send("op", Method::GET, c.endpoint(&[("p", "r")]).unwrap())
+        .await
+        .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Provider);
     assert_eq!(err.status(), Some(302));
     assert!(err.to_string().contains("redirect"), "{err}");
-    assert!(!err.to_string().contains("x=1"), "query of the location is not echoed: {err}");
+    assert!(
+        !err.to_string().contains("x=1"),
+        "query of the location is not echoed: {err}"
+    );
     m.assert_async().await;
     stolen.assert_async().await;
 }
@@ -188,9 +236,17 @@ async fn redirect_is_not_followed_and_token_never_reaches_the_other_host() {
 async fn body_over_the_cap_is_rejected() {
     let mut server = mockito::Server::new_async().await;
     let big = vec![b'a'; 64 * 1024];
-    let _m = server.mock("GET", "/big").with_status(200).with_body(&big).create_async().await;
+    let _m = server
+        .mock("GET", "/big")
+        .with_status(200)
+        .with_body(&big)
+        .create_async()
+        .await;
     let c = client(&server, HttpConfig::default().max_body_bytes(16 * 1024));
-    let err = c.send("op", Method::GET, c.endpoint(&[("p", "big")]).unwrap()).await.unwrap_err();
+    let err = c
+        .send("op", Method::GET, c.endpoint(&[("p", "big")]).unwrap())
+        .await
+        .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Decode, "{err}");
     assert!(err.to_string().contains("cap"), "{err}");
 
@@ -206,20 +262,32 @@ async fn body_over_the_cap_is_rejected() {
         })
         .create_async()
         .await;
-    let err = c.send("op", Method::GET, c.endpoint(&[("p", "chunked")]).unwrap()).await.unwrap_err();
+    let err = c
+        .send("op", Method::GET, c.endpoint(&[("p", "chunked")]).unwrap())
+        .await
+        .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Decode, "{err}");
 
     // At the cap is fine.
-    let _m3 = server.mock("GET", "/fits").with_status(200).with_body(vec![b'c'; 16 * 1024]).create_async().await;
-    let resp = c.send("op", Method::GET, c.endpoint(&[("p", "fits")]).unwrap()).await.unwrap();
+    let _m3 = server
+        .mock("GET", "/fits")
+        .with_status(200)
+        .with_body(vec![b'c'; 16 * 1024])
+        .create_async()
+        .await;
+    let resp = c
+        .send("op", Method::GET, c.endpoint(&[("p", "fits")]).unwrap())
+        .await
+        .unwrap();
     assert_eq!(resp.body.len(), 16 * 1024);
 }
-
 
 #[test]
 fn path_segments_are_encoded_and_dot_segments_refused() {
     let c = HttpClient::new("test", "https://api.example.com/base/", None, HttpConfig::default()).unwrap();
-    for hostile in ["a/b", "a?b=c", "a#b", "a%2Fb", "a b", "é✓", "..a", "a..", "%2e%2e", ".%2e", "a&b=c"] {
+    for hostile in [
+        "a/b", "a?b=c", "a#b", "a%2Fb", "a b", "é✓", "..a", "a..", "%2e%2e", ".%2e", "a&b=c",
+    ] {
         let url = c.endpoint(&[("p", "runs"), ("run_id", hostile)]).unwrap();
         let segs: Vec<_> = url.path_segments().unwrap().collect();
         assert_eq!(segs.len(), 3, "{hostile:?} -> {url}");
@@ -231,7 +299,10 @@ fn path_segments_are_encoded_and_dot_segments_refused() {
     }
     for bad in [".", "..", ""] {
         let err = c.endpoint(&[("p", "runs"), ("run_id", bad)]).unwrap_err();
-        assert!(matches!(err, CancelError::InvalidInput { field: "run_id", .. }), "{err}");
+        assert!(
+            matches!(err, CancelError::InvalidInput { field: "run_id", .. }),
+            "{err}"
+        );
     }
 }
 
@@ -253,13 +324,24 @@ fn percent_decode(s: &str) -> String {
 
 #[test]
 fn plain_http_refused_for_non_loopback_unless_opted_in() {
-    for ok in ["http://127.0.0.1:7777", "http://localhost:7777/", "http://[::1]:8080", "https://qstash.upstash.io"] {
+    for ok in [
+        "http://127.0.0.1:7777",
+        "http://localhost:7777/",
+        "http://[::1]:8080",
+        "https://qstash.upstash.io",
+    ] {
         HttpClient::new("test", ok, None, HttpConfig::default()).unwrap_or_else(|e| panic!("{ok}: {e}"));
     }
     let err = HttpClient::new("test", "http://qstash.upstash.io", None, HttpConfig::default()).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Config);
     assert!(err.to_string().contains("allow_insecure_http"), "{err}");
-    HttpClient::new("test", "http://10.1.2.3", None, HttpConfig::default().allow_insecure_http(true)).unwrap();
+    HttpClient::new(
+        "test",
+        "http://10.1.2.3",
+        None,
+        HttpConfig::default().allow_insecure_http(true),
+    )
+    .unwrap();
     for bad in ["", "ftp://x", "not a url", "https://user:pw@host", "https://host/?q=1"] {
         let err = HttpClient::new("test", bad, None, HttpConfig::default()).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Config, "{bad}");
@@ -275,14 +357,30 @@ fn plain_http_refused_for_non_loopback_unless_opted_in() {
 fn token_never_shows() {
     let t = SecretToken::new(TOKEN);
     let c = HttpClient::new("test", "https://h", Some(&t), HttpConfig::default()).unwrap();
-    for s in [format!("{t}"), format!("{t:?}"), format!("{c:?}"), format!("{:?}", c.config())] {
+    for s in [
+        format!("{t}"),
+        format!("{t:?}"),
+        format!("{c:?}"),
+        format!("{:?}", c.config()),
+    ] {
         assert!(!s.contains(TOKEN), "{s}");
     }
     assert!(format!("{c:?}").contains("Bearer ***"));
-    let err = HttpClient::new("test", "https://h", Some(&SecretToken::new("bad\ntoken-SECRET")), HttpConfig::default())
-        .unwrap_err();
+    let err = HttpClient::new(
+        "test",
+        "https://h",
+        Some(&SecretToken::new("bad\ntoken-SECRET")),
+        HttpConfig::default(),
+    )
+    .unwrap_err();
     assert!(!format!("{err} {err:?}").contains("SECRET"));
-    let err = HttpClient::new("test", "https://h", Some(&SecretToken::new("  ")), HttpConfig::default()).unwrap_err();
+    let err = HttpClient::new(
+        "test",
+        "https://h",
+        Some(&SecretToken::new("  ")),
+        HttpConfig::default(),
+    )
+    .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Config);
 }
 
@@ -294,9 +392,15 @@ fn retry_after_parses_seconds_and_http_dates() {
     assert_eq!(parse_retry_after(&v(" 12 "), now), Some(Duration::from_secs(12)));
     assert_eq!(parse_retry_after(&v("1.5"), now), Some(Duration::from_millis(1500)));
     let date = httpdate_for(now + Duration::from_secs(7));
-    assert_eq!(parse_retry_after(&HeaderValue::from_str(&date).unwrap(), now), Some(Duration::from_secs(7)));
+    assert_eq!(
+        parse_retry_after(&HeaderValue::from_str(&date).unwrap(), now),
+        Some(Duration::from_secs(7))
+    );
     let past = httpdate_for(now - Duration::from_secs(7));
-    assert_eq!(parse_retry_after(&HeaderValue::from_str(&past).unwrap(), now), Some(Duration::ZERO));
+    assert_eq!(
+        parse_retry_after(&HeaderValue::from_str(&past).unwrap(), now),
+        Some(Duration::ZERO)
+    );
     for bad in ["", "-1", "soon", "NaN", "inf"] {
         assert_eq!(parse_retry_after(&v(bad), now), None, "{bad:?}");
     }
@@ -319,14 +423,19 @@ fn httpdate_for(t: SystemTime) -> String {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let mo = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + if mo <= 2 { 1 } else { 0 };
-    let month = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"][(mo - 1) as usize];
+    let month = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ][(mo - 1) as usize];
     format!("{weekday}, {d:02} {month} {y} {h:02}:{m:02}:{s:02} GMT")
 }
 
 #[test]
 fn readable_bodies() {
     assert_eq!(readable_body(b"  OK \n"), "OK");
-    assert_eq!(readable_body(b"<!DOCTYPE html><html><body><h1>Bad   Gateway</h1></body></html>"), "Bad Gateway");
+    assert_eq!(
+        readable_body(b"<!DOCTYPE html><html><body><h1>Bad   Gateway</h1></body></html>"),
+        "Bad Gateway"
+    );
     assert_eq!(readable_body(&[0xff, 0xfe, b'x']), "\u{fffd}\u{fffd}x");
     let long = "x".repeat(1000);
     assert!(readable_body(long.as_bytes()).chars().count() <= 301);

@@ -15,8 +15,8 @@ mod response;
 use std::net::IpAddr;
 use std::time::{Duration, Instant, SystemTime};
 
-pub use reqwest::header::{HeaderMap, HeaderValue};
 use reqwest::header::{AUTHORIZATION, RETRY_AFTER};
+pub use reqwest::header::{HeaderMap, HeaderValue};
 pub use reqwest::{Method, Url};
 use tracing::Instrument;
 
@@ -175,7 +175,13 @@ impl HttpClient {
             .pool_idle_timeout(Duration::from_secs(60))
             .build()
             .map_err(|e| CancelError::config(backend, format!("cannot build the HTTP client: {e}")))?;
-        Ok(HttpClient { backend, client, base, auth, config })
+        Ok(HttpClient {
+            backend,
+            client,
+            base,
+            auth,
+            config,
+        })
     }
 
     /// The backend name this client reports in its errors.
@@ -227,7 +233,8 @@ impl HttpClient {
 
     /// Sends a request with the shared retry rule. See [`HttpClient::send_with`].
     pub async fn send(&self, operation: &'static str, method: Method, url: Url) -> Result<HttpResponse, CancelError> {
-        self.send_with(operation, method, url, &|_| RetryDecision::Default).await
+        self.send_with(operation, method, url, &|_| RetryDecision::Default)
+            .await
     }
 
     /// Sends a request (no body) and reads the answer, retrying as the [`RetryPolicy`] says.
@@ -278,9 +285,10 @@ impl HttpClient {
                     let wait = match hint(&resp) {
                         RetryDecision::Never => return Ok(resp),
                         RetryDecision::After(d) => Some(d),
-                        RetryDecision::Default => {
-                            resp.headers.get(RETRY_AFTER).and_then(|v| parse_retry_after(v, SystemTime::now()))
-                        }
+                        RetryDecision::Default => resp
+                            .headers
+                            .get(RETRY_AFTER)
+                            .and_then(|v| parse_retry_after(v, SystemTime::now())),
                     };
                     match policy.pause(attempt, wait, remaining) {
                         Some(pause) => {
@@ -308,7 +316,10 @@ impl HttpClient {
         if let Some(auth) = &self.auth {
             req = req.header(AUTHORIZATION, auth.clone());
         }
-        let mut resp = req.send().await.map_err(|e| self.transport_error(e, method, url, timeout))?;
+        let mut resp = req
+            .send()
+            .await
+            .map_err(|e| self.transport_error(e, method, url, timeout))?;
         let status = resp.status().as_u16();
         if (300..400).contains(&status) {
             let to = resp
@@ -323,7 +334,10 @@ impl HttpClient {
             return Err(AttemptError::Final(CancelError::Provider {
                 backend: self.backend,
                 status: Some(status),
-                message: format!("{method} {} answered a redirect to {to}; redirects are never followed", url.path()),
+                message: format!(
+                    "{method} {} answered a redirect to {to}; redirects are never followed",
+                    url.path()
+                ),
             }));
         }
         let cap = self.config.max_body_bytes;
@@ -338,13 +352,22 @@ impl HttpClient {
         }
         let headers = std::mem::take(resp.headers_mut());
         let mut body = Vec::new();
-        while let Some(chunk) = resp.chunk().await.map_err(|e| self.transport_error(e, method, url, timeout))? {
+        while let Some(chunk) = resp
+            .chunk()
+            .await
+            .map_err(|e| self.transport_error(e, method, url, timeout))?
+        {
             if body.len() + chunk.len() > cap {
                 return Err(too_large());
             }
             body.extend_from_slice(&chunk);
         }
-        Ok(HttpResponse { status, headers, body: body.into(), attempts: 1 })
+        Ok(HttpResponse {
+            status,
+            headers,
+            body: body.into(),
+            attempts: 1,
+        })
     }
 
     fn transport_error(&self, e: reqwest::Error, method: &Method, url: &Url, timeout: Duration) -> AttemptError {
@@ -363,7 +386,10 @@ impl HttpClient {
             message.push_str(&s.to_string());
             source = s.source();
         }
-        AttemptError::Retryable(CancelError::Transport { backend: self.backend, message })
+        AttemptError::Retryable(CancelError::Transport {
+            backend: self.backend,
+            message,
+        })
     }
 }
 
@@ -398,7 +424,6 @@ pub fn parse_retry_after(value: &HeaderValue, now: SystemTime) -> Option<Duratio
     Some(when.duration_since(now).unwrap_or(Duration::ZERO))
 }
 
-
 fn parse_base_url(backend: &'static str, raw: &str, allow_insecure: bool) -> Result<Url, CancelError> {
     let raw = raw.trim();
     if raw.is_empty() {
@@ -420,20 +445,28 @@ fn parse_base_url(backend: &'static str, raw: &str, allow_insecure: bool) -> Res
             }
         }
         other => {
-            return Err(CancelError::config(backend, format!("unsupported URL scheme {other:?}; use https://")));
+            return Err(CancelError::config(
+                backend,
+                format!("unsupported URL scheme {other:?}; use https://"),
+            ));
         }
     }
     if url.host().is_none() {
         return Err(CancelError::config(backend, "the base URL has no host"));
     }
     if !url.username().is_empty() || url.password().is_some() {
-        return Err(CancelError::config(backend, "the base URL must not carry credentials; pass a token instead"));
+        return Err(CancelError::config(
+            backend,
+            "the base URL must not carry credentials; pass a token instead",
+        ));
     }
     if url.query().is_some() || url.fragment().is_some() {
-        return Err(CancelError::config(backend, "the base URL must not have a query or fragment"));
+        return Err(CancelError::config(
+            backend,
+            "the base URL must not have a query or fragment",
+        ));
     }
     let trimmed = url.path().trim_end_matches('/').to_owned();
     url.set_path(&trimmed);
     Ok(url)
 }
-

@@ -18,7 +18,12 @@ pub struct HttpResponse {
 impl HttpResponse {
     /// A response built by hand (for tests of mapping functions).
     pub fn new(status: u16, headers: HeaderMap, body: impl Into<Bytes>) -> Self {
-        HttpResponse { status, headers, body: body.into(), attempts: 1 }
+        HttpResponse {
+            status,
+            headers,
+            body: body.into(),
+            attempts: 1,
+        }
     }
 
     /// Whether the status is 2xx.
@@ -63,7 +68,11 @@ pub fn readable_body(body: &[u8]) -> String {
     } else {
         collapse(text)
     };
-    let line = if line.is_empty() { "(HTML page without text)".to_owned() } else { line };
+    let line = if line.is_empty() {
+        "(HTML page without text)".to_owned()
+    } else {
+        line
+    };
     truncate(&line, MAX_MESSAGE_CHARS)
 }
 
