@@ -1,1 +1,551 @@
-//! placeholder
+//! [wfcancel](https://docs.rs/wfcancel) backend for [Upstash Workflow](https://upstash.com/docs/workflow)
+//! (its REST API over QStash).
+//!
+//! [`UpstashCanceller`] implements [`WorkflowCanceller`]: cancel one run, cancel many by id
+//! (chunked, concurrent), by filter or all (draining), read a run's state, and follow
+//! background bulk actions.
+//!
+//! ```no_run
+//! use wfcancel_core::{BulkOptions, RunFilter, RunRef, Selector, WorkflowCanceller};
+//! use wfcancel_upstash::UpstashCanceller;
+//!
+//! # async fn demo() -> Result<(), wfcancel_core::CancelError> {
+//! let upstash = UpstashCanceller::from_env()?; // QSTASH_URL, QSTASH_TOKEN, QSTASH_REGION
+//! upstash.cancel(&RunRef::new("wfr_123")).await?;
+//! let report = upstash
+//!     .cancel_many(&Selector::filter(RunFilter::new().label("nightly")), &BulkOptions::new().drain(true))
+//!     .await?;
+//! println!("cancelled {}, drained: {}", report.cancelled, report.drained);
+//! # Ok(()) }
+//! ```
+//!
+//! # What is sent
+//!
+//! Every cancel uses the bulk endpoint `DELETE /v2/workflows/runs` with query parameters and no
+//! body, as the official SDK (`@upstash/workflow` 1.3.3) does:
+//!
+//! - **One run** — `?workflowRunIds=<id>`, exactly the SDK's `client.cancel("<id>")`. The answer
+//!   `{"cancelled": 1}` is [`CancelOutcome::Cancelled`], `{"cancelled": 0}` is
+//!   [`CancelOutcome::NotActive`] (the server skips unknown and finished runs silently).
+//!   `DELETE /v2/workflows/runs/{id}` is not used: its `404` does not tell an unknown run from a
+//!   finished one, its `200` body is plain text, and an id such as `..` cannot be a path segment,
+//!   while any id is safe as a query value.
+//! - **Many runs by id** — repeated `workflowRunIds`, split into chunks whose whole URL stays
+//!   within [`UpstashBuilder::max_url_bytes`] (the SDK puts every id into one URL, which servers
+//!   answer with `414` past a few thousand ids). Chunks are sent `BulkOptions::concurrency` at a
+//!   time. The server answers one count per chunk, so the report has counts, not per-run
+//!   outcomes: `cancelled` is the sum of the counts and `not_active` is each successful chunk's
+//!   size minus its count. A failed chunk is listed in `failed` with its ids and index.
+//! - **Filter** — `label`, `fromDate`, `toDate` (epoch ms), `callerIp`, `flowControlKey`
+//!   (repeated keys), `workflowUrl` (+ `workflowUrlExactMatch=true` for an exact match), then
+//!   `count` (= `BulkOptions::page_size`). With `BulkOptions::drain` the call is repeated until
+//!   one cancels nothing (`drained = true`), at most `max_rounds` times (`drained = false`).
+//! - **All** ([`Selector::cancel_all_runs`]) — only `count`, drained the same way.
+//!
+//! Values are form-urlencoded, so ids and filter values with `/`, `?`, `#`, `%`, `&`, `=`, `+`,
+//! spaces or non-ASCII stay one query value. The token goes in `Authorization: Bearer`, never
+//! in the URL. [`UpstashCanceller::plan`] shows the requests without sending them.
+#![warn(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_auto_cfg))]
+
+mod action;
+mod answer;
+mod config;
+mod plan;
+
+use std::ops::Range;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use futures::StreamExt;
+use futures::stream::FuturesUnordered;
+use wfcancel_core::http::{HttpClient, HttpConfig, HttpResponse, Method, Url};
+use wfcancel_core::{
+    BulkFailure, BulkOptions, BulkReport, CancelError, CancelOutcome, Capabilities, FilterCapabilities, RunRef,
+    RunState, Selector, WaitOptions, WorkflowCanceller, validate_id,
+};
+
+pub use action::{BulkAction, BulkActionState};
+pub use config::{DEFAULT_BASE_URL, DEFAULT_MAX_URL_BYTES, Region, US_EAST_1_BASE_URL, UpstashBuilder};
+pub use plan::PlannedRequest;
+
+use answer::{Op, answer, decode_bulk, decode_bulk_action, decode_status};
+use plan::{BulkPlan, RUN_IDS_KEY};
+
+/// The backend name, as [`WorkflowCanceller::backend`] and every error report it.
+pub const BACKEND: &str = "upstash";
+
+/// Cancels Upstash Workflow runs. Cheap to clone (the connection pool is shared).
+///
+/// Build it with [`UpstashCanceller::builder`] or [`UpstashCanceller::from_env`]. Its `Debug`
+/// never shows the token.
+///
+/// ```
+/// use wfcancel_core::{RunRef, WorkflowCanceller};
+/// use wfcancel_upstash::UpstashCanceller;
+/// let c = UpstashCanceller::builder().token("secret").build().unwrap();
+/// assert_eq!(c.backend(), "upstash");
+/// assert_eq!(
+///     c.plan_cancel(&RunRef::new("wfr_1")).unwrap().to_string(),
+///     "DELETE /v2/workflows/runs?workflowRunIds=wfr_1"
+/// );
+/// ```
+#[derive(Clone)]
+pub struct UpstashCanceller {
+    http: HttpClient,
+    runs_url: Url,
+    region: Option<Region>,
+    max_url_bytes: usize,
+    background: bool,
+}
+
+impl std::fmt::Debug for UpstashCanceller {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UpstashCanceller")
+            .field("base_url", &self.http.base_url().as_str())
+            .field("region", &self.region)
+            .field("token", &"***")
+            .field("max_url_bytes", &self.max_url_bytes)
+            .field("background_bulk_actions", &self.background)
+            .field("http", self.http.config())
+            .finish()
+    }
+}
+
+impl UpstashCanceller {
+    /// A builder; see [`UpstashBuilder`].
+    pub fn builder() -> UpstashBuilder {
+        UpstashBuilder::new()
+    }
+
+    /// A canceller configured from the environment the official SDK reads (`QSTASH_URL`,
+    /// `QSTASH_TOKEN`, `QSTASH_REGION` and the regional pairs; see [`UpstashBuilder::from_env`]).
+    /// A missing token is a [`CancelError::Config`] naming the variable.
+    pub fn from_env() -> Result<Self, CancelError> {
+        UpstashBuilder::from_env().build()
+    }
+
+    /// Like [`from_env`](Self::from_env), reading variables through `get`.
+    ///
+    /// ```
+    /// use wfcancel_upstash::UpstashCanceller;
+    /// let err = UpstashCanceller::from_env_with(|_| None).unwrap_err();
+    /// assert!(err.to_string().contains("QSTASH_TOKEN"));
+    /// ```
+    pub fn from_env_with(get: impl Fn(&str) -> Option<String>) -> Result<Self, CancelError> {
+        UpstashBuilder::from_env_with(get).build()
+    }
+
+    pub(crate) fn from_parts(
+        http: HttpClient,
+        region: Option<Region>,
+        max_url_bytes: usize,
+        background: bool,
+    ) -> Result<Self, CancelError> {
+        let runs_url = http.endpoint(&[("path", "v2"), ("path", "workflows"), ("path", "runs")])?;
+        let least = runs_url.as_str().len() + 1 + RUN_IDS_KEY.len() + 2;
+        if max_url_bytes < least {
+            return Err(CancelError::config(
+                BACKEND,
+                format!("max_url_bytes ({max_url_bytes}) is too small: with this base URL it must be at least {least}"),
+            ));
+        }
+        Ok(UpstashCanceller {
+            http,
+            runs_url,
+            region,
+            max_url_bytes,
+            background,
+        })
+    }
+
+    /// The base URL (a trailing `/` of a path prefix stripped; a bare host keeps its root `/`).
+    pub fn base_url(&self) -> &Url {
+        self.http.base_url()
+    }
+
+    /// The region, when one was configured.
+    pub fn region(&self) -> Option<Region> {
+        self.region
+    }
+
+    /// The longest request URL sent.
+    pub fn max_url_bytes(&self) -> usize {
+        self.max_url_bytes
+    }
+
+    /// The HTTP settings.
+    pub fn http_config(&self) -> &HttpConfig {
+        self.http.config()
+    }
+
+    /// Whether filtered bulk cancels run as background bulk actions
+    /// (see [`UpstashBuilder::background_bulk_actions`]).
+    pub fn background_bulk_actions(&self) -> bool {
+        self.background
+    }
+
+    /// The requests [`cancel_many`](WorkflowCanceller::cancel_many) would send for `selector`,
+    /// without sending anything: one per chunk for ids; one (repeated up to `max_sends` times
+    /// when draining) for a filter or all. Validates exactly as `cancel_many` does. The send path
+    /// builds its requests with the same functions, so the two cannot drift.
+    ///
+    /// ```
+    /// use wfcancel_core::{BulkOptions, Selector};
+    /// use wfcancel_upstash::UpstashCanceller;
+    /// let c = UpstashCanceller::builder().token("t").max_url_bytes(100).build().unwrap();
+    /// let plan = c.plan(&Selector::ids(["wfr_a", "wfr_b", "wfr_c"]), &BulkOptions::new()).unwrap();
+    /// assert!(plan.iter().all(|r| r.url.as_str().len() <= 100));
+    /// assert_eq!(plan.iter().map(|r| r.run_ids).sum::<usize>(), 3);
+    /// ```
+    pub fn plan(&self, selector: &Selector, opts: &BulkOptions) -> Result<Vec<PlannedRequest>, CancelError> {
+        self.plan_with(selector, opts, self.background)
+    }
+
+    /// The request [`cancel_many_async`](Self::cancel_many_async) would send.
+    pub fn plan_async(&self, selector: &Selector, opts: &BulkOptions) -> Result<Vec<PlannedRequest>, CancelError> {
+        refuse_unless_filter(selector)?;
+        self.plan_with(selector, opts, true)
+    }
+
+    fn plan_with(
+        &self,
+        selector: &Selector,
+        opts: &BulkOptions,
+        background: bool,
+    ) -> Result<Vec<PlannedRequest>, CancelError> {
+        Ok(
+            match plan::bulk_plan(&self.runs_url, selector, opts, self.max_url_bytes, background)? {
+                BulkPlan::Chunks { runs, ranges } => ranges
+                    .into_iter()
+                    .map(|r| {
+                        PlannedRequest::once(Method::DELETE, plan::ids_url(&self.runs_url, &runs[r.clone()]), r.len())
+                    })
+                    .collect(),
+                BulkPlan::Rounds { url, drain, max_rounds } => {
+                    let mut req = PlannedRequest::once(Method::DELETE, url, 0);
+                    if drain {
+                        req.max_sends = max_rounds;
+                    }
+                    vec![req]
+                }
+            },
+        )
+    }
+
+    /// The request [`cancel`](WorkflowCanceller::cancel) would send for `run`.
+    pub fn plan_cancel(&self, run: &RunRef) -> Result<PlannedRequest, CancelError> {
+        run.validate(BACKEND)?;
+        let url = plan::ids_url(&self.runs_url, std::slice::from_ref(run));
+        if url.as_str().len() > self.max_url_bytes {
+            return Err(CancelError::invalid_input(
+                BACKEND,
+                "run_id",
+                format!(
+                    "the request URL for this id would be {} bytes, over max_url_bytes ({})",
+                    url.as_str().len(),
+                    self.max_url_bytes
+                ),
+            ));
+        }
+        Ok(PlannedRequest::once(Method::DELETE, url, 1))
+    }
+
+    /// The request [`status`](WorkflowCanceller::status) would send for `run`.
+    pub fn plan_status(&self, run: &RunRef) -> Result<PlannedRequest, CancelError> {
+        run.validate(BACKEND)?;
+        let mut url = self
+            .http
+            .endpoint(&[("path", "v2"), ("path", "workflows"), ("path", "logs")])?;
+        url.query_pairs_mut().append_pair("workflowRunId", run.run_id());
+        Ok(PlannedRequest::once(Method::GET, url, 0))
+    }
+
+    /// A filtered bulk cancel run as a background bulk action, whatever the builder says: one
+    /// call with the filter and `async=true` (no `count`: the action cancels every match),
+    /// whose answer's `actionId` lands in [`BulkReport::action_id`]. Follow it with
+    /// [`bulk_action`](Self::bulk_action) or [`wait_for_bulk_action`](Self::wait_for_bulk_action).
+    /// A server that ignores `async` answers a count instead: that is reported as a round, and
+    /// with `opts.drain` the call is repeated as in any drain. Only `Selector::Filter` is
+    /// accepted (`InvalidInput` otherwise): bulk actions are filter-based.
+    pub async fn cancel_many_async(&self, selector: &Selector, opts: &BulkOptions) -> Result<BulkReport, CancelError> {
+        refuse_unless_filter(selector)?;
+        self.bulk(selector, opts, true).await
+    }
+
+    /// Reads a background bulk action: `GET /v2/workflows/bulkActions/{actionId}`.
+    /// An unknown id is `NotFound` (what: action).
+    pub async fn bulk_action(&self, action_id: &str) -> Result<BulkAction, CancelError> {
+        validate_id(BACKEND, "action_id", action_id)?;
+        let url = self.http.endpoint(&[
+            ("path", "v2"),
+            ("path", "workflows"),
+            ("path", "bulkActions"),
+            ("action_id", action_id),
+        ])?;
+        let op = Op::BulkAction(action_id);
+        let resp = self.send(op, Method::GET, url).await?;
+        answer(op, &resp, |r| decode_bulk_action(r, action_id))
+    }
+
+    /// Polls [`bulk_action`](Self::bulk_action) with growing intervals until the action is
+    /// `FINISHED`, or fails with [`CancelError::Timeout`] at the deadline.
+    pub async fn wait_for_bulk_action(&self, action_id: &str, opts: WaitOptions) -> Result<BulkAction, CancelError> {
+        let deadline = Instant::now() + opts.timeout;
+        let mut interval = opts.initial_interval.max(Duration::from_millis(1));
+        loop {
+            let action = self.bulk_action(action_id).await?;
+            if action.is_finished() {
+                return Ok(action);
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                let progress = match (action.processed.or(action.cancelled), action.total) {
+                    (Some(p), Some(t)) => format!(", {p} of {t} processed"),
+                    _ => String::new(),
+                };
+                return Err(CancelError::Timeout {
+                    backend: BACKEND,
+                    message: format!(
+                        "bulk action {action_id} still {}{progress} after {:.1}s",
+                        action.state,
+                        opts.timeout.as_secs_f64()
+                    ),
+                });
+            }
+            tokio::time::sleep(interval.min(deadline - now)).await;
+            interval = (interval * 2).min(opts.max_interval.max(opts.initial_interval));
+        }
+    }
+
+    async fn send(&self, op: Op<'_>, method: Method, url: Url) -> Result<HttpResponse, CancelError> {
+        self.http.send_with(op.name(), method, url, &answer::retry_hint).await
+    }
+
+    async fn bulk(&self, selector: &Selector, opts: &BulkOptions, background: bool) -> Result<BulkReport, CancelError> {
+        match plan::bulk_plan(&self.runs_url, selector, opts, self.max_url_bytes, background)? {
+            BulkPlan::Chunks { runs, ranges } => Ok(self.cancel_chunks(runs, ranges, opts).await),
+            BulkPlan::Rounds { url, drain, max_rounds } => Ok(self.cancel_rounds(url, drain, max_rounds, opts).await),
+        }
+    }
+
+    /// Sends the chunks `opts.concurrency` at a time; stops starting new ones after an error that
+    /// fails every call.
+    async fn cancel_chunks(&self, runs: &[RunRef], ranges: Vec<Range<usize>>, opts: &BulkOptions) -> BulkReport {
+        let total = runs.len() as u64;
+        let stop = AtomicBool::new(false);
+        let mut report = BulkReport::new(BACKEND);
+        let mut pending = ranges.into_iter().enumerate();
+        let mut skipped: Vec<(usize, Range<usize>)> = Vec::new();
+        let mut in_flight = FuturesUnordered::new();
+        loop {
+            while in_flight.len() < opts.concurrency && !stop.load(Ordering::Acquire) {
+                match pending.next() {
+                    Some((index, range)) => in_flight.push(self.send_chunk(runs, index, range, &stop)),
+                    None => break,
+                }
+            }
+            let Some((index, range, result)) = in_flight.next().await else {
+                break;
+            };
+            match result {
+                None => skipped.push((index, range)),
+                Some(Ok(count)) => {
+                    report.requests_sent += 1;
+                    let size = range.len() as u64;
+                    if count > size {
+                        tracing::warn!(
+                            backend = BACKEND,
+                            chunk = index,
+                            ids = size,
+                            cancelled = count,
+                            "the server counted more cancelled runs than ids sent; counting the chunk as all cancelled"
+                        );
+                    }
+                    let cancelled = count.min(size);
+                    report.cancelled += cancelled;
+                    report.not_active += size - cancelled;
+                }
+                Some(Err(error)) => {
+                    report.requests_sent += 1;
+                    if error.fails_every_call() && report.aborted.is_none() {
+                        report.aborted = Some(error.clone());
+                    }
+                    report.failed.push(BulkFailure {
+                        runs: runs[range].to_vec(),
+                        chunk: Some(index),
+                        round: None,
+                        error,
+                    });
+                }
+            }
+            if opts.progress.is_some() {
+                opts.report_progress(&report.progress(Some(total)));
+            }
+        }
+        skipped.extend(pending);
+        skipped.sort_by_key(|(index, _)| *index);
+        for (_, range) in skipped {
+            report.not_attempted.extend_from_slice(&runs[range]);
+        }
+        report.failed.sort_by_key(|f| f.chunk);
+        report
+    }
+
+    async fn send_chunk(
+        &self,
+        runs: &[RunRef],
+        index: usize,
+        range: Range<usize>,
+        stop: &AtomicBool,
+    ) -> (usize, Range<usize>, Option<Result<u64, CancelError>>) {
+        if stop.load(Ordering::Acquire) {
+            return (index, range, None);
+        }
+        let url = plan::ids_url(&self.runs_url, &runs[range.clone()]);
+        let result = match self.send(Op::CancelMany, Method::DELETE, url).await {
+            Ok(resp) => answer(Op::CancelMany, &resp, decode_bulk).and_then(|a| {
+                a.cancelled.ok_or_else(|| CancelError::Decode {
+                    backend: BACKEND,
+                    message: "a bulk cancel by ids answered an action id instead of a count".to_owned(),
+                })
+            }),
+            Err(e) => Err(e),
+        };
+        if let Err(e) = &result {
+            if e.fails_every_call() {
+                stop.store(true, Ordering::Release);
+            }
+        }
+        (index, range, Some(result))
+    }
+
+    /// Sends a filtered (or cancel-all) call once, or, when draining, until a call cancels
+    /// nothing or `max_rounds` calls were made. A failed round stops the drain: it is recorded
+    /// in `failed` with its round number (and in `aborted` when it fails every call).
+    async fn cancel_rounds(&self, url: Url, drain: bool, max_rounds: u32, opts: &BulkOptions) -> BulkReport {
+        let mut report = BulkReport::new(BACKEND);
+        loop {
+            let round = report.rounds + 1;
+            report.rounds = round;
+            report.requests_sent += 1;
+            let result = match self.send(Op::CancelMany, Method::DELETE, url.clone()).await {
+                Ok(resp) => answer(Op::CancelMany, &resp, decode_bulk),
+                Err(e) => Err(e),
+            };
+            let mut last_round_cancelled = 0;
+            let mut again = false;
+            match result {
+                Ok(a) => {
+                    if a.action_id.is_some() {
+                        report.action_id = a.action_id;
+                    }
+                    if let Some(n) = a.cancelled {
+                        report.cancelled += n;
+                        last_round_cancelled = n;
+                        if report.action_id.is_none() {
+                            report.drained = n == 0;
+                            again = drain && n > 0;
+                        }
+                    }
+                }
+                Err(error) => {
+                    if error.fails_every_call() {
+                        report.aborted = Some(error.clone());
+                    }
+                    report.failed.push(BulkFailure {
+                        runs: Vec::new(),
+                        chunk: None,
+                        round: Some(round),
+                        error,
+                    });
+                }
+            }
+            if opts.progress.is_some() {
+                let mut p = report.progress(None);
+                p.done = u64::from(round);
+                p.last_round_cancelled = last_round_cancelled;
+                opts.report_progress(&p);
+            }
+            if !again {
+                break;
+            }
+            if round >= max_rounds {
+                tracing::warn!(
+                    backend = BACKEND,
+                    rounds = round,
+                    cancelled = report.cancelled,
+                    "drain stopped at max_rounds while runs were still being cancelled; the report says drained = false"
+                );
+                break;
+            }
+        }
+        report
+    }
+}
+
+fn refuse_unless_filter(selector: &Selector) -> Result<(), CancelError> {
+    if !matches!(selector, Selector::Filter(_)) {
+        return Err(CancelError::invalid_input(
+            BACKEND,
+            "selector",
+            "background bulk actions are filter-based; cancel runs by id, or all runs, with cancel_many",
+        ));
+    }
+    Ok(())
+}
+
+#[async_trait]
+impl WorkflowCanceller for UpstashCanceller {
+    fn backend(&self) -> &'static str {
+        BACKEND
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        let mut c = Capabilities::default();
+        c.cancel = true;
+        c.bulk_ids = true;
+        c.filter = FilterCapabilities::all();
+        c.cancel_all = true;
+        c.status = true;
+        c.cancel_confirms = true;
+        c.needs_owner = false;
+        c.status_needs_session = false;
+        c.background_actions = true;
+        c
+    }
+
+    /// `DELETE /v2/workflows/runs?workflowRunIds=<id>`: `{"cancelled":1}` → `Cancelled`,
+    /// `{"cancelled":0}` → `NotActive` (unknown, finished or already cancelled).
+    async fn cancel(&self, run: &RunRef) -> Result<CancelOutcome, CancelError> {
+        let planned = self.plan_cancel(run)?;
+        let op = Op::Cancel(run.run_id());
+        let resp = self.send(op, planned.method, planned.url).await?;
+        let a = answer(op, &resp, decode_bulk)?;
+        match a.cancelled {
+            Some(0) => Ok(CancelOutcome::NotActive),
+            Some(_) => Ok(CancelOutcome::Cancelled),
+            None => Err(CancelError::Decode {
+                backend: BACKEND,
+                message: "a cancel by id answered an action id instead of a count".to_owned(),
+            }),
+        }
+    }
+
+    /// See the [crate documentation](crate#what-is-sent). Validates the selector and options
+    /// before any request; per-run outcomes are not reported (the server answers counts).
+    async fn cancel_many(&self, selector: &Selector, opts: &BulkOptions) -> Result<BulkReport, CancelError> {
+        self.bulk(selector, opts, self.background).await
+    }
+
+    /// `GET /v2/workflows/logs?workflowRunId=<id>`: the first run with that id;
+    /// `RUN_STARTED` → `Running`, `RUN_SUCCESS` → `Completed`, `RUN_FAILED` → `Failed`,
+    /// `RUN_CANCELED` → `Cancelled`, anything else → `Unknown`; no such run → `NotFound`.
+    async fn status(&self, run: &RunRef) -> Result<RunState, CancelError> {
+        let planned = self.plan_status(run)?;
+        let op = Op::Status(run.run_id());
+        let resp = self.send(op, planned.method, planned.url).await?;
+        answer(op, &resp, |r| decode_status(r, run.run_id()))
+    }
+}
