@@ -1,0 +1,316 @@
+//! SDK parity (live): the official `@upstash/workflow` 1.3.3 client, installed from the npm
+//! registry into a folder this test owns, and `UpstashCanceller` run the same operations against
+//! one recording server on 127.0.0.1; both must send the same method, path and query parameters
+//! (same keys, same decoded values, same multiplicity).
+//!
+//! Skipped with a message when `node`/`npm` are absent locally; required in CI.
+#![cfg(feature = "upstash")]
+
+mod support;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::extract::{Request, State};
+use axum::response::IntoResponse;
+use serde_json::{Value, json};
+use wfcancel::{BulkOptions, RunFilter, RunRef, Selector, UpstashCanceller, WorkflowCanceller, from_epoch_millis};
+
+const TOKEN: &str = "parity-token-7d1e";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Recorded {
+    method: String,
+    path: String,
+    query: Vec<(String, String)>,
+    authorization: Option<String>,
+    body_len: usize,
+}
+
+type Log = Arc<Mutex<Vec<Recorded>>>;
+
+async fn record(State(log): State<Log>, req: Request) -> impl IntoResponse {
+    let (parts, body) = req.into_parts();
+    let body = axum::body::to_bytes(body, 1 << 20).await.unwrap_or_default();
+    let mut query: Vec<(String, String)> = url::form_urlencoded::parse(parts.uri.query().unwrap_or("").as_bytes())
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    query.sort();
+    log.lock().unwrap().push(Recorded {
+        method: parts.method.to_string(),
+        path: parts.uri.path().to_owned(),
+        query,
+        authorization: parts
+            .headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned),
+        body_len: body.len(),
+    });
+    ([("content-type", "application/json")], r#"{"cancelled":1}"#)
+}
+
+async fn start_recorder() -> (String, Log) {
+    let log: Log = Arc::default();
+    let app = axum::Router::new().fallback(record).with_state(log.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (url, log)
+}
+
+/// One operation: the argument the SDK's `client.cancel(...)` takes, and the same operation
+/// through `UpstashCanceller`.
+struct Op {
+    name: &'static str,
+    sdk: Value,
+    ours: Ours,
+}
+
+enum Ours {
+    One(&'static str),
+    Many(Selector, BulkOptions),
+}
+
+fn ms(n: u64) -> std::time::SystemTime {
+    from_epoch_millis(n)
+}
+
+fn ops() -> Vec<Op> {
+    let page = |n| BulkOptions::new().page_size(n);
+    let f = |sel| Ours::Many(Selector::filter(sel), BulkOptions::new());
+    vec![
+        Op {
+            name: "one id",
+            sdk: json!("wfr_1"),
+            ours: Ours::One("wfr_1"),
+        },
+        Op {
+            name: "hostile id",
+            sdk: json!("a/b?c=d&e#f %g+é"),
+            ours: Ours::One("a/b?c=d&e#f %g+é"),
+        },
+        Op {
+            name: "several ids",
+            sdk: json!(["wfr_a", "wfr_b", "wfr_c"]),
+            ours: Ours::Many(Selector::ids(["wfr_a", "wfr_b", "wfr_c"]), BulkOptions::new()),
+        },
+        Op {
+            name: "ids object form",
+            sdk: json!({"workflowRunIds": ["x/1", "y?2", "..", "z é"]}),
+            ours: Ours::Many(Selector::ids(["x/1", "y?2", "..", "z é"]), BulkOptions::new()),
+        },
+        Op {
+            name: "exact url",
+            sdk: json!({"filter": {"workflowUrl": "https://example.com/api/wf?x=1&y=2"}}),
+            ours: f(RunFilter::new().url_exact("https://example.com/api/wf?x=1&y=2")),
+        },
+        Op {
+            name: "url prefix",
+            sdk: json!({"filter": {"workflowUrlStartingWith": "https://example.com/api"}}),
+            ours: f(RunFilter::new().url_prefix("https://example.com/api")),
+        },
+        Op {
+            name: "one label",
+            sdk: json!({"filter": {"label": "x"}}),
+            ours: f(RunFilter::new().label("x")),
+        },
+        Op {
+            name: "several labels",
+            sdk: json!({"filter": {"label": ["x", "y z", "a,b", "p&q=r"]}}),
+            ours: f(RunFilter::new().label("x").label("y z").label("a,b").label("p&q=r")),
+        },
+        Op {
+            name: "fromDate as number",
+            sdk: json!({"filter": {"fromDate": 1_700_000_000_000u64}}),
+            ours: f(RunFilter::new().from(ms(1_700_000_000_000))),
+        },
+        Op {
+            name: "fromDate as Date",
+            sdk: json!({"filter": {"fromDate": {"$date": 1_700_000_000_123u64}}}),
+            ours: f(RunFilter::new().from(ms(1_700_000_000_123))),
+        },
+        Op {
+            name: "toDate as Date",
+            sdk: json!({"filter": {"toDate": {"$date": 1_700_000_000_999u64}}}),
+            ours: f(RunFilter::new().to(ms(1_700_000_000_999))),
+        },
+        Op {
+            name: "date range",
+            sdk: json!({"filter": {"fromDate": 1_600_000_000_000u64, "toDate": 1_700_000_000_000u64}}),
+            ours: f(RunFilter::new().from(ms(1_600_000_000_000)).to(ms(1_700_000_000_000))),
+        },
+        Op {
+            name: "one caller ip",
+            sdk: json!({"filter": {"callerIp": "1.2.3.4"}}),
+            ours: f(RunFilter::new().caller_ip("1.2.3.4")),
+        },
+        Op {
+            name: "several caller ips",
+            sdk: json!({"filter": {"callerIp": ["1.2.3.4", "::1"]}}),
+            ours: f(RunFilter::new().caller_ip("1.2.3.4").caller_ip("::1")),
+        },
+        Op {
+            name: "one flow-control key",
+            sdk: json!({"filter": {"flowControlKey": "fk-1"}}),
+            ours: f(RunFilter::new().flow_control_key("fk-1")),
+        },
+        Op {
+            name: "several flow-control keys",
+            sdk: json!({"filter": {"flowControlKey": ["fk-1", "fk/2"]}}),
+            ours: f(RunFilter::new().flow_control_key("fk-1").flow_control_key("fk/2")),
+        },
+        Op {
+            name: "page size",
+            sdk: json!({"filter": {"label": "x"}, "count": 7}),
+            ours: Ours::Many(Selector::filter(RunFilter::new().label("x")), page(7)),
+        },
+        Op {
+            name: "every field at once",
+            sdk: json!({"filter": {"workflowUrl": "https://e.x/w", "label": ["x", "y"], "fromDate": 1, "toDate": 2,
+                        "callerIp": "1.1.1.1", "flowControlKey": ["k", "l"]}, "count": 5}),
+            ours: Ours::Many(
+                Selector::filter(
+                    RunFilter::new()
+                        .url_exact("https://e.x/w")
+                        .label("x")
+                        .label("y")
+                        .from(ms(1))
+                        .to(ms(2))
+                        .caller_ip("1.1.1.1")
+                        .flow_control_key("k")
+                        .flow_control_key("l"),
+                ),
+                page(5),
+            ),
+        },
+        Op {
+            name: "all",
+            sdk: json!({"all": true}),
+            ours: Ours::Many(Selector::cancel_all_runs(), BulkOptions::new()),
+        },
+        Op {
+            name: "all with a page size",
+            sdk: json!({"all": true, "count": 7}),
+            ours: Ours::Many(Selector::cancel_all_runs(), page(7)),
+        },
+    ]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upstash_sdk_parity() {
+    if !support::live_gate("upstash_sdk_parity", &["node", "npm"]) {
+        return;
+    }
+    let dir = support::owned_dir("upstash-sdk");
+    support::run_setup(&support::root().join("tools/upstash-sdk/setup.sh"), &dir);
+
+    let ops = ops();
+    let (url, log) = start_recorder().await;
+
+    // 1. The official SDK.
+    let ops_file = dir.join("parity-ops.json");
+    std::fs::write(
+        &ops_file,
+        serde_json::to_vec(&ops.iter().map(|o| o.sdk.clone()).collect::<Vec<_>>()).unwrap(),
+    )
+    .unwrap();
+    let out = tokio::time::timeout(
+        Duration::from_secs(120),
+        tokio::process::Command::new("node")
+            .arg(dir.join("run-ops.mjs"))
+            .arg(&dir)
+            .arg(&ops_file)
+            .env("QSTASH_URL", &url)
+            .env("QSTASH_TOKEN", TOKEN)
+            .kill_on_drop(true)
+            .output(),
+    )
+    .await
+    .expect("the SDK finished within 120 s")
+    .expect("node runs");
+    assert!(
+        out.status.success(),
+        "run-ops.mjs failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let results: Vec<Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(results.len(), ops.len(), "one result line per op");
+    for (op, r) in ops.iter().zip(&results) {
+        assert_eq!(r["ok"], json!(true), "the SDK failed op {:?}: {r}", op.name);
+    }
+    let sdk_requests = std::mem::take(&mut *log.lock().unwrap());
+    assert_eq!(
+        sdk_requests.len(),
+        ops.len(),
+        "the SDK sent one request per op: {sdk_requests:#?}"
+    );
+
+    // 2. UpstashCanceller, same server, same operations.
+    let c = UpstashCanceller::builder().base_url(&url).token(TOKEN).build().unwrap();
+    for op in &ops {
+        match &op.ours {
+            Ours::One(id) => {
+                c.cancel(&RunRef::new(*id))
+                    .await
+                    .unwrap_or_else(|e| panic!("{}: {e}", op.name));
+            }
+            Ours::Many(sel, opts) => {
+                let report = c
+                    .cancel_many(sel, opts)
+                    .await
+                    .unwrap_or_else(|e| panic!("{}: {e}", op.name));
+                assert!(report.is_success(), "{}: {report:?}", op.name);
+            }
+        }
+    }
+    let our_requests = std::mem::take(&mut *log.lock().unwrap());
+    assert_eq!(our_requests.len(), ops.len(), "one request per op: {our_requests:#?}");
+
+    // 3. Same method, path, query multiset; both authenticate the same way; neither sends a body.
+    let mut mismatches = Vec::new();
+    for ((op, sdk), ours) in ops.iter().zip(&sdk_requests).zip(&our_requests) {
+        assert_eq!(sdk.authorization.as_deref(), Some(format!("Bearer {TOKEN}").as_str()));
+        assert_eq!(ours.authorization, sdk.authorization, "{}", op.name);
+        assert_eq!((sdk.body_len, ours.body_len), (0, 0), "{}: no body", op.name);
+        if (&sdk.method, &sdk.path, &sdk.query) != (&ours.method, &ours.path, &ours.query) {
+            mismatches.push(format!(
+                "{}:\n  sdk:  {} {} {:?}\n  ours: {} {} {:?}",
+                op.name, sdk.method, sdk.path, sdk.query, ours.method, ours.path, ours.query
+            ));
+        }
+    }
+    assert!(
+        mismatches.is_empty(),
+        "requests differ from the official SDK's:\n{}",
+        mismatches.join("\n")
+    );
+    println!(
+        "SDK parity: {} operations, identical method, path and query parameters",
+        ops.len()
+    );
+}
+
+/// Where the SDK is dangerous, wfcancel refuses before sending anything: an empty filter or
+/// `{all: false}` make the SDK cancel everything.
+#[tokio::test]
+async fn refuses_what_the_sdk_turns_into_cancel_all() {
+    let (url, log) = start_recorder().await;
+    let c = UpstashCanceller::builder().base_url(&url).token(TOKEN).build().unwrap();
+    let err = c
+        .cancel_many(&Selector::filter(RunFilter::new()), &BulkOptions::new())
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), wfcancel::ErrorKind::InvalidInput, "{err}");
+    let err = c
+        .cancel_many(&Selector::Ids(vec![]), &BulkOptions::new())
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), wfcancel::ErrorKind::InvalidInput, "{err}");
+    let err = c.cancel(&RunRef::new("")).await.unwrap_err();
+    assert_eq!(err.kind(), wfcancel::ErrorKind::InvalidInput, "{err}");
+    assert!(log.lock().unwrap().is_empty(), "nothing was sent");
+}
