@@ -1,0 +1,239 @@
+//! The command line, as clap sees it.
+
+use std::time::{Duration, SystemTime};
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::timearg::{parse_secs, parse_time};
+
+const ENV_HELP: &str = "\
+Configuration comes from the environment, as in the library:
+  WFCANCEL_BACKEND            upstash | agno (overridden by --backend)
+  QSTASH_URL, QSTASH_TOKEN    Upstash (QSTASH_REGION selects {REGION}_QSTASH_URL / _TOKEN)
+  AGENTOS_URL, OS_SECURITY_KEY  Agno AgentOS (default URL http://localhost:7777)
+A token is never taken on the command line: --token-env NAME reads it from another variable.
+
+Exit codes: 0 all cancelled / requested / not active; 1 provider or transport failure;
+2 usage, configuration or invalid input; 3 a bulk where some runs succeeded and some failed.";
+
+const GLOBAL: &str = "Global options";
+
+/// Cancel workflow runs on Upstash Workflow or Agno AgentOS.
+#[derive(Debug, Parser)]
+#[command(name = "wfcancel", version, about, after_help = ENV_HELP, propagate_version = true)]
+pub struct Cli {
+    /// The orchestrator (overrides WFCANCEL_BACKEND).
+    #[arg(long, global = true, value_enum, value_name = "upstash|agno", hide_possible_values = true, help_heading = GLOBAL)]
+    pub backend: Option<BackendArg>,
+
+    /// The provider's base URL (overrides QSTASH_URL / AGENTOS_URL).
+    #[arg(long, global = true, value_name = "URL", help_heading = GLOBAL)]
+    pub url: Option<String>,
+
+    /// Read the token from this environment variable instead of QSTASH_TOKEN / OS_SECURITY_KEY.
+    #[arg(long = "token-env", global = true, value_name = "NAME", help_heading = GLOBAL)]
+    pub token_env: Option<String>,
+
+    /// One JSON object per result, then a summary object.
+    #[arg(long, global = true, help_heading = GLOBAL)]
+    pub json: bool,
+
+    /// Timeout of each request, in seconds (default 30).
+    #[arg(long, global = true, value_name = "SECS", value_parser = parse_secs, help_heading = GLOBAL)]
+    pub timeout: Option<Duration>,
+
+    /// How many times a failed request is retried (default 4; 0 = never).
+    #[arg(long, global = true, value_name = "N", value_parser = clap::value_parser!(u32).range(0..=100), help_heading = GLOBAL)]
+    pub retries: Option<u32>,
+
+    /// Log requests to stderr (-vv for more). Tokens are never logged.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count, help_heading = GLOBAL)]
+    pub verbose: u8,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// A backend the command can talk to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum BackendArg {
+    /// Upstash Workflow (QStash REST API).
+    Upstash,
+    /// Agno AgentOS.
+    Agno,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Cancel one or more runs by id.
+    Cancel(CancelArgs),
+    /// Cancel many runs: ids from a file or stdin, a filter, or everything.
+    Bulk(BulkArgs),
+    /// Show a run's state.
+    Status(StatusArgs),
+    /// Serve a local emulator of a provider (for trying wfcancel out) until Ctrl-C.
+    Emulate(EmulateArgs),
+}
+
+/// What owns the runs (Agno needs it; Upstash knows runs by id alone).
+#[derive(Debug, Clone, Default, Args)]
+#[group(id = "owner", multiple = false)]
+pub struct OwnerArgs {
+    /// The runs belong to this workflow (Agno).
+    #[arg(long, value_name = "ID")]
+    pub workflow: Option<String>,
+    /// The runs belong to this agent (Agno).
+    #[arg(long, value_name = "ID")]
+    pub agent: Option<String>,
+    /// The runs belong to this team (Agno).
+    #[arg(long, value_name = "ID")]
+    pub team: Option<String>,
+}
+
+/// `wfcancel cancel`.
+#[derive(Debug, Args)]
+pub struct CancelArgs {
+    /// The runs to cancel.
+    #[arg(value_name = "RUN_ID", required = true)]
+    pub run_ids: Vec<String>,
+
+    #[command(flatten)]
+    pub owner: OwnerArgs,
+
+    /// The session the runs belong to (Agno; needed by --wait).
+    #[arg(long, value_name = "ID")]
+    pub session: Option<String>,
+
+    /// Wait until each run has reached a terminal state, and print it.
+    #[arg(long)]
+    pub wait: bool,
+
+    /// How long --wait waits, in seconds (default 60).
+    #[arg(long, value_name = "SECS", value_parser = parse_secs)]
+    pub wait_timeout: Option<Duration>,
+}
+
+/// `wfcancel bulk`.
+#[derive(Debug, Args)]
+pub struct BulkArgs {
+    /// Cancel the ids in this file, one per line (`-` for stdin; blank lines and # comments skipped).
+    #[arg(long, value_name = "PATH|-", conflicts_with_all = FILTER_ARGS, conflicts_with = "all")]
+    pub ids_file: Option<String>,
+
+    /// Runs whose workflow URL is exactly this one (Upstash).
+    #[arg(long, value_name = "URL", conflicts_with = "url_prefix")]
+    pub url_exact: Option<String>,
+
+    /// Runs whose workflow URL starts with this (Upstash).
+    #[arg(long, value_name = "URL")]
+    pub url_prefix: Option<String>,
+
+    /// Runs with this label (repeat for any of several) (Upstash).
+    #[arg(long = "label", value_name = "L")]
+    pub labels: Vec<String>,
+
+    /// Runs created at or after TIME: RFC 3339, epoch ms, or an age like 2h (Upstash).
+    #[arg(long, value_name = "TIME", value_parser = parse_time)]
+    pub from: Option<SystemTime>,
+
+    /// Runs created at or before TIME: RFC 3339, epoch ms, or an age like 30m (Upstash).
+    #[arg(long, value_name = "TIME", value_parser = parse_time)]
+    pub to: Option<SystemTime>,
+
+    /// Runs started from this caller IP (repeat for any of several) (Upstash).
+    #[arg(long = "caller-ip", value_name = "IP")]
+    pub caller_ips: Vec<String>,
+
+    /// Runs with this flow-control key (repeat for any of several) (Upstash).
+    #[arg(long = "flow-control-key", value_name = "K")]
+    pub flow_control_keys: Vec<String>,
+
+    /// Runs cancelled per filtered request (default 100).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub page_size: Option<u32>,
+
+    /// Repeat a filtered (or --all) cancel until nothing is left.
+    #[arg(long)]
+    pub drain: bool,
+
+    /// Cancel EVERY active run the credentials reach (needs --yes) (Upstash).
+    #[arg(long, conflicts_with_all = FILTER_ARGS)]
+    pub all: bool,
+
+    /// Confirm --all.
+    #[arg(long)]
+    pub yes: bool,
+
+    #[command(flatten)]
+    pub owner: OwnerArgs,
+
+    /// The session every run belongs to (Agno).
+    #[arg(long, value_name = "ID")]
+    pub session: Option<String>,
+
+    /// Requests in flight at once (default 32).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=4096))]
+    pub concurrency: Option<u32>,
+
+    /// Print the requests that would be sent, and send nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// The filter flags (ids and --all conflict with each of them).
+const FILTER_ARGS: [&str; 7] = [
+    "url_exact",
+    "url_prefix",
+    "labels",
+    "from",
+    "to",
+    "caller_ips",
+    "flow_control_keys",
+];
+
+/// `wfcancel status`.
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// The run.
+    #[arg(value_name = "RUN_ID")]
+    pub run_id: String,
+
+    #[command(flatten)]
+    pub owner: OwnerArgs,
+
+    /// The session the run belongs to (Agno needs it to read a run).
+    #[arg(long, value_name = "ID")]
+    pub session: Option<String>,
+}
+
+/// `wfcancel emulate`.
+#[derive(Debug, Args)]
+pub struct EmulateArgs {
+    /// Which provider to emulate.
+    #[arg(value_enum, value_name = "upstash|agno")]
+    pub provider: BackendArg,
+
+    /// Port on 127.0.0.1 (0 = any free port).
+    #[arg(long, value_name = "P", default_value_t = 0)]
+    pub port: u16,
+
+    /// The emulator's own token (default: a random one).
+    #[arg(long, value_name = "T")]
+    pub token: Option<String>,
+
+    /// How many active runs to create at start.
+    #[arg(long, value_name = "N", default_value_t = 5, value_parser = clap::value_parser!(u32).range(0..=1_000_000))]
+    pub seed: u32,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn clap_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,584 @@
+//! `cancel`, `bulk` and `status`.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures::StreamExt;
+use serde_json::{Map, Value, json};
+use wfcancel::{
+    BulkOptions, CancelError, Capabilities, DEFAULT_MAX_ROUNDS, OwnerKind, Progress, RunFilter, RunRef, Selector,
+    WaitOptions, WorkflowCanceller, WorkflowCancellerExt,
+};
+
+use crate::cli::{BulkArgs, CancelArgs, OwnerArgs, StatusArgs};
+use crate::error::Failure;
+use crate::ids::{BATCH, spawn_reader};
+use crate::output::{EXIT_FAILURE, EXIT_OK, EXIT_USAGE, Output, Totals, plural};
+use crate::setup::{Client, Planned};
+
+/// Default `--wait-timeout`.
+pub const DEFAULT_WAIT_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// What a run id needs around it for this backend: owner and session, checked against what the
+/// backend can use.
+#[derive(Debug, Clone)]
+struct RunTemplate {
+    owner: Option<(OwnerKind, String)>,
+    session: Option<String>,
+}
+
+impl RunTemplate {
+    fn run(&self, id: impl Into<String>) -> RunRef {
+        let mut r = RunRef::new(id);
+        if let Some((kind, owner)) = &self.owner {
+            r = r.owned_by(*kind, owner.clone());
+        }
+        if let Some(s) = &self.session {
+            r = r.session(s.clone());
+        }
+        r
+    }
+}
+
+fn owner_of(o: &OwnerArgs) -> Option<(OwnerKind, String, &'static str)> {
+    if let Some(id) = &o.workflow {
+        Some((OwnerKind::Workflow, id.clone(), "--workflow"))
+    } else if let Some(id) = &o.agent {
+        Some((OwnerKind::Agent, id.clone(), "--agent"))
+    } else {
+        o.team.as_ref().map(|id| (OwnerKind::Team, id.clone(), "--team"))
+    }
+}
+
+/// Checks the owner and session flags against the backend. `needs_session`: the command reads
+/// run states (status, --wait).
+fn template(
+    backend: &str,
+    caps: &Capabilities,
+    owner: &OwnerArgs,
+    session: Option<&str>,
+    needs_session: bool,
+) -> Result<RunTemplate, Failure> {
+    let owner = owner_of(owner);
+    match (&owner, caps.needs_owner) {
+        (None, true) => {
+            return Err(Failure::usage(format!("{backend} needs to know what owns the run")).hint(
+                "pass --workflow ID, --agent ID or --team ID (AgentOS cancels runs under their workflow, agent or team)",
+            ));
+        }
+        (Some((_, _, flag)), false) => {
+            return Err(Failure::usage(format!(
+                "{flag} has no effect with {backend}: it knows runs by their id alone; leave it out"
+            )));
+        }
+        _ => {}
+    }
+    let session_useful = caps.needs_owner || caps.status_needs_session;
+    if session.is_some() && !session_useful {
+        return Err(Failure::usage(format!(
+            "--session has no effect with {backend}: it knows runs by their id alone; leave it out"
+        )));
+    }
+    if needs_session && caps.status_needs_session && session.is_none() {
+        return Err(
+            Failure::usage(format!("{backend} needs the session id to read a run's state"))
+                .hint("pass --session ID (AgentOS returns it with the run id when the run starts)"),
+        );
+    }
+    Ok(RunTemplate {
+        owner: owner.map(|(k, id, _)| (k, id)),
+        session: session.map(str::to_owned),
+    })
+}
+
+/// `wfcancel cancel RUN_ID...`
+pub async fn cancel(client: &Client, args: &CancelArgs, out: &Output) -> Result<u8, Failure> {
+    let c = client.canceller();
+    let caps = c.capabilities();
+    if args.wait_timeout.is_some() && !args.wait {
+        return Err(Failure::usage("--wait-timeout has no effect without --wait"));
+    }
+    if args.wait && !caps.status {
+        return Err(Failure::usage(format!(
+            "--wait needs to read run states, which {} cannot do",
+            c.backend()
+        )));
+    }
+    let t = template(c.backend(), &caps, &args.owner, args.session.as_deref(), args.wait)?;
+    let runs: Vec<RunRef> = args.run_ids.iter().map(|id| t.run(id.clone())).collect();
+    let several = runs.len() > 1;
+    let mut totals = Totals::default();
+    if args.wait {
+        let timeout = args.wait_timeout.unwrap_or(DEFAULT_WAIT_TIMEOUT);
+        let opts = WaitOptions::with_timeout(timeout);
+        let mut results = futures::stream::iter(runs.iter())
+            .map(|run| async move { (run, c.cancel_and_wait(run, opts).await) })
+            .buffer_unordered(wfcancel::DEFAULT_CONCURRENCY);
+        while let Some((run, result)) = results.next().await {
+            totals.requests += 1;
+            match result {
+                Ok(done) => {
+                    count_outcome(&mut totals, done.outcome);
+                    out.outcome(run, done.outcome, Some(&done.state));
+                }
+                Err(e) => {
+                    totals.failed += 1;
+                    totals.saw_error(&e);
+                    out.run_failed(run, &e);
+                }
+            }
+        }
+    } else if let [run] = runs.as_slice() {
+        totals.requests = 1;
+        match c.cancel(run).await {
+            Ok(o) => {
+                count_outcome(&mut totals, o);
+                out.outcome(run, o, None);
+            }
+            Err(e) => {
+                totals.failed = 1;
+                totals.saw_error(&e);
+                out.run_failed(run, &e);
+            }
+        }
+    } else {
+        let n = runs.len() as u64;
+        let progress = ChunkLines::new(out, caps.bulk_ids, 0, n);
+        let opts = BulkOptions::new().on_progress(progress.callback());
+        match c.cancel_many(&Selector::Ids(runs), &opts).await {
+            Ok(report) => {
+                out.report_runs(&report);
+                totals.add_report(&report);
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    if out.json || several {
+        out.summary(&totals, false);
+    }
+    Ok(totals.exit_code())
+}
+
+fn count_outcome(t: &mut Totals, o: wfcancel::CancelOutcome) {
+    match o {
+        wfcancel::CancelOutcome::Cancelled => t.cancelled += 1,
+        wfcancel::CancelOutcome::Requested => t.requested += 1,
+        _ => t.not_active += 1,
+    }
+}
+
+/// Prints a line per provider request for backends that answer counts (Upstash bulk by ids),
+/// and moves the progress bar, from a bulk's progress callback.
+struct ChunkLines {
+    out: Output,
+    counts_only: bool,
+    /// Ids handled by earlier batches (progress positions are per batch).
+    base: u64,
+    total: u64,
+    prev: Mutex<Progress>,
+    chunk: Arc<AtomicU64>,
+}
+
+impl ChunkLines {
+    fn new(out: &Output, counts_only: bool, base: u64, total: u64) -> Arc<Self> {
+        Self::with_counter(out, counts_only, base, total, Arc::new(AtomicU64::new(0)))
+    }
+
+    fn with_counter(out: &Output, counts_only: bool, base: u64, total: u64, chunk: Arc<AtomicU64>) -> Arc<Self> {
+        Arc::new(ChunkLines {
+            out: out.clone(),
+            counts_only,
+            base,
+            total,
+            prev: Mutex::new(Progress::default()),
+            chunk,
+        })
+    }
+
+    fn callback(self: &Arc<Self>) -> impl Fn(&Progress) + Send + Sync + 'static {
+        let me = Arc::clone(self);
+        move |p: &Progress| me.on_progress(p)
+    }
+
+    fn on_progress(&self, p: &Progress) {
+        self.out.set_progress(self.base + p.done, self.total);
+        if !self.counts_only {
+            return;
+        }
+        let mut prev = match self.prev.lock() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        let cancelled = p.cancelled.saturating_sub(prev.cancelled);
+        let not_active = p.not_active.saturating_sub(prev.not_active);
+        let failed = p.failed.saturating_sub(prev.failed);
+        *prev = p.clone();
+        drop(prev);
+        // Failed requests are listed run by run afterwards.
+        if failed == 0 && cancelled + not_active > 0 {
+            let n = self.chunk.fetch_add(1, Ordering::Relaxed) + 1;
+            let ids = cancelled + not_active;
+            let mut m = Map::new();
+            m.insert("chunk".into(), json!(n));
+            m.insert("ids".into(), json!(ids));
+            m.insert("cancelled".into(), json!(cancelled));
+            m.insert("not_active".into(), json!(not_active));
+            let text = format!("{}: cancelled {cancelled}, not-active {not_active}", plural(ids, "id"));
+            self.out.counts(&format!("request {n}"), m, &text);
+        }
+    }
+}
+
+/// Usage checks that need no configuration.
+pub fn precheck_bulk(a: &BulkArgs) -> Result<(), Failure> {
+    let has_filter = filter_of(a).is_some();
+    if a.yes && !a.all {
+        return Err(Failure::usage("--yes only confirms --all; leave it out"));
+    }
+    if a.ids_file.is_none() && !has_filter && !a.all {
+        return Err(Failure::usage("bulk needs something to cancel").hint(
+            "pass --ids-file PATH (or - for stdin), a filter (--url-exact, --url-prefix, --label, --from, --to, \
+             --caller-ip, --flow-control-key), or --all --yes",
+        ));
+    }
+    if a.ids_file.is_some() {
+        if a.drain {
+            return Err(Failure::usage(
+                "--drain has no effect with --ids-file: every id is cancelled once; it applies to filters and --all",
+            ));
+        }
+        if a.page_size.is_some() {
+            return Err(Failure::usage(
+                "--page-size has no effect with --ids-file; it applies to filters and --all (runs per request)",
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn filter_of(a: &BulkArgs) -> Option<RunFilter> {
+    let mut f = RunFilter::new();
+    if let Some(u) = &a.url_exact {
+        f = f.url_exact(u.clone());
+    }
+    if let Some(u) = &a.url_prefix {
+        f = f.url_prefix(u.clone());
+    }
+    for l in &a.labels {
+        f = f.label(l.clone());
+    }
+    if let Some(t) = a.from {
+        f = f.from(t);
+    }
+    if let Some(t) = a.to {
+        f = f.to(t);
+    }
+    for ip in &a.caller_ips {
+        f = f.caller_ip(ip.clone());
+    }
+    for k in &a.flow_control_keys {
+        f = f.flow_control_key(k.clone());
+    }
+    (!f.is_empty()).then_some(f)
+}
+
+fn filter_flag(field: &str) -> &'static str {
+    match field {
+        "filter.url_exact" => "--url-exact",
+        "filter.url_prefix" => "--url-prefix",
+        "filter.labels" => "--label",
+        "filter.from/to" => "--from/--to",
+        "filter.caller_ips" => "--caller-ip",
+        "filter.flow_control_keys" => "--flow-control-key",
+        _ => "this filter",
+    }
+}
+
+/// `wfcancel bulk ...`
+pub async fn bulk(client: &Client, a: &BulkArgs, out: &mut Output) -> Result<u8, Failure> {
+    precheck_bulk(a)?;
+    let c = client.canceller();
+    let backend = c.backend();
+    let caps = c.capabilities();
+    let mut opts = BulkOptions::new();
+    if let Some(n) = a.concurrency {
+        opts = opts.concurrency(n as usize);
+    }
+    if let Some(n) = a.page_size {
+        opts = opts.page_size(n as usize);
+    }
+    if let Some(source) = &a.ids_file {
+        let t = template(backend, &caps, &a.owner, a.session.as_deref(), false)?;
+        return bulk_ids(client, source, &t, opts, a.dry_run, out).await;
+    }
+    if let Some(flag) = owner_of(&a.owner)
+        .map(|(_, _, f)| f)
+        .or(a.session.as_ref().map(|_| "--session"))
+    {
+        return Err(Failure::usage(format!(
+            "{flag} has no effect with a filter or --all: it applies to runs given by id (--ids-file)"
+        )));
+    }
+    let selector = match filter_of(a) {
+        Some(f) => {
+            if !caps.filter.any() {
+                return Err(
+                    Failure::usage(format!("{backend} cannot cancel by filter: it has no filtered cancel"))
+                        .hint("list the runs and pass their ids with --ids-file PATH (or - for stdin)"),
+                );
+            }
+            if let Some(field) = caps.filter.unsupported_field(&f) {
+                return Err(Failure::usage(format!(
+                    "{backend} cannot filter on {}",
+                    filter_flag(field)
+                )));
+            }
+            f.validate(backend)?;
+            Selector::filter(f)
+        }
+        None => {
+            if !caps.cancel_all {
+                return Err(
+                    Failure::usage(format!("{backend} cannot cancel all runs: it has no bulk cancel"))
+                        .hint("list the runs and pass their ids with --ids-file PATH (or - for stdin)"),
+                );
+            }
+            Selector::cancel_all_runs()
+        }
+    };
+    let drain = a.drain;
+    if a.all && !a.yes {
+        let plan = client.plan(&selector, &opts.clone().drain(drain))?;
+        let mut msg = format!(
+            "refusing to cancel EVERY active run on {backend} at {} without --yes; this would send:",
+            client.base_url()
+        );
+        for p in &plan {
+            msg.push_str(&format!("\n  {}", planned_text(p)));
+        }
+        if !drain {
+            msg.push_str(&format!(
+                "\n  (one request: at most {} runs; add --drain to repeat until none is left)",
+                opts.page_size
+            ));
+        }
+        return Err(Failure::usage(msg).hint("add --yes to confirm, or use --dry-run to see the requests only"));
+    }
+    if a.dry_run {
+        let plan = client.plan(&selector, &opts.clone().drain(drain))?;
+        let mut totals = Totals::default();
+        for p in &plan {
+            out.planned(&p.method, &p.path, p.query.as_deref(), p.repeat);
+            totals.requests += 1;
+        }
+        dry_run_note(out, client, &totals);
+        out.summary(&totals, true);
+        return Ok(EXIT_OK);
+    }
+    bulk_rounds(c, &selector, opts, drain, out).await
+}
+
+fn planned_text(p: &Planned) -> String {
+    let q = p.query.as_deref().map(|q| format!("?{q}")).unwrap_or_default();
+    match p.repeat {
+        Some(n) => format!(
+            "{} {}{q}  (repeated until a call cancels nothing, at most {n} times)",
+            p.method, p.path
+        ),
+        None => format!("{} {}{q}", p.method, p.path),
+    }
+}
+
+fn dry_run_note(out: &Output, client: &Client, t: &Totals) {
+    out.note(&format!(
+        "dry run: {} to {} at {}; nothing was sent",
+        plural(t.requests, "request"),
+        client.name(),
+        client.base_url()
+    ));
+}
+
+/// A filtered or cancel-all bulk, one line per round; repeated while `drain` and a round
+/// cancelled something.
+async fn bulk_rounds(
+    c: &dyn WorkflowCanceller,
+    selector: &Selector,
+    opts: BulkOptions,
+    drain: bool,
+    out: &mut Output,
+) -> Result<u8, Failure> {
+    let opts = opts.drain(false);
+    let bar = out.start_progress(if drain { "draining" } else { "cancelling" });
+    let mut totals = Totals::default();
+    let mut round: u64 = 0;
+    loop {
+        round += 1;
+        let report = match c.cancel_many(selector, &opts).await {
+            Ok(r) => r,
+            Err(e) if round == 1 => {
+                out.finish_progress();
+                return Err(e.into());
+            }
+            Err(e) => {
+                totals.failed_calls += 1;
+                totals.saw_error(&e);
+                out.call_failed(&format!("round {round}"), &e);
+                break;
+            }
+        };
+        let failed = !report.failed.is_empty();
+        for f in &report.failed {
+            out.call_failed(&format!("round {round}"), &f.error);
+        }
+        if !failed {
+            let mut m = Map::new();
+            m.insert("round".into(), json!(round));
+            m.insert("cancelled".into(), json!(report.cancelled));
+            if let Some(id) = &report.action_id {
+                m.insert("action_id".into(), Value::String(id.clone()));
+            }
+            let text = match &report.action_id {
+                Some(id) => format!("started bulk action {id}"),
+                None => format!("cancelled {}", report.cancelled),
+            };
+            out.counts(&format!("round {round}"), m, &text);
+        }
+        let cancelled = report.cancelled;
+        let background = report.action_id.is_some();
+        totals.add_report(&report);
+        bar.set_position(round);
+        bar.set_message(format!("rounds, {} cancelled", totals.cancelled));
+        if !drain || failed || background || cancelled == 0 {
+            break;
+        }
+        if round >= u64::from(DEFAULT_MAX_ROUNDS) {
+            out.note(&format!(
+                "warning: stopped after {round} rounds while runs were still being cancelled"
+            ));
+            totals.drained = false;
+            break;
+        }
+    }
+    out.finish_progress();
+    out.summary(&totals, false);
+    Ok(totals.exit_code())
+}
+
+/// A bulk by ids read from a file or stdin, batch by batch, in constant memory.
+async fn bulk_ids(
+    client: &Client,
+    source: &str,
+    t: &RunTemplate,
+    opts: BulkOptions,
+    dry_run: bool,
+    out: &mut Output,
+) -> Result<u8, Failure> {
+    let c = client.canceller();
+    let counts_only = c.capabilities().bulk_ids;
+    let mut rx = spawn_reader(source, BATCH)?;
+    let bar = if dry_run {
+        indicatif::ProgressBar::hidden()
+    } else {
+        out.start_progress("cancelling")
+    };
+    let chunk_counter = Arc::new(AtomicU64::new(0));
+    let mut totals = Totals::default();
+    let mut seen: u64 = 0;
+    let mut input_error = None;
+    while let Some(batch) = rx.recv().await {
+        let ids = match batch {
+            Ok(ids) => ids,
+            Err(f) => {
+                input_error = Some(f);
+                break;
+            }
+        };
+        let n = ids.len() as u64;
+        let runs: Vec<RunRef> = ids.into_iter().map(|id| t.run(id)).collect();
+        let selector = Selector::Ids(runs);
+        if dry_run {
+            let plan = client.plan(&selector, &opts)?;
+            for p in &plan {
+                out.planned(&p.method, &p.path, p.query.as_deref(), p.repeat);
+            }
+            totals.requests += plan.len() as u64;
+            seen += n;
+            continue;
+        }
+        let lines = ChunkLines::with_counter(out, counts_only, seen, 0, Arc::clone(&chunk_counter));
+        let batch_opts = opts.clone().on_progress(lines.callback());
+        match c.cancel_many(&selector, &batch_opts).await {
+            Ok(report) => {
+                out.report_runs(&report);
+                totals.add_report(&report);
+                seen += n;
+                if report.aborted.is_some() {
+                    break;
+                }
+            }
+            Err(e) => {
+                out.call_failed(&format!("ids {}..{}", seen + 1, seen + n), &e);
+                totals.failed_calls += 1;
+                totals.not_attempted += n;
+                totals.saw_error(&e);
+                totals.aborted = Some(e);
+                break;
+            }
+        }
+        bar.set_position(seen);
+    }
+    drop(rx);
+    out.finish_progress();
+    if dry_run {
+        dry_run_note(out, client, &totals);
+    } else if seen == 0 && input_error.is_none() && totals.aborted.is_none() {
+        out.note(&format!(
+            "no run ids in {}",
+            if source == "-" { "stdin" } else { source }
+        ));
+    }
+    out.summary(&totals, dry_run);
+    if let Some(f) = input_error {
+        let f = if seen > 0 {
+            let done = format!("{seen} ids before it were handled");
+            Failure {
+                message: format!("{} ({done})", f.message),
+                ..f
+            }
+        } else {
+            f
+        };
+        return Err(f);
+    }
+    Ok(totals.exit_code())
+}
+
+/// `wfcancel status RUN_ID`
+pub async fn status(client: &Client, a: &StatusArgs, out: &Output) -> Result<u8, Failure> {
+    let c = client.canceller();
+    let caps = c.capabilities();
+    if !caps.status {
+        return Err(Failure::usage(format!("{} cannot read run states", c.backend())));
+    }
+    let t = template(c.backend(), &caps, &a.owner, a.session.as_deref(), true)?;
+    let run = t.run(a.run_id.clone());
+    match c.status(&run).await {
+        Ok(state) => {
+            out.state(&run, &state);
+            Ok(EXIT_OK)
+        }
+        Err(e) => {
+            out.run_failed(&run, &e);
+            Ok(exit_for(&e))
+        }
+    }
+}
+
+fn exit_for(e: &CancelError) -> u8 {
+    if crate::output::is_usage_error(e) {
+        EXIT_USAGE
+    } else {
+        EXIT_FAILURE
+    }
+}

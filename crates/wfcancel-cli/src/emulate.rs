@@ -1,0 +1,181 @@
+//! `wfcancel emulate upstash|agno`: a local emulator of a provider, until Ctrl-C or SIGTERM.
+//!
+//! The one place the command prints a token: the emulator's own throwaway token, as `export`
+//! lines a shell can `eval`.
+
+use serde_json::{Value, json};
+use wfcancel_emulator::{AgnoConfig, AgnoEmulator, UpstashConfig, UpstashEmulator, UpstashState};
+
+use crate::cli::{BackendArg, EmulateArgs};
+use crate::error::Failure;
+use crate::output::{EXIT_OK, Output};
+
+/// Runs listed in text mode (all of them with --json).
+const LISTED: usize = 20;
+
+/// Quotes a value for a POSIX shell when it needs it.
+fn shell_quote(v: &str) -> String {
+    let plain = !v.is_empty()
+        && v.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_./:@%+=,".contains(&b));
+    if plain {
+        v.to_owned()
+    } else {
+        format!("'{}'", v.replace('\'', r"'\''"))
+    }
+}
+
+fn random_token() -> String {
+    const ALNUM: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    (0..32)
+        .map(|_| char::from(ALNUM[fastrand::usize(..ALNUM.len())]))
+        .collect()
+}
+
+fn listen_failure(port: u16, e: &std::io::Error) -> Failure {
+    Failure::config(format!("cannot listen on 127.0.0.1:{port}: {e}"))
+        .hint("pick another --port, or 0 for any free port")
+}
+
+/// Serves the emulator until a signal, then stops it cleanly.
+pub async fn emulate(a: &EmulateArgs, json_mode: bool) -> Result<u8, Failure> {
+    if let Some(t) = &a.token {
+        if t.trim().is_empty() || t.chars().any(char::is_control) {
+            return Err(Failure::usage(
+                "--token must not be blank or contain control characters",
+            ));
+        }
+    }
+    let out = Output::new(
+        json_mode,
+        Some(if a.provider == BackendArg::Upstash {
+            "upstash"
+        } else {
+            "agno"
+        }),
+    );
+    let seed = a.seed as usize;
+    match a.provider {
+        BackendArg::Upstash => {
+            let token = a.token.clone().unwrap_or_else(random_token);
+            let cfg = UpstashConfig::default().with_port(a.port).with_token(token);
+            let emu = UpstashEmulator::start(cfg)
+                .await
+                .map_err(|e| listen_failure(a.port, &e))?;
+            let ids = emu.seed_random(seed, None);
+            let env = [
+                ("WFCANCEL_BACKEND", "upstash".to_owned()),
+                ("QSTASH_URL", emu.url()),
+                ("QSTASH_TOKEN", emu.token().to_owned()),
+            ];
+            if json_mode {
+                let runs: Vec<Value> = ids
+                    .iter()
+                    .map(|id| {
+                        let state = emu.state(id).map_or("unknown", UpstashState::as_str);
+                        json!({ "run": id, "state": state })
+                    })
+                    .collect();
+                announce_json(&out, &emu.url(), emu.token(), &env, runs);
+            } else {
+                announce_text(&out, "upstash", &emu.url(), &env, ids.len(), emu.active_count());
+                for id in ids.iter().take(LISTED) {
+                    let state = emu.state(id).map_or("unknown", UpstashState::as_str);
+                    out.line(&format!("#   {id}  {state}"));
+                }
+                more(&out, ids.len());
+            }
+            wfcancel_emulator::shutdown_signal().await;
+            out.note(&format!("stopping: the emulator cancelled {} runs", emu.cancelled()));
+            emu.shutdown().await;
+        }
+        BackendArg::Agno => {
+            let key = a.token.clone().unwrap_or_else(random_token);
+            let cfg = AgnoConfig::default().with_port(a.port).with_security_key(key.clone());
+            let emu = AgnoEmulator::start(cfg).await.map_err(|e| listen_failure(a.port, &e))?;
+            let runs = emu.seed_random(seed, None);
+            let env = [
+                ("WFCANCEL_BACKEND", "agno".to_owned()),
+                ("AGENTOS_URL", emu.url()),
+                ("OS_SECURITY_KEY", key.clone()),
+            ];
+            if json_mode {
+                let list: Vec<Value> = runs
+                    .iter()
+                    .map(|r| {
+                        json!({
+                            "run": r.run_id,
+                            r.owner_kind.as_str(): r.owner_id,
+                            "session": r.session_id,
+                            "state": r.status.as_str(),
+                        })
+                    })
+                    .collect();
+                announce_json(&out, &emu.url(), &key, &env, list);
+            } else {
+                let active = emu.active_count();
+                announce_text(&out, "agno", &emu.url(), &env, runs.len(), active);
+                for r in runs.iter().take(LISTED) {
+                    out.line(&format!(
+                        "#   {}  --{} {} --session {}  {}",
+                        r.run_id,
+                        r.owner_kind,
+                        r.owner_id,
+                        r.session_id,
+                        r.status.as_str()
+                    ));
+                }
+                more(&out, runs.len());
+            }
+            wfcancel_emulator::shutdown_signal().await;
+            out.note(&format!("stopping: the emulator accepted {} cancels", emu.cancelled()));
+            emu.shutdown().await;
+        }
+    }
+    Ok(EXIT_OK)
+}
+
+fn announce_text(out: &Output, name: &str, url: &str, env: &[(&str, String)], seeded: usize, active: usize) {
+    let exports: Vec<String> = env.iter().map(|(k, v)| format!("{k}={}", shell_quote(v))).collect();
+    out.line(&format!("export {}", exports.join(" ")));
+    out.line(&format!(
+        "# {name} emulator on {url}; {seeded} runs seeded, {active} active; Ctrl-C to stop"
+    ));
+}
+
+fn more(out: &Output, n: usize) {
+    if n > LISTED {
+        out.line(&format!("#   … and {} more", n - LISTED));
+    }
+}
+
+fn announce_json(out: &Output, url: &str, token: &str, env: &[(&str, String)], runs: Vec<Value>) {
+    let env: serde_json::Map<String, Value> = env
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), Value::String(v.clone())))
+        .collect();
+    let mut m = serde_json::Map::new();
+    m.insert("url".into(), Value::String(url.to_owned()));
+    m.insert("token".into(), Value::String(token.to_owned()));
+    m.insert("env".into(), Value::Object(env));
+    m.insert("runs".into(), Value::Array(runs));
+    m.insert(
+        "backend".into(),
+        out.backend.map_or(Value::Null, |b| Value::String(b.to_owned())),
+    );
+    out.line(&Value::Object(m).to_string());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quoting() {
+        assert_eq!(shell_quote("abc123"), "abc123");
+        assert_eq!(shell_quote("http://127.0.0.1:80"), "http://127.0.0.1:80");
+        assert_eq!(shell_quote("a b"), "'a b'");
+        assert_eq!(shell_quote("it's"), r"'it'\''s'");
+        assert_eq!(shell_quote(""), "''");
+    }
+}

@@ -1,0 +1,477 @@
+//! What the command prints: one line (or JSON object) per result, a summary, and the exit code.
+
+use std::io::{IsTerminal, Write};
+use std::time::Duration;
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use serde_json::{Map, Value, json};
+use wfcancel::{BulkReport, CancelError, CancelOutcome, ErrorKind, RunRef, RunState};
+
+use crate::error::Failure;
+
+/// Exit code: everything ended cancelled, requested or not active.
+pub const EXIT_OK: u8 = 0;
+/// Exit code: a provider or transport failure.
+pub const EXIT_FAILURE: u8 = 1;
+/// Exit code: usage, configuration or invalid input.
+pub const EXIT_USAGE: u8 = 2;
+/// Exit code: a bulk where some runs succeeded and some failed.
+pub const EXIT_PARTIAL: u8 = 3;
+
+/// The text label of an outcome, padded so that run ids line up.
+fn outcome_label(o: CancelOutcome) -> &'static str {
+    match o {
+        CancelOutcome::Cancelled => "cancelled",
+        CancelOutcome::Requested => "requested",
+        CancelOutcome::NotActive => "not-active",
+        _ => "done",
+    }
+}
+
+/// `run-9 (workflow nightly, session s1)`.
+pub fn run_text(run: &RunRef) -> String {
+    let mut extra = Vec::new();
+    if let Some(o) = run.owner() {
+        extra.push(format!("{} {}", o.kind, o.id));
+    }
+    if let Some(s) = run.session_id() {
+        extra.push(format!("session {s}"));
+    }
+    if extra.is_empty() {
+        run.run_id().to_owned()
+    } else {
+        format!("{} ({})", run.run_id(), extra.join(", "))
+    }
+}
+
+/// `{"run": "run-9", "workflow": "nightly", "session": "s1"}` (fields only when known).
+fn run_json(run: &RunRef) -> Map<String, Value> {
+    let mut m = Map::new();
+    m.insert("run".into(), Value::String(run.run_id().to_owned()));
+    if let Some(o) = run.owner() {
+        m.insert(o.kind.as_str().into(), Value::String(o.id.clone()));
+    }
+    if let Some(s) = run.session_id() {
+        m.insert("session".into(), Value::String(s.to_owned()));
+    }
+    m
+}
+
+/// `{"kind": "unauthenticated", "message": "..."}`.
+pub fn error_json(e: &CancelError) -> Value {
+    json!({ "kind": e.kind().as_str(), "message": e.message() })
+}
+
+/// Totals across everything a command did, for the summary and the exit code.
+#[derive(Debug, Default, Clone)]
+pub struct Totals {
+    pub cancelled: u64,
+    pub requested: u64,
+    pub not_active: u64,
+    pub failed: u64,
+    pub not_attempted: u64,
+    pub requests: u64,
+    pub rounds: u64,
+    pub drained: bool,
+    pub action_id: Option<String>,
+    /// Failures that are not runs (a filtered round, a refused request).
+    pub failed_calls: u64,
+    /// The kind of every failure seen (to tell usage errors from provider failures).
+    pub only_usage_failures: Option<bool>,
+    /// The error that stopped the work early, if any.
+    pub aborted: Option<CancelError>,
+}
+
+impl Totals {
+    /// Counts one error's kind.
+    pub fn saw_error(&mut self, e: &CancelError) {
+        let usage = is_usage_error(e);
+        self.only_usage_failures = Some(self.only_usage_failures.unwrap_or(true) && usage);
+    }
+
+    /// Adds a bulk report's figures.
+    pub fn add_report(&mut self, r: &BulkReport) {
+        self.cancelled += r.cancelled;
+        self.requested += r.requested;
+        self.not_active += r.not_active;
+        self.not_attempted += r.not_attempted.len() as u64;
+        self.requests += r.requests_sent;
+        self.rounds += u64::from(r.rounds);
+        self.drained |= r.drained;
+        if self.action_id.is_none() {
+            self.action_id.clone_from(&r.action_id);
+        }
+        for f in &r.failed {
+            if f.runs.is_empty() {
+                self.failed_calls += 1;
+            } else {
+                self.failed += f.runs.len() as u64;
+            }
+            self.saw_error(&f.error);
+        }
+        if let Some(e) = &r.aborted {
+            self.saw_error(e);
+            if self.aborted.is_none() {
+                self.aborted = Some(e.clone());
+            }
+        }
+    }
+
+    fn succeeded(&self) -> u64 {
+        self.cancelled + self.requested + self.not_active
+    }
+
+    fn any_failure(&self) -> bool {
+        self.failed > 0 || self.not_attempted > 0 || self.failed_calls > 0 || self.aborted.is_some()
+    }
+
+    /// 0 when nothing failed; 3 when some runs succeeded and some failed; else 2 when every
+    /// failure was a usage error, 1 otherwise.
+    pub fn exit_code(&self) -> u8 {
+        if !self.any_failure() {
+            EXIT_OK
+        } else if self.succeeded() > 0 {
+            EXIT_PARTIAL
+        } else if self.only_usage_failures == Some(true) {
+            EXIT_USAGE
+        } else {
+            EXIT_FAILURE
+        }
+    }
+
+    fn summary_json(&self, backend: Option<&str>, dry_run: bool) -> Value {
+        let mut s = json!({
+            "cancelled": self.cancelled,
+            "requested": self.requested,
+            "not_active": self.not_active,
+            "failed": self.failed,
+            "not_attempted": self.not_attempted,
+            "requests": self.requests,
+            "rounds": self.rounds,
+            "drained": self.drained,
+            "action_id": self.action_id,
+            "backend": backend,
+        });
+        if let Some(map) = s.as_object_mut() {
+            if self.failed_calls > 0 {
+                map.insert("failed_requests".into(), json!(self.failed_calls));
+            }
+            if let Some(e) = &self.aborted {
+                map.insert("aborted".into(), error_json(e));
+            }
+            if dry_run {
+                map.insert("dry_run".into(), Value::Bool(true));
+            }
+        }
+        json!({ "summary": s })
+    }
+
+    fn summary_text(&self) -> String {
+        let mut parts = vec![
+            format!("cancelled {}", self.cancelled),
+            format!("requested {}", self.requested),
+            format!("not-active {}", self.not_active),
+            format!("failed {}", self.failed),
+        ];
+        if self.not_attempted > 0 {
+            parts.push(format!("not attempted {}", self.not_attempted));
+        }
+        let mut s = format!("total      {}", parts.join(", "));
+        let mut tail = vec![plural(self.requests, "request")];
+        if self.rounds > 0 {
+            tail.push(plural(self.rounds, "round"));
+        }
+        if self.drained {
+            tail.push("drained".into());
+        }
+        if self.failed_calls > 0 {
+            tail.push(format!("{} failed", plural(self.failed_calls, "request")));
+        }
+        if let Some(id) = &self.action_id {
+            tail.push(format!("bulk action {id}"));
+        }
+        s.push_str(&format!(" ({})", tail.join(", ")));
+        s
+    }
+}
+
+/// `1 request`, `3 requests`.
+pub fn plural(n: u64, word: &str) -> String {
+    if n == 1 {
+        format!("1 {word}")
+    } else {
+        format!("{n} {word}s")
+    }
+}
+
+/// Whether the error is the caller's doing (bad input, configuration, an operation the backend
+/// cannot do): exit code 2.
+pub fn is_usage_error(e: &CancelError) -> bool {
+    matches!(
+        e.kind(),
+        ErrorKind::InvalidInput | ErrorKind::Config | ErrorKind::Unsupported
+    )
+}
+
+/// Prints results, in text or JSON, keeping the progress bar (if any) out of the way.
+#[derive(Debug, Clone)]
+pub struct Output {
+    pub json: bool,
+    /// The backend's name, once known.
+    pub backend: Option<&'static str>,
+    bar: ProgressBar,
+    /// Whether stdout is a terminal (lines then interrupt the bar, which is redrawn after).
+    stdout_tty: bool,
+}
+
+impl Output {
+    pub fn new(json: bool, backend: Option<&'static str>) -> Self {
+        Output {
+            json,
+            backend,
+            bar: ProgressBar::hidden(),
+            stdout_tty: std::io::stdout().is_terminal(),
+        }
+    }
+
+    /// Moves the progress bar (nothing when there is none).
+    pub fn set_progress(&self, pos: u64, total: u64) {
+        if total > 0 {
+            self.bar.set_length(total);
+        }
+        self.bar.set_position(pos);
+    }
+
+    /// Starts a progress spinner on stderr, only when stderr is a terminal.
+    pub fn start_progress(&mut self, what: &str) -> ProgressBar {
+        if std::io::stderr().is_terminal() {
+            let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+            if let Ok(style) = ProgressStyle::with_template("{spinner} {elapsed} {prefix}: {pos} {msg}") {
+                bar.set_style(style);
+            }
+            bar.set_prefix(what.to_owned());
+            bar.enable_steady_tick(Duration::from_millis(120));
+            self.bar = bar;
+        }
+        self.bar.clone()
+    }
+
+    /// Removes the progress bar.
+    pub fn finish_progress(&self) {
+        self.bar.finish_and_clear();
+    }
+
+    /// Writes one line to stdout. A closed pipe (`| head`) is not an error worth reporting.
+    pub fn line(&self, s: &str) {
+        let write = || {
+            let mut out = std::io::stdout().lock();
+            let _ = writeln!(out, "{s}");
+        };
+        if self.stdout_tty && !self.bar.is_hidden() {
+            self.bar.suspend(write)
+        } else {
+            write()
+        }
+    }
+
+    /// Writes one line to stderr.
+    pub fn note(&self, s: &str) {
+        self.bar.suspend(|| {
+            let mut err = std::io::stderr().lock();
+            let _ = writeln!(err, "{s}");
+        });
+    }
+
+    fn object(&self, mut m: Map<String, Value>) {
+        m.insert(
+            "backend".into(),
+            self.backend.map_or(Value::Null, |b| Value::String(b.to_owned())),
+        );
+        self.line(&Value::Object(m).to_string());
+    }
+
+    /// One run's outcome; `state` is its terminal state after `--wait`.
+    pub fn outcome(&self, run: &RunRef, outcome: CancelOutcome, state: Option<&RunState>) {
+        if self.json {
+            let mut m = run_json(run);
+            m.insert("outcome".into(), Value::String(outcome.as_str().to_owned()));
+            if let Some(s) = state {
+                m.insert("state".into(), Value::String(s.as_str().to_owned()));
+            }
+            self.object(m);
+        } else {
+            match state {
+                Some(s) => self.line(&format!("{:<10} {} -> {s}", outcome_label(outcome), run_text(run))),
+                None => self.line(&format!("{:<10} {}", outcome_label(outcome), run_text(run))),
+            }
+        }
+    }
+
+    /// One run that failed.
+    pub fn run_failed(&self, run: &RunRef, e: &CancelError) {
+        if self.json {
+            let mut m = run_json(run);
+            m.insert("error".into(), error_json(e));
+            self.object(m);
+        } else {
+            self.line(&format!("{:<10} {}: {}", "failed", run_text(run), e.message()));
+        }
+    }
+
+    /// One run never tried because the bulk stopped early.
+    pub fn run_not_attempted(&self, run: &RunRef) {
+        if self.json {
+            let mut m = run_json(run);
+            m.insert("outcome".into(), Value::String("not_attempted".into()));
+            self.object(m);
+        } else {
+            self.line(&format!("{:<10} {}: not attempted", "skipped", run_text(run)));
+        }
+    }
+
+    /// A failure that concerns no run in particular (a filtered round, a whole request).
+    pub fn call_failed(&self, what: &str, e: &CancelError) {
+        if self.json {
+            let mut m = Map::new();
+            m.insert("request".into(), Value::String(what.to_owned()));
+            m.insert("error".into(), error_json(e));
+            self.object(m);
+        } else {
+            self.line(&format!("{:<10} {what}: {}", "failed", e.message()));
+        }
+    }
+
+    /// A run's state.
+    pub fn state(&self, run: &RunRef, state: &RunState) {
+        if self.json {
+            let mut m = run_json(run);
+            m.insert("state".into(), Value::String(state.as_str().to_owned()));
+            m.insert("terminal".into(), Value::Bool(state.is_terminal()));
+            self.object(m);
+        } else {
+            self.line(&format!("{:<10} {}", state.as_str(), run_text(run)));
+        }
+    }
+
+    /// A line of counts, for backends that answer counts rather than per-run outcomes.
+    pub fn counts(&self, what: &str, fields: Map<String, Value>, text: &str) {
+        if self.json {
+            self.object(fields);
+        } else {
+            self.line(&format!("{what:<10} {text}"));
+        }
+    }
+
+    /// One planned request of a dry run.
+    pub fn planned(&self, method: &str, path: &str, query: Option<&str>, sends: Option<u32>) {
+        if self.json {
+            let mut m = Map::new();
+            m.insert("dry_run".into(), Value::Bool(true));
+            m.insert("method".into(), Value::String(method.to_owned()));
+            m.insert("path".into(), Value::String(path.to_owned()));
+            m.insert(
+                "query".into(),
+                query.map_or(Value::Null, |q| Value::String(q.to_owned())),
+            );
+            if let Some(n) = sends {
+                m.insert("repeat_up_to".into(), json!(n));
+            }
+            self.object(m);
+        } else {
+            let q = query.map(|q| format!("?{q}")).unwrap_or_default();
+            match sends {
+                Some(n) => self.line(&format!(
+                    "{method} {path}{q}  (repeated until a call cancels nothing, at most {n} times)"
+                )),
+                None => self.line(&format!("{method} {path}{q}")),
+            }
+        }
+    }
+
+    /// Every per-run line of a bulk report (successes, failures, runs not attempted).
+    pub fn report_runs(&self, r: &BulkReport) {
+        for o in &r.outcomes {
+            self.outcome(&o.run, o.outcome, None);
+        }
+        for f in &r.failed {
+            if f.runs.is_empty() {
+                let what = match (f.round, f.chunk) {
+                    (Some(round), _) => format!("round {round}"),
+                    (None, Some(chunk)) => format!("request {chunk}"),
+                    (None, None) => "request".to_owned(),
+                };
+                self.call_failed(&what, &f.error);
+            } else {
+                for run in &f.runs {
+                    self.run_failed(run, &f.error);
+                }
+            }
+        }
+        for run in &r.not_attempted {
+            self.run_not_attempted(run);
+        }
+    }
+
+    /// The summary object (JSON) or line (text).
+    pub fn summary(&self, t: &Totals, dry_run: bool) {
+        if self.json {
+            self.line(&t.summary_json(self.backend, dry_run).to_string());
+        } else if !dry_run {
+            self.line(&t.summary_text());
+        }
+        if let Some(e) = &t.aborted {
+            self.note(&format!("error: stopped early: {e}"));
+        }
+    }
+
+    /// Reports a failure that ends the command: to stderr, and as a JSON object on stdout
+    /// with `--json`.
+    pub fn fatal(&self, f: &Failure) {
+        if self.json {
+            let mut m = Map::new();
+            m.insert("error".into(), json!({ "kind": f.kind, "message": f.message }));
+            self.object(m);
+        }
+        self.note(&f.render());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn run_text_forms() {
+        assert_eq!(run_text(&RunRef::new("wfr_1")), "wfr_1");
+        assert_eq!(
+            run_text(&RunRef::new("run-9").workflow("nightly")),
+            "run-9 (workflow nightly)"
+        );
+        assert_eq!(
+            run_text(&RunRef::new("r").agent("a").session("s")),
+            "r (agent a, session s)"
+        );
+    }
+
+    #[test]
+    fn exit_codes() {
+        let mut t = Totals::default();
+        assert_eq!(t.exit_code(), EXIT_OK);
+        t.not_active = 1;
+        assert_eq!(t.exit_code(), EXIT_OK);
+        t.failed = 1;
+        t.saw_error(&CancelError::Transport {
+            backend: "x",
+            message: "down".into(),
+        });
+        assert_eq!(t.exit_code(), EXIT_PARTIAL);
+        t.not_active = 0;
+        assert_eq!(t.exit_code(), EXIT_FAILURE);
+        let mut u = Totals {
+            failed: 2,
+            ..Default::default()
+        };
+        u.saw_error(&CancelError::invalid_input("x", "run_id", "blank"));
+        assert_eq!(u.exit_code(), EXIT_USAGE);
+    }
+}
