@@ -1,1 +1,408 @@
-//! placeholder
+//! [wfcancel](https://docs.rs/wfcancel) backend for [Agno AgentOS](https://docs.agno.com):
+//! cancel workflow, agent and team runs through the AgentOS HTTP API.
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use wfcancel_agno::AgnoCanceller;
+//! use wfcancel_core::{CancelOutcome, RunRef, RunState, WaitOptions, WorkflowCanceller, WorkflowCancellerExt};
+//!
+//! # async fn demo() -> Result<(), wfcancel_core::CancelError> {
+//! // AGENTOS_URL (default http://localhost:7777) and OS_SECURITY_KEY (optional).
+//! let agno = AgnoCanceller::from_env()?;
+//! let run = RunRef::new("3f1c…").workflow("nightly-report").session("9ab0…");
+//!
+//! // Agno cancels cooperatively: "requested", the run stops at its next checkpoint
+//! // (or "not active" when it is already over).
+//! let outcome = agno.cancel(&run).await?;
+//! assert!(matches!(outcome, CancelOutcome::Requested | CancelOutcome::NotActive));
+//!
+//! // Or cancel and wait for the terminal state (needs the session id).
+//! let done = agno.cancel_and_wait(&run, WaitOptions::with_timeout(Duration::from_secs(30))).await?;
+//! println!("{} then {}", done.outcome, done.state); // "requested then cancelled"
+//! # Ok(()) }
+//! ```
+//!
+//! ## What Agno needs in a [`RunRef`]
+//! - always the owner: [`RunRef::workflow`], [`RunRef::agent`] or [`RunRef::team`]
+//!   (`POST /workflows/{id}/runs/{run_id}/cancel`, `/agents/…`, `/teams/…`);
+//! - the session ([`RunRef::session`]) to read a run's status, and to cancel on servers that
+//!   isolate users (it is sent as the `session_id` query parameter whenever given).
+//!
+//! Missing pieces are refused with [`CancelError::InvalidInput`] before any request.
+//!
+//! ## What the answers mean
+//! - A cancel answered 200 is [`CancelOutcome::Requested`], never "stopped": AgentOS records the
+//!   intent and the run stops between steps.
+//! - AgentOS answers 200 for unknown and finished runs too, so by default a cancel cannot tell
+//!   them apart and says `Requested`. Opt in to
+//!   [`AgnoCancellerBuilder::check_state_before_cancel`] to read the run's state first (when the
+//!   [`RunRef`] carries the session): a run already over is then [`CancelOutcome::NotActive`]
+//!   and gets no cancel, at the price of one more request per cancel.
+//! - Servers 2.0 to 2.4 answered `500 Failed to cancel run…` for runs not in progress: that is
+//!   [`CancelOutcome::NotActive`], and it is not retried.
+//! - AgentOS has no bulk or filtered cancel: `cancel_many` fans ids out over single cancels
+//!   (32 in flight by default) and refuses filters and "all" with [`CancelError::Unsupported`].
+//!
+//! One function turns every answer into these shared types; the table is on [`AgnoCanceller`].
+#![warn(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_auto_cfg))]
+
+mod config;
+mod mapping;
+mod request;
+
+use wfcancel_core::http::{HttpClient, RetryDecision};
+use wfcancel_core::{
+    BulkOptions, BulkReport, CancelError, CancelOutcome, Capabilities, NotFoundKind, RunRef, RunState, Selector,
+    WorkflowCanceller, async_trait, fan_out,
+};
+
+pub use config::{AgnoCancellerBuilder, DEFAULT_BASE_URL, ENV_SECURITY_KEY, ENV_URL};
+pub use request::PlannedRequest;
+
+use mapping::{Answer, Context};
+use request::Op;
+
+/// The backend name, as reported by [`WorkflowCanceller::backend`] and in every error.
+pub const BACKEND: &str = "agno";
+
+/// Cancels Agno AgentOS runs (workflows, agents, teams) over its HTTP API.
+///
+/// Build it with [`AgnoCanceller::builder`] or [`AgnoCanceller::from_env`]; it holds one pooled
+/// HTTP client and is cheap to clone. Its `Debug` and `Display` never show the security key.
+///
+/// How answers map (one function does it):
+///
+/// | answer | result |
+/// |---|---|
+/// | cancel 2xx | `Ok(Requested)` (`NotActive` when the state check found no such run) |
+/// | status 2xx | the `status` field: `PENDING`, `RUNNING`, `PAUSED`, `COMPLETED`, `CANCELLED`, `ERROR` (→ `Failed`), else `Unknown`; a `null` body → `NotFound{Run}` |
+/// | 404 `Workflow not found` / `Agent not found` / `Team not found` | `NotFound` of that kind, with the owner id |
+/// | 404 `Run not found` | `NotFound{Run}`, with the run id |
+/// | other 404 | `NotFound` of the id containing `/` if any (AgentOS decodes `%2F` before routing), else `NotFound{Other}` (check the base URL) |
+/// | 401 / 403 | `Unauthenticated` / `PermissionDenied` |
+/// | 400, 422, other 4xx | `InvalidRequest` with the detail (`query.session_id: Field required`) |
+/// | 429 | `RateLimited` with `Retry-After` |
+/// | 501 | `Unsupported` |
+/// | cancel 500 `Failed to cancel run…` (2.x servers) | `Ok(NotActive)`, not retried |
+/// | 405, 408, other 5xx | `Provider` (408 and 5xx retried first) |
+///
+/// Bodies that are not JSON (a proxy's HTML page, plain text, nothing) still give a readable
+/// message; unknown fields (`error_code`, `error_id`, …) are ignored.
+///
+/// ```
+/// use wfcancel_agno::AgnoCanceller;
+/// use wfcancel_core::{CancelError, RunRef, WorkflowCanceller};
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let agno = AgnoCanceller::builder().build().unwrap();
+/// assert_eq!(agno.backend(), "agno");
+/// // No owner: refused before any request.
+/// let err = agno.cancel(&RunRef::new("run-1")).await.unwrap_err();
+/// assert!(matches!(err, CancelError::InvalidInput { field: "owner", .. }));
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct AgnoCanceller {
+    http: HttpClient,
+    has_key: bool,
+    check_state: bool,
+}
+
+impl std::fmt::Debug for AgnoCanceller {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AgnoCanceller")
+            .field("base_url", &self.http.base_url().as_str())
+            .field("security_key", &self.has_key.then_some("***"))
+            .field("check_state_before_cancel", &self.check_state)
+            .field("http_config", self.http.config())
+            .finish()
+    }
+}
+
+impl std::fmt::Display for AgnoCanceller {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "agno AgentOS at {} ({})",
+            self.http.base_url(),
+            if self.has_key {
+                "security key set"
+            } else {
+                "no security key"
+            }
+        )
+    }
+}
+
+impl AgnoCanceller {
+    /// A builder with every setting at its default (see [`AgnoCancellerBuilder`]).
+    pub fn builder() -> AgnoCancellerBuilder {
+        AgnoCancellerBuilder::new()
+    }
+
+    /// A canceller configured from the process environment: `AGENTOS_URL` (default
+    /// `http://localhost:7777`) and `OS_SECURITY_KEY` (optional).
+    ///
+    /// ```no_run
+    /// let agno = wfcancel_agno::AgnoCanceller::from_env()?;
+    /// # Ok::<(), wfcancel_core::CancelError>(())
+    /// ```
+    pub fn from_env() -> Result<Self, CancelError> {
+        AgnoCancellerBuilder::from_env().build()
+    }
+
+    /// Like [`from_env`](Self::from_env), reading variables through `lookup`.
+    ///
+    /// ```
+    /// let agno = wfcancel_agno::AgnoCanceller::from_env_with(|_| None)?;
+    /// assert_eq!(agno.base_url().as_str(), "http://localhost:7777/");
+    /// assert!(!agno.has_security_key());
+    /// # Ok::<(), wfcancel_core::CancelError>(())
+    /// ```
+    pub fn from_env_with<F>(lookup: F) -> Result<Self, CancelError>
+    where
+        F: FnMut(&str) -> Option<String>,
+    {
+        AgnoCancellerBuilder::from_env_with(lookup).build()
+    }
+
+    pub(crate) fn from_parts(http: HttpClient, has_key: bool, check_state: bool) -> Self {
+        AgnoCanceller {
+            http,
+            has_key,
+            check_state,
+        }
+    }
+
+    /// The AgentOS base URL.
+    pub fn base_url(&self) -> &wfcancel_core::http::Url {
+        self.http.base_url()
+    }
+
+    /// Whether a security key is sent with each request.
+    pub fn has_security_key(&self) -> bool {
+        self.has_key
+    }
+
+    /// The request [`cancel`](WorkflowCanceller::cancel) sends for `run`, without sending it:
+    /// `POST /{workflows|agents|teams}/{owner}/runs/{run}/cancel[?session_id=…]`.
+    /// Validates exactly as `cancel` does.
+    ///
+    /// ```
+    /// use wfcancel_agno::AgnoCanceller;
+    /// use wfcancel_core::RunRef;
+    /// let agno = AgnoCanceller::builder().build()?;
+    /// let req = agno.cancel_request(&RunRef::new("r/1").agent("helper"))?;
+    /// assert_eq!(req.to_string(), "POST http://localhost:7777/agents/helper/runs/r%2F1/cancel");
+    /// # Ok::<(), wfcancel_core::CancelError>(())
+    /// ```
+    pub fn cancel_request(&self, run: &RunRef) -> Result<PlannedRequest, CancelError> {
+        request::build(&self.http, Op::Cancel, run)
+    }
+
+    /// The request [`status`](WorkflowCanceller::status) sends for `run`, without sending it:
+    /// `GET /{workflows|agents|teams}/{owner}/runs/{run}?session_id=…`.
+    ///
+    /// ```
+    /// use wfcancel_agno::AgnoCanceller;
+    /// use wfcancel_core::RunRef;
+    /// let agno = AgnoCanceller::builder().build()?;
+    /// let req = agno.status_request(&RunRef::new("r1").team("t").session("s"))?;
+    /// assert_eq!(req.to_string(), "GET http://localhost:7777/teams/t/runs/r1?session_id=s");
+    /// // Agno needs the session to read a run.
+    /// assert!(agno.status_request(&RunRef::new("r1").team("t")).is_err());
+    /// # Ok::<(), wfcancel_core::CancelError>(())
+    /// ```
+    pub fn status_request(&self, run: &RunRef) -> Result<PlannedRequest, CancelError> {
+        request::build(&self.http, Op::Status, run)
+    }
+
+    /// The cancel requests [`cancel_many`](WorkflowCanceller::cancel_many) would send for
+    /// `selector`, in order, without sending them (for a dry run). Validates exactly as
+    /// `cancel_many` does: filters and "all" are [`CancelError::Unsupported`]. (With the state
+    /// check on, each run that carries a session is first read with its
+    /// [`status_request`](Self::status_request), and a run already over is not sent its cancel.)
+    ///
+    /// ```
+    /// use wfcancel_agno::AgnoCanceller;
+    /// use wfcancel_core::{RunRef, Selector};
+    /// let agno = AgnoCanceller::builder().build()?;
+    /// let plan = agno.plan(&Selector::Ids(vec![RunRef::new("a").workflow("w"), RunRef::new("b").workflow("w")]))?;
+    /// assert_eq!(plan.len(), 2);
+    /// assert!(agno.plan(&Selector::cancel_all_runs()).is_err());
+    /// # Ok::<(), wfcancel_core::CancelError>(())
+    /// ```
+    pub fn plan(&self, selector: &Selector) -> Result<Vec<PlannedRequest>, CancelError> {
+        match selector {
+            Selector::Ids(runs) => {
+                Selector::validate_ids(BACKEND, runs)?;
+                runs.iter()
+                    .enumerate()
+                    .map(|(i, run)| self.cancel_request(run).map_err(|e| in_list(e, i)))
+                    .collect()
+            }
+            Selector::Filter(_) => Err(CancelError::unsupported(
+                BACKEND,
+                "cancel by filter: AgentOS has no filtered or bulk cancel; list the runs and pass their ids",
+            )),
+            Selector::All(_) => Err(CancelError::unsupported(
+                BACKEND,
+                "cancel all runs: AgentOS has no bulk cancel; list the runs and pass their ids",
+            )),
+        }
+    }
+
+    async fn send(&self, op: Op, run: &RunRef, retry: bool) -> Result<Answer, CancelError> {
+        let req = request::build(&self.http, op, run)?;
+        let ctx = Context {
+            op,
+            run,
+            key_sent: self.has_key,
+        };
+        let resp = self
+            .http
+            .send_with(op.name(), req.method, req.url, &|resp| {
+                if retry {
+                    mapping::retry_decision(&ctx, resp)
+                } else {
+                    RetryDecision::Never
+                }
+            })
+            .await?;
+        let answer = mapping::map_answer(&ctx, &resp);
+        tracing::debug!(
+            backend = BACKEND,
+            operation = op.name(),
+            status = resp.status,
+            attempts = resp.attempts,
+            ok = answer.is_ok(),
+            "agno answer"
+        );
+        answer
+    }
+
+    /// Reads the run's state before cancelling it (when enabled and the session is known):
+    /// `Some(Ok(state))`, `Some(Err(NotFound{Run}))` when AgentOS has no such run in the session,
+    /// `None` when not checked or the check failed otherwise (the cancel then decides). One
+    /// attempt, no retries: it only refines the outcome.
+    async fn state_before_cancel(&self, run: &RunRef) -> Option<Result<RunState, CancelError>> {
+        if !self.check_state || run.session_id().is_none() {
+            return None;
+        }
+        match self.send(Op::Status, run, false).await {
+            Ok(Answer::State(s)) => Some(Ok(s)),
+            Err(
+                e @ CancelError::NotFound {
+                    what: NotFoundKind::Run,
+                    ..
+                },
+            ) => Some(Err(e)),
+            _ => None,
+        }
+    }
+}
+
+/// Names the position of a refused run in a list.
+fn in_list(e: CancelError, index: usize) -> CancelError {
+    match e {
+        CancelError::InvalidInput {
+            backend,
+            field,
+            message,
+        } => CancelError::InvalidInput {
+            backend,
+            field,
+            message: format!("run #{index}: {message}"),
+        },
+        other => other,
+    }
+}
+
+fn unexpected(op: Op, answer: Answer) -> CancelError {
+    CancelError::Provider {
+        backend: BACKEND,
+        status: None,
+        message: format!("internal: {} mapped to {answer:?}", op.name()),
+    }
+}
+
+#[async_trait]
+impl WorkflowCanceller for AgnoCanceller {
+    fn backend(&self) -> &'static str {
+        BACKEND
+    }
+
+    /// Single cancel, status; no native bulk, no filters; a cancel is only "requested"; every run
+    /// needs its owner, and a status read its session.
+    fn capabilities(&self) -> Capabilities {
+        let mut caps = Capabilities::default();
+        caps.cancel = true;
+        caps.bulk_ids = false;
+        caps.cancel_all = false;
+        caps.status = true;
+        caps.cancel_confirms = false;
+        caps.needs_owner = true;
+        caps.status_needs_session = true;
+        caps.background_actions = false;
+        caps
+    }
+
+    /// `POST /{workflows|agents|teams}/{owner}/runs/{run}/cancel[?session_id=…]`:
+    /// `Requested` on 200 (the run stops cooperatively), `NotActive` on a 2.x server's
+    /// "Failed to cancel run". With the session known (and the check on), the run's state is
+    /// read first: `NotActive` without a cancel when it is over, `NotActive` after the cancel when
+    /// AgentOS has no such run.
+    async fn cancel(&self, run: &RunRef) -> Result<CancelOutcome, CancelError> {
+        // Refuse bad input before any request, the state check included.
+        request::build(&self.http, Op::Cancel, run)?;
+        let before = self.state_before_cancel(run).await;
+        if let Some(Ok(state)) = &before {
+            if state.is_terminal() {
+                return Ok(CancelOutcome::NotActive);
+            }
+        }
+        let outcome = match self.send(Op::Cancel, run, true).await? {
+            Answer::Outcome(o) => o,
+            other => return Err(unexpected(Op::Cancel, other)),
+        };
+        Ok(match (outcome, before) {
+            // AgentOS keeps no such run; the intent was sent anyway, in case the run is live but
+            // not stored yet (a streaming run).
+            (CancelOutcome::Requested, Some(Err(_))) => CancelOutcome::NotActive,
+            (o, _) => o,
+        })
+    }
+
+    /// Fans `Selector::Ids` out over [`cancel`](Self::cancel), `opts.concurrency` in flight
+    /// (default 32), after checking every run; filters and "all" are `Unsupported`.
+    async fn cancel_many(&self, selector: &Selector, opts: &BulkOptions) -> Result<BulkReport, CancelError> {
+        opts.validate(BACKEND)?;
+        self.plan(selector)?;
+        match selector {
+            Selector::Ids(runs) => fan_out(self, runs, opts).await,
+            // `plan` refused the others.
+            _ => Err(CancelError::unsupported(BACKEND, "this selector")),
+        }
+    }
+
+    /// `GET /{workflows|agents|teams}/{owner}/runs/{run}?session_id=…` and its `status` field.
+    async fn status(&self, run: &RunRef) -> Result<RunState, CancelError> {
+        match self.send(Op::Status, run, true).await? {
+            Answer::State(s) => Ok(s),
+            other => Err(unexpected(Op::Status, other)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn capabilities() {
+        let c = AgnoCanceller::builder().build().unwrap().capabilities();
+        assert!(c.cancel && c.status && c.needs_owner && c.status_needs_session);
+        assert!(!c.bulk_ids && !c.cancel_all && !c.cancel_confirms && !c.filter.any() && !c.background_actions);
+    }
+}

@@ -178,10 +178,19 @@ pub trait WorkflowCancellerExt: WorkflowCanceller {
     /// Cancels the run, then waits until it is terminal: the answer says what the cancel call
     /// answered and which terminal state the run reached.
     async fn cancel_and_wait(&self, run: &RunRef, opts: WaitOptions) -> Result<CancelledRun, CancelError> {
-        if !self.capabilities().status {
+        let caps = self.capabilities();
+        if !caps.status {
             return Err(CancelError::unsupported(
                 self.backend(),
                 "reading a run's status, needed to wait for it",
+            ));
+        }
+        // Refuse before cancelling anything when the wait could not read the run's state.
+        if caps.status_needs_session && run.session_id().is_none() {
+            return Err(CancelError::invalid_input(
+                self.backend(),
+                "session_id",
+                "waiting for a run needs its session id on this backend (RunRef::session); nothing was cancelled",
             ));
         }
         let outcome = self.cancel(run).await?;

@@ -957,11 +957,7 @@ pub async fn check_filter_labels(c: &dyn WorkflowCanceller, h: &dyn Harness) {
         h,
         FilterCase {
             check,
-            hits: vec![
-                run("a").label(&a),
-                run("b").label(&b),
-                run("a2").label(&a),
-            ],
+            hits: vec![run("a").label(&a), run("b").label(&b), run("a2").label(&a)],
             misses: vec![
                 run("c").label(&other),
                 run("a-prefix").label(format!("{a}a")),

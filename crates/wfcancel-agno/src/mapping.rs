@@ -1,0 +1,469 @@
+//! The one place where AgentOS answers become shared types.
+//!
+//! | answer | cancel | status |
+//! |---|---|---|
+//! | 2xx | `Requested` (a 200 is never "stopped") | the `status` field as a [`RunState`]; `null` body: `NotFound{Run}` |
+//! | 404 `Workflow/Agent/Team not found` | `NotFound{Workflow/Agent/Team}` with the owner id | same |
+//! | 404 `Run not found` | `NotFound{Run}` with the run id | same |
+//! | other 404, an id contains `/` | `NotFound` of that id (AgentOS routes on the decoded path) | same |
+//! | other 404 | `NotFound{Other}` (usually a wrong base URL) | same |
+//! | 401 | `Unauthenticated` | same |
+//! | 403 | `PermissionDenied` | same |
+//! | 400, 422 | `InvalidRequest` with the detail (422 arrays joined: `query.session_id: Field required`) | same |
+//! | 405 | `Provider` (the server has no such route for the method: not an AgentOS, or another version) | same |
+//! | 408 | `Provider` (retryable) | same |
+//! | 429 | `RateLimited` with `Retry-After` | same |
+//! | 501 | `Unsupported` with the detail | same |
+//! | 500 `Failed to cancel run…` (servers 2.0–2.4) | `NotActive`, never retried | `Provider` |
+//! | other 5xx | `Provider` (retried by the plumbing) | same |
+//! | other 4xx | `InvalidRequest` | same |
+
+use serde_json::Value;
+use wfcancel_core::http::{HttpResponse, RetryDecision, parse_retry_after, readable_body};
+use wfcancel_core::{CancelError, CancelOutcome, NotFoundKind, OwnerKind, RateLimitKind, RunRef, RunState};
+
+use crate::BACKEND;
+use crate::request::Op;
+
+/// What a successful answer meant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Answer {
+    /// A cancel's outcome.
+    Outcome(CancelOutcome),
+    /// A run's state.
+    State(RunState),
+}
+
+/// What the mapping needs to know besides the answer.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Context<'a> {
+    pub(crate) op: Op,
+    pub(crate) run: &'a RunRef,
+    /// Whether a security key was sent (to make a 401 actionable).
+    pub(crate) key_sent: bool,
+}
+
+/// Turns any AgentOS answer into an outcome, a state or a [`CancelError`].
+pub(crate) fn map_answer(ctx: &Context<'_>, resp: &HttpResponse) -> Result<Answer, CancelError> {
+    let status = resp.status;
+    if resp.is_success() {
+        return match ctx.op {
+            Op::Cancel => Ok(Answer::Outcome(CancelOutcome::Requested)),
+            Op::Status => decode_state(ctx.run, &resp.body).map(Answer::State),
+        };
+    }
+    let detail = detail(&resp.body);
+    let err = match status {
+        404 => not_found(ctx, detail),
+        401 => {
+            let message = if ctx.key_sent {
+                detail
+            } else {
+                format!("{detail}; no security key is configured (set OS_SECURITY_KEY)")
+            };
+            CancelError::Unauthenticated {
+                backend: BACKEND,
+                message,
+            }
+        }
+        403 => CancelError::PermissionDenied {
+            backend: BACKEND,
+            message: detail,
+        },
+        400 | 422 => CancelError::InvalidRequest {
+            backend: BACKEND,
+            status,
+            message: detail,
+        },
+        405 => CancelError::Provider {
+            backend: BACKEND,
+            status: Some(status),
+            message: format!(
+                "{detail}: the server has no {} route for this path; check that the base URL points at an AgentOS (2.x or later)",
+                match ctx.op {
+                    Op::Cancel => "POST",
+                    Op::Status => "GET",
+                }
+            ),
+        },
+        429 => CancelError::RateLimited {
+            backend: BACKEND,
+            retry_after: resp
+                .headers
+                .get("retry-after")
+                .and_then(|v| parse_retry_after(v, std::time::SystemTime::now())),
+            limit: RateLimitKind::Unspecified,
+            message: detail,
+        },
+        501 => CancelError::Unsupported {
+            backend: BACKEND,
+            operation: format!("{} of run {:?}: {detail}", ctx.op.name(), ctx.run.run_id()),
+        },
+        500 if ctx.op == Op::Cancel && is_nothing_to_cancel(&detail) => {
+            return Ok(Answer::Outcome(CancelOutcome::NotActive));
+        }
+        408 | 500..=599 => CancelError::Provider {
+            backend: BACKEND,
+            status: Some(status),
+            message: detail,
+        },
+        400..=499 => CancelError::InvalidRequest {
+            backend: BACKEND,
+            status,
+            message: detail,
+        },
+        _ => CancelError::Provider {
+            backend: BACKEND,
+            status: Some(status),
+            message: format!("unexpected answer: {detail}"),
+        },
+    };
+    Err(err)
+}
+
+/// What the plumbing should do about retrying this answer: never retry an answer that means
+/// something definite (a success, a "nothing to cancel", a client error), follow the shared rule
+/// for the rest (429, 5xx, 408).
+pub(crate) fn retry_decision(ctx: &Context<'_>, resp: &HttpResponse) -> RetryDecision {
+    match map_answer(ctx, resp) {
+        Err(e) if e.is_retryable() => RetryDecision::Default,
+        _ => RetryDecision::Never,
+    }
+}
+
+/// Servers 2.0 to 2.4 answered `500 {"detail":"Failed to cancel run"}` (from 2.3.17 with
+/// `" - run not found or already completed"`) for any run not currently registered.
+fn is_nothing_to_cancel(detail: &str) -> bool {
+    detail
+        .trim_start()
+        .to_ascii_lowercase()
+        .starts_with("failed to cancel run")
+}
+
+fn not_found(ctx: &Context<'_>, detail: String) -> CancelError {
+    let lower = detail.trim().to_ascii_lowercase();
+    let owner_id = ctx.run.owner().map(|o| o.id.clone());
+    let (what, id) = if lower.starts_with("workflow not found") {
+        (NotFoundKind::Workflow, owner_id)
+    } else if lower.starts_with("agent not found") {
+        (NotFoundKind::Agent, owner_id)
+    } else if lower.starts_with("team not found") {
+        (NotFoundKind::Team, owner_id)
+    } else if lower.starts_with("run not found") || lower.contains("run not found") {
+        (NotFoundKind::Run, Some(ctx.run.run_id().to_owned()))
+    } else if let Some((what, id)) = slash_id(ctx.run) {
+        // Starlette routes on the decoded path: `%2F` becomes `/` and no route matches.
+        return CancelError::NotFound {
+            backend: BACKEND,
+            what,
+            id: Some(id),
+            message: format!(
+                "{detail}: AgentOS decodes `%2F` before routing, so an id containing `/` cannot be addressed"
+            ),
+        };
+    } else {
+        return CancelError::NotFound {
+            backend: BACKEND,
+            what: NotFoundKind::Other,
+            id: None,
+            message: format!("{detail} (no such endpoint: check that the base URL points at an AgentOS)"),
+        };
+    };
+    CancelError::NotFound {
+        backend: BACKEND,
+        what,
+        id,
+        message: detail,
+    }
+}
+
+/// The first id of the request that contains `/` (the run's, else its owner's), with its kind.
+fn slash_id(run: &RunRef) -> Option<(NotFoundKind, String)> {
+    if run.run_id().contains('/') {
+        return Some((NotFoundKind::Run, run.run_id().to_owned()));
+    }
+    let owner = run.owner().filter(|o| o.id.contains('/'))?;
+    let kind = match owner.kind {
+        OwnerKind::Workflow => NotFoundKind::Workflow,
+        OwnerKind::Agent => NotFoundKind::Agent,
+        OwnerKind::Team => NotFoundKind::Team,
+        _ => NotFoundKind::Other,
+    };
+    Some((kind, owner.id.clone()))
+}
+
+/// The error message of an answer: FastAPI's `detail` (a string, or a 422 array turned into one
+/// line), else another message field, else the body made readable.
+pub(crate) fn detail(body: &[u8]) -> String {
+    let Ok(json) = serde_json::from_slice::<Value>(body) else {
+        return readable_body(body);
+    };
+    let text = match &json {
+        Value::Object(map) => ["detail", "message", "error"]
+            .iter()
+            .find_map(|k| map.get(*k))
+            .map(|v| match v {
+                Value::String(s) => s.trim().to_owned(),
+                Value::Array(items) => validation_errors(items),
+                other => other.to_string(),
+            }),
+        Value::String(s) => Some(s.trim().to_owned()),
+        _ => None,
+    };
+    match text {
+        Some(t) if !t.is_empty() => readable_body(t.as_bytes()),
+        _ => readable_body(body),
+    }
+}
+
+/// FastAPI's 422 `detail`: `[{"loc":["query","session_id"],"msg":"Field required",...}]` →
+/// `query.session_id: Field required` (several joined with `; `).
+fn validation_errors(items: &[Value]) -> String {
+    let parts: Vec<String> = items
+        .iter()
+        .map(|item| {
+            let loc = item.get("loc").and_then(Value::as_array).map(|loc| {
+                loc.iter()
+                    .map(|p| match p {
+                        Value::String(s) => s.clone(),
+                        other => other.to_string(),
+                    })
+                    .collect::<Vec<_>>()
+                    .join(".")
+            });
+            let msg = item.get("msg").and_then(Value::as_str);
+            match (loc, msg) {
+                (Some(loc), Some(msg)) if !loc.is_empty() => format!("{loc}: {msg}"),
+                (_, Some(msg)) => msg.to_owned(),
+                _ => item.to_string(),
+            }
+        })
+        .collect();
+    if parts.is_empty() {
+        "validation error".to_owned()
+    } else {
+        parts.join("; ")
+    }
+}
+
+/// A run's state from a status answer: `{"status": "RUNNING", ...}` (other fields ignored).
+/// An empty or `null` body means the server does not know the run.
+fn decode_state(run: &RunRef, body: &[u8]) -> Result<RunState, CancelError> {
+    let run_not_found = || CancelError::NotFound {
+        backend: BACKEND,
+        what: NotFoundKind::Run,
+        id: Some(run.run_id().to_owned()),
+        message: "the server returned no run".to_owned(),
+    };
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err(run_not_found());
+    }
+    let json: Value = serde_json::from_slice(body).map_err(|e| CancelError::Decode {
+        backend: BACKEND,
+        message: format!("the run status is not JSON ({e}): {}", readable_body(body)),
+    })?;
+    match &json {
+        Value::Null => Err(run_not_found()),
+        Value::Object(map) => match map.get("status") {
+            Some(Value::String(s)) => Ok(parse_state(s)),
+            Some(Value::Null) | None if map.is_empty() => Err(run_not_found()),
+            Some(other) => Err(CancelError::Decode {
+                backend: BACKEND,
+                message: format!("the run's `status` is not a string: {other}"),
+            }),
+            None => Err(CancelError::Decode {
+                backend: BACKEND,
+                message: format!("the run has no `status` field: {}", readable_body(body)),
+            }),
+        },
+        other => Err(CancelError::Decode {
+            backend: BACKEND,
+            message: format!(
+                "expected a run object, got: {}",
+                readable_body(other.to_string().as_bytes())
+            ),
+        }),
+    }
+}
+
+/// Agno's `RunStatus` values (case-insensitive); anything else is kept as `Unknown`.
+pub(crate) fn parse_state(s: &str) -> RunState {
+    match s.trim().to_ascii_uppercase().as_str() {
+        "PENDING" => RunState::Pending,
+        "RUNNING" => RunState::Running,
+        "PAUSED" => RunState::Paused,
+        "COMPLETED" => RunState::Completed,
+        "CANCELLED" | "CANCELED" => RunState::Cancelled,
+        "ERROR" => RunState::Failed,
+        _ => RunState::Unknown(s.to_owned()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use wfcancel_core::http::HeaderMap;
+
+    use super::*;
+
+    fn resp(status: u16, body: &str) -> HttpResponse {
+        HttpResponse::new(status, HeaderMap::new(), body.to_owned())
+    }
+
+    fn run() -> RunRef {
+        RunRef::new("r1").workflow("wf").session("s")
+    }
+
+    fn cancel(status: u16, body: &str) -> Result<Answer, CancelError> {
+        let run = run();
+        map_answer(
+            &Context {
+                op: Op::Cancel,
+                run: &run,
+                key_sent: true,
+            },
+            &resp(status, body),
+        )
+    }
+
+    fn status(status: u16, body: &str) -> Result<Answer, CancelError> {
+        let run = run();
+        map_answer(
+            &Context {
+                op: Op::Status,
+                run: &run,
+                key_sent: true,
+            },
+            &resp(status, body),
+        )
+    }
+
+    #[test]
+    fn details() {
+        assert_eq!(detail(br#"{"detail":"Workflow not found"}"#), "Workflow not found");
+        assert_eq!(
+            detail(
+                br#"{"detail":[{"type":"missing","loc":["query","session_id"],"msg":"Field required","input":null}]}"#
+            ),
+            "query.session_id: Field required"
+        );
+        assert_eq!(
+            detail(br#"{"detail":[{"loc":["path","x",0],"msg":"a"},{"msg":"b"},{"weird":1}]}"#),
+            r#"path.x.0: a; b; {"weird":1}"#
+        );
+        assert_eq!(
+            detail(br#"{"detail":"x","error_code":null,"error_id":"e","error_type":"t"}"#),
+            "x"
+        );
+        assert_eq!(detail(br#"{"message":"m"}"#), "m");
+        assert_eq!(detail(b"Internal Server Error"), "Internal Server Error");
+        assert_eq!(detail(b""), "(empty body)");
+        assert_eq!(
+            detail(b"<html><head><title>502 Bad Gateway</title></head></html>"),
+            "502 Bad Gateway"
+        );
+        assert_eq!(detail(br#"{"other":1}"#), r#"{"other":1}"#);
+        assert_eq!(detail(br#"{"detail":{"code":3}}"#), r#"{"code":3}"#);
+    }
+
+    #[test]
+    fn success_is_requested_whatever_the_body() {
+        for body in ["{}", "", "null", "not json"] {
+            assert_eq!(cancel(200, body), Ok(Answer::Outcome(CancelOutcome::Requested)));
+        }
+    }
+
+    #[test]
+    fn old_server_500_is_not_active_for_cancel_only() {
+        for d in [
+            "Failed to cancel run",
+            "Failed to cancel run - run not found or already completed",
+        ] {
+            let body = format!(r#"{{"detail":"{d}"}}"#);
+            assert_eq!(cancel(500, &body), Ok(Answer::Outcome(CancelOutcome::NotActive)));
+            assert!(matches!(
+                status(500, &body),
+                Err(CancelError::Provider { status: Some(500), .. })
+            ));
+        }
+        assert!(matches!(
+            cancel(500, r#"{"detail":"boom"}"#),
+            Err(CancelError::Provider { status: Some(500), .. })
+        ));
+    }
+
+    #[test]
+    fn states() {
+        let cases = [
+            ("PENDING", RunState::Pending),
+            ("RUNNING", RunState::Running),
+            ("PAUSED", RunState::Paused),
+            ("COMPLETED", RunState::Completed),
+            ("CANCELLED", RunState::Cancelled),
+            ("ERROR", RunState::Failed),
+            ("running", RunState::Running),
+            ("WEIRD", RunState::Unknown("WEIRD".into())),
+        ];
+        for (s, want) in cases {
+            let body = format!(r#"{{"run_id":"r1","status":"{s}","content":{{"x":[1,2]}},"extra":true}}"#);
+            assert_eq!(status(200, &body), Ok(Answer::State(want)), "{s}");
+        }
+    }
+
+    #[test]
+    fn status_without_a_run() {
+        for body in ["null", "", "  ", "{}"] {
+            match status(200, body) {
+                Err(CancelError::NotFound {
+                    what: NotFoundKind::Run,
+                    id,
+                    ..
+                }) => assert_eq!(id.as_deref(), Some("r1")),
+                other => panic!("{body:?}: {other:?}"),
+            }
+        }
+        assert!(matches!(status(200, "<html>"), Err(CancelError::Decode { .. })));
+        assert!(matches!(
+            status(200, r#"{"run_id":"r1"}"#),
+            Err(CancelError::Decode { .. })
+        ));
+        assert!(matches!(
+            status(200, r#"{"status":3}"#),
+            Err(CancelError::Decode { .. })
+        ));
+        assert!(matches!(status(200, "[1]"), Err(CancelError::Decode { .. })));
+    }
+
+    #[test]
+    fn retry_decisions() {
+        let run = run();
+        let ctx = Context {
+            op: Op::Cancel,
+            run: &run,
+            key_sent: true,
+        };
+        assert_eq!(
+            retry_decision(&ctx, &resp(500, r#"{"detail":"Failed to cancel run"}"#)),
+            RetryDecision::Never
+        );
+        assert_eq!(
+            retry_decision(&ctx, &resp(500, r#"{"detail":"boom"}"#)),
+            RetryDecision::Default
+        );
+        assert_eq!(retry_decision(&ctx, &resp(503, "")), RetryDecision::Default);
+        assert_eq!(retry_decision(&ctx, &resp(429, "")), RetryDecision::Default);
+        assert_eq!(retry_decision(&ctx, &resp(501, "")), RetryDecision::Never);
+        assert_eq!(retry_decision(&ctx, &resp(200, "{}")), RetryDecision::Never);
+    }
+
+    #[test]
+    fn unauthenticated_without_a_key_says_so() {
+        let run = run();
+        let ctx = Context {
+            op: Op::Cancel,
+            run: &run,
+            key_sent: false,
+        };
+        let err = map_answer(&ctx, &resp(401, r#"{"detail":"Authorization header required"}"#)).unwrap_err();
+        assert!(err.to_string().contains("OS_SECURITY_KEY"), "{err}");
+    }
+}

@@ -1,0 +1,129 @@
+//! The requests the canceller sends, built without sending them (the send path and `--dry-run`
+//! share this code).
+
+use wfcancel_core::http::{HttpClient, Method, Url};
+use wfcancel_core::{CancelError, Owner, OwnerKind, RunRef};
+
+use crate::BACKEND;
+
+/// One request the canceller would send: method and full URL (path segments percent-encoded,
+/// `session_id` in the query when given). It never holds the security key, so it is safe to
+/// print (the CLI's `--dry-run` shows it).
+///
+/// ```
+/// use wfcancel_agno::AgnoCanceller;
+/// use wfcancel_core::RunRef;
+///
+/// let c = AgnoCanceller::builder().base_url("http://localhost:7777").security_key("k").build()?;
+/// let req = c.cancel_request(&RunRef::new("run 1").workflow("nightly").session("s-1"))?;
+/// assert_eq!(req.to_string(), "POST http://localhost:7777/workflows/nightly/runs/run%201/cancel?session_id=s-1");
+/// assert_eq!(req.path(), "/workflows/nightly/runs/run%201/cancel");
+/// # Ok::<(), wfcancel_core::CancelError>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PlannedRequest {
+    /// HTTP method (`POST` for a cancel, `GET` for a status read).
+    pub method: Method,
+    /// Full URL, query included.
+    pub url: Url,
+}
+
+impl PlannedRequest {
+    /// The URL path (percent-encoded).
+    pub fn path(&self) -> &str {
+        self.url.path()
+    }
+
+    /// The query string (e.g. `session_id=s-1`), if any.
+    pub fn query(&self) -> Option<&str> {
+        self.url.query()
+    }
+}
+
+impl std::fmt::Display for PlannedRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.method, self.url)
+    }
+}
+
+/// Which request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Op {
+    Cancel,
+    Status,
+}
+
+impl Op {
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Op::Cancel => "cancel",
+            Op::Status => "status",
+        }
+    }
+}
+
+/// The path collection of an owner kind: `workflows`, `agents`, `teams`.
+fn collection(kind: OwnerKind) -> Result<&'static str, CancelError> {
+    match kind {
+        OwnerKind::Workflow => Ok("workflows"),
+        OwnerKind::Agent => Ok("agents"),
+        OwnerKind::Team => Ok("teams"),
+        other => Err(CancelError::invalid_input(
+            BACKEND,
+            "owner",
+            format!("Agno runs belong to a workflow, an agent or a team, not to a {other}"),
+        )),
+    }
+}
+
+/// The owner, or the error saying Agno needs one.
+pub(crate) fn require_owner(run: &RunRef) -> Result<&Owner, CancelError> {
+    run.owner().ok_or_else(|| {
+        CancelError::invalid_input(
+            BACKEND,
+            "owner",
+            format!(
+                "Agno needs to know what owns run {:?}: use RunRef::new(run_id).workflow(id), .agent(id) or .team(id)",
+                run.run_id()
+            ),
+        )
+    })
+}
+
+/// Validates `run` and builds the request for `op`; nothing is sent.
+pub(crate) fn build(http: &HttpClient, op: Op, run: &RunRef) -> Result<PlannedRequest, CancelError> {
+    run.validate(BACKEND)?;
+    let owner = require_owner(run)?;
+    let session = run.session_id();
+    if op == Op::Status && session.is_none() {
+        return Err(CancelError::invalid_input(
+            BACKEND,
+            "session_id",
+            format!(
+                "Agno needs the session id to read run {:?}: use .session(session_id) on the RunRef \
+                 (AgentOS returns it with the run id when the run starts)",
+                run.run_id()
+            ),
+        ));
+    }
+    let kind = collection(owner.kind)?;
+    let mut segments: Vec<(&'static str, &str)> = vec![
+        ("path", kind),
+        ("owner_id", owner.id.as_str()),
+        ("path", "runs"),
+        ("run_id", run.run_id()),
+    ];
+    if op == Op::Cancel {
+        segments.push(("path", "cancel"));
+    }
+    let mut url = http.endpoint(&segments)?;
+    if let Some(session) = session {
+        url.query_pairs_mut().append_pair("session_id", session);
+    }
+    let method = match op {
+        Op::Cancel => Method::POST,
+        Op::Status => Method::GET,
+    };
+    Ok(PlannedRequest { method, url })
+}

@@ -1,0 +1,253 @@
+//! End to end against the Agno AgentOS emulator: cooperative cancel and waiting, bulk under
+//! faults, owners that cannot cancel, 2.x answers, proxies in front.
+
+mod common;
+
+use std::time::Duration;
+
+use wfcancel_agno::AgnoCanceller;
+use wfcancel_core::{
+    BulkOptions, CancelError, CancelOutcome, NotFoundKind, OwnerKind, RunRef, RunState, Selector, WaitOptions,
+    WorkflowCanceller, WorkflowCancellerExt,
+};
+use wfcancel_emulator::{AgnoConfig, AgnoEmulator, AgnoRun, AgnoStatus, Endpoint, Faults, Scenario, ScenarioRule};
+
+const KEY: &str = "emu-key";
+
+async fn emulator(config: AgnoConfig) -> AgnoEmulator {
+    AgnoEmulator::start(config.with_security_key(KEY))
+        .await
+        .expect("emulator")
+}
+
+/// A canceller that reads a run's state before cancelling it (opt-in), so that a run already
+/// over answers `NotActive`.
+fn canceller(emu: &AgnoEmulator) -> AgnoCanceller {
+    AgnoCanceller::builder()
+        .base_url(emu.url())
+        .security_key(KEY)
+        .http_config(common::fast_retries(3))
+        .check_state_before_cancel(true)
+        .build()
+        .expect("canceller")
+}
+
+/// Starts a background run over HTTP, as an application would; the answer carries the session.
+async fn start_run(emu: &AgnoEmulator, workflow: &str) -> RunRef {
+    let resp = reqwest::Client::new()
+        .post(format!("{}/workflows/{workflow}/runs", emu.url()))
+        .bearer_auth(KEY)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("message=go&stream=false&background=true")
+        .send()
+        .await
+        .expect("start");
+    assert_eq!(resp.status().as_u16(), 202);
+    let json: serde_json::Value = serde_json::from_str(&resp.text().await.expect("body")).expect("json");
+    RunRef::new(json["run_id"].as_str().expect("run_id"))
+        .workflow(workflow)
+        .session(json["session_id"].as_str().expect("session_id"))
+}
+
+fn wait(timeout_ms: u64) -> WaitOptions {
+    WaitOptions::with_timeout(Duration::from_millis(timeout_ms))
+        .initial_interval(Duration::from_millis(10))
+        .max_interval(Duration::from_millis(50))
+}
+
+#[tokio::test]
+async fn cancel_and_wait_end_to_end() {
+    let emu = emulator(AgnoConfig::default().with_cancel_delay(Duration::from_millis(150))).await;
+    emu.seed_owner(OwnerKind::Workflow, "nightly");
+    let c = canceller(&emu);
+    let run = start_run(&emu, "nightly").await;
+    assert!(c.status(&run).await.unwrap().is_active());
+    let t0 = std::time::Instant::now();
+    let done = c.cancel_and_wait(&run, wait(5_000)).await.unwrap();
+    assert_eq!(
+        (done.outcome, done.state),
+        (CancelOutcome::Requested, RunState::Cancelled)
+    );
+    assert!(
+        t0.elapsed() >= Duration::from_millis(150),
+        "it waited for the cooperative stop"
+    );
+    assert_eq!(emu.status(run.run_id()), Some(AgnoStatus::Cancelled));
+    // Once it is over, cancelling again is NotActive.
+    assert_eq!(c.cancel(&run).await, Ok(CancelOutcome::NotActive));
+    emu.shutdown().await;
+}
+
+#[tokio::test]
+async fn cancel_and_wait_reports_the_state_the_run_reached() {
+    let emu = emulator(AgnoConfig::default().with_cancel_delay(Duration::from_millis(300))).await;
+    let c = canceller(&emu);
+    // Completes by itself before the cancel takes effect.
+    emu.seed(
+        AgnoRun::agent("helper", "soon-done")
+            .session("s1")
+            .completes_after(Duration::from_millis(60)),
+    );
+    let run = RunRef::new("soon-done").agent("helper").session("s1");
+    let done = c.cancel_and_wait(&run, wait(5_000)).await.unwrap();
+    assert_eq!(
+        (done.outcome, done.state),
+        (CancelOutcome::Requested, RunState::Completed)
+    );
+    // Never reaches a checkpoint: the wait ends at its deadline.
+    emu.seed(AgnoRun::team("crew", "blocked").session("s2").never_stops());
+    let run = RunRef::new("blocked").team("crew").session("s2");
+    let err = c.cancel_and_wait(&run, wait(300)).await.unwrap_err();
+    assert!(matches!(err, CancelError::Timeout { backend: "agno", .. }), "{err:?}");
+    emu.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bulk_under_random_faults_accounts_for_every_run() {
+    let emu = emulator(AgnoConfig::default()).await;
+    let runs: Vec<RunRef> = (0..400)
+        .map(|i| {
+            let id = format!("bulk-{i}");
+            emu.seed(AgnoRun::workflow("wf", id.clone()).session(format!("s-{i}")));
+            RunRef::new(id).workflow("wf").session(format!("s-{i}"))
+        })
+        .collect();
+    emu.faults().set(Faults::none().errors(0.2).seed(42));
+    let c = canceller(&emu);
+    let report = c
+        .cancel_many(&Selector::Ids(runs.clone()), &BulkOptions::new().concurrency(16))
+        .await
+        .unwrap();
+    emu.faults().clear();
+    assert_eq!(report.accounted(), 400, "{report:?}");
+    assert!(report.aborted.is_none());
+    // Every run the report calls requested was cancelled by the server, and no other.
+    assert_eq!(report.requested, emu.cancelled(), "{report:?}");
+    assert_eq!(report.not_active, 0);
+    for f in &report.failed {
+        assert!(
+            matches!(f.error, CancelError::Provider { status: Some(s), .. } if s >= 500),
+            "{f:?}"
+        );
+    }
+    // 20 % faults, 3 attempts: almost everything gets through.
+    assert!(report.requested >= 380, "{}", report.requested);
+    // A second pass with the same ids finishes the job: the cancelled ones are NotActive now
+    // (once the emulator's cancel delay has passed).
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let again = c.cancel_many(&Selector::Ids(runs), &BulkOptions::new()).await.unwrap();
+    assert!(again.is_success(), "{again:?}");
+    assert_eq!(again.not_active, report.requested);
+    assert_eq!(again.requested, 400 - report.requested);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(emu.active_count(), 0);
+    emu.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_agent_that_cannot_cancel_is_unsupported_and_stops_the_bulk() {
+    let emu = emulator(AgnoConfig::default()).await;
+    emu.set_cancel_unsupported(OwnerKind::Agent, "legacy", true);
+    let c = canceller(&emu);
+    let runs: Vec<RunRef> = (0..50)
+        .map(|i| {
+            emu.seed(AgnoRun::agent("legacy", format!("a-{i}")));
+            RunRef::new(format!("a-{i}")).agent("legacy")
+        })
+        .collect();
+    let err = c.cancel(&runs[0]).await.unwrap_err();
+    assert!(
+        matches!(&err, CancelError::Unsupported { operation, .. } if operation.contains("does not support cancel_run")),
+        "{err:?}"
+    );
+    let report = c
+        .cancel_many(&Selector::Ids(runs), &BulkOptions::new().concurrency(2))
+        .await
+        .unwrap();
+    assert!(matches!(report.aborted, Some(CancelError::Unsupported { .. })));
+    assert_eq!(report.accounted(), 50);
+    assert!(report.not_attempted.len() >= 45, "{}", report.not_attempted.len());
+    emu.shutdown().await;
+}
+
+#[tokio::test]
+async fn unknown_owners_and_keys() {
+    let emu = emulator(AgnoConfig::default()).await;
+    let c = canceller(&emu);
+    for (run, kind) in [
+        (RunRef::new("r").workflow("ghost"), NotFoundKind::Workflow),
+        (RunRef::new("r").agent("ghost"), NotFoundKind::Agent),
+        (RunRef::new("r").team("ghost"), NotFoundKind::Team),
+    ] {
+        let err = c.cancel(&run).await.unwrap_err();
+        assert!(
+            matches!(&err, CancelError::NotFound { what, id: Some(i), .. } if *what == kind && i == "ghost"),
+            "{err:?}"
+        );
+    }
+    let wrong = AgnoCanceller::builder()
+        .base_url(emu.url())
+        .security_key("nope")
+        .build()
+        .unwrap();
+    let err = wrong.cancel(&RunRef::new("r").workflow("ghost")).await.unwrap_err();
+    assert!(matches!(&err, CancelError::Unauthenticated { message, .. } if message == "Invalid authentication token"));
+    let none = AgnoCanceller::builder().base_url(emu.url()).build().unwrap();
+    let err = none.cancel(&RunRef::new("r").workflow("ghost")).await.unwrap_err();
+    assert!(
+        matches!(&err, CancelError::Unauthenticated { message, .. } if message.contains("Authorization header required"))
+    );
+    assert_eq!(emu.stats().unauthorized, 2);
+    emu.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_2x_server_says_not_active_in_one_request() {
+    let emu = emulator(AgnoConfig::default().with_legacy_2x(true)).await;
+    emu.seed(
+        AgnoRun::workflow("wf", "done")
+            .session("s")
+            .status(AgnoStatus::Completed),
+    );
+    let c = AgnoCanceller::builder()
+        .base_url(emu.url())
+        .security_key(KEY)
+        .check_state_before_cancel(false)
+        .build()
+        .unwrap();
+    assert_eq!(
+        c.cancel(&RunRef::new("done").workflow("wf")).await,
+        Ok(CancelOutcome::NotActive)
+    );
+    assert_eq!(
+        c.cancel(&RunRef::new("unknown").workflow("wf")).await,
+        Ok(CancelOutcome::NotActive)
+    );
+    let stats = emu.stats();
+    assert_eq!(stats.endpoint(Endpoint::AgnoCancel), 2, "never retried: {stats:?}");
+    assert_eq!(stats.endpoint(Endpoint::AgnoRunStatus), 0);
+    emu.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_proxy_error_page_reads_as_its_title() {
+    let emu = emulator(AgnoConfig::default()).await;
+    emu.seed(AgnoRun::workflow("wf", "r").session("s"));
+    emu.faults()
+        .add_scenario(ScenarioRule::new(Scenario::html_error(502)).path_suffix("/cancel"));
+    let c = canceller(&emu);
+    let err = c
+        .cancel(&RunRef::new("r").workflow("wf").session("s"))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err,
+        CancelError::Provider {
+            backend: "agno",
+            status: Some(502),
+            message: "502 Error".into()
+        }
+    );
+    assert_eq!(emu.status("r"), Some(AgnoStatus::Running));
+    emu.shutdown().await;
+}
