@@ -35,23 +35,12 @@ pub const ENV_SECURITY_KEY: &str = "OS_SECURITY_KEY";
 /// assert!(!format!("{canceller:?} {canceller}").contains("my-os-key"));
 /// # Ok::<(), wfcancel_core::CancelError>(())
 /// ```
-#[derive(Clone)]
+#[derive(Clone, Default)]
 pub struct AgnoCancellerBuilder {
     base_url: Option<String>,
     security_key: Option<SecretToken>,
     http_config: HttpConfig,
     check_state: bool,
-}
-
-impl Default for AgnoCancellerBuilder {
-    fn default() -> Self {
-        AgnoCancellerBuilder {
-            base_url: None,
-            security_key: None,
-            http_config: HttpConfig::default(),
-            check_state: false,
-        }
-    }
 }
 
 impl std::fmt::Debug for AgnoCancellerBuilder {
