@@ -143,10 +143,12 @@ pub async fn cancel(client: &Client, args: &CancelArgs, out: &Output) -> Result<
             }
         }
     } else {
+        // A few ids named on the command line: one cancel per run, concurrently, so that every
+        // run gets its own line even from a provider whose bulk call answers only a count.
         let n = runs.len() as u64;
-        let progress = ChunkLines::new(out, caps.bulk_ids, 0, n);
+        let progress = ChunkLines::new(out, false, 0, n);
         let opts = BulkOptions::new().on_progress(progress.callback());
-        match c.cancel_many(&Selector::Ids(runs), &opts).await {
+        match wfcancel::fan_out(c, &runs, &opts).await {
             Ok(report) => {
                 out.report_runs(&report);
                 totals.add_report(&report);
