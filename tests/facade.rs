@@ -1,0 +1,110 @@
+//! The facade: picking a backend from the environment, and plain errors when it cannot.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use wfcancel::{Backend, CancelError, ErrorKind, WorkflowCanceller, from_env_with};
+
+fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+    let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    move |k| map.get(k).cloned()
+}
+
+fn expect_config(r: Result<Box<dyn WorkflowCanceller>, CancelError>) -> CancelError {
+    match r {
+        Ok(c) => panic!("expected a configuration error, got {c:?}"),
+        Err(e) => {
+            assert_eq!(e.kind(), ErrorKind::Config, "{e}");
+            e
+        }
+    }
+}
+
+#[test]
+fn backend_names_round_trip() {
+    for b in Backend::ALL {
+        assert_eq!(b.as_str().parse::<Backend>().unwrap(), b);
+        assert_eq!(b.to_string().to_uppercase().parse::<Backend>().unwrap(), b);
+    }
+    let e = "temporal".parse::<Backend>().unwrap_err();
+    assert!(e.to_string().contains("unknown backend \"temporal\""), "{e}");
+    assert!(e.to_string().contains("upstash, agno, memory"), "{e}");
+}
+
+#[test]
+fn unknown_backend_is_a_config_error() {
+    let e = expect_config(from_env_with(env(&[("WFCANCEL_BACKEND", "nope")])));
+    assert!(e.to_string().contains("unknown backend"), "{e}");
+}
+
+#[cfg(feature = "memory")]
+#[tokio::test]
+async fn memory_backend_from_env() {
+    let c: Arc<dyn WorkflowCanceller> = from_env_with(env(&[("WFCANCEL_BACKEND", "memory")])).unwrap().into();
+    assert_eq!(c.backend(), "memory");
+    assert_eq!(
+        c.cancel(&wfcancel::RunRef::new("unknown")).await.unwrap(),
+        wfcancel::CancelOutcome::NotActive
+    );
+}
+
+#[cfg(feature = "upstash")]
+#[test]
+fn upstash_from_env_reads_the_sdk_variables_and_hides_the_token() {
+    let token = "qstash-SECRET-91f";
+    let c = from_env_with(env(&[
+        ("WFCANCEL_BACKEND", "upstash"),
+        ("QSTASH_URL", "http://127.0.0.1:8080/"),
+        ("QSTASH_TOKEN", token),
+    ]))
+    .unwrap();
+    assert_eq!(c.backend(), "upstash");
+    assert!(!format!("{c:?}").contains(token));
+    let e = expect_config(from_env_with(env(&[("WFCANCEL_BACKEND", "upstash")])));
+    assert!(e.to_string().contains("QSTASH_TOKEN"), "names the variable to set: {e}");
+}
+
+#[cfg(feature = "agno")]
+#[test]
+fn agno_from_env_defaults_to_localhost() {
+    let key = "os-key-SECRET-77";
+    let c = from_env_with(env(&[("WFCANCEL_BACKEND", "agno"), ("OS_SECURITY_KEY", key)])).unwrap();
+    assert_eq!(c.backend(), "agno");
+    assert!(!format!("{c:?}").contains(key));
+    assert!(format!("{c:?}").contains("localhost:7777"), "{c:?}");
+}
+
+#[cfg(all(feature = "upstash", feature = "agno"))]
+#[test]
+fn several_backends_compiled_in_need_a_choice() {
+    let e = expect_config(from_env_with(env(&[])));
+    assert!(e.to_string().contains("WFCANCEL_BACKEND"), "{e}");
+}
+
+/// Built without the `agno` feature (CI runs this file with `--no-default-features --features memory`).
+#[cfg(not(feature = "agno"))]
+#[test]
+fn a_backend_whose_feature_is_off_says_which_feature_to_enable() {
+    let e = expect_config(from_env_with(env(&[("WFCANCEL_BACKEND", "agno")])));
+    assert!(e.to_string().contains("enable the `agno` feature"), "{e}");
+}
+
+#[cfg(all(feature = "memory", not(feature = "upstash"), not(feature = "agno")))]
+#[test]
+fn memory_is_the_default_when_it_is_the_only_backend() {
+    assert_eq!(from_env_with(env(&[])).unwrap().backend(), "memory");
+}
+
+/// The trait is usable through `Arc<dyn _>`, `Box<dyn _>` and `&T` alike.
+#[cfg(feature = "memory")]
+#[tokio::test]
+async fn smart_pointers_implement_the_trait() {
+    async fn takes<C: WorkflowCanceller>(c: C) -> &'static str {
+        let _ = c.cancel(&wfcancel::RunRef::new("x")).await;
+        c.backend()
+    }
+    let m = wfcancel::InMemoryCanceller::new();
+    assert_eq!(takes(&m).await, "memory");
+    assert_eq!(takes(Box::new(m.clone()) as Box<dyn WorkflowCanceller>).await, "memory");
+    assert_eq!(takes(Arc::new(m) as Arc<dyn WorkflowCanceller>).await, "memory");
+}
