@@ -91,12 +91,22 @@ pub(crate) fn require_owner(run: &RunRef) -> Result<&Owner, CancelError> {
     })
 }
 
-/// Validates `run` and builds the request for `op`; nothing is sent.
-pub(crate) fn build(http: &HttpClient, op: Op, run: &RunRef) -> Result<PlannedRequest, CancelError> {
+/// Validates `run` for `op` without building anything: what [`build`] refuses, this refuses
+/// (a bulk checks every run with it before sending the first request).
+pub(crate) fn check(op: Op, run: &RunRef) -> Result<(), CancelError> {
     run.validate(BACKEND)?;
     let owner = require_owner(run)?;
-    let session = run.session_id();
-    if op == Op::Status && session.is_none() {
+    collection(owner.kind)?;
+    for (field, segment) in [("owner_id", owner.id.as_str()), ("run_id", run.run_id())] {
+        if segment == "." || segment == ".." {
+            return Err(CancelError::invalid_input(
+                BACKEND,
+                field,
+                format!("{segment:?} cannot be sent as a URL path segment"),
+            ));
+        }
+    }
+    if op == Op::Status && run.session_id().is_none() {
         return Err(CancelError::invalid_input(
             BACKEND,
             "session_id",
@@ -107,6 +117,14 @@ pub(crate) fn build(http: &HttpClient, op: Op, run: &RunRef) -> Result<PlannedRe
             ),
         ));
     }
+    Ok(())
+}
+
+/// Validates `run` and builds the request for `op`; nothing is sent.
+pub(crate) fn build(http: &HttpClient, op: Op, run: &RunRef) -> Result<PlannedRequest, CancelError> {
+    check(op, run)?;
+    let owner = require_owner(run)?;
+    let session = run.session_id();
     let kind = collection(owner.kind)?;
     let mut segments: Vec<(&'static str, &str)> = vec![
         ("path", kind),

@@ -1,0 +1,128 @@
+//! The table, as printed and as written to BENCHMARKS.md.
+
+/// Whether a row met its target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Met {
+    /// Met.
+    Yes,
+    /// Missed.
+    No,
+    /// No target.
+    None,
+    /// Not measured in this run.
+    Skipped,
+}
+
+impl Met {
+    fn text(self) -> &'static str {
+        match self {
+            Met::Yes => "yes",
+            Met::No => "**NO**",
+            Met::None => "",
+            Met::Skipped => "skipped",
+        }
+    }
+
+    /// Yes when `ok`, else No.
+    pub fn from(ok: bool) -> Met {
+        if ok { Met::Yes } else { Met::No }
+    }
+}
+
+/// One line of the table.
+#[derive(Debug, Clone)]
+pub struct Row {
+    /// Item of the issue (1–7).
+    pub item: &'static str,
+    /// What was measured.
+    pub what: String,
+    /// The raw figures.
+    pub measured: String,
+    /// The ratio (the point of the row).
+    pub ratio: String,
+    /// The target, if any.
+    pub target: String,
+    /// Whether it was met.
+    pub met: Met,
+}
+
+impl Row {
+    /// A row.
+    pub fn new(
+        item: &'static str,
+        what: impl Into<String>,
+        measured: impl Into<String>,
+        ratio: impl Into<String>,
+        target: impl Into<String>,
+        met: Met,
+    ) -> Row {
+        Row {
+            item,
+            what: what.into(),
+            measured: measured.into(),
+            ratio: ratio.into(),
+            target: target.into(),
+            met,
+        }
+    }
+
+    /// A row that was not measured, with why.
+    pub fn skipped(item: &'static str, what: impl Into<String>, why: impl Into<String>) -> Row {
+        Row::new(item, what, why, "—", "", Met::Skipped)
+    }
+}
+
+/// The table in Markdown.
+pub fn markdown(rows: &[Row]) -> String {
+    let mut s = String::from("| # | measured | figures | ratio | target | met |\n|---|---|---|---|---|---|\n");
+    for r in rows {
+        s.push_str(&format!(
+            "| {} | {} | {} | {} | {} | {} |\n",
+            r.item,
+            cell(&r.what),
+            cell(&r.measured),
+            cell(&r.ratio),
+            cell(&r.target),
+            r.met.text()
+        ));
+    }
+    s
+}
+
+fn cell(s: &str) -> String {
+    s.replace('|', "\\|").replace('\n', " ")
+}
+
+/// `12345.6` → `12,346`.
+pub fn thousands(x: f64) -> String {
+    let n = x.round() as i64;
+    let digits = n.unsigned_abs().to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    if n < 0 { format!("-{out}") } else { out }
+}
+
+/// Bytes as MiB with one decimal.
+pub fn mib(bytes: f64) -> String {
+    format!("{:.1} MiB", bytes / (1024.0 * 1024.0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats() {
+        assert_eq!(thousands(1234567.4), "1,234,567");
+        assert_eq!(thousands(999.0), "999");
+        assert_eq!(thousands(-1000.0), "-1,000");
+        assert_eq!(mib(3.0 * 1024.0 * 1024.0), "3.0 MiB");
+        let t = markdown(&[Row::new("1", "a|b", "x", "1.00", "", Met::None)]);
+        assert!(t.contains("a\\|b"), "{t}");
+    }
+}
