@@ -48,6 +48,8 @@
 #![cfg_attr(docsrs, feature(doc_auto_cfg))]
 
 mod config;
+#[doc(hidden)]
+pub mod fuzz;
 mod mapping;
 mod request;
 
@@ -255,6 +257,11 @@ impl AgnoCanceller {
 
     async fn send(&self, op: Op, run: &RunRef, retry: bool) -> Result<Answer, CancelError> {
         let req = request::build(&self.http, op, run)?;
+        self.send_built(req, op, run, retry).await
+    }
+
+    /// Sends a request already built by [`request::build`] (built once per call: see BENCHMARKS.md).
+    async fn send_built(&self, req: PlannedRequest, op: Op, run: &RunRef, retry: bool) -> Result<Answer, CancelError> {
         let ctx = Context {
             op,
             run,
@@ -354,15 +361,16 @@ impl WorkflowCanceller for AgnoCanceller {
     /// read first: `NotActive` without a cancel when it is over, `NotActive` after the cancel when
     /// AgentOS has no such run.
     async fn cancel(&self, run: &RunRef) -> Result<CancelOutcome, CancelError> {
-        // Refuse bad input before any request, the state check included.
-        request::build(&self.http, Op::Cancel, run)?;
+        // Refuse bad input before any request, the state check included; the request is built
+        // once and sent as built.
+        let req = request::build(&self.http, Op::Cancel, run)?;
         let before = self.state_before_cancel(run).await;
         if let Some(Ok(state)) = &before {
             if state.is_terminal() {
                 return Ok(CancelOutcome::NotActive);
             }
         }
-        let outcome = match self.send(Op::Cancel, run, true).await? {
+        let outcome = match self.send_built(req, Op::Cancel, run, true).await? {
             Answer::Outcome(o) => o,
             other => return Err(unexpected(Op::Cancel, other)),
         };
@@ -378,11 +386,21 @@ impl WorkflowCanceller for AgnoCanceller {
     /// (default 32), after checking every run; filters and "all" are `Unsupported`.
     async fn cancel_many(&self, selector: &Selector, opts: &BulkOptions) -> Result<BulkReport, CancelError> {
         opts.validate(BACKEND)?;
-        self.plan(selector)?;
         match selector {
-            Selector::Ids(runs) => fan_out(self, runs, opts).await,
-            // `plan` refused the others.
-            _ => Err(CancelError::unsupported(BACKEND, "this selector")),
+            Selector::Ids(runs) => {
+                // Every run is checked before the first request, without building its URL (the
+                // fan-out builds each request once, when it sends it).
+                Selector::validate_ids(BACKEND, runs)?;
+                for (i, run) in runs.iter().enumerate() {
+                    request::check(Op::Cancel, run).map_err(|e| in_list(e, i))?;
+                }
+                fan_out(self, runs, opts).await
+            }
+            other => {
+                // `plan` refuses filters and "all", saying why.
+                self.plan(other)?;
+                Err(CancelError::unsupported(BACKEND, "this selector"))
+            }
         }
     }
 
