@@ -142,7 +142,7 @@ fn is_nothing_to_cancel(detail: &str) -> bool {
 
 fn not_found(ctx: &Context<'_>, detail: String) -> CancelError {
     let lower = detail.trim().to_ascii_lowercase();
-    let owner_id = ctx.run.owner().map(|o| o.id.clone());
+    let owner_id = ctx.run.owner().map(|o| o.id.to_string());
     let (what, id) = if lower.starts_with("workflow not found") {
         (NotFoundKind::Workflow, owner_id)
     } else if lower.starts_with("agent not found") {
@@ -189,7 +189,7 @@ fn slash_id(run: &RunRef) -> Option<(NotFoundKind, String)> {
         OwnerKind::Team => NotFoundKind::Team,
         _ => NotFoundKind::Other,
     };
-    Some((kind, owner.id.clone()))
+    Some((kind, owner.id.to_string()))
 }
 
 /// The error message of an answer: FastAPI's `detail` (a string, or a 422 array turned into one

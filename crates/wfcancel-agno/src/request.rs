@@ -97,7 +97,7 @@ pub(crate) fn check(op: Op, run: &RunRef) -> Result<(), CancelError> {
     run.validate(BACKEND)?;
     let owner = require_owner(run)?;
     collection(owner.kind)?;
-    for (field, segment) in [("owner_id", owner.id.as_str()), ("run_id", run.run_id())] {
+    for (field, segment) in [("owner_id", &*owner.id), ("run_id", run.run_id())] {
         if segment == "." || segment == ".." {
             return Err(CancelError::invalid_input(
                 BACKEND,
@@ -128,7 +128,7 @@ pub(crate) fn build(http: &HttpClient, op: Op, run: &RunRef) -> Result<PlannedRe
     let kind = collection(owner.kind)?;
     let mut segments: Vec<(&'static str, &str)> = vec![
         ("path", kind),
-        ("owner_id", owner.id.as_str()),
+        ("owner_id", &*owner.id),
         ("path", "runs"),
         ("run_id", run.run_id()),
     ];

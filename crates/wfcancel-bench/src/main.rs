@@ -991,7 +991,7 @@ impl WorkflowCanceller for OneBuildAgno {
             .ok_or_else(|| wfcancel_core::CancelError::invalid_input("agno", "owner", "missing"))?;
         let url = self.http.endpoint(&[
             ("path", "workflows"),
-            ("owner_id", owner.id.as_str()),
+            ("owner_id", &*owner.id),
             ("path", "runs"),
             ("run_id", run.run_id()),
             ("path", "cancel"),

@@ -29,7 +29,7 @@ struct RunTemplate {
 }
 
 impl RunTemplate {
-    fn run(&self, id: impl Into<String>) -> RunRef {
+    fn run(&self, id: impl AsRef<str>) -> RunRef {
         let mut r = RunRef::new(id);
         if let Some((kind, owner)) = &self.owner {
             r = r.owned_by(*kind, owner.clone());

@@ -49,7 +49,7 @@ fn run_json(run: &RunRef) -> Map<String, Value> {
     let mut m = Map::new();
     m.insert("run".into(), Value::String(run.run_id().to_owned()));
     if let Some(o) = run.owner() {
-        m.insert(o.kind.as_str().into(), Value::String(o.id.clone()));
+        m.insert(o.kind.as_str().into(), Value::String(o.id.to_string()));
     }
     if let Some(s) = run.session_id() {
         m.insert("session".into(), Value::String(s.to_owned()));

@@ -33,7 +33,7 @@ const BACKEND: &str = "memory";
 ///     .flow_control_key("tenant-42")
 ///     .state(RunState::Paused);
 /// assert_eq!(run.id, "run-1");
-/// assert_eq!(run.run_ref().owner().map(|o| o.id.as_str()), Some("nightly-report"));
+/// assert_eq!(run.run_ref().owner().map(|o| &*o.id), Some("nightly-report"));
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -95,7 +95,10 @@ impl MemoryRun {
 
     /// The run belongs to an owner of the given kind.
     pub fn owned_by(mut self, kind: OwnerKind, id: impl Into<String>) -> Self {
-        self.owner = Some(Owner { kind, id: id.into() });
+        self.owner = Some(Owner {
+            kind,
+            id: Arc::from(id.into().as_str()),
+        });
         self
     }
 

@@ -1,5 +1,7 @@
 //! Runs, what a cancel did to them, and their states.
 
+use std::sync::Arc;
+
 use crate::CancelError;
 
 /// The kind of thing that owns a run: some providers (Agno) need it to find the run.
@@ -36,8 +38,8 @@ impl std::fmt::Display for OwnerKind {
 pub struct Owner {
     /// What kind of owner.
     pub kind: OwnerKind,
-    /// Its id.
-    pub id: String,
+    /// Its id (shared: cloning a [`RunRef`] allocates nothing).
+    pub id: Arc<str>,
 }
 
 /// A reference to one run: its id, plus what some providers need to find it.
@@ -46,50 +48,56 @@ pub struct Owner {
 /// use wfcancel_core::RunRef;
 /// let upstash = RunRef::new("wfr_123");
 /// let agno = RunRef::new("run-9").workflow("nightly-report").session("sess-1");
-/// assert_eq!(agno.owner().map(|o| o.id.as_str()), Some("nightly-report"));
+/// assert_eq!(agno.owner().map(|o| &*o.id), Some("nightly-report"));
 /// # let _ = upstash;
 /// ```
+///
+/// Its strings are shared (`Arc<str>`), so cloning a `RunRef` (as bulk reports do for every run)
+/// allocates nothing.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct RunRef {
-    run_id: String,
+    run_id: Arc<str>,
     owner: Option<Owner>,
-    session_id: Option<String>,
+    session_id: Option<Arc<str>>,
 }
 
 impl RunRef {
     /// A run known by its id alone (enough for Upstash).
-    pub fn new(run_id: impl Into<String>) -> Self {
+    pub fn new(run_id: impl AsRef<str>) -> Self {
         RunRef {
-            run_id: run_id.into(),
+            run_id: Arc::from(run_id.as_ref()),
             owner: None,
             session_id: None,
         }
     }
 
     /// The run belongs to this workflow (Agno: `/workflows/{id}/runs/...`).
-    pub fn workflow(self, id: impl Into<String>) -> Self {
+    pub fn workflow(self, id: impl AsRef<str>) -> Self {
         self.owned_by(OwnerKind::Workflow, id)
     }
 
     /// The run belongs to this agent (Agno: `/agents/{id}/runs/...`).
-    pub fn agent(self, id: impl Into<String>) -> Self {
+    pub fn agent(self, id: impl AsRef<str>) -> Self {
         self.owned_by(OwnerKind::Agent, id)
     }
 
     /// The run belongs to this team (Agno: `/teams/{id}/runs/...`).
-    pub fn team(self, id: impl Into<String>) -> Self {
+    pub fn team(self, id: impl AsRef<str>) -> Self {
         self.owned_by(OwnerKind::Team, id)
     }
 
     /// The run belongs to an owner of the given kind.
-    pub fn owned_by(mut self, kind: OwnerKind, id: impl Into<String>) -> Self {
-        self.owner = Some(Owner { kind, id: id.into() });
+    pub fn owned_by(mut self, kind: OwnerKind, id: impl AsRef<str>) -> Self {
+        self.owner = Some(Owner {
+            kind,
+            id: Arc::from(id.as_ref()),
+        });
         self
     }
 
     /// The session the run belongs to (Agno needs it to read a run's status).
-    pub fn session(mut self, id: impl Into<String>) -> Self {
-        self.session_id = Some(id.into());
+    pub fn session(mut self, id: impl AsRef<str>) -> Self {
+        self.session_id = Some(Arc::from(id.as_ref()));
         self
     }
 
