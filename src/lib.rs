@@ -97,12 +97,15 @@ impl FromStr for Backend {
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let t = s.trim();
-        Self::ALL.into_iter().find(|b| b.as_str().eq_ignore_ascii_case(t)).ok_or_else(|| {
-            CancelError::config(
-                "wfcancel",
-                format!("unknown backend {t:?}; expected one of: upstash, agno, memory"),
-            )
-        })
+        Self::ALL
+            .into_iter()
+            .find(|b| b.as_str().eq_ignore_ascii_case(t))
+            .ok_or_else(|| {
+                CancelError::config(
+                    "wfcancel",
+                    format!("unknown backend {t:?}; expected one of: upstash, agno, memory"),
+                )
+            })
     }
 }
 
@@ -136,7 +139,10 @@ pub fn from_env_with(lookup: impl Fn(&str) -> Option<String>) -> Result<Box<dyn 
 
 /// The backend used when `WFCANCEL_BACKEND` is not set.
 pub fn default_backend() -> Result<Backend, CancelError> {
-    let real: Vec<Backend> = Backend::compiled().into_iter().filter(|b| *b != Backend::Memory).collect();
+    let real: Vec<Backend> = Backend::compiled()
+        .into_iter()
+        .filter(|b| *b != Backend::Memory)
+        .collect();
     match real.as_slice() {
         [one] => Ok(*one),
         [] if Backend::Memory.is_compiled() => Ok(Backend::Memory),

@@ -5,7 +5,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
 use wfcancel_core::http::{HttpResponse, RetryDecision, parse_retry_after, readable_body};
-use wfcancel_core::{CancelError, NotFoundKind, RateLimitKind, RunState};
+use wfcancel_core::{CancelError, CancelOutcome, NotFoundKind, RateLimitKind, RunState};
 
 use crate::BACKEND;
 use crate::action::{BulkAction, BulkActionState};
@@ -224,6 +224,19 @@ pub(crate) fn decode_bulk(resp: &HttpResponse) -> Result<BulkAnswer, CancelError
         return Err(decode_error(WHAT, resp));
     }
     Ok(BulkAnswer { cancelled, action_id })
+}
+
+/// A single cancel's outcome from its bulk answer: `{"cancelled":0}` is `NotActive`, any other
+/// count `Cancelled`; an action id instead of a count is a decode error.
+pub(crate) fn cancel_outcome(a: BulkAnswer) -> Result<CancelOutcome, CancelError> {
+    match a.cancelled {
+        Some(0) => Ok(CancelOutcome::NotActive),
+        Some(_) => Ok(CancelOutcome::Cancelled),
+        None => Err(CancelError::Decode {
+            backend: BACKEND,
+            message: "a cancel by id answered an action id instead of a count".to_owned(),
+        }),
+    }
 }
 
 /// The state of run `id` in a `GET /v2/workflows/logs` answer.

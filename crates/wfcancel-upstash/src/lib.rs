@@ -51,6 +51,8 @@
 mod action;
 mod answer;
 mod config;
+#[doc(hidden)]
+pub mod fuzz;
 mod plan;
 
 use std::ops::Range;
@@ -522,15 +524,7 @@ impl WorkflowCanceller for UpstashCanceller {
         let planned = self.plan_cancel(run)?;
         let op = Op::Cancel(run.run_id());
         let resp = self.send(op, planned.method, planned.url).await?;
-        let a = answer(op, &resp, decode_bulk)?;
-        match a.cancelled {
-            Some(0) => Ok(CancelOutcome::NotActive),
-            Some(_) => Ok(CancelOutcome::Cancelled),
-            None => Err(CancelError::Decode {
-                backend: BACKEND,
-                message: "a cancel by id answered an action id instead of a count".to_owned(),
-            }),
-        }
+        answer(op, &resp, decode_bulk).and_then(answer::cancel_outcome)
     }
 
     /// See the [crate documentation](crate#what-is-sent). Validates the selector and options

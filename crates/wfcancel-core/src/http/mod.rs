@@ -2,7 +2,8 @@
 //!
 //! One [`HttpClient`] per backend instance: a pooled `reqwest` client built once, connect and
 //! request timeouts, no redirects, a capped response body, percent-encoded path segments,
-//! `User-Agent: wfcancel/<version>`, a bearer token that never shows, and a [`RetryPolicy`] that
+//! `User-Agent: wfcancel/<version>`, a bearer token that never shows (not even when a server
+//! echoes it back: see [`HttpClient::send_with`]), and a [`RetryPolicy`] that
 //! retries transport errors, timeouts, 408, 429 and 5xx while honouring `Retry-After` and the
 //! backend's own hints, never sleeping past its deadline.
 //!
@@ -122,7 +123,34 @@ pub struct HttpClient {
     client: reqwest::Client,
     base: Url,
     auth: Option<HeaderValue>,
+    /// The token's bytes, scrubbed from every answer (see [`MIN_SCRUBBED_TOKEN_LEN`]).
+    scrub: Option<Box<[u8]>>,
     config: HttpConfig,
+}
+
+/// Tokens at least this long are scrubbed from answers; shorter ones would match ordinary text.
+pub const MIN_SCRUBBED_TOKEN_LEN: usize = 8;
+
+/// The mask a scrubbed token is replaced with.
+const SCRUB_MASK: &[u8] = b"***";
+
+/// `bytes` with every occurrence of `secret` replaced by `***`, or `None` when there is none.
+fn scrub(bytes: &[u8], secret: &[u8]) -> Option<Vec<u8>> {
+    if secret.is_empty() || bytes.len() < secret.len() || !bytes.windows(secret.len()).any(|w| w == secret) {
+        return None;
+    }
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i..].starts_with(secret) {
+            out.extend_from_slice(SCRUB_MASK);
+            i += secret.len();
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    Some(out)
 }
 
 impl std::fmt::Debug for HttpClient {
@@ -166,6 +194,10 @@ impl HttpClient {
             }
             None => None,
         };
+        let scrub = token
+            .map(|t| t.expose().as_bytes())
+            .filter(|t| t.len() >= MIN_SCRUBBED_TOKEN_LEN)
+            .map(Box::from);
         let client = reqwest::Client::builder()
             .connect_timeout(config.connect_timeout)
             .timeout(config.request_timeout)
@@ -180,6 +212,7 @@ impl HttpClient {
             client,
             base,
             auth,
+            scrub,
             config,
         })
     }
@@ -244,6 +277,10 @@ impl HttpClient {
     /// readable answer: [`CancelError::Transport`], [`CancelError::Timeout`], a redirect
     /// ([`CancelError::Provider`]; never followed, so the token never reaches another host) and
     /// a body over the cap ([`CancelError::Decode`]).
+    ///
+    /// The token (when at least [`MIN_SCRUBBED_TOKEN_LEN`] bytes long) is replaced by `***` in
+    /// every answer's body and in a redirect's location before anything reads them, so a server
+    /// or proxy that echoes the `Authorization` header back cannot make an error show it.
     ///
     /// `hint` lets the backend refine the rule for an answer: a provider-specific retry time, or
     /// "never retry this one".
@@ -331,6 +368,7 @@ impl HttpClient {
                     Err(_) => "an unreadable location".to_owned(),
                 })
                 .unwrap_or_else(|| "no location".to_owned());
+            let to = self.scrubbed_text(&to);
             return Err(AttemptError::Final(CancelError::Provider {
                 backend: self.backend,
                 status: Some(status),
@@ -362,12 +400,24 @@ impl HttpClient {
             }
             body.extend_from_slice(&chunk);
         }
+        let body = match self.scrub.as_deref().and_then(|secret| scrub(&body, secret)) {
+            Some(scrubbed) => scrubbed,
+            None => body,
+        };
         Ok(HttpResponse {
             status,
             headers,
             body: body.into(),
             attempts: 1,
         })
+    }
+
+    /// `text` with the token scrubbed.
+    fn scrubbed_text(&self, text: &str) -> String {
+        match self.scrub.as_deref().and_then(|secret| scrub(text.as_bytes(), secret)) {
+            Some(scrubbed) => String::from_utf8_lossy(&scrubbed).into_owned(),
+            None => text.to_owned(),
+        }
     }
 
     fn transport_error(&self, e: reqwest::Error, method: &Method, url: &Url, timeout: Duration) -> AttemptError {
@@ -469,4 +519,22 @@ fn parse_base_url(backend: &'static str, raw: &str, allow_insecure: bool) -> Res
     let trimmed = url.path().trim_end_matches('/').to_owned();
     url.set_path(&trimmed);
     Ok(url)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::scrub;
+
+    #[test]
+    fn scrub_replaces_every_occurrence_and_only_those() {
+        let s = b"tok-12345678";
+        assert_eq!(scrub(b"nothing here", s), None);
+        assert_eq!(scrub(b"", s), None);
+        assert_eq!(
+            scrub(b"Bearer tok-12345678 and tok-12345678tok-12345678!", s).as_deref(),
+            Some(&b"Bearer *** and ******!"[..])
+        );
+        assert_eq!(scrub(b"tok-1234567", s), None, "a prefix is not the token");
+        assert_eq!(scrub(b"abc", b""), None);
+    }
 }

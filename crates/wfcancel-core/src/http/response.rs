@@ -45,7 +45,9 @@ impl HttpResponse {
 const MAX_MESSAGE_CHARS: usize = 300;
 
 /// Turns any body into a short line for an error message: trimmed text; for an HTML page its
-/// `<title>` (or its text without tags); `"(empty body)"` when empty; cut to 300 characters.
+/// `<title>` (or its text without tags); `"(empty body)"` when empty, `"(body without readable
+/// text)"` when it holds only whitespace and control characters; cut to 300 characters. The
+/// line never holds a control character and never starts or ends with a space.
 ///
 /// ```
 /// use wfcancel_core::http::readable_body;
@@ -68,10 +70,10 @@ pub fn readable_body(body: &[u8]) -> String {
     } else {
         collapse(text)
     };
-    let line = if line.is_empty() {
-        "(HTML page without text)".to_owned()
-    } else {
-        line
+    let line = match (line.is_empty(), looks_html) {
+        (false, _) => line,
+        (true, true) => "(HTML page without text)".to_owned(),
+        (true, false) => "(body without readable text)".to_owned(),
     };
     truncate(&line, MAX_MESSAGE_CHARS)
 }
@@ -93,9 +95,11 @@ fn strip_tags(s: &str) -> String {
     out
 }
 
+/// One line: words separated by single spaces; whitespace and control characters separate
+/// words and never show (so a body of control characters collapses to nothing, not to blanks).
 fn collapse(s: &str) -> String {
-    s.split_whitespace()
-        .map(|w| w.chars().filter(|c| !c.is_control()).collect::<String>())
+    s.split(|c: char| c.is_whitespace() || c.is_control())
+        .filter(|w| !w.is_empty())
         .collect::<Vec<_>>()
         .join(" ")
 }
@@ -104,5 +108,28 @@ fn truncate(s: &str, max: usize) -> String {
     match s.char_indices().nth(max) {
         Some((i, _)) => format!("{}…", &s[..i]),
         None => s.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::readable_body;
+
+    /// Inputs found by `scripts/fuzz.sh` (targets `readable_body`, `agno_detail`).
+    #[test]
+    fn control_characters_never_leave_blanks() {
+        assert_eq!(
+            readable_body(b"  \t\n\0\0\t\n\0\0\0\0\0\0\0"),
+            "(body without readable text)"
+        );
+        assert_eq!(
+            readable_body(b"\x0f\0\0\0\tac\x1b<!doctype html[31m"),
+            "ac <!doctype html[31m"
+        );
+        assert_eq!(
+            readable_body(b"<html><title>\x07</title></html>"),
+            "(HTML page without text)"
+        );
+        assert_eq!(readable_body(b"a\x1b[31mb"), "a [31mb");
     }
 }
