@@ -43,12 +43,28 @@ pub(crate) struct Context<'a> {
     pub(crate) key_sent: bool,
 }
 
+/// A 2xx to a cancel: AgentOS answers `{}`. A body that is not JSON means something else
+/// answered (a wrong base URL, a proxy's page): that is no proof the cancel was recorded.
+fn cancel_accepted(body: &[u8]) -> Result<CancelOutcome, CancelError> {
+    if body.iter().all(u8::is_ascii_whitespace) || serde_json::from_slice::<serde_json::Value>(body).is_ok() {
+        return Ok(CancelOutcome::Requested);
+    }
+    Err(CancelError::Decode {
+        backend: BACKEND,
+        message: format!(
+            "a cancel was answered 2xx with a body that is not JSON ({}); AgentOS answers {{}}: \
+             does the base URL (AGENTOS_URL) point at an AgentOS?",
+            readable_body(body)
+        ),
+    })
+}
+
 /// Turns any AgentOS answer into an outcome, a state or a [`CancelError`].
 pub(crate) fn map_answer(ctx: &Context<'_>, resp: &HttpResponse) -> Result<Answer, CancelError> {
     let status = resp.status;
     if resp.is_success() {
         return match ctx.op {
-            Op::Cancel => Ok(Answer::Outcome(CancelOutcome::Requested)),
+            Op::Cancel => cancel_accepted(&resp.body).map(Answer::Outcome),
             Op::Status => decode_state(ctx.run, &resp.body).map(Answer::State),
         };
     }
@@ -366,9 +382,21 @@ mod tests {
     }
 
     #[test]
-    fn success_is_requested_whatever_the_body() {
-        for body in ["{}", "", "null", "not json"] {
-            assert_eq!(cancel(200, body), Ok(Answer::Outcome(CancelOutcome::Requested)));
+    fn success_is_requested_when_the_body_is_json_or_empty() {
+        for body in ["{}", "", " \n", "null", r#"{"extra":1}"#] {
+            assert_eq!(
+                cancel(200, body),
+                Ok(Answer::Outcome(CancelOutcome::Requested)),
+                "{body:?}"
+            );
+        }
+        // Something other than AgentOS answered: no proof that the cancel was recorded.
+        for body in ["not json", "<html><title>Welcome to nginx!</title></html>"] {
+            let r = cancel(200, body);
+            assert!(
+                matches!(&r, Err(CancelError::Decode { message, .. }) if message.contains("AGENTOS_URL")),
+                "{r:?}"
+            );
         }
     }
 

@@ -28,19 +28,29 @@ fn outcome_label(o: CancelOutcome) -> &'static str {
     }
 }
 
-/// `run-9 (workflow nightly, session s1)`.
+/// `run-9 (workflow nightly, session s1)`. Ids are printed escaped when they hold control
+/// characters, so an id can never drive the terminal (escape sequences, carriage returns).
 pub fn run_text(run: &RunRef) -> String {
     let mut extra = Vec::new();
     if let Some(o) = run.owner() {
-        extra.push(format!("{} {}", o.kind, o.id));
+        extra.push(format!("{} {}", o.kind, printable(&o.id)));
     }
     if let Some(s) = run.session_id() {
-        extra.push(format!("session {s}"));
+        extra.push(format!("session {}", printable(s)));
     }
     if extra.is_empty() {
-        run.run_id().to_owned()
+        printable(run.run_id()).into_owned()
     } else {
-        format!("{} ({})", run.run_id(), extra.join(", "))
+        format!("{} ({})", printable(run.run_id()), extra.join(", "))
+    }
+}
+
+/// `s` as is, or escaped (`\u{1b}`, `\r` …) when it holds a control character.
+pub fn printable(s: &str) -> std::borrow::Cow<'_, str> {
+    if s.chars().any(char::is_control) {
+        std::borrow::Cow::Owned(s.escape_debug().to_string())
+    } else {
+        std::borrow::Cow::Borrowed(s)
     }
 }
 

@@ -493,7 +493,6 @@ async fn control_characters_and_bytes_that_are_not_utf8_are_refused_with_exit_2(
 /// `ESC [ 31 m` (or a CR that overwrites the line) drives the terminal. Proposed fix: print ids
 /// that hold control characters escaped (`escape_debug`).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "known bug: refused ids are echoed raw to the terminal (RELIABILITY.md, Findings)"]
 async fn a_refused_id_is_never_echoed_raw_to_the_terminal() {
     let emu = upstash(Faults::none()).await;
     let out = run(&["cancel", "x\u{1b}[2J\rfake"], &upstash_env(&emu.url()), None).await;

@@ -453,6 +453,10 @@ pub fn is_retryable_status(status: u16) -> bool {
     status == 408 || status == 429 || (500..600).contains(&status)
 }
 
+/// The longest wait a `Retry-After` can ask for (about 31 years): larger values are capped so
+/// that adding one to an instant can never overflow.
+const MAX_RETRY_AFTER_SECS: u64 = 1_000_000_000;
+
 /// Parses a `Retry-After` value: delay-seconds or an HTTP-date (relative to `now`; a date in the
 /// past means zero). `None` when it is neither.
 ///
@@ -465,10 +469,11 @@ pub fn is_retryable_status(status: u16) -> bool {
 pub fn parse_retry_after(value: &HeaderValue, now: SystemTime) -> Option<Duration> {
     let s = value.to_str().ok()?.trim();
     if let Ok(secs) = s.parse::<u64>() {
-        return Some(Duration::from_secs(secs));
+        return Some(Duration::from_secs(secs.min(MAX_RETRY_AFTER_SECS)));
     }
     if let Ok(secs) = s.parse::<f64>() {
-        return (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs.min(1e9)));
+        return (secs.is_finite() && secs >= 0.0)
+            .then(|| Duration::from_secs_f64(secs.min(MAX_RETRY_AFTER_SECS as f64)));
     }
     let when = httpdate::parse_http_date(s).ok()?;
     Some(when.duration_since(now).unwrap_or(Duration::ZERO))
