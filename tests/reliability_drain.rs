@@ -4,7 +4,9 @@
 //!
 //! The emulator models the stop with `UpstashRun::uncancellable_once`: a filtered round stops
 //! just before such a run and answers the count so far; the mark is then cleared, so the next
-//! round goes past it.
+//! round goes past it. When the run is the first of a round, that round answers 0 while runs
+//! remain, which is why a drain ends only after two zero rounds in a row
+//! (`wfcancel_upstash::DRAIN_ZERO_ROUNDS`).
 #![cfg(all(feature = "upstash", feature = "agno"))]
 
 mod reliability_support;
@@ -16,6 +18,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use reliability_support as rs;
+use wfcancel::upstash::DRAIN_ZERO_ROUNDS;
 use wfcancel::{BulkOptions, RunFilter, Selector, WorkflowCanceller};
 use wfcancel_emulator::{FaultKind, Faults, UpstashEmulator, UpstashRun, UpstashState};
 
@@ -56,17 +59,17 @@ fn seed(emu: &UpstashEmulator, marks: &BTreeSet<usize>) -> (Vec<String>, Vec<Str
 }
 
 /// The rounds a drain of `n` runs with page size `page` takes when the runs at `marks` stop a
-/// round once each, as the emulator (and the real server) behave: `(rounds, per-round counts)`.
-/// `None` when a mark falls at the head of a round (that round answers 0).
-fn simulate(n: usize, page: usize, marks: &BTreeSet<usize>) -> Option<(u32, Vec<usize>)> {
+/// round once each, as the emulator (and the real server) behave, and the drain ends after
+/// `DRAIN_ZERO_ROUNDS` zero rounds in a row: `(rounds, per-round counts)`. A mark at the head
+/// of a round makes that round answer 0.
+fn simulate(n: usize, page: usize, marks: &BTreeSet<usize>) -> (u32, Vec<usize>) {
     let mut marks = marks.clone();
     let mut pos = 0;
     let mut counts = Vec::new();
+    let mut zeros = 0;
     loop {
         let end = (pos + page).min(n);
-        let stop = marks.range(pos..end).next().copied();
-        let cancelled = match stop {
-            Some(m) if m == pos => return None,
+        let cancelled = match marks.range(pos..end).next().copied() {
             Some(m) => {
                 marks.remove(&m);
                 m - pos
@@ -75,8 +78,9 @@ fn simulate(n: usize, page: usize, marks: &BTreeSet<usize>) -> Option<(u32, Vec<
         };
         counts.push(cancelled);
         pos += cancelled;
-        if cancelled == 0 {
-            return Some((counts.len() as u32, counts));
+        zeros = if cancelled == 0 { zeros + 1 } else { 0 };
+        if zeros == DRAIN_ZERO_ROUNDS {
+            return (counts.len() as u32, counts);
         }
     }
 }
@@ -84,7 +88,7 @@ fn simulate(n: usize, page: usize, marks: &BTreeSet<usize>) -> Option<(u32, Vec<
 async fn drain(label: &str, marks: &[usize], selector: Selector, faults: Faults) {
     rs::capture_tracing();
     let marks: BTreeSet<usize> = marks.iter().copied().collect();
-    let (rounds, _) = simulate(RUNS, PAGE, &marks).expect("no mark at the head of a round");
+    let (rounds, _) = simulate(RUNS, PAGE, &marks);
     let emu = rs::upstash_emulator(Faults::none()).await;
     let (nightly, decoys) = seed(&emu, &marks);
     let client = rs::upstash_client(
@@ -101,13 +105,8 @@ async fn drain(label: &str, marks: &[usize], selector: Selector, faults: Faults)
 
     assert!(report.is_success(), "{:?}", report.failed);
     assert!(report.drained, "{report:?}");
-    // Each stop costs one extra round. (With the fix proposed in RELIABILITY.md, a drain also
-    // confirms its final zero with one more round.)
-    assert!(
-        report.rounds == rounds || report.rounds == rounds + 1,
-        "rounds: {} (simulated {rounds})",
-        report.rounds
-    );
+    // Each stop costs one extra round, and the final zero is confirmed by one more.
+    assert_eq!(report.rounds, rounds, "rounds (simulated {rounds})");
     assert_eq!(report.requests_sent, u64::from(report.rounds));
     let expected = match selector {
         Selector::All(_) => RUNS + decoys.len(),
@@ -210,38 +209,64 @@ async fn a_drain_with_stops_under_a_fault_storm_still_counts_exactly() {
     drain("upstash/drain/filter-stops-storm", &MARKS, filter, faults).await;
 }
 
-/// KNOWN BUG (RELIABILITY.md, "Findings"): when the run the server stops at is the first of a
-/// round, the round answers `{"cancelled":0}`, which the drain takes for "nothing left": it ends
-/// with `drained = true` and every later run still running. Proposed fix: end a drain only after
-/// a zero round is confirmed by a second zero round (one request more per drain). Run it with
-/// `cargo test -p wfcancel --all-features --test reliability_drain -- --ignored`.
+/// Regression (RELIABILITY.md, "Findings"): when the run the server stops at is the first of a
+/// round, the round answers `{"cancelled":0}` with runs still matching. A drain used to take that
+/// for "nothing left" and end with `drained = true` after one round, every run still running.
+/// Now a zero must be confirmed by a second zero round in a row, for a filter and for
+/// cancel-all alike.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "known bug: a stop at the head of a round ends the drain early (RELIABILITY.md, Findings)"]
 async fn a_stop_at_the_head_of_a_round_does_not_end_the_drain() {
     rs::capture_tracing();
     let marks: BTreeSet<usize> = [0, 50].into_iter().collect();
-    assert!(
-        simulate(RUNS, PAGE, &marks).is_none(),
-        "the first round starts at a stop"
+    let (rounds, counts) = simulate(RUNS, PAGE, &marks);
+    assert_eq!(
+        counts[..4],
+        [0, 50, 0, 50],
+        "the first and the third round start at a stop"
     );
-    let emu = rs::upstash_emulator(Faults::none()).await;
-    let (nightly, _) = seed(&emu, &marks);
-    let client = rs::upstash_client(&emu.url(), rs::http(Duration::from_secs(5), 3, Duration::from_secs(30)));
-    let opts = BulkOptions::new().page_size(PAGE).drain(true);
-    let filter = Selector::filter(RunFilter::new().label("nightly"));
-    let (report, _) = rs::within("head stop", LIMIT, client.cancel_many(&filter, &opts)).await;
-    let report = report.expect("ran");
-    let left = nightly
-        .iter()
-        .filter(|id| emu.state(id) != Some(UpstashState::Canceled))
-        .count();
-    assert!(
-        !(report.drained && left > 0),
-        "the drain says drained after {} round(s), yet {left} runs are still running",
-        report.rounds
-    );
-    assert_eq!(left, 0);
-    emu.shutdown().await;
+    for selector in [
+        Selector::filter(RunFilter::new().label("nightly")),
+        Selector::cancel_all_runs(),
+    ] {
+        let emu = rs::upstash_emulator(Faults::none()).await;
+        let (nightly, decoys) = seed(&emu, &marks);
+        let client = rs::upstash_client(&emu.url(), rs::http(Duration::from_secs(5), 3, Duration::from_secs(30)));
+        let seen: Arc<std::sync::Mutex<Vec<(u32, u64)>>> = Arc::default();
+        let seen2 = Arc::clone(&seen);
+        let opts = BulkOptions::new()
+            .page_size(PAGE)
+            .drain(true)
+            .on_progress(move |p| seen2.lock().expect("lock").push((p.rounds, p.last_round_cancelled)));
+        let (report, _) = rs::within("head stop", LIMIT, client.cancel_many(&selector, &opts)).await;
+        rs::scan_result("head stop", &report);
+        let report = report.expect("ran");
+        let left = nightly
+            .iter()
+            .filter(|id| emu.state(id) != Some(UpstashState::Canceled))
+            .count();
+        assert!(
+            !(report.drained && left > 0),
+            "the drain says drained after {} round(s), yet {left} runs are still running",
+            report.rounds
+        );
+        assert!(report.is_success() && report.drained, "{report:?}");
+        assert_eq!(left, 0);
+        assert_eq!(report.cancelled, emu.cancelled());
+        assert_eq!(report.requests_sent, u64::from(report.rounds));
+        let seen = seen.lock().expect("lock").clone();
+        assert_eq!(seen.len(), report.rounds as usize, "progress after every round");
+        assert_eq!(seen[0], (1, 0), "the first round cancelled nothing");
+        assert_eq!(seen[seen.len() - 2..], [(report.rounds - 1, 0), (report.rounds, 0)]);
+        if let Selector::Filter(_) = selector {
+            assert_eq!(report.rounds, rounds, "simulated {counts:?}");
+            assert!(decoys.iter().all(|id| emu.state(id) == Some(UpstashState::Started)));
+        } else {
+            assert_eq!(report.cancelled as usize, RUNS + decoys.len());
+            assert_eq!(emu.active_count(), 0, "runs left after draining everything");
+        }
+        emu.shutdown().await;
+    }
+    rs::assert_no_leaks();
 }
 
 /// A server that cancels something on every call and never answers 0: the drain stops at the
@@ -301,9 +326,14 @@ async fn the_round_limit_stops_a_server_that_never_reaches_zero() {
 #[test]
 fn the_simulation_matches_a_hand_count() {
     let marks: BTreeSet<usize> = MARKS.iter().copied().collect();
-    let (rounds, counts) = simulate(RUNS, PAGE, &marks).expect("no head stop");
+    let (rounds, counts) = simulate(RUNS, PAGE, &marks);
     assert_eq!(counts.iter().sum::<usize>(), RUNS);
     assert_eq!(counts[..5], [7, 50, 3, 1, 50]);
-    assert_eq!(*counts.last().expect("rounds"), 0);
+    assert_eq!(
+        counts[counts.len() - 2..],
+        [0, 0],
+        "a drain ends on two zero rounds in a row"
+    );
+    assert!(counts[..counts.len() - 2].iter().all(|&c| c > 0));
     assert_eq!(rounds as usize, counts.len());
 }

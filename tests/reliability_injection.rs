@@ -3,7 +3,8 @@
 //! are recorded on a loopback server that decodes them the way the emulators do (path segments
 //! percent-decoded as axum's `Path` does, queries as `application/x-www-form-urlencoded`).
 //! Control characters are refused before sending with `InvalidInput`, and so is anything that
-//! cannot stay one path segment (`.`, `..`) or one URL (over the URL limit).
+//! cannot stay one path segment (`.`, `..`) or one URL (over the URL limit), and, for Upstash, a
+//! comma in a run id, label, caller IP or flow-control key (the server splits those on commas).
 //!
 //! Non-UTF-8 bytes cannot be a Rust `&str`; they are tried through the command line in
 //! `crates/wfcancel-cli/tests/reliability_leaks.rs`.
@@ -105,10 +106,10 @@ fn refused_everywhere(s: &str) -> bool {
     has_control(s) || is_blank(s)
 }
 
-/// Upstash reads a comma in an id, label, caller IP or flow-control key as a separator: a
-/// client may refuse such a value (the fix proposed in RELIABILITY.md) instead of sending it.
-fn comma_refused<T>(s: &str, r: &Result<T, CancelError>) -> bool {
-    s.contains(',') && matches!(r, Err(CancelError::InvalidInput { .. }))
+/// Upstash reads a comma in an id, label, caller IP or flow-control key as a separator, so the
+/// client must refuse such a value instead of sending it (workflow URLs are not split).
+fn comma_refused(s: &str) -> bool {
+    s.contains(',')
 }
 
 fn check_refused(what: &str, r: &Result<impl std::fmt::Debug, CancelError>, recorded: &[Recorded]) {
@@ -179,9 +180,15 @@ async fn upstash_ids_and_filter_values_stay_one_value() {
                 .map(str::len)
                 .sum::<usize>()
             > max_url;
-        if refused_everywhere(&h) || too_long || comma_refused(&h, &r) {
+        if refused_everywhere(&h) || too_long || comma_refused(&h) {
             check_refused(&what, &r, &recorded);
             tally.add(Expect::Refused);
+            // The status read refuses the same values (the URL limit apart: its URL is another).
+            if refused_everywhere(&h) || comma_refused(&h) {
+                let (s, _) = rs::within(&what, LIMIT, client.status(&RunRef::new(h.clone()))).await;
+                rs::scan_result(&what, &s);
+                check_refused(&format!("{what} (status)"), &s, &rec.take());
+            }
             continue;
         }
         assert!(r.is_ok(), "{what}: {r:?}");
@@ -207,7 +214,7 @@ async fn upstash_ids_and_filter_values_stay_one_value() {
     // Many ids in one bulk: each stays one `workflowRunIds` value, in order, across chunks.
     let ids: Vec<String> = hostile()
         .into_iter()
-        // (commas apart: tried one by one above, see `comma_refused`)
+        // (commas apart: refused, see `comma_refused`)
         .filter(|h| !refused_everywhere(h) && h.len() < 1000 && !h.contains(','))
         .collect();
     let (r, _) = rs::within(
@@ -261,7 +268,7 @@ async fn upstash_ids_and_filter_values_stay_one_value() {
                 .sum::<usize>()
                 + 100
                 > max_url;
-            if refused_everywhere(&h) || too_long || (key != "workflowUrl" && comma_refused(&h, &r)) {
+            if refused_everywhere(&h) || too_long || (key != "workflowUrl" && comma_refused(&h)) {
                 check_refused(&what, &r, &recorded);
                 tally.add(Expect::Refused);
                 continue;
@@ -390,14 +397,13 @@ async fn agno_ids_stay_one_path_segment_and_sessions_one_query_value() {
     );
 }
 
-/// KNOWN BUG (RELIABILITY.md, "Findings"): a comma survives encoding (`%2C`), but the server
+/// Regression (RELIABILITY.md, "Findings"): a comma survives encoding (`%2C`), but the server
 /// splits `workflowRunIds`, `label`, `callerIp` and `flowControlKey` values on commas after
 /// decoding them (the reference: "the server also accepts one comma-separated value"; the
-/// emulator does the same). So the id `a,victim` cancels the run `victim`, and the label
-/// `nightly,prod` cancels every `prod` run. Proposed fix: refuse `,` in those values with
-/// `InvalidInput`, as control characters are.
+/// emulator does the same). So the id `a,victim` used to cancel the run `victim` too, and the
+/// label `nightly,prod` every `prod` run. Such values are now refused with `InvalidInput`, naming
+/// the field, before anything is sent.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "known bug: a comma in an id or label value widens the cancel (RELIABILITY.md, Findings)"]
 async fn a_comma_in_an_id_or_label_never_reaches_another_run() {
     use wfcancel_emulator::{Faults, UpstashRun, UpstashState};
     let emu = rs::upstash_emulator(Faults::none()).await;
@@ -419,6 +425,29 @@ async fn a_comma_in_an_id_or_label_never_reaches_another_run() {
         (Some(UpstashState::Started), Some(UpstashState::Started)),
         "cancel of id `a,victim` answered {r:?}; cancel of label `nightly,prod` answered {l:?}"
     );
+    assert!(
+        matches!(&r, Err(CancelError::InvalidInput { field: "run_id", .. })),
+        "{r:?}"
+    );
+    assert!(
+        matches!(
+            &l,
+            Err(CancelError::InvalidInput {
+                field: "filter.labels",
+                ..
+            })
+        ),
+        "{l:?}"
+    );
+    let b = client
+        .cancel_many(&Selector::ids(["a", "a,victim"]), &BulkOptions::new())
+        .await;
+    assert!(
+        matches!(&b, Err(CancelError::InvalidInput { field: "ids", .. })),
+        "{b:?}"
+    );
+    assert_eq!(emu.stats().requests, 0, "nothing was sent");
+    assert_eq!(emu.state("a"), Some(UpstashState::Started));
     emu.shutdown().await;
 }
 

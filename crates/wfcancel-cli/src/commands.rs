@@ -7,8 +7,8 @@ use std::time::Duration;
 use futures::StreamExt;
 use serde_json::{Map, Value, json};
 use wfcancel::{
-    BulkOptions, CancelError, Capabilities, DEFAULT_MAX_ROUNDS, OwnerKind, Progress, RunFilter, RunRef, Selector,
-    WaitOptions, WorkflowCanceller, WorkflowCancellerExt,
+    BulkOptions, CancelError, Capabilities, OwnerKind, Progress, RunFilter, RunRef, Selector, WaitOptions,
+    WorkflowCanceller, WorkflowCancellerExt,
 };
 
 use crate::cli::{BulkArgs, CancelArgs, OwnerArgs, StatusArgs};
@@ -385,7 +385,7 @@ fn planned_text(p: &Planned) -> String {
     let q = p.query.as_deref().map(|q| format!("?{q}")).unwrap_or_default();
     match p.repeat {
         Some(n) => format!(
-            "{} {}{q}  (repeated until a call cancels nothing, at most {n} times)",
+            "{} {}{q}  (repeated until two calls in a row cancel nothing, at most {n} times)",
             p.method, p.path
         ),
         None => format!("{} {}{q}", p.method, p.path),
@@ -401,8 +401,9 @@ fn dry_run_note(out: &Output, client: &Client, t: &Totals) {
     ));
 }
 
-/// A filtered or cancel-all bulk, one line per round; repeated while `drain` and a round
-/// cancelled something.
+/// A filtered or cancel-all bulk, one line per round. With `drain`, the backend repeats the
+/// call until nothing is left, by its own rule (Upstash: two rounds in a row that cancel
+/// nothing, since one zero may be a stop at a run it cannot cancel), within the round limit.
 async fn bulk_rounds(
     c: &dyn WorkflowCanceller,
     selector: &Selector,
@@ -410,59 +411,52 @@ async fn bulk_rounds(
     drain: bool,
     out: &mut Output,
 ) -> Result<u8, Failure> {
-    let opts = opts.drain(false);
     let bar = out.start_progress(if drain { "draining" } else { "cancelling" });
-    let mut totals = Totals::default();
-    let mut round: u64 = 0;
-    loop {
-        round += 1;
-        let report = match c.cancel_many(selector, &opts).await {
-            Ok(r) => r,
-            Err(e) if round == 1 => {
-                out.finish_progress();
-                return Err(e.into());
-            }
-            Err(e) => {
-                totals.failed_calls += 1;
-                totals.saw_error(&e);
-                out.call_failed(&format!("round {round}"), &e);
-                break;
-            }
-        };
-        let failed = !report.failed.is_empty();
-        for f in &report.failed {
-            out.call_failed(&format!("round {round}"), &f.error);
+    // The library runs the rounds and decides when a drain is over (one rule, in one place);
+    // this prints a line per round from its progress callback.
+    let lines = out.clone();
+    let last_failed = AtomicU64::new(0);
+    let opts = opts.drain(drain).on_progress(move |p: &Progress| {
+        if p.failed_requests > last_failed.swap(p.failed_requests, Ordering::Relaxed) {
+            return; // a failed round: listed with its error once the bulk returns
         }
-        if !failed {
-            let mut m = Map::new();
-            m.insert("round".into(), json!(round));
-            m.insert("cancelled".into(), json!(report.cancelled));
-            if let Some(id) = &report.action_id {
-                m.insert("action_id".into(), Value::String(id.clone()));
-            }
-            let text = match &report.action_id {
-                Some(id) => format!("started bulk action {id}"),
-                None => format!("cancelled {}", report.cancelled),
-            };
-            out.counts(&format!("round {round}"), m, &text);
-        }
-        let cancelled = report.cancelled;
-        let background = report.action_id.is_some();
-        totals.add_report(&report);
-        bar.set_position(round);
-        bar.set_message(format!("rounds, {} cancelled", totals.cancelled));
-        if !drain || failed || background || cancelled == 0 {
-            break;
-        }
-        if round >= u64::from(DEFAULT_MAX_ROUNDS) {
-            out.note(&format!(
-                "warning: stopped after {round} rounds while runs were still being cancelled"
-            ));
-            totals.drained = false;
-            break;
-        }
-    }
+        let mut m = Map::new();
+        m.insert("round".into(), json!(p.rounds));
+        m.insert("cancelled".into(), json!(p.last_round_cancelled));
+        lines.counts(
+            &format!("round {}", p.rounds),
+            m,
+            &format!("cancelled {}", p.last_round_cancelled),
+        );
+        bar.set_position(u64::from(p.rounds));
+        bar.set_message(format!("rounds, {} cancelled", p.cancelled));
+    });
+    let max_rounds = opts.max_rounds;
+    let report = c.cancel_many(selector, &opts).await;
     out.finish_progress();
+    let report = report?;
+    for f in &report.failed {
+        let round = f.round.unwrap_or(report.rounds);
+        out.call_failed(&format!("round {round}"), &f.error);
+    }
+    if let Some(id) = &report.action_id {
+        let mut m = Map::new();
+        m.insert("action_id".into(), Value::String(id.clone()));
+        out.counts(
+            "bulk action",
+            m,
+            &format!("started bulk action {id} (the provider cancels in the background)"),
+        );
+    }
+    if drain && !report.drained && report.failed.is_empty() && report.action_id.is_none() && report.rounds >= max_rounds
+    {
+        out.note(&format!(
+            "warning: stopped after {} rounds while runs were still being cancelled (the round limit)",
+            report.rounds
+        ));
+    }
+    let mut totals = Totals::default();
+    totals.add_report(&report);
     out.summary(&totals, false);
     Ok(totals.exit_code())
 }

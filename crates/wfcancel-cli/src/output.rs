@@ -391,7 +391,7 @@ impl Output {
             let q = query.map(|q| format!("?{q}")).unwrap_or_default();
             match sends {
                 Some(n) => self.line(&format!(
-                    "{method} {path}{q}  (repeated until a call cancels nothing, at most {n} times)"
+                    "{method} {path}{q}  (repeated until nothing is left: two calls in a row that cancel nothing; at most {n} times)"
                 )),
                 None => self.line(&format!("{method} {path}{q}")),
             }

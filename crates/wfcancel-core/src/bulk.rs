@@ -35,6 +35,9 @@ pub struct Progress {
     pub failed: u64,
     /// Runs cancelled by the last drain round.
     pub last_round_cancelled: u64,
+    /// Provider requests (chunks, drain rounds) that failed so far; a callback tells a failed
+    /// round from one that cancelled nothing by this count going up.
+    pub failed_requests: u64,
 }
 
 /// A progress callback.
@@ -268,6 +271,7 @@ impl BulkReport {
             not_active: self.not_active,
             failed: self.failed_runs(),
             last_round_cancelled: 0,
+            failed_requests: self.failed.len() as u64,
         }
     }
 }

@@ -38,13 +38,49 @@
 //!   size minus its count. A failed chunk is listed in `failed` with its ids and index.
 //! - **Filter** — `label`, `fromDate`, `toDate` (epoch ms), `callerIp`, `flowControlKey`
 //!   (repeated keys), `workflowUrl` (+ `workflowUrlExactMatch=true` for an exact match), then
-//!   `count` (= `BulkOptions::page_size`). With `BulkOptions::drain` the call is repeated until
-//!   one cancels nothing (`drained = true`), at most `max_rounds` times (`drained = false`).
+//!   `count` (= `BulkOptions::page_size`). With `BulkOptions::drain` the call is repeated (see
+//!   [Draining](#draining)).
 //! - **All** ([`Selector::cancel_all_runs`]) — only `count`, drained the same way.
 //!
 //! Values are form-urlencoded, so ids and filter values with `/`, `?`, `#`, `%`, `&`, `=`, `+`,
 //! spaces or non-ASCII stay one query value. The token goes in `Authorization: Bearer`, never
 //! in the URL. [`UpstashCanceller::plan`] shows the requests without sending them.
+//!
+//! # Draining
+//!
+//! Each filtered (or cancel-all) call cancels at most `count` runs and answers how many it
+//! cancelled. The server also **stops at the first run it cannot cancel** and answers the count
+//! so far; the next call goes past that run. So a call answering `{"cancelled": 0}` does not
+//! prove that nothing is left: when the run it stopped at was the first of the round, it
+//! answers 0 with matching runs still running.
+//!
+//! A drain therefore ends only after [`DRAIN_ZERO_ROUNDS`] (two) calls **in a row** answer 0;
+//! a round that cancels something in between starts the count again. That costs exactly one
+//! request more per drain than stopping at the first 0 (answers 3, 3, 1, 0, 0 for 7 runs with a
+//! page size of 3: five requests, not four). Only then is `BulkReport::drained` true. The drain
+//! is still bounded by `BulkOptions::max_rounds` (default 10,000) requests: reaching it ends
+//! the drain with `drained = false`, as does a failed round (listed in `failed` with its round
+//! number) or an answer that carries a background action id. `BulkReport::rounds` and
+//! `requests_sent` count every call, the confirming one included, and the progress callback
+//! runs after every round. Without `drain` one call is sent and `drained` is always false: one
+//! call cannot tell.
+//!
+//! The answer does not tell a stop from an empty match, so two runs the server cannot cancel,
+//! each at the head of consecutive rounds, would still end a drain early; the confirming round
+//! covers the single stop the reference describes ("running it again continues").
+//!
+//! # Commas
+//!
+//! The server splits `workflowRunIds`, `label`, `callerIp` and `flowControlKey` values on
+//! commas after decoding them (it accepts one comma-separated value in place of repeated keys).
+//! Percent-encoding does not help: cancelling the id `a,victim` would also cancel the run
+//! `victim`, and the label `nightly,prod` every `prod` run. A `,` in a run id, label, caller IP
+//! or flow-control key is therefore refused with [`CancelError::InvalidInput`] (field `run_id`,
+//! `ids`, `filter.labels`, `filter.caller_ips` or `filter.flow_control_keys`) before anything is
+//! sent, by [`cancel`](WorkflowCanceller::cancel), [`cancel_many`](WorkflowCanceller::cancel_many),
+//! [`status`](WorkflowCanceller::status) and the `plan*` methods alike. (The official SDK sends
+//! such values as they are, and so widens the cancel.) Workflow URLs are not split and may hold
+//! commas.
 #![warn(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_auto_cfg))]
 
@@ -77,6 +113,14 @@ use plan::{BulkPlan, RUN_IDS_KEY};
 
 /// The backend name, as [`WorkflowCanceller::backend`] and every error report it.
 pub const BACKEND: &str = "upstash";
+
+/// How many rounds in a row must cancel nothing before a drain ends with `drained = true`.
+///
+/// Two, because one is not proof: the server stops a bulk cancel at the first run it cannot
+/// cancel and answers the count so far, so a round whose first run is such a run answers
+/// `{"cancelled": 0}` while matching runs remain; the next round goes past it. See
+/// [Draining](crate#draining).
+pub const DRAIN_ZERO_ROUNDS: u32 = 2;
 
 /// Cancels Upstash Workflow runs. Cheap to clone (the connection pool is shared).
 ///
@@ -238,7 +282,7 @@ impl UpstashCanceller {
 
     /// The request [`cancel`](WorkflowCanceller::cancel) would send for `run`.
     pub fn plan_cancel(&self, run: &RunRef) -> Result<PlannedRequest, CancelError> {
-        run.validate(BACKEND)?;
+        plan::validate_run(run)?;
         let url = plan::ids_url(&self.runs_url, std::slice::from_ref(run));
         if url.as_str().len() > self.max_url_bytes {
             return Err(CancelError::invalid_input(
@@ -256,7 +300,7 @@ impl UpstashCanceller {
 
     /// The request [`status`](WorkflowCanceller::status) would send for `run`.
     pub fn plan_status(&self, run: &RunRef) -> Result<PlannedRequest, CancelError> {
-        run.validate(BACKEND)?;
+        plan::validate_run(run)?;
         let mut url = self
             .http
             .endpoint(&[("path", "v2"), ("path", "workflows"), ("path", "logs")])?;
@@ -423,11 +467,17 @@ impl UpstashCanceller {
         (index, range, Some(result))
     }
 
-    /// Sends a filtered (or cancel-all) call once, or, when draining, until a call cancels
-    /// nothing or `max_rounds` calls were made. A failed round stops the drain: it is recorded
-    /// in `failed` with its round number (and in `aborted` when it fails every call).
+    /// Sends a filtered (or cancel-all) call once, or, when draining, until
+    /// [`DRAIN_ZERO_ROUNDS`] calls in a row cancel nothing or `max_rounds` calls were made.
+    /// A failed round stops the drain: it is recorded in `failed` with its round number (and in
+    /// `aborted` when it fails every call). `drained` is true only when the drain ended on
+    /// those zero rounds; the progress callback runs after every round.
     async fn cancel_rounds(&self, url: Url, drain: bool, max_rounds: u32, opts: &BulkOptions) -> BulkReport {
         let mut report = BulkReport::new(BACKEND);
+        // Rounds in a row that cancelled nothing. One zero is not proof that nothing is left:
+        // the server stops at the first run it cannot cancel, and when that run heads the
+        // round it answers `{"cancelled":0}`; the next call goes past it.
+        let mut zero_rounds = 0u32;
         loop {
             let round = report.rounds + 1;
             report.rounds = round;
@@ -447,8 +497,9 @@ impl UpstashCanceller {
                         report.cancelled += n;
                         last_round_cancelled = n;
                         if report.action_id.is_none() {
-                            report.drained = n == 0;
-                            again = drain && n > 0;
+                            zero_rounds = if n == 0 { zero_rounds + 1 } else { 0 };
+                            report.drained = drain && zero_rounds >= DRAIN_ZERO_ROUNDS;
+                            again = drain && !report.drained;
                         }
                     }
                 }
@@ -478,7 +529,8 @@ impl UpstashCanceller {
                     backend = BACKEND,
                     rounds = round,
                     cancelled = report.cancelled,
-                    "drain stopped at max_rounds while runs were still being cancelled; the report says drained = false"
+                    zero_rounds_in_a_row = zero_rounds,
+                    "drain stopped at max_rounds before two rounds in a row cancelled nothing; the report says drained = false"
                 );
                 break;
             }

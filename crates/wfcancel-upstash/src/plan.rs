@@ -36,7 +36,7 @@ pub struct PlannedRequest {
     /// How many run ids the request carries (0 for filtered, cancel-all and status requests).
     pub run_ids: usize,
     /// How many times it may be sent: 1, or the drain's round limit when it is repeated until
-    /// a call cancels nothing.
+    /// two calls in a row cancel nothing (see [Draining](crate#draining)).
     pub max_sends: u32,
 }
 
@@ -212,7 +212,61 @@ pub(crate) fn filter_url(runs_url: &Url, filter: Option<&RunFilter>, count: usiz
     url
 }
 
+/// Validates one run for a single cancel or a status read (and their plans): the contract's
+/// checks, then no comma in the run id.
+pub(crate) fn validate_run(run: &RunRef) -> Result<(), CancelError> {
+    run.validate(BACKEND)?;
+    if run.run_id().contains(',') {
+        return Err(comma_error("run_id", format!("run id {}", preview(run.run_id()))));
+    }
+    Ok(())
+}
+
+/// The Upstash checks on a selector beyond the contract's: no comma in any value the server
+/// splits on commas (run ids, labels, caller IPs, flow-control keys). Workflow URLs are not
+/// split, and may hold commas.
+fn refuse_commas(selector: &Selector) -> Result<(), CancelError> {
+    match selector {
+        Selector::Ids(runs) => {
+            if let Some((i, run)) = runs.iter().enumerate().find(|(_, r)| r.run_id().contains(',')) {
+                return Err(comma_error("ids", format!("run id #{i} ({})", preview(run.run_id()))));
+            }
+        }
+        Selector::Filter(f) => {
+            for (field, what, values) in [
+                ("filter.labels", "label", &f.labels),
+                ("filter.caller_ips", "caller IP", &f.caller_ips),
+                ("filter.flow_control_keys", "flow-control key", &f.flow_control_keys),
+            ] {
+                if let Some(v) = values.iter().flatten().find(|v| v.contains(',')) {
+                    return Err(comma_error(field, format!("{what} {}", preview(v))));
+                }
+            }
+        }
+        Selector::All(_) => {}
+    }
+    Ok(())
+}
+
+fn comma_error(field: &'static str, subject: String) -> CancelError {
+    let hint = if field.starts_with("filter.") {
+        "; give each value on its own"
+    } else {
+        ""
+    };
+    CancelError::invalid_input(
+        BACKEND,
+        field,
+        format!(
+            "{subject} must not contain a comma: Upstash splits values on commas, so it would cancel other runs{hint}"
+        ),
+    )
+}
+
 /// Validates a bulk cancel and decides how it is carried out. Nothing is sent.
+///
+/// The one place a bulk is validated: [`crate::UpstashCanceller::plan`], `plan_async`,
+/// `cancel_many` and `cancel_many_async` all come through here.
 pub(crate) fn bulk_plan<'a>(
     runs_url: &Url,
     selector: &'a Selector,
@@ -222,6 +276,7 @@ pub(crate) fn bulk_plan<'a>(
 ) -> Result<BulkPlan<'a>, CancelError> {
     opts.validate(BACKEND)?;
     selector.validate(BACKEND)?;
+    refuse_commas(selector)?;
     // Bulk actions are filter-based: ids and cancel-all never run in the background.
     let (filter, background) = match selector {
         Selector::Ids(runs) => {
@@ -289,6 +344,42 @@ mod tests {
                 }
             }
             assert_eq!(next, runs.len());
+        }
+    }
+
+    #[test]
+    fn commas_are_refused_where_the_server_splits_on_them() {
+        let field = |r: Result<(), CancelError>| match r {
+            Err(CancelError::InvalidInput { field, message, .. }) => {
+                assert!(message.contains("splits values on commas"), "{message}");
+                assert!(message.contains("cancel other runs"), "{message}");
+                field
+            }
+            other => panic!("expected InvalidInput, got {other:?}"),
+        };
+        assert_eq!(field(validate_run(&RunRef::new("a,victim"))), "run_id");
+        let ids = Selector::ids(["ok", "a,victim"]);
+        assert_eq!(field(refuse_commas(&ids)), "ids");
+        assert!(
+            bulk_plan(&runs_url(), &ids, &BulkOptions::new(), 4096, false)
+                .is_err_and(|e| e.to_string().contains("run id #1"))
+        );
+        for (f, want) in [
+            (RunFilter::new().label("x").label("nightly,prod"), "filter.labels"),
+            (RunFilter::new().caller_ip("1.2.3.4,5.6.7.8"), "filter.caller_ips"),
+            (RunFilter::new().flow_control_key(","), "filter.flow_control_keys"),
+        ] {
+            assert_eq!(field(refuse_commas(&Selector::filter(f))), want);
+        }
+        // Not split by the server: allowed.
+        validate_run(&RunRef::new("a;b").session("s,t")).unwrap();
+        for f in [
+            RunFilter::new().url_exact("https://e.x/w?a=1,2"),
+            RunFilter::new().url_prefix("https://e.x/a,b"),
+        ] {
+            let s = Selector::filter(f);
+            refuse_commas(&s).unwrap();
+            bulk_plan(&runs_url(), &s, &BulkOptions::new(), 4096, false).unwrap();
         }
     }
 
