@@ -475,8 +475,7 @@ fn throughput_and_latency(
     });
     res.diagnostics.push(format!(
         "Agno, the same fan-out with each request URL built once (the benchmark's `OneBuildAgno`: core's `fan_out` over \
-         `HttpClient::endpoint` + `send_with`, i.e. `AgnoCanceller::cancel_many` without its `plan()` pass and its \
-         validation-only `request::build`): {:.2} of the limit, client CPU {:.1} µs/cancel (raw {:.1}, \
+         `HttpClient::endpoint` + `send_with`, i.e. what `AgnoCanceller::cancel_many` does, written by hand as its reference): {:.2} of the limit, client CPU {:.1} µs/cancel (raw {:.1}, \
          `AgnoCanceller::cancel_many` {:.1}), {al_one:.1} heap allocations per cancel (`AgnoCanceller::cancel_many` \
          {al_lib_ag:.1}), measured in {reps} more pairs right after item 2.",
         paired(&d_one, &d_raw),
@@ -746,13 +745,14 @@ fn drain(
             out
         }));
         let report = report.ok_or("the drain failed before sending")?;
-        let ideal = n.div_ceil(page) + 1;
+        let pages = n.div_ceil(page);
+        let ideal = pages + 2;
         let runs_per_sec = ratio(report.cancelled as f64, t.secs);
         res.rows.push(Row::new(
             "5",
             format!("Drain {n} runs by label, page size {page} (`cancel_many(Filter)`, drain), Upstash emulator"),
             format!(
-                "{} rounds (fewest possible {ideal}), {:.2} s wall, {} cancelled, drained: {}, {} still active; client CPU {:.2} s",
+                "{} rounds (fewest possible: {pages} pages, then the 2 zero rounds that end a drain = {ideal}), {:.2} s wall, {} cancelled, drained: {}, {} still active; client CPU {:.2} s",
                 report.rounds,
                 t.secs,
                 thousands(report.cancelled as f64),
@@ -969,7 +969,7 @@ fn machine() -> String {
 
 /// An experiment, for `--profile agno-one-build` only: what `AgnoCanceller::cancel_many` costs
 /// when each request URL is built once (core's `HttpClient` and `fan_out`, as the library uses
-/// them, minus its `plan()` pass and its validation-only `request::build`).
+/// them, written by hand as the reference for the library's own fan-out).
 #[derive(Debug)]
 struct OneBuildAgno {
     http: wfcancel_core::http::HttpClient,
