@@ -113,6 +113,18 @@ async fn demo(c: &dyn WorkflowCanceller, prefix: &str) -> Result<(), CancelError
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    quickstart().await.map(|_| ())
+}
+
+/// What the emulators saw, for the test below.
+#[derive(Debug, PartialEq, Eq)]
+struct Seen {
+    upstash_cancelled: u64,
+    upstash_active: usize,
+    agno_cancelled: u64,
+}
+
+async fn quickstart() -> Result<Seen, Box<dyn std::error::Error>> {
     println!("wfcancel quickstart: two local emulators, one portable API");
     if Backend::Upstash.is_compiled() && Backend::Agno.is_compiled() {
         println!("(backends built by wfcancel::build, features upstash and agno on)\n");
@@ -193,7 +205,30 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         agno.cancelled()
     );
     println!("\nNext: `cargo run -p wfcancel-cli -- emulate upstash` serves an emulator for the `wfcancel` command.");
+    let seen = Seen {
+        upstash_cancelled: upstash.cancelled(),
+        upstash_active: upstash.active_count(),
+        agno_cancelled: agno.cancelled(),
+    };
     upstash.shutdown().await;
     agno.shutdown().await;
-    Ok(())
+    Ok(seen)
+}
+
+#[cfg(test)]
+mod tests {
+    /// The README's first command keeps working: every step succeeds, and the emulators agree
+    /// with what the quickstart says it did.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_quickstart_does_what_it_says() {
+        let seen = super::quickstart().await.expect("the quickstart runs");
+        assert_eq!(
+            seen,
+            super::Seen {
+                upstash_cancelled: 252,
+                upstash_active: 20,
+                agno_cancelled: 7
+            }
+        );
+    }
 }
