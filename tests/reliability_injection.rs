@@ -4,7 +4,8 @@
 //! percent-decoded as axum's `Path` does, queries as `application/x-www-form-urlencoded`).
 //! Control characters are refused before sending with `InvalidInput`, and so is anything that
 //! cannot stay one path segment (`.`, `..`) or one URL (over the URL limit), and, for Upstash, a
-//! comma in a run id, label, caller IP or flow-control key (the server splits those on commas).
+//! comma in a run id, label, caller IP, flow-control key, host or path (the server splits those
+//! on commas; host and path: may, not confirmed).
 //!
 //! Non-UTF-8 bytes cannot be a Rust `&str`; they are tried through the command line in
 //! `crates/wfcancel-cli/tests/reliability_leaks.rs`.
@@ -106,8 +107,9 @@ fn refused_everywhere(s: &str) -> bool {
     has_control(s) || is_blank(s)
 }
 
-/// Upstash reads a comma in an id, label, caller IP or flow-control key as a separator, so the
-/// client must refuse such a value instead of sending it (workflow URLs are not split).
+/// Upstash reads a comma in an id, label, caller IP or flow-control key as a separator (and may
+/// in a host or path), so the client must refuse such a value instead of sending it (workflow
+/// URLs are not split).
 fn comma_refused(s: &str) -> bool {
     s.contains(',')
 }
@@ -245,10 +247,12 @@ async fn upstash_ids_and_filter_values_stay_one_value() {
         fn(RunFilter, String) -> RunFilter,
         &'static [(&'static str, &'static str)],
     );
-    let fields: [Field; 5] = [
+    let fields: [Field; 7] = [
         ("label", |f, v| f.label(v), &[]),
         ("callerIp", |f, v| f.caller_ip(v), &[]),
         ("flowControlKey", |f, v| f.flow_control_key(v), &[]),
+        ("host", |f, v| f.host(v), &[]),
+        ("path", |f, v| f.path(v), &[]),
         (
             "workflowUrl",
             |f, v| f.url_exact(v),

@@ -145,7 +145,7 @@ fn upstash_emulator_applies_exactly_the_random_filter_sent() {
     let count = std::cell::Cell::new(0u64);
     // One field at a time, the others absent: a run carrying the value, and a decoy carrying a
     // neighbouring value.
-    let strategy = (0usize..5, value(), 0u64..1_000_000);
+    let strategy = (0usize..7, value(), 0u64..1_000_000);
     runner()
         .run(&strategy, |(field, v, salt)| {
             count.set(count.get() + 1);
@@ -170,6 +170,20 @@ fn upstash_emulator_applies_exactly_the_random_filter_sent() {
                     a = a.flow_control_key(&v);
                     b = b.flow_control_key(&neighbour);
                     RunFilter::new().flow_control_key(&v)
+                }
+                5 => {
+                    // A host: whatever cannot end or hide one (`/?#:@[`) made `_`.
+                    let h: String = v.chars().map(|c| if "/?#:@[".contains(c) { '_' } else { c }).collect();
+                    a = UpstashRun::new(&hit, format!("https://{h}/api/"));
+                    b = UpstashRun::new(&miss, format!("https://{h}~/api/"));
+                    RunFilter::new().host(h)
+                }
+                6 => {
+                    // A path: whatever would end it (`?#`) made `_`.
+                    let p: String = v.chars().map(|c| if "?#".contains(c) { '_' } else { c }).collect();
+                    a = UpstashRun::new(&hit, format!("https://app.example.com/{p}?q=1"));
+                    b = UpstashRun::new(&miss, format!("https://app.example.com/{p}~"));
+                    RunFilter::new().path(format!("/{p}"))
                 }
                 3 => {
                     let u = format!("{base}{v}");
@@ -230,9 +244,11 @@ fn upstash_requests_decode_to_the_random_ids_and_filters() {
         proptest::option::of((any::<bool>(), value())),
         proptest::option::of((0u64..4_000_000_000_000, 0u64..1_000_000)),
         1usize..2000,
+        (list(), list()),
     );
     runner()
-        .run(&(ids, filter), |(ids, (labels, ips, keys, url, range, page))| {
+        .run(&(ids, filter), |(ids, (labels, ips, keys, url, range, page, parts))| {
+            let (hosts, paths) = parts;
             count.set(count.get() + 1);
             // Ids, over several chunks when long: decoded back in order.
             let (r, _) = rt.block_on(rs::within(
@@ -259,6 +275,12 @@ fn upstash_requests_decode_to_the_random_ids_and_filters() {
             for k in keys.iter().flatten() {
                 f = f.flow_control_key(k);
             }
+            for h in hosts.iter().flatten() {
+                f = f.host(h);
+            }
+            for p in paths.iter().flatten() {
+                f = f.path(p);
+            }
             if let Some((exact, u)) = &url {
                 f = if *exact { f.url_exact(u) } else { f.url_prefix(u) };
             }
@@ -284,6 +306,8 @@ fn upstash_requests_decode_to_the_random_ids_and_filters() {
             check(same("flowControlKey", &f.flow_control_keys), || {
                 format!("keys {f:?} -> {q:?}")
             })?;
+            check(same("host", &f.hosts), || format!("hosts {f:?} -> {q:?}"))?;
+            check(same("path", &f.paths), || format!("paths {f:?} -> {q:?}"))?;
             let urls: Vec<&String> = q.iter().filter(|(k, _)| k == "workflowUrl").map(|(_, v)| v).collect();
             let exact = q.iter().any(|(k, v)| k == "workflowUrlExactMatch" && v == "true");
             match &f.url {
@@ -306,6 +330,8 @@ fn upstash_requests_decode_to_the_random_ids_and_filters() {
                 "label",
                 "callerIp",
                 "flowControlKey",
+                "host",
+                "path",
                 "workflowUrl",
                 "workflowUrlExactMatch",
                 "fromDate",

@@ -6,9 +6,10 @@
 //! Skipped with a message when `node`/`npm` are absent locally; required in CI.
 //!
 //! One deliberate difference is left out of the operations: a comma in a run id, label, caller
-//! IP or flow-control key. The SDK sends it (`a,b` as `a%2Cb`) and the server splits the value
-//! on commas, so the SDK silently widens the cancel to runs the caller never named; wfcancel
-//! refuses it with `InvalidInput` before sending (RELIABILITY.md, "Findings").
+//! IP, flow-control key, host or path. The SDK sends it (`a,b` as `a%2Cb`) and the server splits
+//! the value on commas (for host and path: may split, not confirmed), so the SDK silently widens
+//! the cancel to runs the caller never named; wfcancel refuses it with `InvalidInput` before
+//! sending (RELIABILITY.md, "Findings").
 #![cfg(feature = "upstash")]
 
 mod support;
@@ -74,7 +75,11 @@ struct Op {
 
 enum Ours {
     One(&'static str),
-    Many(Selector, BulkOptions),
+    Many(Box<Selector>, BulkOptions),
+}
+
+fn many(selector: Selector, opts: BulkOptions) -> Ours {
+    Ours::Many(Box::new(selector), opts)
 }
 
 fn ms(n: u64) -> std::time::SystemTime {
@@ -83,7 +88,7 @@ fn ms(n: u64) -> std::time::SystemTime {
 
 fn ops() -> Vec<Op> {
     let page = |n| BulkOptions::new().page_size(n);
-    let f = |sel| Ours::Many(Selector::filter(sel), BulkOptions::new());
+    let f = |sel| many(Selector::filter(sel), BulkOptions::new());
     vec![
         Op {
             name: "one id",
@@ -98,12 +103,12 @@ fn ops() -> Vec<Op> {
         Op {
             name: "several ids",
             sdk: json!(["wfr_a", "wfr_b", "wfr_c"]),
-            ours: Ours::Many(Selector::ids(["wfr_a", "wfr_b", "wfr_c"]), BulkOptions::new()),
+            ours: many(Selector::ids(["wfr_a", "wfr_b", "wfr_c"]), BulkOptions::new()),
         },
         Op {
             name: "ids object form",
             sdk: json!({"workflowRunIds": ["x/1", "y?2", "..", "z é"]}),
-            ours: Ours::Many(Selector::ids(["x/1", "y?2", "..", "z é"]), BulkOptions::new()),
+            ours: many(Selector::ids(["x/1", "y?2", "..", "z é"]), BulkOptions::new()),
         },
         Op {
             name: "exact url",
@@ -167,15 +172,38 @@ fn ops() -> Vec<Op> {
             ours: f(RunFilter::new().flow_control_key("fk-1").flow_control_key("fk/2")),
         },
         Op {
+            name: "one host",
+            sdk: json!({"filter": {"host": "example.com"}}),
+            ours: f(RunFilter::new().host("example.com")),
+        },
+        Op {
+            name: "several paths",
+            sdk: json!({"filter": {"path": ["/api/wf", "/b", "/a b/ü?x=1#f", "/"]}}),
+            ours: f(RunFilter::new()
+                .path("/api/wf")
+                .path("/b")
+                .path("/a b/ü?x=1#f")
+                .path("/")),
+        },
+        Op {
+            name: "host, path and label",
+            sdk: json!({"filter": {"label": "nightly", "host": ["api.example.com", "b.example"], "path": "/api/wf"}}),
+            ours: f(RunFilter::new()
+                .label("nightly")
+                .host("api.example.com")
+                .host("b.example")
+                .path("/api/wf")),
+        },
+        Op {
             name: "page size",
             sdk: json!({"filter": {"label": "x"}, "count": 7}),
-            ours: Ours::Many(Selector::filter(RunFilter::new().label("x")), page(7)),
+            ours: many(Selector::filter(RunFilter::new().label("x")), page(7)),
         },
         Op {
             name: "every field at once",
             sdk: json!({"filter": {"workflowUrl": "https://e.x/w", "label": ["x", "y"], "fromDate": 1, "toDate": 2,
                         "callerIp": "1.1.1.1", "flowControlKey": ["k", "l"]}, "count": 5}),
-            ours: Ours::Many(
+            ours: many(
                 Selector::filter(
                     RunFilter::new()
                         .url_exact("https://e.x/w")
@@ -193,12 +221,12 @@ fn ops() -> Vec<Op> {
         Op {
             name: "all",
             sdk: json!({"all": true}),
-            ours: Ours::Many(Selector::cancel_all_runs(), BulkOptions::new()),
+            ours: many(Selector::cancel_all_runs(), BulkOptions::new()),
         },
         Op {
             name: "all with a page size",
             sdk: json!({"all": true, "count": 7}),
-            ours: Ours::Many(Selector::cancel_all_runs(), page(7)),
+            ours: many(Selector::cancel_all_runs(), page(7)),
         },
     ]
 }

@@ -149,6 +149,16 @@ pub struct BulkArgs {
     #[arg(long = "flow-control-key", value_name = "K")]
     pub flow_control_keys: Vec<String>,
 
+    /// Runs whose workflow URL host is H, e.g. api.example.com: no port, any case (repeat for
+    /// any of several) (Upstash).
+    #[arg(long = "host", value_name = "H")]
+    pub hosts: Vec<String>,
+
+    /// Runs whose workflow URL path is exactly P, e.g. /api/workflow: no query (repeat for any
+    /// of several) (Upstash).
+    #[arg(long = "path", value_name = "P")]
+    pub paths: Vec<String>,
+
     /// Runs cancelled per filtered request (default 100).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub page_size: Option<u32>,
@@ -182,7 +192,7 @@ pub struct BulkArgs {
 }
 
 /// The filter flags (ids and --all conflict with each of them).
-const FILTER_ARGS: [&str; 7] = [
+const FILTER_ARGS: [&str; 9] = [
     "url_exact",
     "url_prefix",
     "labels",
@@ -190,6 +200,8 @@ const FILTER_ARGS: [&str; 7] = [
     "to",
     "caller_ips",
     "flow_control_keys",
+    "hosts",
+    "paths",
 ];
 
 /// `wfcancel status`.

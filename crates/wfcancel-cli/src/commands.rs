@@ -241,7 +241,7 @@ pub fn precheck_bulk(a: &BulkArgs) -> Result<(), Failure> {
     if a.ids_file.is_none() && !has_filter && !a.all {
         return Err(Failure::usage("bulk needs something to cancel").hint(
             "pass --ids-file PATH (or - for stdin), a filter (--url-exact, --url-prefix, --label, --from, --to, \
-             --caller-ip, --flow-control-key), or --all --yes",
+             --caller-ip, --flow-control-key, --host, --path), or --all --yes",
         ));
     }
     if a.ids_file.is_some() {
@@ -282,6 +282,12 @@ fn filter_of(a: &BulkArgs) -> Option<RunFilter> {
     for k in &a.flow_control_keys {
         f = f.flow_control_key(k.clone());
     }
+    for h in &a.hosts {
+        f = f.host(h.clone());
+    }
+    for p in &a.paths {
+        f = f.path(p.clone());
+    }
     (!f.is_empty()).then_some(f)
 }
 
@@ -293,6 +299,8 @@ fn filter_flag(field: &str) -> &'static str {
         "filter.from/to" => "--from/--to",
         "filter.caller_ips" => "--caller-ip",
         "filter.flow_control_keys" => "--flow-control-key",
+        "filter.hosts" => "--host",
+        "filter.paths" => "--path",
         _ => "this filter",
     }
 }

@@ -4,7 +4,8 @@
 //! wfcancel [--backend upstash|agno] [--url URL] [--token-env NAME] [--json] [--timeout SECS] [--retries N] [-v] <command>
 //!   cancel <RUN_ID>... [--workflow ID | --agent ID | --team ID] [--session ID] [--wait] [--wait-timeout SECS]
 //!   bulk   [--ids-file PATH|-] [--url-exact URL | --url-prefix URL] [--label L]... [--from TIME] [--to TIME]
-//!          [--caller-ip IP]... [--flow-control-key K]... [--page-size N] [--drain] [--all --yes]
+//!          [--caller-ip IP]... [--flow-control-key K]... [--host H]... [--path P]...
+//!          [--page-size N] [--drain] [--all --yes]
 //!          [--workflow ID | --agent ID | --team ID] [--session ID] [--concurrency N] [--dry-run]
 //!   status <RUN_ID> [--workflow ID | --agent ID | --team ID] [--session ID]
 //!   emulate upstash|agno [--port P] [--token T] [--seed N]

@@ -406,6 +406,103 @@ async fn bulk_filter_json_with_page_size_and_time_range() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bulk_by_host_and_path_repeatable() {
+    let emu = upstash().await;
+    let runs = [
+        ("wfr_a1", "https://a.example.com/api/wf"),
+        ("wfr_a2", "https://A.example.com:8443/api/wf?x=1"),
+        ("wfr_a3", "https://a.example.com/api/other"),
+        ("wfr_b1", "https://b.example.com/jobs"),
+        ("wfr_b2", "https://b.example.com/api/wf/step"),
+        ("wfr_c1", "https://c.example.com/api/wf"),
+    ];
+    for (id, url) in runs {
+        emu.seed(UpstashRun::new(id, url));
+    }
+    let env = upstash_env(&emu);
+
+    // The request: repeated `host` and `path` keys, in the SDK's order.
+    let out = run(
+        &[
+            "--json",
+            "bulk",
+            "--host",
+            "a.example.com",
+            "--host",
+            "b.example.com",
+            "--path",
+            "/api/wf",
+            "--path",
+            "/jobs",
+            "--dry-run",
+        ],
+        &pairs(&env),
+    )
+    .await;
+    out.expect(0);
+    assert_eq!(
+        out.json_lines()[0]["query"],
+        "host=a.example.com&host=b.example.com&path=%2Fapi%2Fwf&path=%2Fjobs&count=100"
+    );
+    assert_eq!(emu.requests(), 0);
+
+    // Host in {a, b} AND path in {/api/wf, /jobs}: a1, a2 (any case, any port, any query), b1.
+    let out = run(
+        &[
+            "--json",
+            "bulk",
+            "--host",
+            "a.example.com",
+            "--host",
+            "b.example.com",
+            "--path",
+            "/api/wf",
+            "--path",
+            "/jobs",
+            "--drain",
+        ],
+        &pairs(&env),
+    )
+    .await;
+    out.expect(0);
+    assert_eq!(out.summary()["cancelled"], 3);
+    for (id, want) in [
+        ("wfr_a1", UpstashState::Canceled),
+        ("wfr_a2", UpstashState::Canceled),
+        ("wfr_a3", UpstashState::Started),
+        ("wfr_b1", UpstashState::Canceled),
+        ("wfr_b2", UpstashState::Started),
+        ("wfr_c1", UpstashState::Started),
+    ] {
+        assert_eq!(emu.state(id), Some(want), "{id}");
+    }
+
+    // One flag alone filters too; a comma is refused, naming the flag's field.
+    let out = run(&["--json", "bulk", "--path", "/api/wf"], &pairs(&env)).await;
+    out.expect(0);
+    assert_eq!(out.summary()["cancelled"], 1);
+    assert_eq!(emu.state("wfr_c1"), Some(UpstashState::Canceled));
+    let out = run(&["bulk", "--host", "a.example.com,c.example.com"], &pairs(&env)).await;
+    out.expect(2);
+    assert!(out.stderr.contains("filter.hosts"), "{}", out.stderr);
+
+    // Both flags conflict with --ids-file and --all, like every filter flag.
+    for flag in ["--host", "--path"] {
+        run(&["bulk", "--all", "--yes", flag, "x"], &pairs(&env))
+            .await
+            .expect(2);
+        run_with(
+            &["bulk", "--ids-file", "-", flag, "x"],
+            &pairs(&env),
+            Some(b"wfr_a3\n".to_vec()),
+        )
+        .await
+        .expect(2);
+    }
+    assert_eq!(emu.state("wfr_a3"), Some(UpstashState::Started));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bulk_all_is_refused_without_yes_and_done_with_it() {
     let emu = upstash().await;
     emu.seed_random(50, Some(1));

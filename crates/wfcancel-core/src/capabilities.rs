@@ -18,6 +18,10 @@ pub struct FilterCapabilities {
     pub caller_ips: bool,
     /// Flow-control keys.
     pub flow_control_keys: bool,
+    /// Workflow URL hosts.
+    pub hosts: bool,
+    /// Workflow URL paths.
+    pub paths: bool,
 }
 
 impl FilterCapabilities {
@@ -30,6 +34,8 @@ impl FilterCapabilities {
             created_range: true,
             caller_ips: true,
             flow_control_keys: true,
+            hosts: true,
+            paths: true,
         }
     }
 
@@ -41,6 +47,8 @@ impl FilterCapabilities {
             || self.created_range
             || self.caller_ips
             || self.flow_control_keys
+            || self.hosts
+            || self.paths
     }
 
     /// The first field of `filter` this backend cannot filter on, if any.
@@ -61,6 +69,12 @@ impl FilterCapabilities {
         }
         if filter.flow_control_keys.is_some() && !self.flow_control_keys {
             return Some("filter.flow_control_keys");
+        }
+        if filter.hosts.is_some() && !self.hosts {
+            return Some("filter.hosts");
+        }
+        if filter.paths.is_some() && !self.paths {
+            return Some("filter.paths");
         }
         None
     }

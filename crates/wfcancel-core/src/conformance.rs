@@ -6,7 +6,8 @@
 //! taking the canceller under test and the harness, and panics with a message naming the backend,
 //! the check and what went wrong; call them from `#[tokio::test]`s.
 //!
-//! Each check seeds its own runs with ids, URLs, labels, keys and IPs made unique per call, so
+//! Each check seeds its own runs with ids, URLs (hosts and paths), labels, keys and IPs made
+//! unique per call, so
 //! checks can share one server, even concurrently, with one exception: [`check_cancel_all`]
 //! cancels **every** active run on the server. [`run_all`] runs it last; give the suite a server
 //! of its own (an emulator started for the test, a dedicated account) and do not run other checks
@@ -37,7 +38,7 @@ use async_trait::async_trait;
 
 use crate::{
     BulkOptions, BulkReport, CancelError, CancelOutcome, Capabilities, ErrorKind, RunFilter, RunRef, RunState,
-    Selector, WaitOptions, WorkflowCanceller, WorkflowCancellerExt, from_epoch_millis,
+    Selector, WaitOptions, WorkflowCanceller, WorkflowCancellerExt, from_epoch_millis, url_host, url_path,
 };
 
 /// How long a check waits for a cooperative backend to reach a run's final state.
@@ -247,6 +248,8 @@ pub async fn run_all(c: &dyn WorkflowCanceller, h: &dyn Harness) -> Summary {
         "filter.flow_control_keys",
         check_filter_flow_control_keys
     );
+    step!("filter_hosts", f.hosts, "filter.hosts", check_filter_hosts);
+    step!("filter_paths", f.paths, "filter.paths", check_filter_paths);
     step!(
         "filter_combination",
         !combination_pairs(&caps).is_empty(),
@@ -428,14 +431,32 @@ enum Dim {
     CallerIps,
     UrlExact,
     CreatedRange,
+    Hosts,
+    Paths,
+}
+
+impl Dim {
+    /// Whether seeding for this field sets the whole workflow URL (and so would undo another
+    /// URL field's value): the two URL matches. Hosts and paths each rewrite their part only.
+    fn sets_whole_url(self) -> bool {
+        matches!(self, Dim::UrlPrefix | Dim::UrlExact)
+    }
+
+    /// Whether seeding for this field touches the workflow URL at all.
+    fn touches_url(self) -> bool {
+        matches!(self, Dim::UrlPrefix | Dim::UrlExact | Dim::Hosts | Dim::Paths)
+    }
 }
 
 fn supported_dims(caps: &Capabilities) -> Vec<Dim> {
     let f = caps.filter;
+    // Ordered so that with every field supported no two neighbours both touch the URL.
     [
         (Dim::UrlPrefix, f.url_prefix),
         (Dim::Labels, f.labels),
+        (Dim::Hosts, f.hosts),
         (Dim::FlowControlKeys, f.flow_control_keys),
+        (Dim::Paths, f.paths),
         (Dim::CallerIps, f.caller_ips),
         (Dim::UrlExact, f.url_exact),
         (Dim::CreatedRange, f.created_range),
@@ -461,6 +482,24 @@ fn unique_ip() -> String {
     )
 }
 
+/// A workflow URL host unique to one check call, made from a [`unique`] prefix (lower case,
+/// `_` turned into `-`).
+fn unique_host(p: &str) -> String {
+    format!("{}.conformance.example", p.replace('_', "-").to_ascii_lowercase())
+}
+
+/// `seed` with the host of its workflow URL replaced (its path kept).
+fn with_host(seed: SeedRun, host: &str) -> SeedRun {
+    let url = format!("https://{host}{}", url_path(&seed.url));
+    seed.url(url)
+}
+
+/// `seed` with the path of its workflow URL replaced (its host kept).
+fn with_path(seed: SeedRun, path: &str) -> SeedRun {
+    let url = format!("https://{}{path}", url_host(&seed.url).unwrap_or("conformance.example"));
+    seed.url(url)
+}
+
 /// Values of one [`Dim`] unique to one check call.
 struct DimValues {
     dim: Dim,
@@ -470,6 +509,8 @@ struct DimValues {
     key: String,
     ip: String,
     time: SystemTime,
+    host: String,
+    path: String,
 }
 
 impl DimValues {
@@ -482,6 +523,8 @@ impl DimValues {
             key: format!("{p}-key"),
             ip: unique_ip(),
             time: unique_time(),
+            host: unique_host(p),
+            path: format!("/{p}/wf"),
         }
     }
 
@@ -498,6 +541,10 @@ impl DimValues {
             (Dim::CallerIps, false) => seed.caller_ip(unique_ip()),
             (Dim::CreatedRange, true) => seed.created_at(self.time + Duration::from_millis(500)),
             (Dim::CreatedRange, false) => seed.created_at(self.time + Duration::from_secs(5)),
+            (Dim::Hosts, true) => with_host(seed, &self.host),
+            (Dim::Hosts, false) => with_host(seed, &format!("other-{}", self.host)),
+            (Dim::Paths, true) => with_path(seed, &self.path),
+            (Dim::Paths, false) => with_path(seed, &format!("{}/other", self.path)),
         }
     }
 
@@ -509,6 +556,8 @@ impl DimValues {
             Dim::FlowControlKeys => f.flow_control_key(self.key.clone()),
             Dim::CallerIps => f.caller_ip(self.ip.clone()),
             Dim::CreatedRange => f.from(self.time).to(self.time + Duration::from_secs(1)),
+            Dim::Hosts => f.host(self.host.clone()),
+            Dim::Paths => f.path(self.path.clone()),
         }
     }
 }
@@ -612,7 +661,8 @@ pub async fn check_backend_name(c: &dyn WorkflowCanceller, h: &dyn Harness) {
 /// Invalid input is refused with [`CancelError::InvalidInput`] naming the offending field:
 /// empty, blank and control-character run ids (`run_id`), empty owner (`owner_id`) and session
 /// (`session_id`) ids, an empty id list (`ids`), an empty filter (`filter`), an empty list in a
-/// filter field (`filter.labels`, `filter.caller_ips`, `filter.flow_control_keys`), an empty URL
+/// filter field (`filter.labels`, `filter.caller_ips`, `filter.flow_control_keys`,
+/// `filter.hosts`, `filter.paths`), an empty URL
 /// (`filter.url_exact`, `filter.url_prefix`), `from` after `to` (`filter.from`), and zero
 /// `concurrency`, `page_size` and `max_rounds`.
 ///
@@ -681,6 +731,12 @@ pub async fn check_validation(c: &dyn WorkflowCanceller, h: &dyn Harness) {
     let mut f = RunFilter::new();
     f.flow_control_keys = Some(Vec::new());
     filters.push(("empty flow-control key list", "filter.flow_control_keys", f));
+    let mut f = RunFilter::new();
+    f.hosts = Some(Vec::new());
+    filters.push(("empty host list", "filter.hosts", f));
+    let mut f = RunFilter::new();
+    f.paths = Some(Vec::new());
+    filters.push(("empty path list", "filter.paths", f));
     filters.push(("empty exact URL", "filter.url_exact", RunFilter::new().url_exact("")));
     filters.push(("empty URL prefix", "filter.url_prefix", RunFilter::new().url_prefix("")));
     let t = unique_time();
@@ -1044,8 +1100,77 @@ pub async fn check_filter_flow_control_keys(c: &dyn WorkflowCanceller, h: &dyn H
     .await;
 }
 
+/// Workflow URL hosts: a run whose URL host is any of the filter's hosts matches, whatever its
+/// port, path or query, and hosts compare ASCII case-insensitively; another host, a subdomain or
+/// a longer host, and a URL that merely holds the host in its path, do not.
+///
+/// The contract's semantics (exact match); Upstash's own are not confirmed.
+pub async fn check_filter_hosts(c: &dyn WorkflowCanceller, h: &dyn Harness) {
+    let check = "filter_hosts";
+    let p = unique(check);
+    let (a, b) = (unique_host(&format!("{p}-a")), unique_host(&format!("{p}-b")));
+    let run = |i: &str| SeedRun::new(format!("{p}-{i}"));
+    run_filter_case(
+        c,
+        h,
+        FilterCase {
+            check,
+            hits: vec![
+                run("a").url(format!("https://{a}/workflow")),
+                run("b").url(format!("https://{b}:8443/api/other?x=1")),
+                run("a-upper").url(format!("https://{}/workflow", a.to_ascii_uppercase())),
+            ],
+            misses: vec![
+                run("other").url(format!("https://{}/workflow", unique_host(&format!("{p}-c")))),
+                run("sub").url(format!("https://sub.{a}/workflow")),
+                run("longer").url(format!("https://{a}x/workflow")),
+                run("in-path").url(format!("https://conformance.example/{a}/workflow")),
+                run("done")
+                    .url(format!("https://{a}/workflow"))
+                    .state(RunState::Completed),
+            ],
+            filter: RunFilter::new().host(&a).host(&b),
+        },
+    )
+    .await;
+}
+
+/// Workflow URL paths: a run whose URL path equals any of the filter's paths matches, whatever
+/// its host or query; longer and shorter paths, a trailing `/` more, and other paths do not.
+///
+/// The contract's semantics (exact match); Upstash's own are not confirmed.
+pub async fn check_filter_paths(c: &dyn WorkflowCanceller, h: &dyn Harness) {
+    let check = "filter_paths";
+    let p = unique(check);
+    let (a, b) = (format!("/{p}/a"), format!("/{p}/b"));
+    let run = |i: &str| SeedRun::new(format!("{p}-{i}"));
+    run_filter_case(
+        c,
+        h,
+        FilterCase {
+            check,
+            hits: vec![
+                run("a").url(format!("https://conformance.example{a}")),
+                run("a-query").url(format!("https://other.conformance.example:8443{a}?x=1#f")),
+                run("b").url(format!("https://conformance.example{b}")),
+            ],
+            misses: vec![
+                run("other").url(format!("https://conformance.example/{p}/c")),
+                run("longer").url(format!("https://conformance.example{a}/step")),
+                run("slash").url(format!("https://conformance.example{a}/")),
+                run("shorter").url(format!("https://conformance.example/{p}")),
+                run("done")
+                    .url(format!("https://conformance.example{b}"))
+                    .state(RunState::Failed),
+            ],
+            filter: RunFilter::new().path(&a).path(&b),
+        },
+    )
+    .await;
+}
+
 /// Fields combine with AND: for each pair of supported fields, only runs matching both are
-/// cancelled.
+/// cancelled. Hosts and paths combine with each other and with the fields outside the URL.
 pub async fn check_filter_combination(c: &dyn WorkflowCanceller, h: &dyn Harness) {
     let check = "filter_combination";
     let pairs = combination_pairs(&c.capabilities());
@@ -1077,7 +1202,9 @@ pub async fn check_filter_combination(c: &dyn WorkflowCanceller, h: &dyn Harness
 }
 
 /// Pairs of supported fields to combine: each field paired with the next one (and the last with
-/// the first), leaving out the pair of the two URL fields (a filter holds one URL match).
+/// the first), leaving out pairs of two fields of the workflow URL where one sets the whole URL
+/// (a filter holds one URL match, and a seeded run's URL cannot match a URL match and also carry
+/// another host or path; a host and a path combine).
 fn combination_pairs(caps: &Capabilities) -> Vec<(Dim, Dim)> {
     let dims = supported_dims(caps);
     let pairs: Vec<(Dim, Dim)> = match dims.len() {
@@ -1087,7 +1214,7 @@ fn combination_pairs(caps: &Capabilities) -> Vec<(Dim, Dim)> {
     };
     pairs
         .into_iter()
-        .filter(|pair| !matches!(pair, (Dim::UrlPrefix, Dim::UrlExact) | (Dim::UrlExact, Dim::UrlPrefix)))
+        .filter(|(a, b)| !(a.touches_url() && b.touches_url() && (a.sets_whole_url() || b.sets_whole_url())))
         .collect()
 }
 

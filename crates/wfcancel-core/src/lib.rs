@@ -43,7 +43,7 @@ pub use error::{CancelError, ErrorKind, NotFoundKind, RateLimitKind};
 pub use retry::RetryPolicy;
 pub use run::{CancelOutcome, Owner, OwnerKind, RunRef, RunState, validate_id};
 pub use secret::SecretToken;
-pub use selector::{AllRuns, RunFilter, Selector, UrlMatch, epoch_millis, from_epoch_millis};
+pub use selector::{AllRuns, RunFilter, Selector, UrlMatch, epoch_millis, from_epoch_millis, url_host, url_path};
 
 #[cfg(feature = "memory")]
 pub use memory::*;

@@ -34,7 +34,8 @@ impl UrlMatch {
 /// Which runs a filtered bulk cancel applies to.
 ///
 /// Values inside one field are alternatives (OR); fields are combined with AND. Time bounds are
-/// inclusive. A field left `None` does not filter; a field set to an empty list is an error,
+/// inclusive. `hosts` and `paths` match parts of the workflow URL (see [`url_host`] and
+/// [`url_path`]). A field left `None` does not filter; a field set to an empty list is an error,
 /// and so is a filter with no field set (use [`Selector::cancel_all_runs`] to mean everything).
 ///
 /// ```
@@ -58,6 +59,16 @@ pub struct RunFilter {
     pub caller_ips: Option<Vec<String>>,
     /// Flow-control keys (any of).
     pub flow_control_keys: Option<Vec<String>>,
+    /// Workflow URL hosts (any of): the run's URL host equals one of them, compared ASCII
+    /// case-insensitively, without the port (see [`url_host`]).
+    ///
+    /// Upstash's exact server-side semantics are not confirmed; exact match is assumed.
+    pub hosts: Option<Vec<String>>,
+    /// Workflow URL paths (any of): the run's URL path equals one of them exactly, without the
+    /// query or fragment, `"/"` when the URL has none (see [`url_path`]).
+    ///
+    /// Upstash's exact server-side semantics are not confirmed; exact match is assumed.
+    pub paths: Option<Vec<String>>,
 }
 
 fn push(field: &mut Option<Vec<String>>, value: String) {
@@ -100,6 +111,20 @@ impl RunFilter {
         self
     }
 
+    /// Add a workflow URL host, e.g. `api.example.com` (runs whose URL has any of the hosts
+    /// match; compared ASCII case-insensitively, without the port).
+    pub fn host(mut self, host: impl Into<String>) -> Self {
+        push(&mut self.hosts, host.into());
+        self
+    }
+
+    /// Add a workflow URL path, e.g. `/api/workflow` (runs whose URL path equals any of the
+    /// paths match; the query and fragment are not part of the path).
+    pub fn path(mut self, path: impl Into<String>) -> Self {
+        push(&mut self.paths, path.into());
+        self
+    }
+
     /// Match runs created at or after `t`.
     pub fn from(mut self, t: SystemTime) -> Self {
         self.from = Some(t);
@@ -120,6 +145,8 @@ impl RunFilter {
             && self.to.is_none()
             && self.caller_ips.is_none()
             && self.flow_control_keys.is_none()
+            && self.hosts.is_none()
+            && self.paths.is_none()
     }
 
     /// Checks the filter before any request: not empty, no empty list, no blank value,
@@ -142,6 +169,8 @@ impl RunFilter {
         validate_list(backend, "filter.labels", &self.labels)?;
         validate_list(backend, "filter.caller_ips", &self.caller_ips)?;
         validate_list(backend, "filter.flow_control_keys", &self.flow_control_keys)?;
+        validate_list(backend, "filter.hosts", &self.hosts)?;
+        validate_list(backend, "filter.paths", &self.paths)?;
         for (field, t) in [("filter.from", self.from), ("filter.to", self.to)] {
             if let Some(t) = t {
                 if t.duration_since(UNIX_EPOCH).is_err() {
@@ -171,6 +200,9 @@ impl RunFilter {
 
     /// Whether a run with these attributes matches the filter (the contract's semantics, used by
     /// the in-memory canceller and the emulators).
+    ///
+    /// `hosts` and `paths` are matched against the host ([`url_host`]) and path ([`url_path`])
+    /// of `url`; a URL without `scheme://` has no host, so a host filter never matches it.
     pub fn matches(
         &self,
         url: &str,
@@ -209,8 +241,71 @@ impl RunFilter {
                 return false;
             }
         }
+        if let Some(hosts) = &self.hosts {
+            if !url_host(url).is_some_and(|h| hosts.iter().any(|x| x.eq_ignore_ascii_case(h))) {
+                return false;
+            }
+        }
+        if let Some(paths) = &self.paths {
+            let path = url_path(url);
+            if !paths.iter().any(|p| p == path) {
+                return false;
+            }
+        }
         true
     }
+}
+
+/// The part of `url` after `scheme://`, or `None` when it has no scheme (a scheme is a letter
+/// followed by letters, digits, `+`, `-` or `.`).
+fn after_scheme(url: &str) -> Option<&str> {
+    let (scheme, rest) = url.split_once("://")?;
+    let mut chars = scheme.chars();
+    let first_ok = chars.next().is_some_and(|c| c.is_ascii_alphabetic());
+    (first_ok && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))).then_some(rest)
+}
+
+/// The host of a workflow URL as [`RunFilter::hosts`] matches it: after `scheme://`, up to the
+/// next `/`, `?`, `#` or `:` (the port); user info (`user@`) is skipped and a bracketed IPv6
+/// host (`[::1]`) is kept whole, brackets included. `None` without `scheme://` or when the host
+/// is empty. Not lower-cased: the filter compares hosts ASCII case-insensitively.
+///
+/// ```
+/// use wfcancel_core::url_host;
+/// assert_eq!(url_host("https://API.example.com:8443/wf?x=1"), Some("API.example.com"));
+/// assert_eq!(url_host("http://[::1]:3000/wf"), Some("[::1]"));
+/// assert_eq!(url_host("/no/scheme"), None);
+/// ```
+pub fn url_host(url: &str) -> Option<&str> {
+    let rest = after_scheme(url)?;
+    let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let host = if host_port.starts_with('[') {
+        host_port.find(']').map_or(host_port, |end| &host_port[..=end])
+    } else {
+        &host_port[..host_port.find(':').unwrap_or(host_port.len())]
+    };
+    (!host.is_empty()).then_some(host)
+}
+
+/// The path of a workflow URL as [`RunFilter::paths`] matches it: from the first `/` after the
+/// authority (`scheme://host:port`) up to `?` or `#`, and `"/"` when that is empty. Taken as
+/// written: not percent-decoded, no trailing `/` added or removed. A URL without `scheme://` is
+/// all path (up to `?` or `#`).
+///
+/// ```
+/// use wfcancel_core::url_path;
+/// assert_eq!(url_path("https://example.com/api/wf?x=1#f"), "/api/wf");
+/// assert_eq!(url_path("https://example.com?x=1"), "/");
+/// assert_eq!(url_path("https://example.com/api/wf/"), "/api/wf/");
+/// ```
+pub fn url_path(url: &str) -> &str {
+    let rest = match after_scheme(url) {
+        Some(rest) => rest.find(['/', '?', '#']).map_or("", |i| &rest[i..]),
+        None => url,
+    };
+    let path = &rest[..rest.find(['?', '#']).unwrap_or(rest.len())];
+    if path.is_empty() { "/" } else { path }
 }
 
 fn validate_list(backend: &'static str, field: &'static str, list: &Option<Vec<String>>) -> Result<(), CancelError> {
@@ -298,5 +393,93 @@ impl Selector {
             ));
         }
         ids.iter().try_for_each(|r| r.validate(backend))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn url_host_and_path_follow_the_hand_parser() {
+        let cases: &[(&str, Option<&str>, &str)] = &[
+            ("https://example.com/api/wf", Some("example.com"), "/api/wf"),
+            (
+                "https://Example.COM:8443/api/wf?x=1&y=/z#frag",
+                Some("Example.COM"),
+                "/api/wf",
+            ),
+            ("https://example.com", Some("example.com"), "/"),
+            ("https://example.com/", Some("example.com"), "/"),
+            ("https://example.com?x=/a", Some("example.com"), "/"),
+            ("https://example.com#/a", Some("example.com"), "/"),
+            ("https://example.com:80", Some("example.com"), "/"),
+            ("https://user:pw@example.com:80/a", Some("example.com"), "/a"),
+            ("http://[::1]:3000/wf", Some("[::1]"), "/wf"),
+            ("http://127.0.0.1:3000/wf/", Some("127.0.0.1"), "/wf/"),
+            ("https://e.x/a%2Fb/c", Some("e.x"), "/a%2Fb/c"),
+            ("https:///path", None, "/path"),
+            ("https://:8080/p", None, "/p"),
+            ("/api/wf?x=1", None, "/api/wf"),
+            ("example.com/api", None, "example.com/api"),
+            ("", None, "/"),
+            ("/p?u=https://h/q", None, "/p"),
+            ("1http://h/p", None, "1http://h/p"),
+        ];
+        for (url, host, path) in cases {
+            assert_eq!(url_host(url), *host, "host of {url:?}");
+            assert_eq!(url_path(url), *path, "path of {url:?}");
+        }
+    }
+
+    #[test]
+    fn hosts_and_paths_match_exactly_any_of_and_combine_with_and() {
+        let at = UNIX_EPOCH;
+        let m = |f: &RunFilter, url: &str| f.matches(url, &[], at, None, None);
+        let hosts = RunFilter::new().host("api.example.com").host("b.example");
+        assert!(m(&hosts, "https://api.example.com/wf"));
+        assert!(m(&hosts, "https://API.Example.com:8443/x?y=1"));
+        assert!(m(&hosts, "http://b.example"));
+        assert!(!m(&hosts, "https://sub.api.example.com/wf"));
+        assert!(!m(&hosts, "https://api.example.com.evil/wf"));
+        assert!(!m(&hosts, "https://other.example/api.example.com"));
+        assert!(!m(&hosts, "api.example.com/wf"), "no scheme, no host");
+        assert!(m(&RunFilter::new().host("EXAMPLE.com"), "https://example.COM/"));
+
+        let paths = RunFilter::new().path("/api/wf").path("/");
+        assert!(m(&paths, "https://e.x/api/wf"));
+        assert!(m(&paths, "https://e.x/api/wf?x=1#f"));
+        assert!(m(&paths, "https://e.x"));
+        assert!(m(&paths, "https://e.x/?q"));
+        assert!(!m(&paths, "https://e.x/api/wf/"));
+        assert!(!m(&paths, "https://e.x/api/wf/step"));
+        assert!(!m(&paths, "https://e.x/API/wf"), "paths are case-sensitive");
+
+        let both = RunFilter::new().host("e.x").path("/a").label("l");
+        let labels = ["l".to_owned()];
+        assert!(both.matches("https://e.x/a", &labels, at, None, None));
+        assert!(!both.matches("https://e.x/a", &[], at, None, None));
+        assert!(!both.matches("https://f.x/a", &labels, at, None, None));
+        assert!(!both.matches("https://e.x/b", &labels, at, None, None));
+    }
+
+    #[test]
+    fn hosts_and_paths_count_as_fields_and_are_validated() {
+        assert!(!RunFilter::new().host("e.x").is_empty());
+        assert!(!RunFilter::new().path("/a").is_empty());
+        assert!(RunFilter::new().host("e.x").path("/a").validate("memory").is_ok());
+        let field = |f: RunFilter| match f.validate("memory") {
+            Err(CancelError::InvalidInput { field, .. }) => field,
+            other => panic!("expected InvalidInput, got {other:?}"),
+        };
+        let mut f = RunFilter::new();
+        f.hosts = Some(Vec::new());
+        assert_eq!(field(f), "filter.hosts");
+        let mut f = RunFilter::new();
+        f.paths = Some(Vec::new());
+        assert_eq!(field(f), "filter.paths");
+        assert_eq!(field(RunFilter::new().host("")), "filter.hosts");
+        assert_eq!(field(RunFilter::new().host("e.x").path(" \t")), "filter.paths");
+        assert_eq!(field(RunFilter::new().path("/a\u{0}")), "filter.paths");
     }
 }

@@ -10,7 +10,7 @@ use wfcancel_core::{
     WorkflowCanceller, async_trait,
 };
 
-const ALL_CHECKS: usize = 16;
+const ALL_CHECKS: usize = 18;
 
 #[tokio::test]
 async fn confirming_mode_passes_every_check() {
@@ -52,6 +52,8 @@ async fn checks_can_share_one_server_concurrently() {
         conformance::check_filter_created_range(c, h),
         conformance::check_filter_caller_ips(c, h),
         conformance::check_filter_flow_control_keys(c, h),
+        conformance::check_filter_hosts(c, h),
+        conformance::check_filter_paths(c, h),
         conformance::check_filter_combination(c, h),
         conformance::check_filter_drain(c, h),
         conformance::check_filter_no_drain(c, h),

@@ -70,6 +70,36 @@ fn bad_selectors() -> Vec<(&'static str, Selector, &'static str)> {
             "filter.flow_control_keys",
         ),
         (
+            "empty hosts",
+            Selector::filter(filter_with(|f| f.hosts = Some(vec![]))),
+            "filter.hosts",
+        ),
+        (
+            "blank host",
+            Selector::filter(RunFilter::new().host("example.com").host("\t")),
+            "filter.hosts",
+        ),
+        (
+            "control char in host",
+            Selector::filter(RunFilter::new().host("exa\u{7}mple.com")),
+            "filter.hosts",
+        ),
+        (
+            "empty paths",
+            Selector::filter(filter_with(|f| f.paths = Some(vec![]))),
+            "filter.paths",
+        ),
+        (
+            "blank path",
+            Selector::filter(RunFilter::new().path(" ")),
+            "filter.paths",
+        ),
+        (
+            "control char in path",
+            Selector::filter(RunFilter::new().label("l").path("/a\nb")),
+            "filter.paths",
+        ),
+        (
             "empty exact url",
             Selector::filter(RunFilter::new().url_exact("")),
             "filter.url_exact",

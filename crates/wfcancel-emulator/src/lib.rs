@@ -49,8 +49,13 @@
 //!   no cap); else any filter key → filter (default `count` 100); else (only `count`, or nothing
 //!   at all, or an empty JSON body `{}`) → cancel everything, up to `count` (default 100), like the
 //!   documented legacy "empty body cancels all". Runs are cancelled oldest first.
-//! - multi-values: `workflowRunIds`, `label`, `callerIp`, `flowControlKey` accept repeated keys and
-//!   comma-separated values; `workflowUrl` accepts repeated keys only (URLs may contain commas).
+//! - multi-values: `workflowRunIds`, `label`, `callerIp`, `flowControlKey`, `host`, `path` accept
+//!   repeated keys and comma-separated values (for `host` and `path` assumed, like the others);
+//!   `workflowUrl` accepts repeated keys only (URLs may contain commas).
+//! - `host` and `path` match the workflow URL's host and path exactly, as
+//!   [`wfcancel_core::RunFilter::matches`] does (host ASCII case-insensitive, without the port;
+//!   path without query or fragment, `/` when empty): the real server's exact comparison is not
+//!   confirmed.
 //! - a JSON body is decoded like the Go server's `CancelWorkflowRunsRequest` (list fields are
 //!   `[]string`): `{"workflowUrl":"..."}` → `400` with Go's type error; a well-typed body is merged
 //!   into the query. Bad numbers/bools → `400 {"error":"invalid fromDate: strconv.ParseInt: …"}`;

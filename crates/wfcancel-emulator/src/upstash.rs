@@ -15,7 +15,7 @@ use axum::http::{Method, StatusCode, header};
 use axum::response::Response;
 use axum::routing::{delete, get};
 use serde_json::{Value, json};
-use wfcancel_core::RunState;
+use wfcancel_core::{RunFilter, RunState};
 
 use crate::faults::{FaultHandle, Faults};
 use crate::server::{self, Common, Flavor, FrontConfig, ServerHandle};
@@ -335,6 +335,10 @@ struct Filter {
     flow_control_keys: Option<Vec<String>>,
     from: Option<i64>,
     to: Option<i64>,
+    /// `host` and `path`, held as a contract filter with only `hosts` and `paths` set, so that
+    /// they match exactly as [`RunFilter::matches`] says (the real server's semantics are not
+    /// confirmed).
+    url_parts: RunFilter,
 }
 
 fn any_of(want: &Option<Vec<String>>, have: Option<&String>) -> bool {
@@ -349,6 +353,7 @@ impl Filter {
             && self.flow_control_keys.is_none()
             && self.from.is_none()
             && self.to.is_none()
+            && self.url_parts.is_empty()
     }
 
     /// Matches everything but the creation time (the caller walks the time range).
@@ -366,6 +371,9 @@ impl Filter {
             && any_of(&self.labels, run.label.as_ref())
             && any_of(&self.caller_ips, run.caller_ip.as_ref())
             && any_of(&self.flow_control_keys, run.flow_control_key.as_ref())
+            && self
+                .url_parts
+                .matches(&run.workflow_url, &[], std::time::UNIX_EPOCH, None, None)
     }
 
     /// The inclusive creation-time range, or `None` when it is empty.
@@ -739,11 +747,13 @@ fn query_keys(query: Option<&str>) -> impl Iterator<Item = &str> {
         .map(|p| p.split_once('=').map_or(p, |(k, _)| k))
 }
 
-const FILTER_KEYS: [&str; 7] = [
+const FILTER_KEYS: [&str; 9] = [
     "workflowUrl",
     "label",
     "callerIp",
     "flowControlKey",
+    "host",
+    "path",
     "fromDate",
     "toDate",
     "async",
@@ -868,6 +878,8 @@ fn parse_bulk(query: Option<&str>, body: &[u8]) -> Result<BulkParams, String> {
             "label" => push_values(&mut f.labels, &value, true),
             "callerIp" => push_values(&mut f.caller_ips, &value, true),
             "flowControlKey" => push_values(&mut f.flow_control_keys, &value, true),
+            "host" => push_values(&mut f.url_parts.hosts, &value, true),
+            "path" => push_values(&mut f.url_parts.paths, &value, true),
             "fromDate" => f.from = Some(parse_int(&key, &value)?),
             "toDate" => f.to = Some(parse_int(&key, &value)?),
             "count" => p.count = Some(parse_int(&key, &value)?),
@@ -964,6 +976,8 @@ fn merge_json_body(p: &mut BulkParams, body: &[u8]) -> Result<(), String> {
     extend(&mut p.filter.labels, string_list("label")?);
     extend(&mut p.filter.caller_ips, string_list("callerIp")?);
     extend(&mut p.filter.flow_control_keys, string_list("flowControlKey")?);
+    extend(&mut p.filter.url_parts.hosts, string_list("host")?);
+    extend(&mut p.filter.url_parts.paths, string_list("path")?);
     if let Some(b) = boolean("workflowUrlExactMatch")? {
         p.filter.exact = b;
     }
@@ -1204,6 +1218,16 @@ mod tests {
         assert_eq!(p.filter.urls, Some(vec!["https://x,y".into()]));
         assert_eq!(p.count, Some(5));
         assert!(p.asynchronous);
+        let p = parse_bulk(Some("host=a.example&host=b.example&path=%2Fw&path=%2Fx,%2Fy"), b"").unwrap();
+        assert_eq!(
+            p.filter.url_parts.hosts,
+            Some(vec!["a.example".into(), "b.example".into()])
+        );
+        assert_eq!(
+            p.filter.url_parts.paths,
+            Some(vec!["/w".into(), "/x".into(), "/y".into()])
+        );
+        assert!(!p.filter.is_empty());
         assert!(parse_bulk(Some("fromDate=abc"), b"").unwrap_err().contains("fromDate"));
         assert!(parse_bulk(Some("count=0"), b"").is_err());
         assert!(parse_bulk(Some("workflowUrlExactMatch=maybe"), b"").is_err());
@@ -1216,8 +1240,19 @@ mod tests {
             err,
             "json: cannot unmarshal string into Go struct field CancelWorkflowRunsRequest.workflowUrl of type []string"
         );
-        let p = parse_bulk(None, br#"{"workflowUrl":["https://x"],"fromDate":5}"#).unwrap();
+        let p = parse_bulk(
+            None,
+            br#"{"workflowUrl":["https://x"],"fromDate":5,"host":["h"],"path":["/p"]}"#,
+        )
+        .unwrap();
         assert_eq!(p.filter.urls, Some(vec!["https://x".into()]));
+        assert_eq!(p.filter.url_parts.hosts, Some(vec!["h".into()]));
+        assert_eq!(p.filter.url_parts.paths, Some(vec!["/p".into()]));
+        assert!(
+            parse_bulk(None, br#"{"host":"h"}"#)
+                .unwrap_err()
+                .contains("CancelWorkflowRunsRequest.host")
+        );
         assert_eq!(p.filter.from, Some(5));
         assert!(parse_bulk(None, b"{}").unwrap().filter.is_empty());
         assert!(
@@ -1257,6 +1292,12 @@ mod tests {
             classify(&d, "/v2/workflows/runs", Some("label=a&count=3")),
             Endpoint::UpstashBulkCancelFilter
         );
+        for q in ["host=e.x&count=3", "path=%2Fw"] {
+            assert_eq!(
+                classify(&d, "/v2/workflows/runs", Some(q)),
+                Endpoint::UpstashBulkCancelFilter
+            );
+        }
         assert_eq!(
             classify(&d, "/v2/workflows/runs", Some("count=3")),
             Endpoint::UpstashBulkCancelAll

@@ -203,6 +203,59 @@ async fn bulk_multi_valued_fields_or_within_and_across() {
     assert_eq!(e.state("nolabel"), Some(UpstashState::Started));
 }
 
+/// `host` and `path` match the workflow URL's host (any port, ASCII case-insensitive) and path
+/// (without query or fragment) exactly, as `RunFilter::matches` does; repeated keys are OR, and
+/// they AND with the other fields.
+#[tokio::test]
+async fn bulk_host_and_path_match_the_workflow_urls_parts() {
+    let e = emu().await;
+    e.seed_many([
+        UpstashRun::new("a1", "https://a.example/api/wf"),
+        UpstashRun::new("a2", "https://A.Example:8443/api/wf?x=1#f").label("l"),
+        UpstashRun::new("a3", "https://a.example/api/wf/step"),
+        UpstashRun::new("a4", "https://a.example").label("l"),
+        UpstashRun::new("b1", "https://b.example/api/wf").label("l"),
+        UpstashRun::new("b2", "https://b.example/other"),
+        UpstashRun::new("sub", "https://sub.a.example/api/wf"),
+        UpstashRun::new("done", "https://a.example/api/wf").state(UpstashState::Success),
+    ]);
+    let reset = |e: &UpstashEmulator| {
+        for id in ["a1", "a2", "a3", "a4", "b1", "b2", "sub"] {
+            e.set_state(id, UpstashState::Started);
+        }
+    };
+    let cases: &[(&str, &[&str])] = &[
+        ("host=a.example", &["a1", "a2", "a3", "a4"]),
+        ("host=A.EXAMPLE&host=b.example", &["a1", "a2", "a3", "a4", "b1", "b2"]),
+        ("host=example", &[]),
+        ("path=%2Fapi%2Fwf", &["a1", "a2", "b1", "sub"]),
+        ("path=%2Fapi%2Fwf&path=%2F", &["a1", "a2", "a4", "b1", "sub"]),
+        ("path=%2Fapi", &[]),
+        ("host=a.example&path=%2Fapi%2Fwf", &["a1", "a2"]),
+        (
+            "host=a.example&host=b.example&path=%2Fapi%2Fwf&path=%2F&label=l",
+            &["a2", "a4", "b1"],
+        ),
+    ];
+    for (q, want) in cases {
+        assert_eq!(bulk(&e, q).await, want.len() as u64, "{q}");
+        for id in ["a1", "a2", "a3", "a4", "b1", "b2", "sub"] {
+            let expected = if want.contains(&id) {
+                UpstashState::Canceled
+            } else {
+                UpstashState::Started
+            };
+            assert_eq!(e.state(id), Some(expected), "{q}: {id}");
+        }
+        assert_eq!(e.state("done"), Some(UpstashState::Success), "{q}");
+        reset(&e);
+    }
+    assert_eq!(
+        e.stats().endpoint(Endpoint::UpstashBulkCancelFilter),
+        cases.len() as u64
+    );
+}
+
 #[tokio::test]
 async fn bulk_dates_are_inclusive() {
     let e = emu().await;

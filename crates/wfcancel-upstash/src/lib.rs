@@ -36,9 +36,12 @@
 //!   time. The server answers one count per chunk, so the report has counts, not per-run
 //!   outcomes: `cancelled` is the sum of the counts and `not_active` is each successful chunk's
 //!   size minus its count. A failed chunk is listed in `failed` with its ids and index.
-//! - **Filter** — `label`, `fromDate`, `toDate` (epoch ms), `callerIp`, `flowControlKey`
-//!   (repeated keys), `workflowUrl` (+ `workflowUrlExactMatch=true` for an exact match), then
-//!   `count` (= `BulkOptions::page_size`). With `BulkOptions::drain` the call is repeated (see
+//! - **Filter** — `label`, `fromDate`, `toDate` (epoch ms), `callerIp`, `flowControlKey`,
+//!   `host`, `path` (repeated keys), `workflowUrl` (+ `workflowUrlExactMatch=true` for an exact
+//!   match), then `count` (= `BulkOptions::page_size`). `host` and `path` filter on the workflow
+//!   URL's host and path; how exactly the server compares them is not confirmed (the contract,
+//!   the emulator and the in-memory canceller assume an exact match, the host ASCII
+//!   case-insensitive: see `RunFilter::hosts`). With `BulkOptions::drain` the call is repeated (see
 //!   [Draining](#draining)).
 //! - **All** ([`Selector::cancel_all_runs`]) — only `count`, drained the same way.
 //!
@@ -74,10 +77,11 @@
 //! The server splits `workflowRunIds`, `label`, `callerIp` and `flowControlKey` values on
 //! commas after decoding them (it accepts one comma-separated value in place of repeated keys).
 //! Percent-encoding does not help: cancelling the id `a,victim` would also cancel the run
-//! `victim`, and the label `nightly,prod` every `prod` run. A `,` in a run id, label, caller IP
-//! or flow-control key is therefore refused with [`CancelError::InvalidInput`] (field `run_id`,
-//! `ids`, `filter.labels`, `filter.caller_ips` or `filter.flow_control_keys`) before anything is
-//! sent, by [`cancel`](WorkflowCanceller::cancel), [`cancel_many`](WorkflowCanceller::cancel_many),
+//! `victim`, and the label `nightly,prod` every `prod` run. Whether `host` and `path` are split
+//! the same way is not confirmed; they are treated alike to be safe. A `,` in a run id, label,
+//! caller IP, flow-control key, host or path is therefore refused with
+//! [`CancelError::InvalidInput`] (field `run_id`, `ids`, `filter.labels`, `filter.caller_ips`,
+//! `filter.flow_control_keys`, `filter.hosts` or `filter.paths`) before anything is sent, by [`cancel`](WorkflowCanceller::cancel), [`cancel_many`](WorkflowCanceller::cancel_many),
 //! [`status`](WorkflowCanceller::status) and the `plan*` methods alike. (The official SDK sends
 //! such values as they are, and so widens the cancel.) Workflow URLs are not split and may hold
 //! commas.

@@ -165,7 +165,7 @@ fn preview(id: &str) -> String {
 
 /// The query of a filtered (or, with `filter == None`, cancel-all) bulk cancel, encoded as the
 /// official SDK encodes it: `label`, `fromDate`, `toDate` (epoch ms), `callerIp`,
-/// `flowControlKey` (multi-valued fields as repeated keys), then `workflowUrl` (+
+/// `flowControlKey`, `host`, `path` (multi-valued fields as repeated keys), then `workflowUrl` (+
 /// `workflowUrlExactMatch=true` for an exact match), then `count`. The order is the SDK's for a
 /// filter object written in that order (it follows the caller's object order, then the URL keys,
 /// then `count`; recorded in `tools/upstash-sdk/OBSERVED.md`).
@@ -191,6 +191,12 @@ pub(crate) fn filter_url(runs_url: &Url, filter: Option<&RunFilter>, count: usiz
             }
             for key in f.flow_control_keys.iter().flatten() {
                 q.append_pair("flowControlKey", key);
+            }
+            for host in f.hosts.iter().flatten() {
+                q.append_pair("host", host);
+            }
+            for path in f.paths.iter().flatten() {
+                q.append_pair("path", path);
             }
             match &f.url {
                 Some(UrlMatch::Exact(u)) => {
@@ -223,8 +229,8 @@ pub(crate) fn validate_run(run: &RunRef) -> Result<(), CancelError> {
 }
 
 /// The Upstash checks on a selector beyond the contract's: no comma in any value the server
-/// splits on commas (run ids, labels, caller IPs, flow-control keys). Workflow URLs are not
-/// split, and may hold commas.
+/// splits on commas (run ids, labels, caller IPs, flow-control keys), or may (hosts, paths: not
+/// confirmed, refused to be safe). Workflow URLs are not split, and may hold commas.
 fn refuse_commas(selector: &Selector) -> Result<(), CancelError> {
     match selector {
         Selector::Ids(runs) => {
@@ -237,6 +243,8 @@ fn refuse_commas(selector: &Selector) -> Result<(), CancelError> {
                 ("filter.labels", "label", &f.labels),
                 ("filter.caller_ips", "caller IP", &f.caller_ips),
                 ("filter.flow_control_keys", "flow-control key", &f.flow_control_keys),
+                ("filter.hosts", "host", &f.hosts),
+                ("filter.paths", "path", &f.paths),
             ] {
                 if let Some(v) = values.iter().flatten().find(|v| v.contains(',')) {
                     return Err(comma_error(field, format!("{what} {}", preview(v))));
@@ -368,6 +376,8 @@ mod tests {
             (RunFilter::new().label("x").label("nightly,prod"), "filter.labels"),
             (RunFilter::new().caller_ip("1.2.3.4,5.6.7.8"), "filter.caller_ips"),
             (RunFilter::new().flow_control_key(","), "filter.flow_control_keys"),
+            (RunFilter::new().host("a.example,b.example"), "filter.hosts"),
+            (RunFilter::new().host("e.x").path("/a,b"), "filter.paths"),
         ] {
             assert_eq!(field(refuse_commas(&Selector::filter(f))), want);
         }

@@ -225,6 +225,7 @@ fn capabilities() {
     assert!(caps.background_actions && !caps.needs_owner && !caps.status_needs_session);
     let f = caps.filter;
     assert!(f.url_exact && f.url_prefix && f.labels && f.created_range && f.caller_ips && f.flow_control_keys);
+    assert!(f.hosts && f.paths);
 }
 
 #[tokio::test]

@@ -181,7 +181,9 @@ async fn hostile_filter_values_stay_one_query_value() {
         .label("a&count=999")
         .label("b=c d")
         .caller_ip("::1")
-        .flow_control_key("k/../%2F");
+        .flow_control_key("k/../%2F")
+        .host("h.example&count=1")
+        .path("/a b/ü?x=1#f");
     let m = server
         .mock("DELETE", RUNS)
         .match_query(Matcher::Any)
@@ -194,6 +196,8 @@ async fn hostile_filter_values_stay_one_query_value() {
             ("label", "b=c d"),
             ("callerIp", "::1"),
             ("flowControlKey", "k/../%2F"),
+            ("host", "h.example&count=1"),
+            ("path", "/a b/ü?x=1#f"),
             ("count", "100"),
         ]))
         .with_body(r#"{"cancelled":2}"#)
@@ -210,6 +214,8 @@ async fn hostile_filter_values_stay_one_query_value() {
             ("label".into(), "b=c d".into()),
             ("callerIp".into(), "::1".into()),
             ("flowControlKey".into(), "k/../%2F".into()),
+            ("host".into(), "h.example&count=1".into()),
+            ("path".into(), "/a b/ü?x=1#f".into()),
             ("workflowUrl".into(), "https://e.x/w?count=1&workflowRunIds=x#f".into()),
             ("workflowUrlExactMatch".into(), "true".into()),
             ("count".into(), "100".into()),
@@ -304,6 +310,16 @@ fn plans_match_the_sdk_byte_for_byte() {
             "flowControlKey=fk-1&flowControlKey=fk%2F2&count=100",
         ),
         (
+            Selector::filter(RunFilter::new().host("example.com")),
+            o.clone(),
+            "host=example.com&count=100",
+        ),
+        (
+            Selector::filter(RunFilter::new().path("/api/wf").path("/b")),
+            o.clone(),
+            "path=%2Fapi%2Fwf&path=%2Fb&count=100",
+        ),
+        (
             Selector::filter(RunFilter::new().label("x")),
             BulkOptions::new().page_size(7),
             "label=x&count=7",
@@ -321,6 +337,24 @@ fn plans_match_the_sdk_byte_for_byte() {
             BulkOptions::new().page_size(5),
             "label=x&fromDate=1&toDate=2&callerIp=1.1.1.1&flowControlKey=k&workflowUrl=https%3A%2F%2Fe.x%2Fw&workflowUrlExactMatch=true&count=5",
         ),
+        (
+            // The SDK's order for `{workflowUrlStartingWith, label, …, flowControlKey, host, path}`
+            // (the filter's keys as given, then the URL keys): what `filter_url` writes.
+            Selector::filter(
+                RunFilter::new()
+                    .url_prefix("https://e.x/w")
+                    .label("x")
+                    .from(from_epoch_millis(1))
+                    .to(from_epoch_millis(2))
+                    .caller_ip("1.1.1.1")
+                    .flow_control_key("k")
+                    .host("e.x")
+                    .host("F.x")
+                    .path("/w/a"),
+            ),
+            BulkOptions::new().page_size(5),
+            "label=x&fromDate=1&toDate=2&callerIp=1.1.1.1&flowControlKey=k&host=e.x&host=F.x&path=%2Fw%2Fa&workflowUrl=https%3A%2F%2Fe.x%2Fw&count=5",
+        ),
         (Selector::cancel_all_runs(), o.clone(), "count=100"),
         (Selector::cancel_all_runs(), BulkOptions::new().page_size(7), "count=7"),
     ];
@@ -337,7 +371,7 @@ fn plans_match_the_sdk_byte_for_byte() {
 async fn filter_fields_are_sent_as_planned() {
     let mut server = Server::new_async().await;
     let raw = "label=x&label=y&fromDate=1700000000000&toDate=1700000000999&callerIp=1.2.3.4&flowControlKey=fk\
-               &workflowUrl=https%3A%2F%2Fa.example%2Fw&count=50";
+               &host=a.example&path=%2Fw&path=%2Fw%2Fb&workflowUrl=https%3A%2F%2Fa.example%2Fw&count=50";
     let m = bulk_mock(&mut server, raw)
         .with_body(r#"{"cancelled":4}"#)
         .expect(1)
@@ -351,7 +385,10 @@ async fn filter_fields_are_sent_as_planned() {
         .from(from_epoch_millis(1_700_000_000_000))
         .to(from_epoch_millis(1_700_000_000_999))
         .caller_ip("1.2.3.4")
-        .flow_control_key("fk");
+        .flow_control_key("fk")
+        .host("a.example")
+        .path("/w")
+        .path("/w/b");
     let opts = BulkOptions::new().page_size(50);
     assert_eq!(
         c.plan(&Selector::filter(f.clone()), &opts).unwrap()[0].query(),
@@ -1064,8 +1101,9 @@ async fn nothing_is_sent_for_invalid_input() {
 }
 
 /// The server splits `workflowRunIds`, `label`, `callerIp` and `flowControlKey` on commas
-/// after decoding: `a,victim` would also cancel `victim`. Every entry point refuses a comma in
-/// those values, naming the field, and sends nothing; workflow URLs are not split and pass.
+/// after decoding: `a,victim` would also cancel `victim`. `host` and `path` may be split alike
+/// (not confirmed). Every entry point refuses a comma in those values, naming the field, and
+/// sends nothing; workflow URLs are not split and pass.
 #[tokio::test]
 async fn commas_are_refused_before_sending() {
     let mut server = Server::new_async().await;
@@ -1101,6 +1139,14 @@ async fn commas_are_refused_before_sending() {
         (
             Selector::filter(RunFilter::new().flow_control_key("k1,k2")),
             "filter.flow_control_keys",
+        ),
+        (
+            Selector::filter(RunFilter::new().host("a.example,victim.example")),
+            "filter.hosts",
+        ),
+        (
+            Selector::filter(RunFilter::new().label("x").path("/ok").path("/a,/victim")),
+            "filter.paths",
         ),
     ];
     for (selector, field) in &cases {

@@ -552,6 +552,16 @@ async fn filter_fields_follow_the_contract() {
         0,
         "AND"
     );
+    assert_eq!(count(RunFilter::new().host("a")).await, 2);
+    assert_eq!(
+        count(RunFilter::new().host("B").host("c")).await,
+        1,
+        "hosts ignore case"
+    );
+    assert_eq!(count(RunFilter::new().path("/wf")).await, 2);
+    assert_eq!(count(RunFilter::new().path("/wf/x").path("/nope")).await, 1);
+    assert_eq!(count(RunFilter::new().path("/wf/")).await, 0, "exact paths");
+    assert_eq!(count(RunFilter::new().host("a").path("/wf")).await, 1, "AND");
 }
 
 #[tokio::test]
