@@ -126,11 +126,7 @@ struct Seen {
 
 async fn quickstart() -> Result<Seen, Box<dyn std::error::Error>> {
     println!("wfcancel quickstart: two local emulators, one portable API");
-    if Backend::Upstash.is_compiled() && Backend::Agno.is_compiled() {
-        println!("(backends built by wfcancel::build, features upstash and agno on)\n");
-    } else {
-        println!("(features upstash/agno off: backends built by the constructors wfcancel::build calls)\n");
-    }
+    println!();
 
     // Upstash: a run to cancel, one to wait for, 250 labelled "nightly", 20 others.
     let upstash = UpstashEmulator::start(UpstashConfig::default()).await?;

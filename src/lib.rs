@@ -22,7 +22,7 @@
 //!
 //! The contract lives in [`wfcancel_core`] and is re-exported here.
 #![warn(missing_docs)]
-#![cfg_attr(docsrs, feature(doc_auto_cfg))]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 use std::str::FromStr;
 
@@ -54,8 +54,8 @@ pub enum Backend {
 }
 
 impl Backend {
-    /// Every backend, compiled in or not.
-    pub const ALL: [Backend; 3] = [Backend::Upstash, Backend::Agno, Backend::Memory];
+    /// Every backend, compiled in or not. A slice, so that adding a backend does not change its type.
+    pub const ALL: &'static [Backend] = &[Backend::Upstash, Backend::Agno, Backend::Memory];
 
     /// The name used in `WFCANCEL_BACKEND` and in errors.
     pub fn as_str(self) -> &'static str {
@@ -82,7 +82,7 @@ impl Backend {
 
     /// The backends compiled into this build.
     pub fn compiled() -> Vec<Backend> {
-        Self::ALL.into_iter().filter(|b| b.is_compiled()).collect()
+        Self::ALL.iter().copied().filter(|b| b.is_compiled()).collect()
     }
 }
 
@@ -98,7 +98,8 @@ impl FromStr for Backend {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let t = s.trim();
         Self::ALL
-            .into_iter()
+            .iter()
+            .copied()
             .find(|b| b.as_str().eq_ignore_ascii_case(t))
             .ok_or_else(|| {
                 CancelError::config(
@@ -131,7 +132,16 @@ pub fn from_env() -> Result<Box<dyn WorkflowCanceller>, CancelError> {
 /// [`from_env`] reading variables through `lookup` instead of the process environment.
 pub fn from_env_with(lookup: impl Fn(&str) -> Option<String>) -> Result<Box<dyn WorkflowCanceller>, CancelError> {
     let backend = match lookup(BACKEND_ENV).filter(|v| !v.trim().is_empty()) {
-        Some(name) => name.parse()?,
+        Some(name) => {
+            let backend: Backend = name.parse()?;
+            if !backend.is_compiled() {
+                return Err(not_compiled(
+                    backend,
+                    &format!("{BACKEND_ENV}={backend} names a backend that is not compiled into this build"),
+                ));
+            }
+            backend
+        }
         None => default_backend()?,
     };
     build(backend, &lookup)
@@ -161,17 +171,16 @@ pub fn default_backend() -> Result<Backend, CancelError> {
 }
 
 /// Builds `backend` from variables read through `lookup`.
+///
+/// A backend whose feature is off is a [`CancelError::Config`] that names the feature to enable.
 pub fn build(
     backend: Backend,
     lookup: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Box<dyn WorkflowCanceller>, CancelError> {
     if !backend.is_compiled() {
-        return Err(CancelError::config(
-            backend.as_str(),
-            format!(
-                "{BACKEND_ENV}={backend} but this build does not include it; enable the `{}` feature of wfcancel",
-                backend.feature()
-            ),
+        return Err(not_compiled(
+            backend,
+            &format!("the {backend} backend is not compiled into this build"),
         ));
     }
     let _ = lookup;
@@ -185,4 +194,11 @@ pub fn build(
         #[allow(unreachable_patterns)]
         _ => Err(CancelError::config(backend.as_str(), "this backend is not compiled in")),
     }
+}
+
+fn not_compiled(backend: Backend, what: &str) -> CancelError {
+    CancelError::config(
+        backend.as_str(),
+        format!("{what}; enable the `{}` feature of wfcancel", backend.feature()),
+    )
 }

@@ -22,7 +22,8 @@ fn expect_config(r: Result<Box<dyn WorkflowCanceller>, CancelError>) -> CancelEr
 
 #[test]
 fn backend_names_round_trip() {
-    for b in Backend::ALL {
+    assert_eq!(Backend::ALL.len(), 3);
+    for &b in Backend::ALL {
         assert_eq!(b.as_str().parse::<Backend>().unwrap(), b);
         assert_eq!(b.to_string().to_uppercase().parse::<Backend>().unwrap(), b);
     }
@@ -87,6 +88,22 @@ fn several_backends_compiled_in_need_a_choice() {
 fn a_backend_whose_feature_is_off_says_which_feature_to_enable() {
     let e = expect_config(from_env_with(env(&[("WFCANCEL_BACKEND", "agno")])));
     assert!(e.to_string().contains("enable the `agno` feature"), "{e}");
+    assert!(
+        e.to_string().contains("WFCANCEL_BACKEND=agno"),
+        "names the variable: {e}"
+    );
+    // Called directly, `build` does not pretend the environment named the backend.
+    let e = expect_config(wfcancel::build(Backend::Agno, &|_| None));
+    assert!(e.to_string().contains("enable the `agno` feature"), "{e}");
+    assert!(!e.to_string().contains("WFCANCEL_BACKEND"), "{e}");
+}
+
+#[test]
+fn compiled_backends_are_those_of_all_whose_feature_is_on() {
+    let compiled = Backend::compiled();
+    assert!(compiled.iter().all(|b| Backend::ALL.contains(b) && b.is_compiled()));
+    let on = Backend::ALL.iter().filter(|b| b.is_compiled()).count();
+    assert_eq!(compiled.len(), on);
 }
 
 #[cfg(all(feature = "memory", not(feature = "upstash"), not(feature = "agno")))]

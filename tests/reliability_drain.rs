@@ -197,16 +197,56 @@ async fn a_drain_of_everything_goes_past_every_stop() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_drain_with_stops_under_a_fault_storm_still_counts_exactly() {
+    // A drain round is retried only on faults refused before anything was done (429s): a 5xx or
+    // a dropped connection may come after the server cancelled up to `count` runs, so it ends the
+    // drain (see `a_5xx_ends_a_drain_without_repeating_the_round`).
     let faults = Faults::none()
-        .errors(0.20)
-        .throttle(0.05)
+        .throttle(0.10)
         .retry_after_secs(1)
-        .drops(0.02)
         .latency(Duration::from_millis(1))
         .jitter(Duration::from_millis(4))
         .seed(31);
     let filter = Selector::filter(RunFilter::new().label("nightly"));
     drain("upstash/drain/filter-stops-storm", &MARKS, filter, faults).await;
+}
+
+/// A round answered `503` may have cancelled its runs before failing: it is not repeated (that
+/// could cancel up to `count` more runs for one round). The drain ends on it, not drained, with
+/// the round in `failed`, one request per round, and counts that still equal the server's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_5xx_ends_a_drain_without_repeating_the_round() {
+    rs::capture_tracing();
+    let emu = rs::upstash_emulator(Faults::none()).await;
+    seed(&emu, &BTreeSet::new());
+    let client = rs::upstash_client(
+        &emu.url(),
+        rs::http(Duration::from_secs(5), 16, Duration::from_secs(30)),
+    );
+    let opts = BulkOptions::new().page_size(PAGE).drain(true);
+    emu.faults().set(Faults::none().errors(0.30).seed(7));
+    let (report, _) = rs::within(
+        "drain under 503s",
+        LIMIT,
+        client.cancel_many(&Selector::filter(RunFilter::new().label("nightly")), &opts),
+    )
+    .await;
+    emu.faults().clear();
+    rs::scan_result("drain under 503s", &report);
+    let report = report.expect("the drain ran");
+    let s = emu.stats();
+    assert!(!report.drained);
+    assert_eq!(report.failed.len(), 1, "{report:?}");
+    assert_eq!(report.failed[0].round, Some(report.rounds), "the last round failed");
+    assert_eq!(report.failed[0].error.status(), Some(503));
+    assert_eq!(
+        s.requests,
+        u64::from(report.rounds),
+        "one request per round, none repeated"
+    );
+    assert_eq!(report.cancelled, s.cancelled, "report vs server");
+    assert_eq!(report.cancelled, PAGE as u64 * u64::from(report.rounds - 1));
+    emu.shutdown().await;
+    rs::assert_no_leaks();
 }
 
 /// Regression (RELIABILITY.md, "Findings"): when the run the server stops at is the first of a

@@ -130,7 +130,22 @@ async fn upstash_10k_runs_by_id_in_chunks_under_a_fault_storm() {
         .build()
         .expect("build");
     let selector = Selector::ids(ids.iter().map(String::as_str));
-    let chunks = client.plan(&selector, &BulkOptions::new()).expect("plan").len();
+    let plan = client.plan(&selector, &BulkOptions::new()).expect("plan");
+    let chunks = plan.len();
+    // A chunk answering less than its size may have stopped part way: it is sent again until two
+    // answers in a row are 0. So: all running → 1 request (n); some → 3 (a, 0, 0); none → 2 (0, 0).
+    let expected_requests: u64 = plan
+        .iter()
+        .map(|p| {
+            let ids = p.query_pairs();
+            let running = ids.iter().filter(|(_, id)| active.contains(id.as_str())).count();
+            match running {
+                r if r == ids.len() => 1,
+                0 => 2,
+                _ => 3,
+            }
+        })
+        .sum();
     assert!((100..=256).contains(&chunks), "{chunks} chunks");
     let opts = BulkOptions::new().concurrency(chunks);
 
@@ -145,14 +160,14 @@ async fn upstash_10k_runs_by_id_in_chunks_under_a_fault_storm() {
 
     assert_storm_happened(&s);
     assert!(report.is_success(), "nothing may fail: {:?}", report.failed);
-    assert_eq!(report.requests_sent, chunks as u64);
+    assert_eq!(report.requests_sent, expected_requests);
     // The report's counts equal the server's own.
     assert_eq!(report.cancelled, s.cancelled, "report vs server");
     assert_eq!(report.cancelled, active.len() as u64);
     assert_eq!(report.not_active, (RUNS - active.len()) as u64);
-    // Each chunk was answered 200 exactly once; every other request was a fault that was retried.
-    assert_eq!(s.status(200), chunks as u64);
-    assert_eq!(s.requests, chunks as u64 + retried_faults(&s));
+    // Each request was answered 200 exactly once; every other request was a fault that was retried.
+    assert_eq!(s.status(200), expected_requests);
+    assert_eq!(s.requests, expected_requests + retried_faults(&s));
     // Every run ends cancelled; finished runs stay as they were.
     let mut lost = 0;
     for id in &ids {
@@ -171,7 +186,11 @@ async fn upstash_10k_runs_by_id_in_chunks_under_a_fault_storm() {
     assert!(elapsed <= DEADLINE + ATTEMPT_TIMEOUT, "took {elapsed:?}");
     rs::assert_no_leaks();
 
-    let mut fields = vec![("runs", RUNS.to_string()), ("requests", chunks.to_string())];
+    let mut fields = vec![
+        ("runs", RUNS.to_string()),
+        ("chunks", chunks.to_string()),
+        ("requests", expected_requests.to_string()),
+    ];
     fields.extend(fault_fields(&s));
     fields.extend([
         ("cancelled", format!("{}/{}", report.cancelled, s.cancelled)),
@@ -212,8 +231,11 @@ async fn upstash_10k_single_cancels_under_a_fault_storm() {
     assert_eq!(report.cancelled, s.cancelled, "report vs server");
     assert_eq!(report.cancelled, active.len() as u64);
     assert_eq!(report.not_active, (RUNS - active.len()) as u64);
-    assert_eq!(s.status(200), RUNS as u64);
-    assert_eq!(s.requests, RUNS as u64 + retried_faults(&s));
+    // One 200 per running run; two per run that was not (a `{"cancelled":0}` is sent once more
+    // before it is called not active).
+    let answered = (RUNS + (RUNS - active.len())) as u64;
+    assert_eq!(s.status(200), answered);
+    assert_eq!(s.requests, answered + retried_faults(&s));
     // Per run: reported cancelled exactly when it was running and is now cancelled.
     assert_eq!(report.outcomes.len(), RUNS);
     let mut lost = 0;
@@ -442,7 +464,10 @@ async fn a_retry_after_past_the_deadline_is_returned_not_slept() {
         }
         other => panic!("{other:?}"),
     }
-    assert!(elapsed < Duration::from_millis(500), "{elapsed:?}");
+    assert!(
+        elapsed < Duration::from_millis(1500),
+        "the 30 s wait was not slept: {elapsed:?}"
+    );
     assert_eq!(up.stats().requests, 1);
 
     let ag = rs::agno_emulator(throttled()).await;
@@ -455,7 +480,10 @@ async fn a_retry_after_past_the_deadline_is_returned_not_slept() {
         }
         other => panic!("{other:?}"),
     }
-    assert!(elapsed < Duration::from_millis(500), "{elapsed:?}");
+    assert!(
+        elapsed < Duration::from_millis(1500),
+        "the 30 s wait was not slept: {elapsed:?}"
+    );
     assert_eq!(ag.stats().requests, 1);
     rs::summary(
         "both/deadline/retry-after-30s-vs-2s",

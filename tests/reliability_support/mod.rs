@@ -329,7 +329,7 @@ pub struct Recorded {
 }
 
 /// A loopback HTTP server that records every request and answers like a provider that
-/// succeeded: `{"cancelled":1}` for a DELETE (Upstash), `{"runs":[…RUN_STARTED]}` for the logs,
+/// succeeded: `{"cancelled": <ids sent, or 1>}` for a DELETE (Upstash), `{"runs":[…RUN_STARTED]}` for the logs,
 /// `{}` for a POST (Agno cancel), `{"status":"RUNNING"}` for other GETs (Agno status).
 pub struct Recorder {
     pub addr: SocketAddr,
@@ -394,7 +394,11 @@ impl Recorder {
                 };
                 store.lock().unwrap_or_else(|e| e.into_inner()).push(rec);
                 let body = match method.as_str() {
-                    "DELETE" => serde_json::json!({ "cancelled": 1 }),
+                    // Every id was running: a chunk of ids answers its size (an answer below
+                    // it is sent again, as a stop part way); a filter round answers 1.
+                    "DELETE" => serde_json::json!({
+                        "cancelled": query.iter().filter(|(k, _)| k == "workflowRunIds").count().max(1)
+                    }),
                     "POST" => serde_json::json!({}),
                     _ if raw_path.ends_with("/v2/workflows/logs") => {
                         let id = query

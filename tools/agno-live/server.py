@@ -6,7 +6,7 @@ Usage:
 
 Environment (flags win over env):
     WFCANCEL_AGNO_PORT  port (default 7777); also accepted as the first bare argument
-    WFCANCEL_AGNO_DB    folder for the SQLite file (default: a fresh temp dir)
+    WFCANCEL_AGNO_DB    folder for the SQLite file (default: a fresh temp dir, removed at exit)
     WFCANCEL_STEP_LOG   file each step appends "<run_id> <step_name>\\n" to (default: no log)
     OS_SECURITY_KEY     when set, every route except /health needs "Authorization: Bearer <key>"
     WFCANCEL_AGNO_VERBOSE=1 (or --verbose) keeps agno's INFO logs; by default they are silenced
@@ -46,7 +46,11 @@ def parse_args(argv):
     p.add_argument("--verbose", action="store_true")
     a = p.parse_args(argv)
     a.port = a.port or a.port_pos or int(os.environ.get("WFCANCEL_AGNO_PORT", "7777"))
-    a.db = a.db or os.environ.get("WFCANCEL_AGNO_DB") or tempfile.mkdtemp(prefix="wfcancel-agno-")
+    a.db = a.db or os.environ.get("WFCANCEL_AGNO_DB")
+    # Without a folder: a temporary one, removed when the server exits (see main).
+    a.tmp = None if a.db else tempfile.TemporaryDirectory(prefix="wfcancel-agno-")
+    if a.tmp is not None:
+        a.db = a.tmp.name
     a.step_log = a.step_log or os.environ.get("WFCANCEL_STEP_LOG")
     a.verbose = a.verbose or os.environ.get("WFCANCEL_AGNO_VERBOSE") == "1"
     return a
@@ -109,6 +113,14 @@ def fast_shutdown(seconds=1.0):
 
 def main(argv):
     a = parse_args(argv)
+    try:
+        return serve(a)
+    finally:
+        if a.tmp is not None:
+            a.tmp.cleanup()
+
+
+def serve(a):
     os.makedirs(a.db, exist_ok=True)
     if not a.verbose:
         quiet_agno()

@@ -131,11 +131,14 @@ impl AgnoCancellerBuilder {
     ///
     /// AgentOS answers a cancel with `200 {}` whether the run is running, finished or unknown.
     /// With the check, a cancel can answer [`NotActive`](wfcancel_core::CancelOutcome::NotActive)
-    /// as the portable contract wants: a run already finished is not sent a cancel at all, and a
-    /// run AgentOS has no record of (`404 Run not found`) is still sent one (it may be live but
-    /// not stored yet) and reported `NotActive`. Without a session, or with the check off (the
-    /// default), a cancel is one `POST` and a 200 is always `Requested`. The check is one `GET`, never retried;
-    /// if it fails, the cancel goes ahead as if it had not been made.
+    /// as the portable contract wants, but only when the status read positively says the run is
+    /// over (`COMPLETED`, `ERROR`, `CANCELLED`, `REGENERATED`): such a run is not sent a cancel at
+    /// all. Any other answer to the read leaves the decision to the cancel, whose own outcome is
+    /// returned: in particular `404 Run not found`, which AgentOS answers for an unknown run but
+    /// also for a wrong `session_id` or a run of another owner, while the cancel intent is keyed
+    /// by run id alone and does stop the run. Without a session, or with the check off (the
+    /// default), a cancel is one `POST` and a 200 is always `Requested`. The check is one `GET`,
+    /// never retried; if it fails, the cancel goes ahead as if it had not been made.
     pub fn check_state_before_cancel(mut self, on: bool) -> Self {
         self.check_state = on;
         self

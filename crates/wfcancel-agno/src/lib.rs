@@ -36,8 +36,11 @@
 //! - AgentOS answers 200 for unknown and finished runs too, so by default a cancel cannot tell
 //!   them apart and says `Requested`. Opt in to
 //!   [`AgnoCancellerBuilder::check_state_before_cancel`] to read the run's state first (when the
-//!   [`RunRef`] carries the session): a run already over is then [`CancelOutcome::NotActive`]
-//!   and gets no cancel, at the price of one more request per cancel.
+//!   [`RunRef`] carries the session): a run the status read positively shows over (completed,
+//!   failed, cancelled, regenerated) is then [`CancelOutcome::NotActive`] and gets no cancel, at
+//!   the price of one more request per cancel. A status read answered `404 Run not found` proves
+//!   nothing (AgentOS says so for a wrong session or owner too, while the cancel intent is keyed
+//!   by run id alone and does stop the run): the cancel is sent and its own outcome stands.
 //! - Servers 2.0 to 2.4 answered `500 Failed to cancel run…` for runs not in progress: that is
 //!   [`CancelOutcome::NotActive`], and it is not retried.
 //! - AgentOS has no bulk or filtered cancel: `cancel_many` fans ids out over single cancels
@@ -45,7 +48,7 @@
 //!
 //! One function turns every answer into these shared types; the table is on [`AgnoCanceller`].
 #![warn(missing_docs)]
-#![cfg_attr(docsrs, feature(doc_auto_cfg))]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod config;
 #[doc(hidden)]
@@ -55,8 +58,8 @@ mod request;
 
 use wfcancel_core::http::{HttpClient, RetryDecision};
 use wfcancel_core::{
-    BulkOptions, BulkReport, CancelError, CancelOutcome, Capabilities, NotFoundKind, RunRef, RunState, Selector,
-    WorkflowCanceller, async_trait, fan_out,
+    BulkOptions, BulkReport, CancelError, CancelOutcome, Capabilities, RunRef, RunState, Selector, WorkflowCanceller,
+    async_trait, fan_out,
 };
 
 pub use config::{AgnoCancellerBuilder, DEFAULT_BASE_URL, ENV_SECURITY_KEY, ENV_URL};
@@ -77,8 +80,8 @@ pub const BACKEND: &str = "agno";
 ///
 /// | answer | result |
 /// |---|---|
-/// | cancel 2xx | `Ok(Requested)` (`NotActive` when the state check found no such run) |
-/// | status 2xx | the `status` field: `PENDING`, `RUNNING`, `PAUSED`, `COMPLETED`, `CANCELLED`, `ERROR` (→ `Failed`), else `Unknown`; a `null` body → `NotFound{Run}` |
+/// | cancel 2xx | `Ok(Requested)` (`NotActive` without a cancel when the state check read a run already over) |
+/// | status 2xx | the `status` field: `PENDING`, `RUNNING`, `PAUSED`, `COMPLETED`, `CANCELLED`, `ERROR` (→ `Failed`), `REGENERATED` (→ `Completed`), else `Unknown`; a `null` body → `NotFound{Run}` |
 /// | 404 `Workflow not found` / `Agent not found` / `Team not found` | `NotFound` of that kind, with the owner id |
 /// | 404 `Run not found` | `NotFound{Run}`, with the run id |
 /// | other 404 | `NotFound` of the id containing `/` if any (AgentOS decodes `%2F` before routing), else `NotFound{Other}` (check the base URL) |
@@ -290,21 +293,16 @@ impl AgnoCanceller {
     }
 
     /// Reads the run's state before cancelling it (when enabled and the session is known):
-    /// `Some(Ok(state))`, `Some(Err(NotFound{Run}))` when AgentOS has no such run in the session,
-    /// `None` when not checked or the check failed otherwise (the cancel then decides). One
-    /// attempt, no retries: it only refines the outcome.
-    async fn state_before_cancel(&self, run: &RunRef) -> Option<Result<RunState, CancelError>> {
+    /// `Some(state)` when AgentOS answered one, `None` when not checked or the read failed in any
+    /// way, `404 Run not found` included (AgentOS answers that for a wrong session or owner as
+    /// well, while the cancel reaches the run by its id alone: only a state read positively can
+    /// spare the cancel). One attempt, no retries: it only refines the outcome.
+    async fn state_before_cancel(&self, run: &RunRef) -> Option<RunState> {
         if !self.check_state || run.session_id().is_none() {
             return None;
         }
         match self.send(Op::Status, run, false).await {
-            Ok(Answer::State(s)) => Some(Ok(s)),
-            Err(
-                e @ CancelError::NotFound {
-                    what: NotFoundKind::Run,
-                    ..
-                },
-            ) => Some(Err(e)),
+            Ok(Answer::State(s)) => Some(s),
             _ => None,
         }
     }
@@ -358,28 +356,20 @@ impl WorkflowCanceller for AgnoCanceller {
     /// `POST /{workflows|agents|teams}/{owner}/runs/{run}/cancel[?session_id=…]`:
     /// `Requested` on 200 (the run stops cooperatively), `NotActive` on a 2.x server's
     /// "Failed to cancel run". With the session known (and the check on), the run's state is
-    /// read first: `NotActive` without a cancel when it is over, `NotActive` after the cancel when
-    /// AgentOS has no such run.
+    /// read first, and a run it shows over is `NotActive` without a cancel; any other answer to
+    /// the read (`404 Run not found` included: a wrong session or owner answers that too) leaves
+    /// the decision to the cancel.
     async fn cancel(&self, run: &RunRef) -> Result<CancelOutcome, CancelError> {
         // Refuse bad input before any request, the state check included; the request is built
         // once and sent as built.
         let req = request::build(&self.http, Op::Cancel, run)?;
-        let before = self.state_before_cancel(run).await;
-        if let Some(Ok(state)) = &before {
-            if state.is_terminal() {
-                return Ok(CancelOutcome::NotActive);
-            }
+        if self.state_before_cancel(run).await.is_some_and(|s| s.is_terminal()) {
+            return Ok(CancelOutcome::NotActive);
         }
-        let outcome = match self.send_built(req, Op::Cancel, run, true).await? {
-            Answer::Outcome(o) => o,
-            other => return Err(unexpected(Op::Cancel, other)),
-        };
-        Ok(match (outcome, before) {
-            // AgentOS keeps no such run; the intent was sent anyway, in case the run is live but
-            // not stored yet (a streaming run).
-            (CancelOutcome::Requested, Some(Err(_))) => CancelOutcome::NotActive,
-            (o, _) => o,
-        })
+        match self.send_built(req, Op::Cancel, run, true).await? {
+            Answer::Outcome(o) => Ok(o),
+            other => Err(unexpected(Op::Cancel, other)),
+        }
     }
 
     /// Fans `Selector::Ids` out over [`cancel`](Self::cancel), `opts.concurrency` in flight

@@ -2,7 +2,7 @@
 //!
 //! | answer | cancel | status |
 //! |---|---|---|
-//! | 2xx | `Requested` (a 200 is never "stopped") | the `status` field as a [`RunState`]; `null` body: `NotFound{Run}` |
+//! | 2xx | `Requested` (a 200 is never "stopped") | the `status` field as a [`RunState`] (`REGENERATED` is `Completed`); `null` body: `NotFound{Run}` |
 //! | 404 `Workflow/Agent/Team not found` | `NotFound{Workflow/Agent/Team}` with the owner id | same |
 //! | 404 `Run not found` | `NotFound{Run}` with the run id | same |
 //! | other 404, an id contains `/` | `NotFound` of that id (AgentOS routes on the decoded path) | same |
@@ -303,12 +303,18 @@ fn decode_state(run: &RunRef, body: &[u8]) -> Result<RunState, CancelError> {
 }
 
 /// Agno's `RunStatus` values (case-insensitive); anything else is kept as `Unknown`.
+///
+/// agno 3.1.10's `agno.run.base.RunStatus` has exactly these: `PENDING`, `RUNNING`, `PAUSED`,
+/// `COMPLETED`, `CANCELLED`, `ERROR` and `REGENERATED`. A run is `REGENERATED` when its response
+/// was regenerated (`/continue?regenerate=true`): the run itself is over (it finished, and a
+/// sibling run holds the new response), so it maps to `Completed`, a terminal state a wait
+/// ends on and the state check treats as "nothing to cancel".
 pub(crate) fn parse_state(s: &str) -> RunState {
     match s.trim().to_ascii_uppercase().as_str() {
         "PENDING" => RunState::Pending,
         "RUNNING" => RunState::Running,
         "PAUSED" => RunState::Paused,
-        "COMPLETED" => RunState::Completed,
+        "COMPLETED" | "REGENERATED" => RunState::Completed,
         "CANCELLED" | "CANCELED" => RunState::Cancelled,
         "ERROR" => RunState::Failed,
         _ => RunState::Unknown(s.to_owned()),
@@ -428,6 +434,9 @@ mod tests {
             ("COMPLETED", RunState::Completed),
             ("CANCELLED", RunState::Cancelled),
             ("ERROR", RunState::Failed),
+            ("REGENERATED", RunState::Completed),
+            ("regenerated", RunState::Completed),
+            ("CANCELED", RunState::Cancelled),
             ("running", RunState::Running),
             ("WEIRD", RunState::Unknown("WEIRD".into())),
         ];

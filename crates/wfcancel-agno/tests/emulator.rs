@@ -144,12 +144,14 @@ async fn bulk_under_random_faults_accounts_for_every_run() {
     emu.shutdown().await;
 }
 
+/// A `501` concerns one owner only (`CancelError::fails_every_call` is false for `Unsupported`):
+/// each run of that agent is listed as failed, and the bulk goes on.
 #[tokio::test]
-async fn an_agent_that_cannot_cancel_is_unsupported_and_stops_the_bulk() {
+async fn an_agent_that_cannot_cancel_is_unsupported_for_each_of_its_runs() {
     let emu = emulator(AgnoConfig::default()).await;
     emu.set_cancel_unsupported(OwnerKind::Agent, "legacy", true);
     let c = canceller(&emu);
-    let runs: Vec<RunRef> = (0..50)
+    let mut runs: Vec<RunRef> = (0..50)
         .map(|i| {
             emu.seed(AgnoRun::agent("legacy", format!("a-{i}")));
             RunRef::new(format!("a-{i}")).agent("legacy")
@@ -160,13 +162,22 @@ async fn an_agent_that_cannot_cancel_is_unsupported_and_stops_the_bulk() {
         matches!(&err, CancelError::Unsupported { operation, .. } if operation.contains("does not support cancel_run")),
         "{err:?}"
     );
+    emu.seed(AgnoRun::agent("able", "b-0"));
+    runs.push(RunRef::new("b-0").agent("able"));
     let report = c
         .cancel_many(&Selector::Ids(runs), &BulkOptions::new().concurrency(2))
         .await
         .unwrap();
-    assert!(matches!(report.aborted, Some(CancelError::Unsupported { .. })));
-    assert_eq!(report.accounted(), 50);
-    assert!(report.not_attempted.len() >= 45, "{}", report.not_attempted.len());
+    assert!(report.aborted.is_none(), "{report:?}");
+    assert_eq!(report.accounted(), 51);
+    assert_eq!(report.failed.len(), 50);
+    assert!(
+        report
+            .failed
+            .iter()
+            .all(|f| matches!(f.error, CancelError::Unsupported { .. }))
+    );
+    assert_eq!(report.requested, 1, "the other agent's run is still cancelled");
     emu.shutdown().await;
 }
 
@@ -249,5 +260,73 @@ async fn a_proxy_error_page_reads_as_its_title() {
         }
     );
     assert_eq!(emu.status("r"), Some(AgnoStatus::Running));
+    emu.shutdown().await;
+}
+
+/// Regression: AgentOS answers the status read `404 Run not found` for a wrong `session_id`
+/// (or owner) too, while the cancel reaches the run by its id alone. With the state check on,
+/// such a cancel must stay `Requested`, and the run does end `CANCELLED`.
+#[tokio::test]
+async fn state_check_with_a_wrong_session_still_cancels_and_says_requested() {
+    let emu = emulator(AgnoConfig::default().with_cancel_delay(Duration::ZERO)).await;
+    emu.seed(AgnoRun::workflow("wf", "r").session("right"));
+    let c = canceller(&emu);
+    let wrong = RunRef::new("r").workflow("wf").session("wrong");
+    // The read proves nothing: it is the 404 an unknown run gets.
+    assert!(matches!(
+        c.status(&wrong).await,
+        Err(CancelError::NotFound {
+            what: NotFoundKind::Run,
+            ..
+        })
+    ));
+    assert_eq!(c.cancel(&wrong).await, Ok(CancelOutcome::Requested));
+    assert_eq!(emu.status("r"), Some(AgnoStatus::Cancelled));
+    assert_eq!(
+        c.status(&RunRef::new("r").workflow("wf").session("right")).await,
+        Ok(RunState::Cancelled)
+    );
+    let stats = emu.stats();
+    assert_eq!(
+        (
+            stats.endpoint(Endpoint::AgnoRunStatus),
+            stats.endpoint(Endpoint::AgnoCancel),
+            stats.cancelled
+        ),
+        (3, 1, 1),
+        "{stats:?}"
+    );
+    // An unknown run with the check on: the cancel is sent (its intent stored) and Requested.
+    let ghost = RunRef::new("ghost").workflow("wf").session("s");
+    assert_eq!(c.cancel(&ghost).await, Ok(CancelOutcome::Requested));
+    assert!(emu.cancel_requested("ghost"));
+    emu.shutdown().await;
+}
+
+/// A cancel whose answer is lost after AgentOS recorded it: the client retries, the retry is
+/// answered 200, and the run stops once.
+#[tokio::test]
+async fn a_cancel_whose_answer_was_lost_is_retried_and_the_run_stops() {
+    let emu = emulator(AgnoConfig::default().with_cancel_delay(Duration::ZERO)).await;
+    emu.seed(AgnoRun::workflow("wf", "r").session("s"));
+    emu.faults().add_scenario(
+        ScenarioRule::new(Scenario::DropAfterHandling)
+            .path_suffix("/cancel")
+            .times(1),
+    );
+    let c = AgnoCanceller::builder()
+        .base_url(emu.url())
+        .security_key(KEY)
+        .http_config(common::fast_retries(3))
+        .build()
+        .unwrap();
+    let outcome = c.cancel(&RunRef::new("r").workflow("wf").session("s")).await;
+    let stats = emu.stats();
+    assert_eq!(stats.fault(wfcancel_emulator::FaultKind::DroppedAfterHandling), 1);
+    assert_eq!(emu.status("r"), Some(AgnoStatus::Cancelled));
+    assert_eq!(stats.cancelled, 1);
+    // An AgentOS cancel may be repeated (its intent is idempotent): the lost answer is retried.
+    assert_eq!(outcome, Ok(CancelOutcome::Requested));
+    assert_eq!(stats.endpoint(Endpoint::AgnoCancel), 2, "{stats:?}");
     emu.shutdown().await;
 }

@@ -78,7 +78,7 @@ fn wf_run() -> RunRef {
 
 #[tokio::test]
 async fn state_check_finished_run_is_not_active_and_not_cancelled() {
-    for status in ["COMPLETED", "CANCELLED", "ERROR"] {
+    for status in ["COMPLETED", "CANCELLED", "ERROR", "REGENERATED"] {
         let mut server = Server::new_async().await;
         let body = format!(r#"{{"status":"{status}"}}"#);
         let (get, post) = state_then_cancel(&mut server, 200, &body, 1, 0).await;
@@ -102,12 +102,15 @@ async fn state_check_active_run_is_cancelled() {
     }
 }
 
+/// Regression: `404 Run not found` to the status read is also what AgentOS answers for a wrong
+/// session or owner, while the cancel (keyed by run id alone) does stop the run: the cancel is
+/// sent and its own outcome stands.
 #[tokio::test]
-async fn state_check_unknown_run_still_sends_the_cancel_and_is_not_active() {
+async fn state_check_run_not_found_still_sends_the_cancel_and_keeps_its_outcome() {
     let mut server = Server::new_async().await;
     let (get, post) = state_then_cancel(&mut server, 404, r#"{"detail":"Run not found"}"#, 1, 1).await;
     let c = canceller(&server.url(), None);
-    assert_eq!(c.cancel(&wf_run()).await, Ok(CancelOutcome::NotActive));
+    assert_eq!(c.cancel(&wf_run()).await, Ok(CancelOutcome::Requested));
     get.assert_async().await;
     post.assert_async().await;
 }
@@ -224,6 +227,7 @@ async fn status_reads_the_run_with_its_session() {
         ("COMPLETED", RunState::Completed),
         ("CANCELLED", RunState::Cancelled),
         ("ERROR", RunState::Failed),
+        ("REGENERATED", RunState::Completed),
         ("SOMETHING_NEW", RunState::Unknown("SOMETHING_NEW".into())),
     ];
     let c = canceller(&server.url(), Some("k"));

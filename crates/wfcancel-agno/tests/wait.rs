@@ -118,6 +118,7 @@ async fn a_run_that_finished_first_is_reported_as_such() {
         ("COMPLETED", RunState::Completed),
         ("ERROR", RunState::Failed),
         ("CANCELLED", RunState::Cancelled),
+        ("REGENERATED", RunState::Completed),
     ] {
         let run = seed(&runs, status, status, Some(0));
         // The state check sees the run is over: nothing to cancel.
@@ -128,6 +129,29 @@ async fn a_run_that_finished_first_is_reported_as_such() {
         let done = unchecked.cancel_and_wait(&run, quick_wait(5_000)).await.unwrap();
         assert_eq!((done.outcome, done.state), (CancelOutcome::Requested, want));
     }
+}
+
+/// Regression: agno 3.1.10's `REGENERATED` is a finished run; a wait must end on it instead of
+/// polling until its timeout.
+#[tokio::test]
+async fn a_run_regenerated_while_waiting_ends_the_wait_as_completed() {
+    let runs = Runs::default();
+    let base = fake_agentos(runs.clone()).await;
+    let c = common::canceller(&base, None);
+    // The cancel never takes effect by itself; the run is regenerated meanwhile.
+    let run = seed(&runs, "regen", "RUNNING", None);
+    let flip = runs.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        flip.lock().unwrap().get_mut("regen").unwrap().status = "REGENERATED";
+    });
+    let t0 = std::time::Instant::now();
+    let done = c.cancel_and_wait(&run, quick_wait(10_000)).await.unwrap();
+    assert_eq!(
+        (done.outcome, done.state),
+        (CancelOutcome::Requested, RunState::Completed)
+    );
+    assert!(t0.elapsed() < Duration::from_secs(3), "{:?}", t0.elapsed());
 }
 
 #[tokio::test]

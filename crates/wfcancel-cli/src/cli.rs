@@ -11,6 +11,7 @@ Configuration comes from the environment, as in the library:
   WFCANCEL_BACKEND            upstash | agno (overridden by --backend)
   QSTASH_URL, QSTASH_TOKEN    Upstash (QSTASH_REGION selects {REGION}_QSTASH_URL / _TOKEN)
   AGENTOS_URL, OS_SECURITY_KEY  Agno AgentOS (default URL http://localhost:7777)
+  WFCANCEL_ALLOW_INSECURE_HTTP=1  same as --allow-insecure-http
 A token is never taken on the command line: --token-env NAME reads it from another variable.
 
 Exit codes: 0 all cancelled / requested / not active; 1 provider or transport failure;
@@ -33,6 +34,11 @@ pub struct Cli {
     /// Read the token from this environment variable instead of QSTASH_TOKEN / OS_SECURITY_KEY.
     #[arg(long = "token-env", global = true, value_name = "NAME", help_heading = GLOBAL)]
     pub token_env: Option<String>,
+
+    /// Allow plain http:// to a host that is not loopback (e.g. an AgentOS on a private network).
+    /// The token then travels unencrypted. Also WFCANCEL_ALLOW_INSECURE_HTTP=1.
+    #[arg(long = "allow-insecure-http", global = true, help_heading = GLOBAL)]
+    pub allow_insecure_http: bool,
 
     /// One JSON object per result, then a summary object.
     #[arg(long, global = true, help_heading = GLOBAL)]

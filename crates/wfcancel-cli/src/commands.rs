@@ -358,6 +358,18 @@ pub async fn bulk(client: &Client, a: &BulkArgs, out: &mut Output) -> Result<u8,
         }
     };
     let drain = a.drain;
+    // A dry run sends nothing, so it needs no --yes (the refusal below suggests it).
+    if a.dry_run {
+        let plan = client.plan(&selector, &opts.clone().drain(drain))?;
+        let mut totals = Totals::default();
+        for p in &plan {
+            out.planned(&p.method, &p.path, p.query.as_deref(), p.repeat);
+            totals.requests += 1;
+        }
+        dry_run_note(out, client, &totals);
+        out.summary(&totals, true);
+        return Ok(EXIT_OK);
+    }
     if a.all && !a.yes {
         let plan = client.plan(&selector, &opts.clone().drain(drain))?;
         let mut msg = format!(
@@ -375,17 +387,7 @@ pub async fn bulk(client: &Client, a: &BulkArgs, out: &mut Output) -> Result<u8,
         }
         return Err(Failure::usage(msg).hint("add --yes to confirm, or use --dry-run to see the requests only"));
     }
-    if a.dry_run {
-        let plan = client.plan(&selector, &opts.clone().drain(drain))?;
-        let mut totals = Totals::default();
-        for p in &plan {
-            out.planned(&p.method, &p.path, p.query.as_deref(), p.repeat);
-            totals.requests += 1;
-        }
-        dry_run_note(out, client, &totals);
-        out.summary(&totals, true);
-        return Ok(EXIT_OK);
-    }
+    refuse_planning_only(client)?;
     bulk_rounds(c, &selector, opts, drain, out).await
 }
 
@@ -407,6 +409,17 @@ fn dry_run_note(out: &Output, client: &Client, t: &Totals) {
         client.name(),
         client.base_url()
     ));
+    if let Some(why) = client.planning_only() {
+        out.note(&format!("note: {why} (a dry run needs none; a real run will)"));
+    }
+}
+
+/// A client built with a placeholder token for a dry run must never send.
+fn refuse_planning_only(client: &Client) -> Result<(), Failure> {
+    match client.planning_only() {
+        Some(why) => Err(Failure::config(why.to_owned())),
+        None => Ok(()),
+    }
 }
 
 /// A filtered or cancel-all bulk, one line per round. With `drain`, the backend repeats the
@@ -486,9 +499,14 @@ async fn bulk_ids(
     } else {
         out.start_progress("cancelling")
     };
+    if !dry_run {
+        refuse_planning_only(client)?;
+    }
     let chunk_counter = Arc::new(AtomicU64::new(0));
     let mut totals = Totals::default();
     let mut seen: u64 = 0;
+    // Ids read after the bulk stopped early: counted (every input id is accounted for), never sent.
+    let mut skipped: u64 = 0;
     let mut input_error = None;
     while let Some(batch) = rx.recv().await {
         let ids = match batch {
@@ -499,6 +517,11 @@ async fn bulk_ids(
             }
         };
         let n = ids.len() as u64;
+        if totals.aborted.is_some() {
+            // Keep reading in constant memory, only to count what was not attempted.
+            skipped += n;
+            continue;
+        }
         let runs: Vec<RunRef> = ids.into_iter().map(|id| t.run(id)).collect();
         let selector = Selector::Ids(runs);
         if dry_run {
@@ -517,9 +540,6 @@ async fn bulk_ids(
                 out.report_runs(&report);
                 totals.add_report(&report);
                 seen += n;
-                if report.aborted.is_some() {
-                    break;
-                }
             }
             Err(e) => {
                 out.call_failed(&format!("ids {}..{}", seen + 1, seen + n), &e);
@@ -527,13 +547,20 @@ async fn bulk_ids(
                 totals.not_attempted += n;
                 totals.saw_error(&e);
                 totals.aborted = Some(e);
-                break;
+                seen += n;
             }
         }
         bar.set_position(seen);
     }
     drop(rx);
     out.finish_progress();
+    if skipped > 0 {
+        totals.not_attempted += skipped;
+        out.note(&format!(
+            "{} read after the stop were not attempted",
+            plural(skipped, "more id")
+        ));
+    }
     if dry_run {
         dry_run_note(out, client, &totals);
     } else if seen == 0 && input_error.is_none() && totals.aborted.is_none() {
@@ -542,20 +569,24 @@ async fn bulk_ids(
             if source == "-" { "stdin" } else { source }
         ));
     }
+    let Some(f) = input_error else {
+        out.summary(&totals, dry_run);
+        return Ok(totals.exit_code());
+    };
+    let handled = seen + skipped;
+    let f = if handled > 0 {
+        Failure {
+            message: format!("{} (the {handled} ids before it are in the summary)", f.message),
+            ..f
+        }
+    } else {
+        f
+    };
+    // The error first, then the summary: with --json the summary stays the last line.
+    out.fatal(&f);
+    totals.input_error = Some((f.kind.clone(), f.message.clone()));
     out.summary(&totals, dry_run);
-    if let Some(f) = input_error {
-        let f = if seen > 0 {
-            let done = format!("{seen} ids before it were handled");
-            Failure {
-                message: format!("{} ({done})", f.message),
-                ..f
-            }
-        } else {
-            f
-        };
-        return Err(f);
-    }
-    Ok(totals.exit_code())
+    Ok(f.code)
 }
 
 /// `wfcancel status RUN_ID`

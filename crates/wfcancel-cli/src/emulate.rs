@@ -37,8 +37,54 @@ fn listen_failure(port: u16, e: &std::io::Error) -> Failure {
         .hint("pick another --port, or 0 for any free port")
 }
 
+/// Ctrl-C (SIGINT) and SIGTERM, listened for from the moment this is made: a signal that
+/// arrives while the emulator starts or prints is kept, not lost, and never takes the signal's
+/// default action (which would end the process at once, with no clean stop and no exit 0).
+struct StopSignals {
+    #[cfg(unix)]
+    term: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    int: tokio::signal::unix::Signal,
+}
+
+impl StopSignals {
+    /// Installs the handlers now (not on first poll).
+    fn install() -> Result<Self, Failure> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            let fail = |what: &str, e: std::io::Error| Failure::config(format!("cannot listen for {what}: {e}"));
+            Ok(StopSignals {
+                term: signal(SignalKind::terminate()).map_err(|e| fail("SIGTERM", e))?,
+                int: signal(SignalKind::interrupt()).map_err(|e| fail("Ctrl-C", e))?,
+            })
+        }
+        #[cfg(not(unix))]
+        {
+            Ok(StopSignals {})
+        }
+    }
+
+    /// Waits for either signal.
+    async fn wait(&mut self) {
+        #[cfg(unix)]
+        {
+            tokio::select! {
+                _ = self.term.recv() => {}
+                _ = self.int.recv() => {}
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}
+
 /// Serves the emulator until a signal, then stops it cleanly.
 pub async fn emulate(a: &EmulateArgs, json_mode: bool) -> Result<u8, Failure> {
+    // First of all: from here on, Ctrl-C and SIGTERM stop the emulator cleanly.
+    let mut signals = StopSignals::install()?;
     if let Some(t) = &a.token {
         if t.trim().is_empty() || t.chars().any(char::is_control) {
             return Err(Failure::usage(
@@ -85,7 +131,7 @@ pub async fn emulate(a: &EmulateArgs, json_mode: bool) -> Result<u8, Failure> {
                 }
                 more(&out, ids.len());
             }
-            wfcancel_emulator::shutdown_signal().await;
+            signals.wait().await;
             out.note(&format!("stopping: the emulator cancelled {} runs", emu.cancelled()));
             emu.shutdown().await;
         }
@@ -127,7 +173,7 @@ pub async fn emulate(a: &EmulateArgs, json_mode: bool) -> Result<u8, Failure> {
                 }
                 more(&out, runs.len());
             }
-            wfcancel_emulator::shutdown_signal().await;
+            signals.wait().await;
             out.note(&format!("stopping: the emulator accepted {} cancels", emu.cancelled()));
             emu.shutdown().await;
         }

@@ -70,13 +70,28 @@ fn read_batches<R: BufRead>(mut reader: R, name: &str, batch: usize, tx: &mpsc::
             ))));
             return;
         };
+        // A byte order mark opens files saved by some Windows editors: not part of the first id.
+        let text = if line_no == 1 {
+            text.strip_prefix('\u{FEFF}').unwrap_or(text)
+        } else {
+            text
+        };
         let id = text.trim();
         if id.is_empty() || id.starts_with('#') {
             continue;
         }
-        if let Some(c) = id.chars().find(|c| c.is_control()) {
+        let bad = id.chars().find_map(|c| {
+            if c.is_control() {
+                Some(("a control character", c))
+            } else if is_format_char(c) {
+                Some(("an invisible format character", c))
+            } else {
+                None
+            }
+        });
+        if let Some((what, c)) = bad {
             let _ = tx.blocking_send(Err(Failure::input(format!(
-                "{name}: line {line_no}: the run id contains a control character (U+{:04X})",
+                "{name}: line {line_no}: the run id contains {what} (U+{:04X})",
                 c as u32
             ))));
             return;
@@ -92,6 +107,36 @@ fn read_batches<R: BufRead>(mut reader: R, name: &str, batch: usize, tx: &mpsc::
     if !ids.is_empty() {
         let _ = tx.blocking_send(Ok(ids));
     }
+}
+
+/// Whether `c` is a Unicode format character (general category Cf, Unicode 15.1): invisible
+/// characters such as U+200B ZERO WIDTH SPACE, U+200E LEFT-TO-RIGHT MARK or U+FEFF ZERO WIDTH
+/// NO-BREAK SPACE, which a copy and paste can slip into an id where no one sees them.
+pub fn is_format_char(c: char) -> bool {
+    matches!(
+        c as u32,
+        0x00AD
+            | 0x0600..=0x0605
+            | 0x061C
+            | 0x06DD
+            | 0x070F
+            | 0x0890..=0x0891
+            | 0x08E2
+            | 0x180E
+            | 0x200B..=0x200F
+            | 0x202A..=0x202E
+            | 0x2060..=0x2064
+            | 0x2066..=0x206F
+            | 0xFEFF
+            | 0xFFF9..=0xFFFB
+            | 0x110BD
+            | 0x110CD
+            | 0x13430..=0x1343F
+            | 0x1BCA0..=0x1BCA3
+            | 0x1D173..=0x1D17A
+            | 0xE0001
+            | 0xE0020..=0xE007F
+    )
 }
 
 #[cfg(test)]
@@ -133,5 +178,43 @@ mod tests {
         let (tx, mut rx) = mpsc::channel(10);
         read_batches(&b"ok\n\xff\xfe\n"[..], "test", 10, &tx);
         assert!(rx.try_recv().unwrap().unwrap_err().message.contains("UTF-8"));
+    }
+
+    #[test]
+    fn strips_a_leading_bom_and_handles_crlf() {
+        let got = collect("\u{FEFF}wfr_1\r\nwfr_2\r\n\r\n# c\r\nwfr_3", 10);
+        let ids: Vec<Vec<String>> = got.into_iter().map(|b| b.unwrap()).collect();
+        assert_eq!(
+            ids,
+            vec![vec!["wfr_1".to_owned(), "wfr_2".to_owned(), "wfr_3".to_owned()]]
+        );
+        // A BOM before a comment on line 1 is stripped too.
+        let got = collect("\u{FEFF}# ids\r\nwfr_1\r\n", 10);
+        assert_eq!(
+            got.into_iter().map(|b| b.unwrap()).collect::<Vec<_>>(),
+            vec![vec!["wfr_1".to_owned()]]
+        );
+    }
+
+    #[test]
+    fn refuses_format_characters_with_the_line_number() {
+        for (input, line, code) in [
+            ("\u{FEFF}a\r\nb\u{200B}c\r\n", 2, "U+200B"),
+            ("a\n\u{FEFF}b\n", 2, "U+FEFF"),
+            ("a\nb\nc\u{FEFF}\n", 3, "U+FEFF"),
+            ("\u{FEFF}\u{FEFF}a\n", 1, "U+FEFF"),
+            ("a\u{200E}\n", 1, "U+200E"),
+            ("\u{2060}x\n", 1, "U+2060"),
+        ] {
+            let got = collect(input, 10);
+            let e = got.last().unwrap().as_ref().unwrap_err();
+            assert!(
+                e.message.contains(&format!("line {line}:")) && e.message.contains(code),
+                "{input:?}: {}",
+                e.message
+            );
+            assert!(e.message.contains("format character"), "{}", e.message);
+        }
+        assert!(!is_format_char('a') && !is_format_char('é') && !is_format_char('-'));
     }
 }

@@ -1,7 +1,8 @@
 //! `wfcancel`: cancel workflow runs on Upstash Workflow or Agno AgentOS from a terminal.
 //!
 //! ```text
-//! wfcancel [--backend upstash|agno] [--url URL] [--token-env NAME] [--json] [--timeout SECS] [--retries N] [-v] <command>
+//! wfcancel [--backend upstash|agno] [--url URL] [--token-env NAME] [--allow-insecure-http] [--json]
+//!          [--timeout SECS] [--retries N] [-v] <command>
 //!   cancel <RUN_ID>... [--workflow ID | --agent ID | --team ID] [--session ID] [--wait] [--wait-timeout SECS]
 //!   bulk   [--ids-file PATH|-] [--url-exact URL | --url-prefix URL] [--label L]... [--from TIME] [--to TIME]
 //!          [--caller-ip IP]... [--flow-control-key K]... [--host H]... [--path P]...

@@ -90,6 +90,9 @@ pub struct Totals {
     pub only_usage_failures: Option<bool>,
     /// The error that stopped the work early, if any.
     pub aborted: Option<CancelError>,
+    /// An error reading the input (kind, message) that ended the command; repeated in the
+    /// summary so that the last JSON line tells the whole story.
+    pub input_error: Option<(String, String)>,
 }
 
 impl Totals {
@@ -168,6 +171,9 @@ impl Totals {
             }
             if let Some(e) = &self.aborted {
                 map.insert("aborted".into(), error_json(e));
+            }
+            if let Some((kind, message)) = &self.input_error {
+                map.insert("input_error".into(), json!({ "kind": kind, "message": message }));
             }
             if dry_run {
                 map.insert("dry_run".into(), Value::Bool(true));

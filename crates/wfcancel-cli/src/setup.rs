@@ -7,7 +7,7 @@ use wfcancel::http::{DEFAULT_CONNECT_TIMEOUT, HttpConfig};
 use wfcancel::upstash::{UpstashBuilder, UpstashCanceller};
 use wfcancel::{BACKEND_ENV, Backend, BulkOptions, CancelError, SecretToken, Selector, WorkflowCanceller};
 
-use crate::cli::{BackendArg, Cli};
+use crate::cli::{BackendArg, Cli, Command};
 use crate::error::Failure;
 
 /// Reads one environment variable.
@@ -15,7 +15,15 @@ pub type Lookup<'a> = &'a dyn Fn(&str) -> Option<String>;
 
 /// The canceller, with what the command line needs beyond the trait (plans for `--dry-run`).
 #[derive(Debug)]
-pub enum Client {
+pub struct Client {
+    inner: Inner,
+    /// Set when the canceller was built with a placeholder token for a dry run (no token was
+    /// configured): it may plan requests, never send them. Holds why (the missing-token message).
+    planning_only: Option<String>,
+}
+
+#[derive(Debug)]
+enum Inner {
     Upstash(UpstashCanceller),
     Agno(AgnoCanceller),
 }
@@ -30,11 +38,22 @@ pub struct Planned {
     pub repeat: Option<u32>,
 }
 
+/// The token a dry run plans with when none is configured. It is never sent: a client holding
+/// it is `planning_only`, and the commands refuse to send with such a client.
+const DRY_RUN_PLACEHOLDER_TOKEN: &str = "wfcancel-dry-run-placeholder";
+
 impl Client {
+    fn new(inner: Inner) -> Self {
+        Client {
+            inner,
+            planning_only: None,
+        }
+    }
+
     pub fn canceller(&self) -> &dyn WorkflowCanceller {
-        match self {
-            Client::Upstash(c) => c,
-            Client::Agno(c) => c,
+        match &self.inner {
+            Inner::Upstash(c) => c,
+            Inner::Agno(c) => c,
         }
     }
 
@@ -42,18 +61,23 @@ impl Client {
         self.canceller().backend()
     }
 
+    /// Why this client may only plan (no token configured), or `None` when it may send.
+    pub fn planning_only(&self) -> Option<&str> {
+        self.planning_only.as_deref()
+    }
+
     /// The base URL (safe to print: it never carries credentials).
     pub fn base_url(&self) -> String {
-        match self {
-            Client::Upstash(c) => c.base_url().to_string(),
-            Client::Agno(c) => c.base_url().to_string(),
+        match &self.inner {
+            Inner::Upstash(c) => c.base_url().to_string(),
+            Inner::Agno(c) => c.base_url().to_string(),
         }
     }
 
     /// The requests `cancel_many(selector, opts)` would send.
     pub fn plan(&self, selector: &Selector, opts: &BulkOptions) -> Result<Vec<Planned>, CancelError> {
-        match self {
-            Client::Upstash(c) => Ok(c
+        match &self.inner {
+            Inner::Upstash(c) => Ok(c
                 .plan(selector, opts)?
                 .into_iter()
                 .map(|r| Planned {
@@ -63,7 +87,7 @@ impl Client {
                     repeat: (r.max_sends > 1).then_some(r.max_sends),
                 })
                 .collect()),
-            Client::Agno(c) => Ok(c
+            Inner::Agno(c) => Ok(c
                 .plan(selector)?
                 .into_iter()
                 .map(|r| Planned {
@@ -102,9 +126,33 @@ pub fn resolve_backend(arg: Option<BackendArg>, lookup: Lookup<'_>) -> Result<Ba
     }
 }
 
-/// The HTTP settings from `--timeout` and `--retries`.
-pub fn http_config(timeout: Option<Duration>, retries: Option<u32>) -> HttpConfig {
-    let mut cfg = HttpConfig::default();
+/// The variable that opts in to plain `http://` for hosts that are not loopback (`1` or `true`).
+pub const ALLOW_INSECURE_HTTP_ENV: &str = "WFCANCEL_ALLOW_INSECURE_HTTP";
+
+/// `--allow-insecure-http`, else `WFCANCEL_ALLOW_INSECURE_HTTP` (`1`/`true` on, `0`/`false` or
+/// unset off; anything else is an error rather than a guess).
+pub fn allow_insecure_http(flag: bool, lookup: Lookup<'_>) -> Result<bool, Failure> {
+    if flag {
+        return Ok(true);
+    }
+    let Some(raw) = lookup(ALLOW_INSECURE_HTTP_ENV) else {
+        return Ok(false);
+    };
+    let v = raw.trim();
+    if v == "1" || v.eq_ignore_ascii_case("true") {
+        Ok(true)
+    } else if v.is_empty() || v == "0" || v.eq_ignore_ascii_case("false") {
+        Ok(false)
+    } else {
+        Err(Failure::config(format!(
+            "{ALLOW_INSECURE_HTTP_ENV}={v:?}: expected 1 or true (or 0, false, or unset)"
+        )))
+    }
+}
+
+/// The HTTP settings from `--timeout`, `--retries` and `--allow-insecure-http`.
+pub fn http_config(timeout: Option<Duration>, retries: Option<u32>, allow_insecure: bool) -> HttpConfig {
+    let mut cfg = HttpConfig::default().allow_insecure_http(allow_insecure);
     if let Some(t) = timeout {
         cfg = cfg.request_timeout(t).connect_timeout(t.min(DEFAULT_CONNECT_TIMEOUT));
     }
@@ -120,13 +168,28 @@ pub fn http_config(timeout: Option<Duration>, retries: Option<u32>) -> HttpConfi
     cfg.retry(retry)
 }
 
-/// The token named by `--token-env`, if given.
+/// Whether `name` may be printed: it has the shape of an environment variable name
+/// (`[A-Za-z_][A-Za-z0-9_]*`, shorter than 64 characters). Anything else may be the token itself,
+/// pasted by mistake (`--token-env "$QSTASH_TOKEN"`), and is never echoed.
+fn is_variable_name(name: &str) -> bool {
+    let mut bytes = name.bytes();
+    name.len() < 64
+        && bytes.next().is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
+        && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_')
+}
+
+/// The token named by `--token-env`, if given. The argument is echoed only when it has the
+/// shape of a variable name: otherwise it may be the token itself.
 fn token_from(name: Option<&str>, lookup: Lookup<'_>) -> Result<Option<SecretToken>, Failure> {
     let Some(name) = name else { return Ok(None) };
-    if name.trim().is_empty() || name.contains('=') || name.contains('\0') {
-        return Err(Failure::usage(format!(
-            "--token-env {name:?}: not a valid environment variable name"
-        )));
+    if !is_variable_name(name) {
+        return Err(Failure::usage(
+            "the value given to --token-env is not a variable name (not shown: it may be a token)",
+        )
+        .hint(
+            "--token-env takes the NAME of the variable that holds the token, e.g. --token-env MY_QSTASH_TOKEN \
+             (not \"$MY_QSTASH_TOKEN\"); if that was a real token, treat it as exposed in your shell history",
+        ));
     }
     match lookup(name).filter(|v| !v.trim().is_empty()) {
         Some(v) => Ok(Some(SecretToken::new(v))),
@@ -143,52 +206,94 @@ fn token_from(name: Option<&str>, lookup: Lookup<'_>) -> Result<Option<SecretTok
 pub fn build_client(cli: &Cli, lookup: Lookup<'_>) -> Result<Client, Failure> {
     let backend = resolve_backend(cli.backend, lookup)?;
     let token = token_from(cli.token_env.as_deref(), lookup)?;
-    let http = http_config(cli.timeout, cli.retries);
+    let insecure = allow_insecure_http(cli.allow_insecure_http, lookup)?;
+    let http = http_config(cli.timeout, cli.retries, insecure);
+    let dry_run = matches!(&cli.command, Command::Bulk(a) if a.dry_run);
+    let explicit_token = token.is_some();
     match backend {
         BackendArg::Upstash => {
             let mut b = UpstashBuilder::from_env_with(lookup).http_config(http);
             if let Some(url) = &cli.url {
                 b = b.base_url(url.clone());
             }
-            let explicit_token = token.is_some();
             if let Some(t) = token {
                 b = b.token(t);
             }
-            b.build()
-                .map(Client::Upstash)
-                .map_err(|e| config_failure(e, "upstash", explicit_token))
+            match b.clone().build() {
+                Ok(c) => Ok(Client::new(Inner::Upstash(c))),
+                // A dry run sends nothing, so it needs no token: plan with a placeholder.
+                Err(e) if dry_run && !explicit_token && is_missing_token(&e) => {
+                    let why = match &e {
+                        CancelError::Config { message, .. } => message.replace(" or pass a token to the builder", ""),
+                        _ => e.message(),
+                    };
+                    let c = b
+                        .token(SecretToken::new(DRY_RUN_PLACEHOLDER_TOKEN))
+                        .build()
+                        .map_err(|e| config_failure(e, "upstash", explicit_token))?;
+                    Ok(Client {
+                        inner: Inner::Upstash(c),
+                        planning_only: Some(why),
+                    })
+                }
+                Err(e) => Err(config_failure(e, "upstash", explicit_token)),
+            }
         }
         BackendArg::Agno => {
             let mut b = AgnoCancellerBuilder::from_env_with(lookup).http_config(http);
             if let Some(url) = &cli.url {
                 b = b.base_url(url.clone());
             }
-            let explicit_token = token.is_some();
             if let Some(t) = token {
                 b = b.security_key(t);
             }
             b.build()
-                .map(Client::Agno)
+                .map(|c| Client::new(Inner::Agno(c)))
                 .map_err(|e| config_failure(e, "agno", explicit_token))
         }
     }
 }
 
+/// Whether a configuration error says the token is missing or empty (and nothing else).
+fn is_missing_token(e: &CancelError) -> bool {
+    match e {
+        CancelError::Config { message, .. } => message.starts_with("no token") || message.contains("token is empty"),
+        _ => false,
+    }
+}
+
+/// Whether a configuration error is the refusal of plain `http://` to a host that is not loopback.
+fn is_insecure_http_refusal(message: &str) -> bool {
+    message.contains("plain http://") && message.contains("loopback")
+}
+
 fn config_failure(e: CancelError, backend: &str, explicit_token: bool) -> Failure {
+    let missing_token = is_missing_token(&e);
     let message = e.to_string().replace(" or pass a token to the builder", "");
     let mut f = Failure::from(e);
     f.message = message;
-    let about_token = f.message.contains("token");
-    if about_token && !explicit_token {
+    let var = if backend == "upstash" {
+        "QSTASH_URL"
+    } else {
+        "AGENTOS_URL"
+    };
+    if missing_token {
+        if explicit_token {
+            f
+        } else {
+            f.hint(format!(
+                "export the variable named above, or read the {backend} token from another variable with --token-env NAME"
+            ))
+        }
+    } else if is_insecure_http_refusal(&f.message) {
+        f.message = f
+            .message
+            .replace("opt in with allow_insecure_http", "opt in with --allow-insecure-http");
         f.hint(format!(
-            "export the variable named above, or read the {backend} token from another variable with --token-env NAME"
+            "use https:// in --url or {var}; if the server is only reachable over plain http (a private network), \
+             pass --allow-insecure-http or set {ALLOW_INSECURE_HTTP_ENV}=1 (the token then travels unencrypted)"
         ))
     } else if f.message.contains("URL") || f.message.contains("http") {
-        let var = if backend == "upstash" {
-            "QSTASH_URL"
-        } else {
-            "AGENTOS_URL"
-        };
         f.hint(format!("check --url or {var}"))
     } else {
         f
@@ -211,6 +316,10 @@ mod tests {
                 .chain(["status", "x"]),
         )
         .unwrap()
+    }
+
+    fn full(args: &[&str]) -> Cli {
+        Cli::try_parse_from(std::iter::once("wfcancel").chain(args.iter().copied())).unwrap()
     }
 
     #[test]
@@ -266,12 +375,124 @@ mod tests {
 
     #[test]
     fn retries_and_timeout_map_onto_the_http_config() {
-        let cfg = http_config(Some(Duration::from_secs(2)), Some(0));
+        let cfg = http_config(Some(Duration::from_secs(2)), Some(0), false);
         assert_eq!(cfg.request_timeout, Duration::from_secs(2));
         assert_eq!(cfg.connect_timeout, Duration::from_secs(2));
         assert_eq!(cfg.retry.max_attempts, 1);
-        let cfg = http_config(Some(Duration::from_secs(120)), Some(3));
+        let cfg = http_config(Some(Duration::from_secs(120)), Some(3), true);
+        assert!(cfg.allow_insecure_http);
         assert_eq!(cfg.retry.max_attempts, 4);
         assert!(cfg.retry.total_deadline >= Duration::from_secs(480));
+    }
+
+    #[test]
+    fn token_env_never_echoes_what_may_be_a_token() {
+        let vars = [("QSTASH_TOKEN", "t")];
+        for bad in [
+            "eyJVc2VySUQiOiJhYmMiLCJQYXNzd29yZCI6IjEyMyJ9==",
+            "a=b",
+            "1ABC",
+            "has space",
+            "tok-with-dash",
+            &"A".repeat(64),
+            "",
+        ] {
+            let e = build_client(&cli(&["--backend", "upstash", "--token-env", bad]), &env(&vars)).unwrap_err();
+            let shown = format!("{}\n{:?}", e.render(), e);
+            assert!(
+                shown.contains("not a variable name (not shown: it may be a token)"),
+                "{shown}"
+            );
+            if !bad.is_empty() {
+                assert!(!shown.contains(bad), "{bad:?} echoed: {shown}");
+            }
+            assert_eq!(e.code, 2);
+        }
+        for good in ["MY_TOKEN", "_x", &format!("A{}", "1".repeat(62))] {
+            let e = build_client(&cli(&["--backend", "upstash", "--token-env", good]), &env(&vars)).unwrap_err();
+            assert!(e.message.contains(&format!("{good} is not set")), "{}", e.message);
+        }
+    }
+
+    #[test]
+    fn insecure_http_needs_the_opt_in_and_the_refusal_names_it() {
+        let vars = [("AGENTOS_URL", "http://10.0.0.5:7777")];
+        let e = build_client(&cli(&["--backend", "agno"]), &env(&vars)).unwrap_err();
+        assert_eq!(e.code, 2);
+        let r = e.render();
+        assert!(r.contains("--allow-insecure-http"), "{r}");
+        assert!(r.contains("WFCANCEL_ALLOW_INSECURE_HTTP=1"), "{r}");
+        assert!(!r.contains("--token-env"), "{r}");
+        let c = build_client(&cli(&["--backend", "agno", "--allow-insecure-http"]), &env(&vars)).unwrap();
+        assert_eq!(c.base_url(), "http://10.0.0.5:7777/");
+        for on in ["1", "true", "TRUE"] {
+            let vars = [
+                ("AGENTOS_URL", "http://10.0.0.5:7777"),
+                ("WFCANCEL_ALLOW_INSECURE_HTTP", on),
+            ];
+            assert!(build_client(&cli(&["--backend", "agno"]), &env(&vars)).is_ok(), "{on}");
+        }
+        for off in ["0", "false", ""] {
+            let vars = [
+                ("AGENTOS_URL", "http://10.0.0.5:7777"),
+                ("WFCANCEL_ALLOW_INSECURE_HTTP", off),
+            ];
+            assert!(
+                build_client(&cli(&["--backend", "agno"]), &env(&vars)).is_err(),
+                "{off}"
+            );
+        }
+        let vars = [("WFCANCEL_ALLOW_INSECURE_HTTP", "yes please")];
+        let e = build_client(&cli(&["--backend", "agno"]), &env(&vars)).unwrap_err();
+        assert!(e.message.contains("expected 1 or true"), "{}", e.message);
+    }
+
+    #[test]
+    fn the_token_hint_is_only_for_a_missing_token() {
+        let vars = [
+            ("QSTASH_URL", "https://user:pw@qstash.example.com"),
+            ("QSTASH_TOKEN", "t"),
+        ];
+        let e = build_client(&cli(&["--backend", "upstash"]), &env(&vars)).unwrap_err();
+        let r = e.render();
+        assert!(r.contains("credentials"), "{r}");
+        assert!(!r.contains("--token-env"), "{r}");
+        assert!(r.contains("check --url or QSTASH_URL"), "{r}");
+        let e = build_client(&cli(&["--backend", "upstash"]), &env(&[])).unwrap_err();
+        assert!(e.render().contains("--token-env"), "{}", e.render());
+    }
+
+    #[test]
+    fn an_upstash_dry_run_needs_no_token_and_cannot_send() {
+        let c = build_client(
+            &full(&["--backend", "upstash", "bulk", "--label", "x", "--dry-run"]),
+            &env(&[]),
+        )
+        .unwrap();
+        assert!(c.planning_only().is_some_and(|why| why.contains("QSTASH_TOKEN")));
+        assert!(!format!("{c:?}").contains(DRY_RUN_PLACEHOLDER_TOKEN));
+        let real = build_client(&full(&["--backend", "upstash", "bulk", "--label", "x"]), &env(&[])).unwrap_err();
+        assert!(real.message.contains("QSTASH_TOKEN"), "{}", real.message);
+        let with_token = build_client(
+            &full(&["--backend", "upstash", "bulk", "--label", "x", "--dry-run"]),
+            &env(&[("QSTASH_TOKEN", "t")]),
+        )
+        .unwrap();
+        assert!(with_token.planning_only().is_none());
+        // Other configuration errors still fail a dry run.
+        let bad_url = build_client(
+            &full(&[
+                "--backend",
+                "upstash",
+                "--url",
+                "ftp://x",
+                "bulk",
+                "--label",
+                "x",
+                "--dry-run",
+            ]),
+            &env(&[]),
+        );
+        assert!(bad_url.is_err());
     }
 }

@@ -38,6 +38,9 @@ pub fn parse_time_at(s: &str, now: SystemTime) -> Result<SystemTime, String> {
     }
 }
 
+/// The last millisecond RFC 3339 can write: 9999-12-31T23:59:59.999Z.
+pub const MAX_EPOCH_MILLIS: u64 = 253_402_300_799_999;
+
 fn parse_epoch_millis(t: &str) -> Result<SystemTime, String> {
     let ms: u64 = t
         .parse()
@@ -46,6 +49,11 @@ fn parse_epoch_millis(t: &str) -> Result<SystemTime, String> {
         // 10 digits as milliseconds is January-April 1970: almost surely epoch seconds.
         return Err(format!(
             "invalid TIME {t:?}: this looks like epoch seconds; TIME takes epoch milliseconds ({t}000)"
+        ));
+    }
+    if ms > MAX_EPOCH_MILLIS {
+        return Err(format!(
+            "invalid TIME {t:?}: epoch milliseconds after 9999-12-31T23:59:59.999Z ({MAX_EPOCH_MILLIS}); {TIME_FORMS}"
         ));
     }
     UNIX_EPOCH
@@ -261,6 +269,15 @@ mod tests {
         assert_eq!(ms(parse_time("0").unwrap()), 0);
         assert!(parse_time("1795255200").unwrap_err().contains("epoch seconds"));
         assert!(parse_time("99999999999999999999999").is_err());
+        assert_eq!(ms(parse_time("253402300799999").unwrap()), 253_402_300_799_999);
+        assert_eq!(
+            parse_time("253402300799999").unwrap(),
+            parse_time("9999-12-31T23:59:59.999Z").unwrap()
+        );
+        for bad in ["253402300800000", "18446744073709551615", "999999999999999"] {
+            let e = parse_time(bad).unwrap_err();
+            assert!(e.contains("9999-12-31T23:59:59.999Z"), "{bad}: {e}");
+        }
     }
 
     #[test]

@@ -196,7 +196,13 @@ async fn cancel_several_upstash_runs_prints_one_line_per_run() {
         out.stdout
     );
     assert_eq!(emu.cancelled(), 2);
-    assert_eq!(emu.requests(), 3, "one request per run, sent concurrently");
+    // One cancel per run, sent concurrently (not one bulk call). The Upstash backend confirms a
+    // `{"cancelled":0}` answer with a second request, so the unknown run may cost two.
+    assert!(
+        (3..=4).contains(&emu.requests()),
+        "one cancel per run: {} requests",
+        emu.requests()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1329,4 +1335,282 @@ async fn url_flag_and_regional_variables() {
     .await;
     out.expect(2);
     assert!(out.stderr.contains("http://"), "{}", out.stderr);
+}
+
+// ---------------------------------------------------------------------------------------------
+// regressions
+
+/// `--token-env "$QSTASH_TOKEN"` (the token instead of a variable name) is refused without
+/// echoing the value, in text and in JSON.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn token_env_given_a_token_never_echoes_it() {
+    let emu = upstash().await;
+    let env = upstash_env(&emu);
+    let env = pairs(&env);
+    let token_like = "eyJVc2VySUQiOiI3ZDFlIiwiUGFzc3dvcmQiOiJTRUNSRVQifQ==";
+    for args in [
+        vec!["--token-env", token_like, "cancel", "x"],
+        vec!["--json", "--token-env", token_like, "cancel", "x"],
+        vec![&format!("--token-env={token_like}"), "cancel", "x"],
+        vec![
+            "--token-env",
+            "qstash_SECRET_but_far_too_long_to_be_a_variable_name_0123456789abcdef",
+            "cancel",
+            "x",
+        ],
+    ]
+    .iter()
+    {
+        let args: Vec<&str> = args.iter().map(|a| &**a).collect();
+        let out = run(&args, &env).await;
+        out.expect(2);
+        assert!(
+            out.stderr
+                .contains("the value given to --token-env is not a variable name (not shown: it may be a token)"),
+            "{}",
+            out.stderr
+        );
+        for shown in [&out.stdout, &out.stderr] {
+            assert!(
+                !shown.contains("eyJVc2VySUQ") && !shown.contains("SECRET"),
+                "echoed: {shown}"
+            );
+        }
+    }
+    assert_eq!(emu.requests(), 0);
+}
+
+/// `emulate` installs its signal handlers before it starts: a SIGTERM sent as soon as the
+/// export line shows always stops it cleanly (exit 0 and the "stopping" line).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn emulate_stops_cleanly_on_an_immediate_sigterm() {
+    for i in 0..10 {
+        let provider = if i % 2 == 0 { "upstash" } else { "agno" };
+        let mut cmd = command(&["emulate", provider, "--seed", "2"], &[]);
+        cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        let mut child = cmd.spawn().expect("spawn wfcancel emulate");
+        let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+        let first = tokio::time::timeout(Duration::from_secs(20), lines.next_line())
+            .await
+            .expect("an export line within 20 s")
+            .expect("read stdout")
+            .expect("a first line");
+        assert!(first.starts_with("export "), "{first}");
+        let pid = child.id().expect("pid").to_string();
+        assert!(
+            std::process::Command::new("kill")
+                .args(["-TERM", &pid])
+                .status()
+                .expect("kill")
+                .success()
+        );
+        let mut stderr = child.stderr.take().expect("stderr");
+        let drain = tokio::spawn(async move { while lines.next_line().await.is_ok_and(|l| l.is_some()) {} });
+        let status = tokio::time::timeout(Duration::from_secs(20), child.wait())
+            .await
+            .expect("stops on SIGTERM")
+            .expect("wait");
+        let mut err = String::new();
+        tokio::io::AsyncReadExt::read_to_string(&mut stderr, &mut err)
+            .await
+            .expect("read stderr");
+        let _ = drain.await;
+        assert_eq!(
+            status.code(),
+            Some(0),
+            "round {i} ({provider}): {status:?}; stderr: {err}"
+        );
+        assert!(err.contains("stopping"), "round {i} ({provider}): {err}");
+    }
+}
+
+/// An ids file saved with a byte order mark and CRLF line ends: the BOM is not part of the
+/// first id; an invisible format character inside an id is refused with its line number.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ids_with_a_bom_and_crlf_and_zero_width_characters() {
+    let emu = upstash().await;
+    seed_upstash(&emu, &["wfr_bom1", "wfr_bom2"]);
+    let env = upstash_env(&emu);
+    let out = run_with(
+        &["--json", "bulk", "--ids-file", "-"],
+        &pairs(&env),
+        Some("\u{FEFF}wfr_bom1\r\nwfr_bom2\r\n".as_bytes().to_vec()),
+    )
+    .await;
+    out.expect(0);
+    assert_eq!(out.summary()["cancelled"], 2, "{}", out.stdout);
+    assert_eq!(emu.state("wfr_bom1"), Some(UpstashState::Canceled));
+    assert_eq!(emu.state("wfr_bom2"), Some(UpstashState::Canceled));
+
+    let before = emu.requests();
+    for (input, line, code) in [
+        ("\u{FEFF}wfr_a\r\nwfr_\u{200B}b\r\n", 2, "U+200B"),
+        ("wfr_a\r\n# x\r\n\u{FEFF}wfr_c\r\n", 3, "U+FEFF"),
+    ] {
+        let out = run_with(
+            &["bulk", "--ids-file", "-"],
+            &pairs(&env),
+            Some(input.as_bytes().to_vec()),
+        )
+        .await;
+        out.expect(2);
+        assert!(
+            out.stderr.contains(&format!("line {line}:")) && out.stderr.contains(code),
+            "{}",
+            out.stderr
+        );
+    }
+    assert_eq!(emu.requests(), before, "nothing sent for a refused input");
+}
+
+/// `--all --dry-run` needs no `--yes` (the refusal's own hint suggests it) and sends nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn all_dry_run_needs_no_yes() {
+    let emu = upstash().await;
+    emu.seed_random(5, Some(2));
+    let out = run(&["bulk", "--all", "--dry-run"], &pairs(&upstash_env(&emu))).await;
+    out.expect(0);
+    assert_eq!(out.stdout.trim(), "DELETE /v2/workflows/runs?count=100");
+    assert!(out.stderr.contains("nothing was sent"), "{}", out.stderr);
+    assert_eq!(emu.requests(), 0);
+}
+
+/// An Upstash dry run needs no token: it plans with a placeholder it never sends.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upstash_dry_run_needs_no_token() {
+    let emu = upstash().await;
+    let url = emu.url();
+    let env = [("WFCANCEL_BACKEND", "upstash"), ("QSTASH_URL", url.as_str())];
+    let out = run(&["bulk", "--label", "nightly", "--dry-run"], &env).await;
+    out.expect(0);
+    assert_eq!(out.stdout.trim(), "DELETE /v2/workflows/runs?label=nightly&count=100");
+    assert!(out.stderr.contains("QSTASH_TOKEN"), "{}", out.stderr);
+    assert!(!out.stdout.contains("placeholder") && !out.stderr.contains("placeholder"));
+    let out = run_with(
+        &["--json", "bulk", "--ids-file", "-", "--dry-run"],
+        &env,
+        Some(b"wfr_1\n".to_vec()),
+    )
+    .await;
+    out.expect(0);
+    assert_eq!(out.summary()["dry_run"], true);
+    // Without --dry-run the token is still required, and nothing is sent.
+    let out = run(&["bulk", "--label", "nightly"], &env).await;
+    out.expect(2);
+    assert!(out.stderr.contains("QSTASH_TOKEN"), "{}", out.stderr);
+    assert_eq!(emu.requests(), 0);
+}
+
+/// When a streamed bulk stops early (a wrong token fails every call), the ids after the stop
+/// are still read, never sent, and counted: the summary accounts for every input id.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_aborted_bulk_counts_every_unread_id() {
+    let emu = upstash().await;
+    let n = 12_345u64;
+    let input: String = (0..n).map(|i| format!("wfr_ab_{i:06}\n")).collect();
+    let env = [
+        ("WFCANCEL_BACKEND", "upstash"),
+        ("QSTASH_URL", &*emu.url()),
+        ("QSTASH_TOKEN", "qstash-wrong-token"),
+    ];
+    let out = run_with(
+        &[
+            "--retries",
+            "0",
+            "--json",
+            "bulk",
+            "--ids-file",
+            "-",
+            "--concurrency",
+            "1",
+        ],
+        &env,
+        Some(input.into_bytes()),
+    )
+    .await;
+    out.expect(1);
+    let s = out.summary();
+    let total: u64 = ["cancelled", "requested", "not_active", "failed", "not_attempted"]
+        .iter()
+        .map(|k| s[*k].as_u64().unwrap())
+        .sum();
+    assert_eq!(total, n, "every input id accounted for: {s}");
+    assert_eq!(s["aborted"]["kind"], "unauthenticated", "{s}");
+    assert!(emu.requests() <= 2, "stopped sending: {} requests", emu.requests());
+    assert!(out.stderr.contains("not attempted"), "{}", out.stderr);
+}
+
+/// With `--json`, an input error is printed before the summary, which stays the last line and
+/// repeats it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_input_error_keeps_the_summary_last() {
+    let emu = upstash().await;
+    seed_upstash(&emu, &["wfr_j1"]);
+    let out = run_with(
+        &["--json", "bulk", "--ids-file", "-"],
+        &pairs(&upstash_env(&emu)),
+        Some(b"wfr_j1\nwfr\x07bad\n".to_vec()),
+    )
+    .await;
+    out.expect(2);
+    let lines = out.json_lines();
+    let s = out.summary();
+    assert_eq!(s["input_error"]["kind"], "invalid_input", "{s}");
+    let err_at = lines
+        .iter()
+        .position(|l| l.get("error").is_some())
+        .unwrap_or_else(|| panic!("an error line: {}", out.stdout));
+    assert_eq!(
+        err_at,
+        lines.len() - 2,
+        "the error right before the summary: {}",
+        out.stdout
+    );
+    assert!(
+        lines[err_at]["error"]["message"].as_str().unwrap().contains("line 2"),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stderr.contains("control character"), "{}", out.stderr);
+}
+
+/// Epoch milliseconds past 9999-12-31T23:59:59.999Z are refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn epoch_millis_past_year_9999_are_refused() {
+    let emu = upstash().await;
+    let env = upstash_env(&emu);
+    let out = run(&["bulk", "--from", "253402300800000", "--dry-run"], &pairs(&env)).await;
+    out.expect(2);
+    assert!(out.stderr.contains("9999-12-31T23:59:59.999Z"), "{}", out.stderr);
+    run(&["bulk", "--to", "253402300799999", "--dry-run"], &pairs(&env))
+        .await
+        .expect(0);
+    assert_eq!(emu.requests(), 0);
+}
+
+/// Plain http:// to a host that is not loopback needs `--allow-insecure-http` (or
+/// `WFCANCEL_ALLOW_INSECURE_HTTP=1`), and the refusal says so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn allow_insecure_http_reaches_a_plain_http_agentos() {
+    let base = [
+        ("WFCANCEL_BACKEND", "agno"),
+        ("AGENTOS_URL", "http://agentos.internal:7777"),
+        ("OS_SECURITY_KEY", AGNO_KEY),
+    ];
+    let args = ["bulk", "--ids-file", "-", "--workflow", "w", "--dry-run"];
+    let out = run_with(&args, &base, Some(b"r1\n".to_vec())).await;
+    out.expect(2);
+    assert!(
+        out.stderr.contains("--allow-insecure-http") && out.stderr.contains("WFCANCEL_ALLOW_INSECURE_HTTP=1"),
+        "{}",
+        out.stderr
+    );
+    let with_flag: Vec<&str> = std::iter::once("--allow-insecure-http").chain(args).collect();
+    let out = run_with(&with_flag, &base, Some(b"r1\n".to_vec())).await;
+    out.expect(0);
+    assert_eq!(out.stdout.trim(), "POST /workflows/w/runs/r1/cancel");
+    assert!(out.stderr.contains("http://agentos.internal:7777"), "{}", out.stderr);
+    let mut env = base.to_vec();
+    env.push(("WFCANCEL_ALLOW_INSECURE_HTTP", "1"));
+    run_with(&args, &env, Some(b"r1\n".to_vec())).await.expect(0);
 }

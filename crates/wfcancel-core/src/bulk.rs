@@ -149,7 +149,14 @@ impl BulkOptions {
 }
 
 /// One run and what cancelling it did.
+///
+/// ```
+/// use wfcancel_core::{CancelOutcome, RunOutcome, RunRef};
+/// let o = RunOutcome::new(RunRef::new("r1"), CancelOutcome::Cancelled);
+/// assert_eq!(o.run.run_id(), "r1");
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct RunOutcome {
     /// The run.
     pub run: RunRef,
@@ -157,7 +164,23 @@ pub struct RunOutcome {
     pub outcome: CancelOutcome,
 }
 
+impl RunOutcome {
+    /// What cancelling `run` did.
+    pub fn new(run: RunRef, outcome: CancelOutcome) -> Self {
+        RunOutcome { run, outcome }
+    }
+}
+
 /// A part of a bulk cancel that failed.
+///
+/// ```
+/// use wfcancel_core::{BulkFailure, CancelError, RunRef};
+/// let e = CancelError::config("memory", "no token");
+/// let f = BulkFailure::new(vec![RunRef::new("r1"), RunRef::new("r2")], e).chunk(3);
+/// assert_eq!((f.runs.len(), f.chunk, f.round), (2, Some(3), None));
+/// let round = BulkFailure::new(Vec::new(), CancelError::config("memory", "no token")).round(2);
+/// assert_eq!(round.round, Some(2));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BulkFailure {
     /// The runs it concerned (empty for a failed filter round).
@@ -168,6 +191,30 @@ pub struct BulkFailure {
     pub round: Option<u32>,
     /// Why.
     pub error: CancelError,
+}
+
+impl BulkFailure {
+    /// A failure of these runs (empty for a failed filter round), with no chunk or round index.
+    pub fn new(runs: Vec<RunRef>, error: CancelError) -> Self {
+        BulkFailure {
+            runs,
+            chunk: None,
+            round: None,
+            error,
+        }
+    }
+
+    /// The index of the provider request (chunk) that failed.
+    pub fn chunk(mut self, index: usize) -> Self {
+        self.chunk = Some(index);
+        self
+    }
+
+    /// The drain round that failed.
+    pub fn round(mut self, round: u32) -> Self {
+        self.round = Some(round);
+        self
+    }
 }
 
 /// Exactly what a bulk cancel did.
@@ -237,8 +284,30 @@ impl BulkReport {
             CancelOutcome::NotActive => self.not_active += 1,
         }
         if keep {
-            self.outcomes.push(RunOutcome { run, outcome });
+            self.outcomes.push(RunOutcome::new(run, outcome));
         }
+    }
+
+    /// Adds a failure to `failed`; when its error
+    /// [fails every call](CancelError::fails_every_call) and nothing has aborted the bulk yet,
+    /// also records the error in `aborted`. (It does not stop anything: the caller decides
+    /// whether to send more requests, and lists what it did not try in `not_attempted`.)
+    ///
+    /// ```
+    /// use wfcancel_core::{BulkFailure, BulkReport, CancelError, RunRef};
+    /// let mut report = BulkReport::new("memory");
+    /// let denied = CancelError::PermissionDenied { backend: "memory", message: "not yours".into() };
+    /// report.record_failure(BulkFailure::new(vec![RunRef::new("r1")], denied));
+    /// assert!(report.aborted.is_none(), "a 403 can concern one run only");
+    /// report.record_failure(BulkFailure::new(vec![RunRef::new("r2")], CancelError::config("memory", "no token")));
+    /// assert!(report.aborted.is_some());
+    /// assert_eq!(report.failed_runs(), 2);
+    /// ```
+    pub fn record_failure(&mut self, failure: BulkFailure) {
+        if self.aborted.is_none() && failure.error.fails_every_call() {
+            self.aborted = Some(failure.error.clone());
+        }
+        self.failed.push(failure);
     }
 
     /// Adds another report's figures to this one.
@@ -261,15 +330,25 @@ impl BulkReport {
     }
 
     /// A snapshot of the figures as a [`Progress`].
+    ///
+    /// It counts the runs in `failed` ([`failed_runs`](Self::failed_runs)), which takes time in
+    /// proportion to `failed.len()`; a bulk that reports progress after every request keeps its
+    /// own count of failed runs and calls [`progress_with`](Self::progress_with) instead.
     pub fn progress(&self, total: Option<u64>) -> Progress {
+        self.progress_with(total, self.failed_runs())
+    }
+
+    /// A snapshot of the figures as a [`Progress`], with the number of failed runs given by the
+    /// caller (who keeps it as failures are added) rather than counted in `failed`: O(1).
+    pub fn progress_with(&self, total: Option<u64>, failed_runs: u64) -> Progress {
         Progress {
             rounds: self.rounds,
-            done: self.accounted(),
+            done: self.cancelled + self.requested + self.not_active + failed_runs + self.not_attempted.len() as u64,
             total,
             cancelled: self.cancelled,
             requested: self.requested,
             not_active: self.not_active,
-            failed: self.failed_runs(),
+            failed: failed_runs,
             last_round_cancelled: 0,
             failed_requests: self.failed.len() as u64,
         }
@@ -280,8 +359,15 @@ impl BulkReport {
 ///
 /// Every run is accounted for in the report; one failure never hides the others. It stops
 /// starting new cancels only when an error [fails every call](CancelError::fails_every_call)
-/// (bad token, configuration), records that error in `aborted`, and lists the runs it did not
-/// try in `not_attempted`. Validates the runs and options first.
+/// (bad token, configuration, quota), records that error in `aborted`, and lists the runs it did
+/// not try in `not_attempted`. An error that may concern one run only (not found, permission
+/// denied, unsupported for that run's owner, a provider fault) is listed in `failed` and the bulk
+/// goes on. Validates the runs and options first.
+///
+/// `requests_sent` counts the cancels that reached the provider: those answered with an outcome
+/// or with an error other than [`CancelError::InvalidInput`] or [`CancelError::Config`] (which a
+/// backend raises before sending anything). Each run takes O(1) bookkeeping, progress callback
+/// included.
 pub async fn fan_out<C>(canceller: &C, runs: &[RunRef], opts: &BulkOptions) -> Result<BulkReport, CancelError>
 where
     C: WorkflowCanceller + ?Sized,
@@ -293,6 +379,8 @@ where
     let stop = AtomicBool::new(false);
     let stop = &stop;
     let mut report = BulkReport::new(backend);
+    // Kept here rather than counted in `report.failed` after each cancel: O(1) per progress call.
+    let mut failed_runs: u64 = 0;
     let mut pending = runs.iter();
     let mut in_flight = FuturesUnordered::new();
     loop {
@@ -312,23 +400,24 @@ where
                 report.record(run.clone(), outcome, true);
             }
             Some(Err(error)) => {
-                report.requests_sent += 1;
-                if error.fails_every_call() && report.aborted.is_none() {
-                    report.aborted = Some(error.clone());
+                if reached_provider(&error) {
+                    report.requests_sent += 1;
                 }
-                report.failed.push(BulkFailure {
-                    runs: vec![run.clone()],
-                    chunk: None,
-                    round: None,
-                    error,
-                });
+                failed_runs += 1;
+                report.record_failure(BulkFailure::new(vec![run.clone()], error));
             }
         }
         if opts.progress.is_some() {
-            opts.report_progress(&report.progress(Some(total)));
+            opts.report_progress(&report.progress_with(Some(total), failed_runs));
         }
     }
     Ok(report)
+}
+
+/// Whether a single cancel that failed with `error` sent a request: input and configuration
+/// errors are raised before anything is sent.
+fn reached_provider(error: &CancelError) -> bool {
+    !matches!(error, CancelError::InvalidInput { .. } | CancelError::Config { .. })
 }
 
 async fn cancel_unless_stopped<'a, C>(
@@ -349,4 +438,27 @@ where
         }
     }
     (run, Some(result))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn progress_with_matches_progress() {
+        let mut r = BulkReport::new("memory");
+        r.record(RunRef::new("a"), CancelOutcome::Cancelled, true);
+        r.record(RunRef::new("b"), CancelOutcome::Requested, false);
+        r.record(RunRef::new("c"), CancelOutcome::NotActive, true);
+        r.record_failure(BulkFailure::new(
+            vec![RunRef::new("d"), RunRef::new("e")],
+            CancelError::unsupported("memory", "x"),
+        ));
+        r.not_attempted.push(RunRef::new("f"));
+        let p = r.progress(Some(6));
+        assert_eq!(p, r.progress_with(Some(6), 2));
+        assert_eq!((p.done, p.failed, p.failed_requests), (6, 2, 1));
+        assert_eq!(p.done, r.accounted());
+        assert!(r.aborted.is_none(), "unsupported does not fail every call");
+    }
 }

@@ -142,6 +142,10 @@ pub trait WorkflowCancellerExt: WorkflowCanceller {
     /// Polls [`status`](WorkflowCanceller::status) with growing intervals until the run is
     /// terminal, or fails with [`CancelError::Timeout`] at the deadline. A backend without status
     /// answers `Unsupported` at once.
+    ///
+    /// The deadline bounds the whole wait, status reads included: a read still unanswered at the
+    /// deadline is abandoned and the answer is a `Timeout` naming the last state read (if any).
+    /// A timeout too large to add to the clock (e.g. `Duration::MAX`) means "no deadline".
     async fn wait_until_terminal(&self, run: &RunRef, opts: WaitOptions) -> Result<RunState, CancelError> {
         let backend = self.backend();
         if !self.capabilities().status {
@@ -150,33 +154,72 @@ pub trait WorkflowCancellerExt: WorkflowCanceller {
                 "reading a run's status, needed to wait for it",
             ));
         }
-        let deadline = Instant::now() + opts.timeout;
+        let deadline = Instant::now().checked_add(opts.timeout);
         let mut interval = opts.initial_interval.max(Duration::from_millis(1));
+        let mut last: Option<RunState> = None;
         loop {
-            let state = self.status(run).await?;
+            let read = self.status(run);
+            let state = match deadline {
+                Some(deadline) => match tokio::time::timeout_at(deadline, read).await {
+                    Ok(answer) => answer?,
+                    Err(_) => {
+                        let last = match &last {
+                            Some(state) => format!("last known state: {state}"),
+                            None => "its state was never read".to_owned(),
+                        };
+                        return Err(CancelError::Timeout {
+                            backend,
+                            message: format!(
+                                "run {}: no terminal state within {:.1}s (a status read was still unanswered; {last})",
+                                run.run_id(),
+                                opts.timeout.as_secs_f64()
+                            ),
+                        });
+                    }
+                },
+                None => read.await?,
+            };
             if state.is_terminal() {
                 return Ok(state);
             }
             let now = Instant::now();
-            if now >= deadline {
-                return Err(CancelError::Timeout {
-                    backend,
-                    message: format!(
-                        "run {} still {} after {:.1}s",
-                        run.run_id(),
-                        state,
-                        opts.timeout.as_secs_f64()
-                    ),
-                });
-            }
-            let pause = interval.min(deadline - now);
+            let pause = match deadline {
+                Some(deadline) if now >= deadline => {
+                    return Err(CancelError::Timeout {
+                        backend,
+                        message: format!(
+                            "run {} still {} after {:.1}s",
+                            run.run_id(),
+                            state,
+                            opts.timeout.as_secs_f64()
+                        ),
+                    });
+                }
+                Some(deadline) => interval.min(deadline - now),
+                None => interval,
+            };
+            last = Some(state);
             tokio::time::sleep(pause).await;
-            interval = (interval * 2).min(opts.max_interval.max(opts.initial_interval));
+            interval = interval
+                .saturating_mul(2)
+                .min(opts.max_interval.max(opts.initial_interval));
         }
     }
 
     /// Cancels the run, then waits until it is terminal: the answer says what the cancel call
     /// answered and which terminal state the run reached.
+    ///
+    /// `opts.timeout` bounds the wait, not the cancel call (which has the backend's own request
+    /// deadline), so the answer always knows whether the cancel went through. When the wait fails
+    /// after the cancel answered, the error says what the cancel answered:
+    /// - a [`CancelError::Timeout`] message starts with `the cancel was accepted (<outcome>)`
+    ///   (or `the cancel answered not_active (nothing to cancel)`);
+    /// - a [`CancelError::NotFound`] (the status read does not know the run, typically after a
+    ///   cancel that answered `NotActive` because the run is unknown) stays `NotFound`, its
+    ///   message starting the same way. It is not turned into an `Ok`, since no [`RunState`]
+    ///   says "unknown run" and a caller matching on `NotFound` should keep seeing it.
+    ///
+    /// Other errors of the wait come back unchanged.
     async fn cancel_and_wait(&self, run: &RunRef, opts: WaitOptions) -> Result<CancelledRun, CancelError> {
         let caps = self.capabilities();
         if !caps.status {
@@ -194,8 +237,29 @@ pub trait WorkflowCancellerExt: WorkflowCanceller {
             ));
         }
         let outcome = self.cancel(run).await?;
-        let state = self.wait_until_terminal(run, opts).await?;
-        Ok(CancelledRun { outcome, state })
+        let answered = match outcome {
+            CancelOutcome::NotActive => format!("the cancel answered {outcome} (nothing to cancel)"),
+            _ => format!("the cancel was accepted ({outcome})"),
+        };
+        match self.wait_until_terminal(run, opts).await {
+            Ok(state) => Ok(CancelledRun { outcome, state }),
+            Err(CancelError::Timeout { backend, message }) => Err(CancelError::Timeout {
+                backend,
+                message: format!("{answered}, but {message}"),
+            }),
+            Err(CancelError::NotFound {
+                backend,
+                what,
+                id,
+                message,
+            }) => Err(CancelError::NotFound {
+                backend,
+                what,
+                id,
+                message: format!("{answered}, then the status read did not find the run: {message}"),
+            }),
+            Err(e) => Err(e),
+        }
     }
 }
 

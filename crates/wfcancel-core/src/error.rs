@@ -301,21 +301,36 @@ impl CancelError {
         }
     }
 
-    /// Whether this error will fail every further call with the same client
-    /// (authentication, permission, configuration, an unsupported operation).
-    /// Bulk operations stop early on such errors and say so.
+    /// Whether this error will fail every further call with the same client, whatever run it
+    /// names: [`Unauthenticated`](Self::Unauthenticated) (bad or missing token),
+    /// [`Config`](Self::Config) (misconfigured client) and
+    /// [`QuotaExceeded`](Self::QuotaExceeded) (the account's quota is used up).
+    /// Bulk operations stop early on such errors and say so (`BulkReport::aborted`).
+    ///
+    /// [`PermissionDenied`](Self::PermissionDenied) and [`Unsupported`](Self::Unsupported) are
+    /// not in the set: a provider may answer them for one resource only (a token scoped to some
+    /// workflows, an agent that cannot cancel its runs), so a bulk over many owners lists them
+    /// per run and goes on.
+    ///
+    /// ```
+    /// use wfcancel_core::CancelError;
+    /// assert!(CancelError::config("memory", "no token").fails_every_call());
+    /// assert!(!CancelError::unsupported("memory", "cancel_run for this agent").fails_every_call());
+    /// ```
     pub fn fails_every_call(&self) -> bool {
         matches!(
             self,
-            CancelError::Unauthenticated { .. }
-                | CancelError::PermissionDenied { .. }
-                | CancelError::Config { .. }
-                | CancelError::Unsupported { .. }
-                | CancelError::QuotaExceeded { .. }
+            CancelError::Unauthenticated { .. } | CancelError::Config { .. } | CancelError::QuotaExceeded { .. }
         )
     }
 
-    /// The HTTP status the provider answered with, when the error came from an answer.
+    /// The HTTP status this variant corresponds to: the status of the provider's answer for
+    /// [`InvalidRequest`](Self::InvalidRequest) and [`Provider`](Self::Provider) (when there was
+    /// one), and the status the contract maps to the variant for the others (401
+    /// `Unauthenticated`, 403 `PermissionDenied`, 404 `NotFound`, 412 `QuotaExceeded`, 429
+    /// `RateLimited`). It is not necessarily what a provider answered: a backend may map another
+    /// answer to one of these variants. `None` for errors that do not correspond to an HTTP
+    /// status (invalid input, configuration, unsupported, timeout, transport, decode).
     pub fn status(&self) -> Option<u16> {
         match self {
             CancelError::NotFound { .. } => Some(404),

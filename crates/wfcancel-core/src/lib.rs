@@ -10,7 +10,7 @@
 //! - Feature `mock`: `MockWorkflowCanceller`, a `mockall` mock of the trait.
 //! - Feature `conformance`: module `conformance`, the suite every backend passes.
 #![warn(missing_docs)]
-#![cfg_attr(docsrs, feature(doc_auto_cfg))]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod bulk;
 mod canceller;

@@ -1,6 +1,7 @@
 //! [`InMemoryCanceller`]: a real in-memory orchestrator, for tests, demos and examples.
 
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::{BTreeMap, HashMap};
+use std::ops::Bound;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
 
@@ -201,21 +202,51 @@ struct Entry {
     run: MemoryRun,
     /// Insertion order, to break ties between runs created at the same time.
     seq: u64,
-    /// When a cooperative cancel was requested, if one is pending.
-    requested_at: Option<Instant>,
+    /// A cancel that was requested and has not taken effect yet (cooperative mode, or a run that
+    /// ignored it while marked `never_stops`).
+    pending: Option<Pending>,
 }
 
+/// A requested cancel waiting to take effect. The time it is due is fixed when the cancel is
+/// requested, by the handle that requested it, so that every handle on the shared state sees the
+/// same run whatever its own mode.
+#[derive(Debug, Clone, Copy)]
+struct Pending {
+    /// When it takes effect (`None`: never, the delay being too long to represent).
+    due: Option<Instant>,
+}
+
+impl Pending {
+    fn after(now: Instant, delay: Duration) -> Self {
+        Pending {
+            due: now.checked_add(delay),
+        }
+    }
+}
+
+/// Where a run sits in [`Inner::active`]: oldest first, insertion order breaking ties.
+type Key = (SystemTime, u64);
+
 impl Entry {
-    /// Applies a pending cooperative cancel whose delay has passed.
-    fn settle(&mut self, delay: Option<Duration>, now: Instant) {
-        // In confirming mode a request is pending only on a run that ignored it while it was
-        // marked `never_stops`; once unmarked, the request takes effect at once.
-        if let Some(at) = self.requested_at {
-            if !self.run.never_stops && now.saturating_duration_since(at) >= delay.unwrap_or(Duration::ZERO) {
+    fn key(&self) -> Key {
+        (self.run.created_at, self.seq)
+    }
+
+    /// Whether a bulk round may pick the run: active, and no cancel pending on it.
+    fn eligible(&self) -> bool {
+        self.run.state.is_active() && self.pending.is_none()
+    }
+
+    /// Applies a pending cancel whose time has come. Never makes a run eligible.
+    fn settle(&mut self, now: Instant) {
+        // A run marked `never_stops` keeps ignoring the request; once unmarked, the request takes
+        // effect when it is due (at once in confirming mode).
+        if let Some(p) = self.pending {
+            if !self.run.never_stops && p.due.is_some_and(|due| now >= due) {
                 if self.run.state.is_active() {
                     self.run.state = RunState::Cancelled;
                 }
-                self.requested_at = None;
+                self.pending = None;
             }
         }
     }
@@ -236,6 +267,12 @@ impl Entry {
 #[derive(Debug, Default)]
 struct Inner {
     runs: HashMap<String, Entry>,
+    /// The runs a bulk round may pick ([`Entry::eligible`]), oldest first: kept in step with
+    /// `runs` by every change, so that a round walks from the oldest instead of scanning all runs.
+    active: BTreeMap<Key, String>,
+    /// Bumped whenever a run joins `active`, so that a drain knows whether the runs it already
+    /// passed over are still all there is before its cursor.
+    joined: u64,
     next_seq: u64,
     calls: Vec<MemoryCall>,
     fault: Option<(usize, CancelError)>,
@@ -245,14 +282,40 @@ impl Inner {
     fn insert(&mut self, run: MemoryRun) {
         let seq = self.next_seq;
         self.next_seq += 1;
-        self.runs.insert(
-            run.id.clone(),
-            Entry {
-                run,
-                seq,
-                requested_at: None,
-            },
-        );
+        let entry = Entry {
+            run,
+            seq,
+            pending: None,
+        };
+        if entry.eligible() {
+            self.active.insert(entry.key(), entry.run.id.clone());
+            self.joined += 1;
+        }
+        if let Some(old) = self.runs.insert(entry.run.id.clone(), entry) {
+            self.active.remove(&old.key());
+        }
+    }
+
+    /// Changes one run with `f`, keeping `active` in step. `None` if the run is unknown.
+    fn update<T>(&mut self, id: &str, f: impl FnOnce(&mut Entry) -> T) -> Option<T> {
+        let entry = self.runs.get_mut(id)?;
+        let was = entry.eligible();
+        let out = f(entry);
+        let is = entry.eligible();
+        if was != is {
+            if is {
+                self.active.insert(entry.key(), entry.run.id.clone());
+                self.joined += 1;
+            } else {
+                self.active.remove(&entry.key());
+            }
+        }
+        Some(out)
+    }
+
+    fn clear(&mut self) {
+        self.runs.clear();
+        self.active.clear();
     }
 
     fn take_fault(&mut self) -> Option<CancelError> {
@@ -265,10 +328,12 @@ impl Inner {
         Some(error)
     }
 
-    /// Cancels one active entry (already settled); the caller checked it is active and not pending.
+    /// Cancels one eligible entry: at once in confirming mode (`delay == None`), else a pending
+    /// request due `delay` from now. A run marked `never_stops` always gets a pending request.
+    /// Call through [`Inner::update`], which takes the run out of `active`.
     fn cancel_entry(entry: &mut Entry, delay: Option<Duration>, now: Instant) -> CancelOutcome {
         if entry.run.never_stops {
-            entry.requested_at.get_or_insert(now);
+            entry.pending = Some(Pending::after(now, delay.unwrap_or(Duration::ZERO)));
             return CancelOutcome::Requested;
         }
         match delay {
@@ -276,12 +341,21 @@ impl Inner {
                 entry.run.state = RunState::Cancelled;
                 CancelOutcome::Cancelled
             }
-            Some(_) => {
-                entry.requested_at.get_or_insert(now);
+            Some(delay) => {
+                entry.pending = Some(Pending::after(now, delay));
                 CancelOutcome::Requested
             }
         }
     }
+}
+
+/// Where a drain has got to in [`Inner::active`]: the last key a round looked at, valid while no
+/// run has joined `active` since (`joined` unchanged), since the runs before it were all taken
+/// or did not match.
+#[derive(Debug, Clone, Copy)]
+struct Cursor {
+    after: Key,
+    joined: u64,
 }
 
 /// A real in-memory orchestrator: it holds runs with states and attributes, cancels them by id,
@@ -327,9 +401,17 @@ impl Inner {
 ///
 /// # Sharing
 /// `Clone` is cheap and shares the runs, faults and recorded calls (they sit behind an `Arc`);
-/// the mode and latency are copied. It is thread-safe; its lock is never held across an `.await`.
-/// Single cancels and status reads are O(1); filter rounds scan the runs once per call
-/// (100,000 runs are fine).
+/// the mode and latency belong to each handle ([`with_cancel_delay`](Self::with_cancel_delay) on
+/// a clone changes that clone only). A cooperative cancel is due `delay` after it was requested,
+/// with the delay of the handle that requested it; every handle then sees the same state (a
+/// confirming handle reading a run that a cooperative handle asked to stop sees it still running
+/// until the request is due). It is thread-safe; its lock is never held across an `.await`.
+///
+/// Single cancels and status reads are O(1). The active runs are also kept ordered by creation
+/// time, so a round of a cancel-all takes O(`page_size` · log n) under the lock, and a filter
+/// round as much plus the active runs it passes over that do not match; a drain resumes where its
+/// last round stopped, so it passes over each non-matching run about once. Snapshots
+/// ([`runs`](Self::runs)) are O(n).
 ///
 /// ```
 /// use wfcancel_core::{
@@ -429,7 +511,7 @@ impl InMemoryCanceller {
         let now = Instant::now();
         let mut inner = self.lock();
         let entry = inner.runs.get_mut(id)?;
-        entry.settle(self.cancel_delay, now);
+        entry.settle(now);
         Some(entry.run.state.clone())
     }
 
@@ -438,33 +520,27 @@ impl InMemoryCanceller {
         let now = Instant::now();
         let mut inner = self.lock();
         let entry = inner.runs.get_mut(id)?;
-        entry.settle(self.cancel_delay, now);
+        entry.settle(now);
         Some(entry.run.clone())
     }
 
     /// Sets a run's state (say, to simulate it finishing); drops any pending cooperative cancel.
     /// Returns `false` if the run is unknown.
     pub fn set_state(&self, id: &str, state: RunState) -> bool {
-        match self.lock().runs.get_mut(id) {
-            Some(entry) => {
+        self.lock()
+            .update(id, |entry| {
                 entry.run.state = state;
-                entry.requested_at = None;
-                true
-            }
-            None => false,
-        }
+                entry.pending = None;
+            })
+            .is_some()
     }
 
     /// Marks a run as ignoring cancel requests, or not (see [`MemoryRun::never_stops`]).
     /// Returns `false` if the run is unknown.
     pub fn set_never_stops(&self, id: &str, never_stops: bool) -> bool {
-        match self.lock().runs.get_mut(id) {
-            Some(entry) => {
-                entry.run.never_stops = never_stops;
-                true
-            }
-            None => false,
-        }
+        self.lock()
+            .update(id, |entry| entry.run.never_stops = never_stops)
+            .is_some()
     }
 
     /// Whether a cooperative cancel of the run was requested and has not taken effect yet.
@@ -473,8 +549,8 @@ impl InMemoryCanceller {
         let mut inner = self.lock();
         match inner.runs.get_mut(id) {
             Some(entry) => {
-                entry.settle(self.cancel_delay, now);
-                entry.requested_at.is_some()
+                entry.settle(now);
+                entry.pending.is_some()
             }
             None => false,
         }
@@ -489,7 +565,7 @@ impl InMemoryCanceller {
         entries
             .into_iter()
             .map(|e| {
-                e.settle(self.cancel_delay, now);
+                e.settle(now);
                 e.run.clone()
             })
             .collect()
@@ -507,7 +583,7 @@ impl InMemoryCanceller {
 
     /// Removes every run (recorded calls and pending faults stay).
     pub fn clear(&self) {
-        self.lock().runs.clear();
+        self.lock().clear();
     }
 
     /// The next `n` requests fail with `error` instead of being carried out (see the type's docs
@@ -551,56 +627,71 @@ impl InMemoryCanceller {
     async fn cancel_request(&self, run: &RunRef) -> Result<CancelOutcome, CancelError> {
         self.request().await?;
         let now = Instant::now();
+        let delay = self.cancel_delay;
         let mut inner = self.lock();
-        let Some(entry) = inner.runs.get_mut(run.run_id()) else {
-            return Ok(CancelOutcome::NotActive);
-        };
-        if !entry.addressed_by(run) {
-            return Ok(CancelOutcome::NotActive);
-        }
-        entry.settle(self.cancel_delay, now);
-        if !entry.run.state.is_active() {
-            return Ok(CancelOutcome::NotActive);
-        }
-        if entry.requested_at.is_some() {
-            return Ok(CancelOutcome::Requested);
-        }
-        Ok(Inner::cancel_entry(entry, self.cancel_delay, now))
+        let outcome = inner.update(run.run_id(), |entry| {
+            if !entry.addressed_by(run) {
+                return CancelOutcome::NotActive;
+            }
+            entry.settle(now);
+            if !entry.run.state.is_active() {
+                return CancelOutcome::NotActive;
+            }
+            if entry.pending.is_some() {
+                return CancelOutcome::Requested;
+            }
+            Inner::cancel_entry(entry, delay, now)
+        });
+        Ok(outcome.unwrap_or(CancelOutcome::NotActive))
     }
 
     /// One round of a filtered (or cancel-all) bulk: cancels up to `page_size` eligible runs,
-    /// oldest first. `None` as filter means every run.
-    fn cancel_round(&self, filter: Option<&RunFilter>, page_size: usize, report: &mut BulkReport) -> u64 {
+    /// oldest first, walking the ordered index from `cursor` (from the oldest when the cursor is
+    /// missing or out of date). `None` as filter means every run. Returns how many it cancelled.
+    fn cancel_round(
+        &self,
+        filter: Option<&RunFilter>,
+        page_size: usize,
+        cursor: &mut Option<Cursor>,
+        report: &mut BulkReport,
+    ) -> u64 {
         let now = Instant::now();
         let delay = self.cancel_delay;
-        let mut inner = self.lock();
-        // Keep the `page_size` oldest eligible runs: O(n log page_size).
-        let mut oldest: BinaryHeap<(SystemTime, u64, String)> = BinaryHeap::new();
-        for entry in inner.runs.values_mut() {
-            entry.settle(delay, now);
-            if !entry.run.state.is_active() || entry.requested_at.is_some() {
-                continue;
+        let mut guard = self.lock();
+        let inner = &mut *guard;
+        let start = match *cursor {
+            Some(c) if c.joined == inner.joined => Bound::Excluded(c.after),
+            _ => Bound::Unbounded,
+        };
+        let mut picked: Vec<String> = Vec::new();
+        let mut last = None;
+        for (key, id) in inner.active.range((start, Bound::Unbounded)) {
+            if picked.len() >= page_size {
+                break;
             }
-            if filter.is_some_and(|f| !entry.run.matches(f)) {
-                continue;
-            }
-            let key = (entry.run.created_at, entry.seq);
-            if oldest.len() < page_size {
-                oldest.push((key.0, key.1, entry.run.id.clone()));
-            } else if let Some(top) = oldest.peek() {
-                if key < (top.0, top.1) {
-                    oldest.pop();
-                    oldest.push((key.0, key.1, entry.run.id.clone()));
-                }
+            last = Some(*key);
+            let hit = match filter {
+                None => true,
+                Some(f) => inner.runs.get(id).is_some_and(|e| e.run.matches(f)),
+            };
+            if hit {
+                picked.push(id.clone());
             }
         }
-        let mut picked = oldest.into_vec();
-        picked.sort_unstable();
+        if let Some(after) = last {
+            *cursor = Some(Cursor {
+                after,
+                joined: inner.joined,
+            });
+        }
         let mut done = 0;
-        for (_, _, id) in picked {
-            if let Some(entry) = inner.runs.get_mut(&id) {
+        for id in picked {
+            let cancelled = inner.update(&id, |entry| {
                 let outcome = Inner::cancel_entry(entry, delay, now);
-                report.record(entry.run.run_ref(), outcome, true);
+                (entry.run.run_ref(), outcome)
+            });
+            if let Some((run, outcome)) = cancelled {
+                report.record(run, outcome, true);
                 done += 1;
             }
         }
@@ -610,25 +701,19 @@ impl InMemoryCanceller {
     async fn cancel_rounds(&self, filter: Option<&RunFilter>, opts: &BulkOptions) -> BulkReport {
         let mut report = BulkReport::new(BACKEND);
         let max_rounds = if opts.drain { opts.max_rounds } else { 1 };
+        let mut cursor = None;
         while report.rounds < max_rounds {
             let round = report.rounds + 1;
             report.rounds = round;
             report.requests_sent += 1;
             if let Err(error) = self.request().await {
-                if error.fails_every_call() {
-                    report.aborted = Some(error.clone());
-                }
-                report.failed.push(BulkFailure {
-                    runs: Vec::new(),
-                    chunk: None,
-                    round: Some(round),
-                    error,
-                });
+                report.record_failure(BulkFailure::new(Vec::new(), error).round(round));
                 break;
             }
-            let cancelled = self.cancel_round(filter, opts.page_size, &mut report);
+            let cancelled = self.cancel_round(filter, opts.page_size, &mut cursor, &mut report);
             if opts.progress.is_some() {
-                let mut progress = report.progress(None);
+                // No run has failed yet: a failed round ends the bulk.
+                let mut progress = report.progress_with(None, 0);
                 progress.last_round_cancelled = cancelled;
                 opts.report_progress(&progress);
             }
@@ -706,7 +791,7 @@ impl WorkflowCanceller for InMemoryCanceller {
         let mut inner = self.lock();
         match inner.runs.get_mut(run.run_id()) {
             Some(entry) if entry.addressed_by(run) => {
-                entry.settle(self.cancel_delay, now);
+                entry.settle(now);
                 Ok(entry.run.state.clone())
             }
             _ => Err(CancelError::NotFound {

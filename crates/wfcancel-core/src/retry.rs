@@ -4,7 +4,8 @@ use std::time::Duration;
 
 /// How failed requests are retried: transport errors, timeouts, 408, 429 and 5xx are retried
 /// with exponential backoff (and jitter), honouring the provider's retry hints, until
-/// `max_attempts` or `total_deadline`, whichever comes first. Nothing ever sleeps past the deadline.
+/// `max_attempts` or `total_deadline`, whichever comes first. Nothing ever sleeps past the deadline,
+/// and no retry starts unless a useful time is left for it (see [`RetryPolicy::pause_within`]).
 ///
 /// ```
 /// use std::time::Duration;
@@ -25,6 +26,7 @@ pub struct RetryPolicy {
     /// Randomise each backoff between half and all of its value (default on).
     pub jitter: bool,
     /// No retry starts, and no sleep lasts, past this long after the first attempt (default 60 s).
+    /// A value too large to add to the clock (e.g. `Duration::MAX`) means no deadline.
     pub total_deadline: Duration,
 }
 
@@ -41,6 +43,9 @@ impl Default for RetryPolicy {
 }
 
 impl RetryPolicy {
+    /// The least time a retry is given (see [`min_attempt_window`](Self::min_attempt_window)): 100 ms.
+    pub const MIN_ATTEMPT_WINDOW: Duration = Duration::from_millis(100);
+
     /// Never retry.
     pub fn none() -> Self {
         RetryPolicy {
@@ -96,12 +101,56 @@ impl RetryPolicy {
     /// The pause before retry number `retry`: the provider's hint when given (never shorter than
     /// it), else the backoff. `None` when the pause would end past `remaining` (the time left
     /// before the deadline), which means: do not retry.
+    ///
+    /// This accepts a pause that leaves almost no time for the attempt after it; a caller that
+    /// knows how long an attempt needs uses [`pause_within`](Self::pause_within).
     pub fn pause(&self, retry: u32, hint: Option<Duration>, remaining: Duration) -> Option<Duration> {
+        self.pause_within(retry, hint, remaining, Duration::ZERO)
+    }
+
+    /// Like [`pause`](Self::pause), but `None` also when less than `window` would be left for the
+    /// attempt after the pause: a retry that cannot get a useful amount of time would only
+    /// replace a real answer by a timeout. The HTTP plumbing passes
+    /// [`min_attempt_window`](Self::min_attempt_window).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use wfcancel_core::RetryPolicy;
+    /// let p = RetryPolicy::default().jitter(false).max_attempts(2).initial_backoff(Duration::from_millis(850));
+    /// let ms = Duration::from_millis;
+    /// assert_eq!(p.pause_within(1, None, ms(900), ms(200)), None);
+    /// assert_eq!(p.pause_within(1, None, ms(1100), ms(200)), Some(ms(850)));
+    /// ```
+    pub fn pause_within(
+        &self,
+        retry: u32,
+        hint: Option<Duration>,
+        remaining: Duration,
+        window: Duration,
+    ) -> Option<Duration> {
         if retry >= self.max_attempts {
             return None;
         }
         let pause = hint.unwrap_or_else(|| self.backoff(retry));
-        (pause < remaining).then_some(pause)
+        (pause < remaining && remaining - pause >= window).then_some(pause)
+    }
+
+    /// The least time worth giving a retry: twice what the last attempt took, at least
+    /// [`MIN_ATTEMPT_WINDOW`](Self::MIN_ATTEMPT_WINDOW), at most `request_timeout` (an attempt never gets more anyway).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use wfcancel_core::RetryPolicy;
+    /// let ms = Duration::from_millis;
+    /// assert_eq!(RetryPolicy::min_attempt_window(ms(10), ms(30_000)), ms(100));
+    /// assert_eq!(RetryPolicy::min_attempt_window(ms(400), ms(30_000)), ms(800));
+    /// assert_eq!(RetryPolicy::min_attempt_window(ms(400), ms(500)), ms(500));
+    /// ```
+    pub fn min_attempt_window(last_attempt: Duration, request_timeout: Duration) -> Duration {
+        last_attempt
+            .saturating_mul(2)
+            .max(Self::MIN_ATTEMPT_WINDOW)
+            .min(request_timeout)
     }
 }
 
@@ -150,5 +199,29 @@ mod tests {
                 .is_none(),
             "hint past deadline"
         );
+    }
+
+    #[test]
+    fn pause_within_leaves_room_for_the_attempt() {
+        let ms = Duration::from_millis;
+        let p = RetryPolicy::default()
+            .jitter(false)
+            .max_attempts(2)
+            .initial_backoff(ms(850));
+        // The reviewer's case: 100 ms for the first answer, 900 ms left, 850 ms of backoff.
+        let window = RetryPolicy::min_attempt_window(ms(100), ms(30_000));
+        assert_eq!(window, ms(200));
+        assert_eq!(p.pause_within(1, None, ms(900), window), None);
+        assert_eq!(p.pause_within(1, None, ms(1050), window), Some(ms(850)));
+        assert_eq!(p.pause_within(1, None, ms(1049), window), None);
+        // The plain `pause` keeps its old contract.
+        assert_eq!(p.pause(1, None, ms(900)), Some(ms(850)));
+        // Huge values never overflow.
+        assert_eq!(
+            RetryPolicy::min_attempt_window(Duration::MAX, Duration::MAX),
+            Duration::MAX
+        );
+        assert_eq!(p.pause_within(1, None, Duration::MAX, Duration::MAX), None);
+        assert_eq!(p.pause_within(1, None, Duration::MAX, ms(100)), Some(ms(850)));
     }
 }

@@ -64,6 +64,57 @@ async fn checks_can_share_one_server_concurrently() {
     );
 }
 
+/// A confirming backend that runs filtered cancels as background actions, like Upstash with
+/// `background_bulk_actions`: `cancel_many(filter)` answers at once with an action id and no
+/// counts, and the runs stop a little later (all matches, whatever the page size).
+#[derive(Debug)]
+struct Background(InMemoryCanceller);
+
+#[async_trait]
+impl WorkflowCanceller for Background {
+    fn backend(&self) -> &'static str {
+        "memory"
+    }
+    fn capabilities(&self) -> Capabilities {
+        let mut caps = self.0.capabilities();
+        caps.background_actions = true;
+        caps
+    }
+    async fn cancel(&self, run: &RunRef) -> Result<CancelOutcome, CancelError> {
+        self.0.cancel(run).await
+    }
+    async fn cancel_many(&self, selector: &Selector, opts: &BulkOptions) -> Result<BulkReport, CancelError> {
+        if !matches!(selector, Selector::Filter(_)) {
+            return self.0.cancel_many(selector, opts).await;
+        }
+        selector.validate(self.backend())?;
+        opts.validate(self.backend())?;
+        let (memory, selector) = (self.0.clone(), selector.clone());
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            let _ = memory.cancel_many(&selector, &BulkOptions::new().drain(true)).await;
+        });
+        let mut report = BulkReport::new("memory");
+        report.requests_sent = 1;
+        report.rounds = 1;
+        report.action_id = Some("act_1".to_owned());
+        Ok(report)
+    }
+    async fn status(&self, run: &RunRef) -> Result<RunState, CancelError> {
+        self.0.status(run).await
+    }
+}
+
+/// After a background action the checks wait for the runs to stop, and do not hold the action
+/// to counts or to the page size, even against a confirming backend.
+#[tokio::test]
+async fn a_confirming_backend_with_background_actions_passes_every_check() {
+    let memory = InMemoryCanceller::new();
+    let summary = run_all(&Background(memory.clone()), &memory).await;
+    assert!(summary.skipped.is_empty(), "{summary}");
+    assert_eq!(summary.ran.len(), ALL_CHECKS, "{summary}");
+}
+
 #[tokio::test]
 async fn seed_run_builder_has_sensible_defaults() {
     let s = SeedRun::new("x");

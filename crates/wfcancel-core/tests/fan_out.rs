@@ -165,13 +165,13 @@ async fn stops_early_with_cancels_in_flight_and_still_accounts_for_all() {
         .failing("active-5", provider("x"))
         .failing(
             "active-9",
-            CancelError::PermissionDenied {
+            CancelError::QuotaExceeded {
                 backend: "probe",
-                message: "no".into(),
+                message: "max requests per day exceeded".into(),
             },
         );
     let report = fan_out(&p, &runs, &BulkOptions::new().concurrency(4)).await.unwrap();
-    assert!(matches!(report.aborted, Some(CancelError::PermissionDenied { .. })));
+    assert!(matches!(report.aborted, Some(CancelError::QuotaExceeded { .. })));
     assert_eq!(report.accounted(), 40);
     assert!(!report.not_attempted.is_empty());
     assert!(p.calls.load(Ordering::SeqCst) < 40);
@@ -288,4 +288,107 @@ async fn the_trait_default_fans_out_ids_and_refuses_the_rest() {
         boxed.cancel(&RunRef::new("gone")).await.unwrap(),
         CancelOutcome::NotActive
     );
+}
+
+/// A 403 or a 501 can concern one run's owner only (a token scoped to some workflows, an agent
+/// that cannot cancel): the bulk lists it and goes on with the other runs.
+#[tokio::test]
+async fn permission_denied_and_unsupported_do_not_stop_the_bulk() {
+    let runs = ids("active", 10);
+    let p = Probe::default()
+        .failing(
+            "active-1",
+            CancelError::PermissionDenied {
+                backend: "probe",
+                message: "token not scoped to workflows:w1".into(),
+            },
+        )
+        .failing(
+            "active-2",
+            CancelError::unsupported("probe", "This agent does not support cancel_run"),
+        );
+    let report = fan_out(&p, &runs, &BulkOptions::new().concurrency(1)).await.unwrap();
+    assert!(report.aborted.is_none(), "{:?}", report.aborted);
+    assert!(report.not_attempted.is_empty());
+    assert_eq!((report.cancelled, report.failed_runs()), (8, 2));
+    assert_eq!(p.calls.load(Ordering::SeqCst), 10, "every run tried");
+    assert_eq!(report.requests_sent, 10);
+    let kinds: Vec<ErrorKind> = report.failed.iter().map(|f| f.error.kind()).collect();
+    assert_eq!(kinds, [ErrorKind::PermissionDenied, ErrorKind::Unsupported]);
+}
+
+/// A backend refuses some runs before sending anything (its own checks on top of the contract's,
+/// or a missing setting): those are failures, not requests sent.
+#[tokio::test]
+async fn errors_raised_before_sending_are_not_counted_as_requests() {
+    let runs = ids("active", 6);
+    let p = Probe::default()
+        .failing(
+            "active-1",
+            CancelError::invalid_input("probe", "run_id", "must not contain a comma"),
+        )
+        .failing("active-2", provider("boom"));
+    let report = fan_out(&p, &runs, &BulkOptions::new().concurrency(1)).await.unwrap();
+    assert_eq!((report.cancelled, report.failed_runs()), (4, 2));
+    assert_eq!(
+        report.requests_sent, 5,
+        "the provider error was sent, the invalid input not"
+    );
+    assert!(report.aborted.is_none());
+
+    let p = Probe::default().failing("active-0", CancelError::config("probe", "no token configured"));
+    let report = fan_out(&p, &runs, &BulkOptions::new().concurrency(1)).await.unwrap();
+    assert!(matches!(report.aborted, Some(CancelError::Config { .. })));
+    assert_eq!(
+        report.requests_sent, 0,
+        "a configuration error is raised before sending"
+    );
+    assert_eq!((report.failed_runs(), report.not_attempted.len()), (1, 5));
+    assert_eq!(report.accounted(), 6);
+}
+
+/// A canceller whose every cancel fails with a provider error, at once.
+#[derive(Debug)]
+struct AlwaysFails;
+
+#[async_trait]
+impl WorkflowCanceller for AlwaysFails {
+    fn backend(&self) -> &'static str {
+        "probe"
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::default()
+    }
+
+    async fn cancel(&self, _run: &RunRef) -> Result<CancelOutcome, CancelError> {
+        Err(provider("down"))
+    }
+}
+
+/// The progress callback after each run must not count the failures so far each time: with
+/// 100,000 failing runs that would be 5·10⁹ steps. Linear, it takes well under a second.
+#[tokio::test]
+async fn progress_with_many_failures_stays_linear() {
+    const N: u64 = 100_000;
+    let runs: Vec<RunRef> = (0..N).map(|i| RunRef::new(format!("r{i}"))).collect();
+    let calls = std::sync::Arc::new(AtomicUsize::new(0));
+    let last: std::sync::Arc<Mutex<Option<Progress>>> = Default::default();
+    let (counter, sink) = (calls.clone(), last.clone());
+    let opts = BulkOptions::new().concurrency(64).on_progress(move |p| {
+        counter.fetch_add(1, Ordering::Relaxed);
+        *sink.lock().unwrap() = Some(p.clone());
+    });
+    let start = std::time::Instant::now();
+    let report = fan_out(&AlwaysFails, &runs, &opts).await.unwrap();
+    let took = start.elapsed();
+    assert!(took < Duration::from_secs(10), "took {took:?}");
+    assert_eq!(report.failed_runs(), N);
+    assert_eq!(calls.load(Ordering::Relaxed), N as usize);
+    let last = last.lock().unwrap().clone().unwrap();
+    assert_eq!(
+        (last.done, last.failed, last.failed_requests, last.total),
+        (N, N, N, Some(N))
+    );
+    assert_eq!(last, report.progress(Some(N)));
 }

@@ -162,6 +162,162 @@ async fn cancel_and_wait_reports_the_answer_and_the_final_state() {
     assert_eq!(c.cancels.load(Ordering::SeqCst), 1);
 }
 
+/// Answers `Running` at once for `fast_reads` reads, then takes `delay` per read; its cancel
+/// answers `outcome`; a run named "unknown" is not found.
+#[derive(Debug)]
+struct Slow {
+    fast_reads: usize,
+    delay: Duration,
+    outcome: CancelOutcome,
+    reads: AtomicUsize,
+}
+
+impl Slow {
+    fn new(fast_reads: usize, delay: Duration) -> Self {
+        Slow {
+            fast_reads,
+            delay,
+            outcome: CancelOutcome::Requested,
+            reads: AtomicUsize::new(0),
+        }
+    }
+}
+
+#[async_trait]
+impl WorkflowCanceller for Slow {
+    fn backend(&self) -> &'static str {
+        "slow"
+    }
+    fn capabilities(&self) -> Capabilities {
+        let mut c = Capabilities::default();
+        c.status = true;
+        c
+    }
+    async fn cancel(&self, _run: &RunRef) -> Result<CancelOutcome, CancelError> {
+        Ok(self.outcome)
+    }
+    async fn status(&self, run: &RunRef) -> Result<RunState, CancelError> {
+        if run.run_id() == "unknown" {
+            return Err(CancelError::NotFound {
+                backend: "slow",
+                what: wfcancel_core::NotFoundKind::Run,
+                id: Some("unknown".into()),
+                message: "no such run".into(),
+            });
+        }
+        if self.reads.fetch_add(1, Ordering::SeqCst) >= self.fast_reads {
+            tokio::time::sleep(self.delay).await;
+        }
+        Ok(RunState::Running)
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_slow_status_read_does_not_overshoot_the_deadline() {
+    // Never answered in time: the timeout comes at the deadline, not after the read.
+    let c = Slow::new(0, Duration::from_secs(60));
+    let start = tokio::time::Instant::now();
+    let e = c
+        .wait_until_terminal(
+            &RunRef::new("slow-read"),
+            WaitOptions::with_timeout(Duration::from_secs(1)),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!((e.kind(), e.backend()), (ErrorKind::Timeout, "slow"));
+    assert_eq!(start.elapsed(), Duration::from_secs(1), "{e}");
+    assert!(
+        e.to_string().contains("slow-read") && e.to_string().contains("1.0s"),
+        "{e}"
+    );
+    assert!(e.to_string().contains("never read"), "{e}");
+
+    // Two quick reads, then a slow one: the message names the last state read.
+    let c = Slow::new(2, Duration::from_secs(60));
+    let start = tokio::time::Instant::now();
+    let e = c
+        .wait_until_terminal(&RunRef::new("r"), WaitOptions::with_timeout(Duration::from_secs(1)))
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Timeout);
+    assert_eq!(start.elapsed(), Duration::from_secs(1), "{e}");
+    assert!(e.to_string().contains("last known state: running"), "{e}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn duration_max_means_no_deadline_and_never_panics() {
+    let c = Scripted::new(3);
+    let state = c
+        .wait_until_terminal(&RunRef::new("r"), WaitOptions::with_timeout(Duration::MAX))
+        .await
+        .unwrap();
+    assert_eq!(state, RunState::Cancelled);
+
+    // Intervals that would overflow when doubled.
+    let c = Scripted::new(3);
+    let opts = WaitOptions::with_timeout(Duration::MAX)
+        .initial_interval(Duration::MAX)
+        .max_interval(Duration::MAX);
+    let state = c.wait_until_terminal(&RunRef::new("r"), opts).await.unwrap();
+    assert_eq!(state, RunState::Cancelled);
+    assert_eq!(c.reads.lock().unwrap().len(), 4);
+
+    let c = Scripted::new(2);
+    let done = c
+        .cancel_and_wait(&RunRef::new("r"), WaitOptions::with_timeout(Duration::MAX))
+        .await
+        .unwrap();
+    assert_eq!(
+        (done.outcome, done.state),
+        (CancelOutcome::Requested, RunState::Cancelled)
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn cancel_and_wait_timeout_says_the_cancel_was_accepted() {
+    // A run that keeps running.
+    let c = Scripted::new(usize::MAX);
+    let e = c
+        .cancel_and_wait(&RunRef::new("r"), WaitOptions::with_timeout(Duration::from_secs(2)))
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Timeout);
+    assert!(e.to_string().contains("the cancel was accepted (requested)"), "{e}");
+    assert!(e.to_string().contains("still running"), "{e}");
+
+    // A status read that never answers: bounded too, and says the same.
+    let c = Slow::new(0, Duration::from_secs(3600));
+    let start = tokio::time::Instant::now();
+    let e = c
+        .cancel_and_wait(&RunRef::new("r"), WaitOptions::with_timeout(Duration::from_secs(2)))
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Timeout);
+    assert_eq!(start.elapsed(), Duration::from_secs(2));
+    assert!(e.to_string().contains("the cancel was accepted (requested)"), "{e}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn cancel_and_wait_on_an_unknown_run_stays_not_found_and_says_what_the_cancel_answered() {
+    let mut c = Slow::new(usize::MAX, Duration::ZERO);
+    c.outcome = CancelOutcome::NotActive;
+    let e = c
+        .cancel_and_wait(&RunRef::new("unknown"), WaitOptions::default())
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::NotFound, "{e}");
+    assert!(
+        matches!(&e, CancelError::NotFound { id: Some(id), .. } if id == "unknown"),
+        "{e:?}"
+    );
+    let shown = e.to_string();
+    assert!(
+        shown.contains("not_active") && shown.contains("nothing to cancel"),
+        "{shown}"
+    );
+    assert!(shown.contains("no such run"), "the provider's message is kept: {shown}");
+}
+
 #[cfg(feature = "memory")]
 mod memory {
     use super::*;

@@ -1,7 +1,7 @@
 //! The Agno AgentOS emulator: cooperative cancel of workflow, agent and team runs, run status,
 //! starting background runs, and `/health`.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -24,6 +24,9 @@ use crate::util::{bearer, json_response, lock, now_secs, parse_go_bool, random_u
 
 /// Default delay between an accepted cancel and the run turning `CANCELLED`.
 pub const DEFAULT_CANCEL_DELAY: Duration = Duration::from_millis(50);
+
+/// Default cap on cancel intents stored for unknown run ids ([`AgnoConfig::max_intents`]).
+pub const DEFAULT_MAX_INTENTS: usize = 100_000;
 
 /// The body a 2.x server (2.3.17 to 2.4.x) sent for a cancel of a run that was not running.
 pub const LEGACY_CANCEL_FAILED: &str = "Failed to cancel run - run not found or already completed";
@@ -60,6 +63,10 @@ pub struct AgnoConfig {
     pub faults: Faults,
     /// Time in-flight requests get to finish on shutdown.
     pub shutdown_grace: Duration,
+    /// Most cancel intents kept for run ids the emulator does not hold (default
+    /// [`DEFAULT_MAX_INTENTS`]); past it, the oldest intent is dropped, so that cancels of
+    /// made-up ids cannot grow a long-running emulator's memory without limit. `0`: none kept.
+    pub max_intents: usize,
 }
 
 impl Default for AgnoConfig {
@@ -73,6 +80,7 @@ impl Default for AgnoConfig {
             max_uri_len: DEFAULT_MAX_URI_LEN,
             faults: Faults::none(),
             shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
+            max_intents: DEFAULT_MAX_INTENTS,
         }
     }
 }
@@ -88,6 +96,7 @@ impl std::fmt::Debug for AgnoConfig {
             .field("max_uri_len", &self.max_uri_len)
             .field("faults", &self.faults)
             .field("shutdown_grace", &self.shutdown_grace)
+            .field("max_intents", &self.max_intents)
             .finish()
     }
 }
@@ -140,10 +149,17 @@ impl AgnoConfig {
         self.shutdown_grace = grace;
         self
     }
+
+    /// Most cancel intents kept for unknown run ids (see the field).
+    pub fn with_max_intents(mut self, max: usize) -> Self {
+        self.max_intents = max;
+        self
+    }
 }
 
-/// The status of an Agno run.
+/// The status of an Agno run (agno 3.1.10's `RunStatus`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum AgnoStatus {
     /// `PENDING`.
     Pending,
@@ -157,6 +173,9 @@ pub enum AgnoStatus {
     Cancelled,
     /// `ERROR`.
     Error,
+    /// `REGENERATED`: the run finished and its response was regenerated into a sibling run
+    /// (`/continue?regenerate=true`); the run itself is over.
+    Regenerated,
 }
 
 impl AgnoStatus {
@@ -169,6 +188,7 @@ impl AgnoStatus {
             AgnoStatus::Completed => "COMPLETED",
             AgnoStatus::Cancelled => "CANCELLED",
             AgnoStatus::Error => "ERROR",
+            AgnoStatus::Regenerated => "REGENERATED",
         }
     }
 
@@ -187,6 +207,7 @@ impl From<AgnoStatus> for RunState {
             AgnoStatus::Completed => RunState::Completed,
             AgnoStatus::Cancelled => RunState::Cancelled,
             AgnoStatus::Error => RunState::Failed,
+            AgnoStatus::Regenerated => RunState::Completed,
         }
     }
 }
@@ -356,8 +377,62 @@ impl RunRec {
 struct Store {
     owners: [HashMap<String, OwnerRec>; 3],
     runs: HashMap<String, RunRec>,
-    /// Cancel intents for run ids not (yet) known, with when they were recorded.
-    intents: HashMap<String, Instant>,
+    intents: Intents,
+}
+
+/// Cancel intents for run ids not (yet) known, at most `max` of them: past it the oldest is
+/// dropped (a real AgentOS keeps them in memory too, but an emulator serving for days must not
+/// grow without limit on cancels of made-up ids).
+#[derive(Debug, Default)]
+struct Intents {
+    /// Run id → (when recorded, its sequence number).
+    by_id: HashMap<String, (Instant, u64)>,
+    /// Sequence number → run id, oldest first.
+    order: BTreeMap<u64, String>,
+    next: u64,
+    max: usize,
+}
+
+impl Intents {
+    fn new(max: usize) -> Self {
+        Intents {
+            max,
+            ..Intents::default()
+        }
+    }
+
+    /// Records an intent (a repeated one keeps its first time and place); drops the oldest
+    /// past the cap.
+    fn add(&mut self, run_id: String, now: Instant) {
+        if self.max == 0 || self.by_id.contains_key(&run_id) {
+            return;
+        }
+        while self.by_id.len() >= self.max {
+            let Some((_, oldest)) = self.order.pop_first() else {
+                break;
+            };
+            self.by_id.remove(&oldest);
+        }
+        let seq = self.next;
+        self.next += 1;
+        self.order.insert(seq, run_id.clone());
+        self.by_id.insert(run_id, (now, seq));
+    }
+
+    /// Takes the intent for `run_id`, if any.
+    fn take(&mut self, run_id: &str) -> Option<Instant> {
+        let (at, seq) = self.by_id.remove(run_id)?;
+        self.order.remove(&seq);
+        Some(at)
+    }
+
+    fn contains(&self, run_id: &str) -> bool {
+        self.by_id.contains_key(run_id)
+    }
+
+    fn len(&self) -> usize {
+        self.by_id.len()
+    }
 }
 
 impl Store {
@@ -376,7 +451,7 @@ impl Store {
     /// Adds a run; returns 1 if a stored intent cancelled it (for the counter).
     fn insert(&mut self, run: AgnoRun, now: Instant) -> u64 {
         self.ensure_owner(run.owner_kind, &run.owner_id);
-        let cancel_requested = self.intents.remove(&run.run_id).map(|_| now);
+        let cancel_requested = self.intents.take(&run.run_id).map(|_| now);
         let counted = u64::from(cancel_requested.is_some() && run.status.is_active() && !run.never_stops);
         let complete_at = run.completes_after.map(|d| now + d);
         self.runs.insert(
@@ -439,7 +514,10 @@ impl AgnoEmulator {
         let shared = Arc::new(Shared {
             common: Arc::clone(&common),
             key: config.security_key.clone(),
-            store: Mutex::new(Store::default()),
+            store: Mutex::new(Store {
+                intents: Intents::new(config.max_intents),
+                ..Store::default()
+            }),
             cancel_delay: config.cancel_delay,
             legacy_2x: config.legacy_2x,
             started_run_duration: config.started_run_duration,
@@ -567,7 +645,13 @@ impl AgnoEmulator {
     /// a cancel accepted for a known one.
     pub fn cancel_requested(&self, run_id: &str) -> bool {
         let store = lock(&self.shared.store);
-        store.intents.contains_key(run_id) || store.runs.get(run_id).is_some_and(|r| r.cancel_requested.is_some())
+        store.intents.contains(run_id) || store.runs.get(run_id).is_some_and(|r| r.cancel_requested.is_some())
+    }
+
+    /// Number of cancel intents held for run ids the emulator does not hold (at most
+    /// [`AgnoConfig::max_intents`]).
+    pub fn intents_len(&self) -> usize {
+        lock(&self.shared.store).intents.len()
     }
 
     /// Number of runs held.
@@ -713,8 +797,9 @@ async fn cancel(
     match store.runs.get_mut(&run_id) {
         None if legacy => error(StatusCode::INTERNAL_SERVER_ERROR, LEGACY_CANCEL_FAILED),
         None => {
-            // Like AgentOS: the intent is stored anyway, and applies if the run starts later.
-            store.intents.entry(run_id).or_insert(now);
+            // Like AgentOS: the intent is stored anyway, and applies if the run starts later
+            // (the oldest intents are dropped past the cap).
+            store.intents.add(run_id, now);
             json_response(StatusCode::OK, &json!({}))
         }
         Some(rec) => {
@@ -869,6 +954,32 @@ mod tests {
         rec.run.never_stops = true;
         rec.complete_at = None;
         assert_eq!(rec.status(t0 + d * 10, d), AgnoStatus::Running);
+    }
+
+    #[test]
+    fn intents_are_capped_oldest_first() {
+        let t = Instant::now();
+        let mut i = Intents::new(3);
+        for id in ["a", "b", "c", "d", "e"] {
+            i.add(id.into(), t);
+        }
+        assert_eq!(i.len(), 3);
+        assert!(!i.contains("a") && !i.contains("b"));
+        assert!(i.contains("c") && i.contains("d") && i.contains("e"));
+        // A repeated intent keeps its place: "c" is still the oldest.
+        i.add("c".into(), t);
+        i.add("f".into(), t);
+        assert!(!i.contains("c") && i.contains("f"));
+        // Taking one frees its slot and leaves no trace in the order.
+        assert_eq!(i.take("d"), Some(t));
+        assert_eq!(i.take("d"), None);
+        i.add("g".into(), t);
+        assert_eq!(i.len(), 3);
+        assert_eq!(i.order.len(), 3);
+        assert!(i.contains("e") && i.contains("f") && i.contains("g"));
+        let mut none = Intents::new(0);
+        none.add("x".into(), t);
+        assert_eq!(none.len(), 0);
     }
 
     #[test]

@@ -14,8 +14,12 @@ use crate::util::{lock, now_secs};
 ///
 /// Per request, in this order: latency is added; then a connection may be dropped
 /// (`drop_rate`); then the per-second rate limit applies (`rate_limit_per_sec`); then a random
-/// `429` (`throttle_rate`); then a random `5xx` (`error_rate`). Every fault is decided and
-/// answered before the request reaches the endpoint, so a faulted request never changes state.
+/// `429` (`throttle_rate`); then a random `5xx` (`error_rate`). These faults are decided and
+/// answered before the request reaches the endpoint, so such a faulted request never changes
+/// state. The one exception is `drop_after_rate` ([`Faults::drop_after`]): a request it picks
+/// (among those no other fault stopped) is handled by the endpoint as usual, state changes
+/// included, and then its answer is thrown away and the connection closed without a response:
+/// "the server did it, the client never heard". Counted as [`crate::FaultKind::DroppedAfterHandling`].
 ///
 /// ```
 /// use std::time::Duration;
@@ -37,8 +41,13 @@ pub struct Faults {
     pub error_rate: f64,
     /// The status of random errors (default `503`).
     pub error_status: u16,
-    /// Fraction (0.0–1.0) of requests whose connection is closed without any response.
+    /// Fraction (0.0–1.0) of requests whose connection is closed without any response, before
+    /// the endpoint sees them (nothing changes).
     pub drop_rate: f64,
+    /// Fraction (0.0–1.0) of requests handled by the endpoint (their state changes happen) whose
+    /// answer is then dropped with the connection: the client sees a connection error for a
+    /// request that took effect.
+    pub drop_after_rate: f64,
     /// Fixed latency added to every request.
     pub latency: Duration,
     /// Random extra latency, uniform in `0..=jitter`, added to every request.
@@ -64,6 +73,7 @@ impl Faults {
             error_rate: 0.0,
             error_status: 503,
             drop_rate: 0.0,
+            drop_after_rate: 0.0,
             latency: Duration::ZERO,
             jitter: Duration::ZERO,
             seed: None,
@@ -106,6 +116,21 @@ impl Faults {
         self
     }
 
+    /// Let the endpoint handle this fraction of requests (state changes happen), then close the
+    /// connection without sending its answer. The decision is made after every other fault:
+    /// only requests that would otherwise have been answered by the endpoint are picked.
+    ///
+    /// ```
+    /// use wfcancel_emulator::Faults;
+    /// let f = Faults::none().drop_after(0.2).seed(7);
+    /// assert_eq!(f.drop_after_rate, 0.2);
+    /// assert!(!f.is_none());
+    /// ```
+    pub fn drop_after(mut self, rate: f64) -> Self {
+        self.drop_after_rate = rate;
+        self
+    }
+
     /// Add this latency to every request.
     pub fn latency(mut self, latency: Duration) -> Self {
         self.latency = latency;
@@ -130,6 +155,7 @@ impl Faults {
             && self.throttle_rate <= 0.0
             && self.error_rate <= 0.0
             && self.drop_rate <= 0.0
+            && self.drop_after_rate <= 0.0
             && self.latency.is_zero()
             && self.jitter.is_zero()
     }
@@ -142,8 +168,13 @@ pub enum Scenario {
     /// Never answer: the request stays pending until the client gives up (or the emulator shuts
     /// down, which closes the connection).
     Hang,
-    /// Close the connection without any response.
+    /// Close the connection without any response (the endpoint never sees the request).
     Drop,
+    /// Let the endpoint handle the request (state changes happen), then close the connection
+    /// without sending its answer: the request took effect, the client sees a connection error.
+    /// Counted as [`crate::FaultKind::DroppedAfterHandling`] (not as
+    /// [`crate::FaultKind::Scenario`]).
+    DropAfterHandling,
     /// Handle the request normally (state changes happen), then send the body one byte per
     /// `interval`.
     Trickle {
@@ -287,9 +318,14 @@ pub(crate) struct RateInfo {
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) enum Verdict {
     Pass(Option<RateInfo>),
+    /// Handle the request, then drop its answer and the connection.
+    DropAfter(Option<RateInfo>),
     Drop,
     RateLimited(RateInfo),
-    Throttled { retry_after: u64, limit: Option<u32> },
+    Throttled {
+        retry_after: u64,
+        limit: Option<u32>,
+    },
     ServerError(u16),
 }
 
@@ -403,14 +439,21 @@ impl FaultHandle {
             return (Duration::ZERO, Verdict::Pass(None));
         }
         let mut delay = cfg.latency;
-        let (drop, throttle, error) = {
+        let (drop, throttle, error, drop_after) = {
             let mut rng = lock(&self.inner.rng);
             if !cfg.jitter.is_zero() {
                 let nanos = u64::try_from(cfg.jitter.as_nanos()).unwrap_or(u64::MAX);
                 delay += Duration::from_nanos(rng.u64(0..=nanos));
             }
             let mut roll = |rate: f64| rate > 0.0 && rng.f64() < rate;
-            (roll(cfg.drop_rate), roll(cfg.throttle_rate), roll(cfg.error_rate))
+            // Rolled last, and only when set, so that seeded sequences of the other faults
+            // stay as they were.
+            (
+                roll(cfg.drop_rate),
+                roll(cfg.throttle_rate),
+                roll(cfg.error_rate),
+                roll(cfg.drop_after_rate),
+            )
         };
         if drop {
             return (delay, Verdict::Drop);
@@ -433,6 +476,9 @@ impl FaultHandle {
         }
         if error {
             return (delay, Verdict::ServerError(cfg.error_status));
+        }
+        if drop_after {
+            return (delay, Verdict::DropAfter(rate));
         }
         (delay, Verdict::Pass(rate))
     }
@@ -476,6 +522,26 @@ mod tests {
         assert!(a.iter().any(|v| matches!(v, Verdict::ServerError(503))));
         assert!(a.iter().any(|v| matches!(v, Verdict::Drop)));
         assert!(a.iter().any(|v| matches!(v, Verdict::Pass(None))));
+    }
+
+    #[test]
+    fn drop_after_is_decided_last_and_leaves_other_sequences_alone() {
+        let verdicts = |f: Faults| {
+            let h = FaultHandle::new(f.seed(11));
+            (0..300).map(|_| h.decide().1).collect::<Vec<_>>()
+        };
+        let all = verdicts(Faults::none().drop_after(1.0));
+        assert!(all.iter().all(|v| *v == Verdict::DropAfter(None)), "{all:?}");
+        // Another fault answers first: only requests that reach the endpoint are picked.
+        let mixed = verdicts(Faults::none().errors(0.5).drop_after(1.0));
+        assert!(mixed.iter().any(|v| matches!(v, Verdict::ServerError(_))));
+        assert!(mixed.iter().any(|v| matches!(v, Verdict::DropAfter(_))));
+        assert!(!mixed.iter().any(|v| matches!(v, Verdict::Pass(_))));
+        // Turned off, it draws nothing from the RNG: the other faults repeat exactly.
+        let plain = verdicts(Faults::none().errors(0.3).drops(0.1));
+        let with_zero = verdicts(Faults::none().errors(0.3).drops(0.1).drop_after(0.0));
+        assert_eq!(plain, with_zero);
+        assert!(Faults::none().drop_after(0.0).is_none());
     }
 
     #[test]

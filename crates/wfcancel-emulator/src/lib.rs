@@ -10,7 +10,9 @@
 //! - [`Faults`] / [`FaultHandle`]: random `5xx` and `429`, per-second rate limits with the
 //!   provider's headers, latency, dropped connections, and per-path [`Scenario`]s (hang, trickle,
 //!   huge body, not JSON, HTML error page, redirect), all changeable while the server runs and
-//!   all applied before a request can change state.
+//!   all applied before a request can change state; except the "answer lost" faults
+//!   ([`Faults::drop_after`], [`Scenario::DropAfterHandling`]), which let the endpoint handle the
+//!   request (state changes happen) and then close the connection without a response.
 //! - [`Stats`]: what the server saw and did, to compare with a client's own report.
 //!
 //! Both listen on `127.0.0.1` only, on the port asked for or a free one.
@@ -25,7 +27,7 @@
 //! emu.faults().set(Faults::none().errors(0.05).seed(1));
 //! // ... run a client against it ...
 //! println!("server cancelled {} of {} runs", emu.cancelled(), ids.len());
-//! wfcancel_emulator::shutdown_signal().await; // Ctrl-C or SIGTERM
+//! wfcancel_emulator::ShutdownSignal::install().await; // Ctrl-C or SIGTERM
 //! emu.shutdown().await;
 //! # Ok(()) }
 //! ```
@@ -34,7 +36,9 @@
 //! Every request is counted and classified ([`Endpoint`]); a request target longer than the
 //! configured maximum gets `414`; then a matching [`ScenarioRule`] answers, or else latency is
 //! added and the fault knobs may drop the connection, answer `429` or a `5xx`; only then do auth
-//! and the endpoint run. A dropped connection is made by the service returning an error to hyper,
+//! and the endpoint run; last, [`Faults::drop_after_rate`] may throw the endpoint's answer away
+//! and drop the connection (the request took effect, the client cannot know it). A dropped
+//! connection is made by the service returning an error to hyper,
 //! which closes the connection without writing a response: the client sees a connection error
 //! (e.g. "connection closed before message completed"), never a status. (Over HTTP/2 the same
 //! error resets the stream instead.)
@@ -78,6 +82,8 @@
 //!   `404 {"detail":"Not Found"}`.
 //! - a cancel intent is keyed by run id alone (like AgentOS without RBAC): a cancel through any
 //!   existing owner of the right kind reaches the run.
+//! - intents for unknown run ids are kept up to [`AgnoConfig::max_intents`] (default
+//!   [`DEFAULT_MAX_INTENTS`]), the oldest dropped first (a real AgentOS keeps them all in memory).
 //! - a run marked `never_stops` accepts the cancel (`200 {}`) and stays `RUNNING` until
 //!   [`AgnoEmulator::set_status`] ends it.
 //! - `POST /{kind}/{id}/runs`: `background=true` → `202 {"run_id","session_id","status":"PENDING"}`
@@ -96,7 +102,9 @@ mod stats;
 mod upstash;
 mod util;
 
-pub use agno::{AgnoConfig, AgnoEmulator, AgnoRun, AgnoStatus, DEFAULT_CANCEL_DELAY, LEGACY_CANCEL_FAILED};
+pub use agno::{
+    AgnoConfig, AgnoEmulator, AgnoRun, AgnoStatus, DEFAULT_CANCEL_DELAY, DEFAULT_MAX_INTENTS, LEGACY_CANCEL_FAILED,
+};
 pub use faults::{FaultHandle, Faults, Scenario, ScenarioRule};
 pub use stats::{Endpoint, FaultKind, Stats};
 pub use upstash::{
@@ -106,28 +114,112 @@ pub use upstash::{
 /// Re-exported: the owner kinds of Agno runs.
 pub use wfcancel_core::OwnerKind;
 
-/// Resolves when the process receives Ctrl-C (SIGINT) or, on Unix, SIGTERM: for a command that
-/// serves an emulator until it is told to stop. If a signal handler cannot be installed, that
-/// signal is simply not waited for.
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
-        if tokio::signal::ctrl_c().await.is_err() {
-            std::future::pending::<()>().await;
-        }
-    };
+/// Ctrl-C (SIGINT) and, on Unix, SIGTERM handlers, installed when this value is made: a
+/// future that resolves when the process receives either signal, for a command that serves an
+/// emulator until it is told to stop.
+///
+/// [`install`](Self::install) registers the handlers at once, synchronously, so a signal that
+/// arrives after it returns (while the emulator starts, say) is not lost and does not kill the
+/// process: it resolves the future, however late it is first polled. Install it first, then
+/// start serving, then await it. If a handler cannot be installed (no signal driver in the
+/// runtime), that signal is simply not waited for.
+///
+/// ```no_run
+/// use wfcancel_emulator::{AgnoConfig, AgnoEmulator, ShutdownSignal};
+/// # async fn demo() -> std::io::Result<()> {
+/// let stop = ShutdownSignal::install(); // handlers in place from here on
+/// let emu = AgnoEmulator::start(AgnoConfig::default()).await?;
+/// stop.await;
+/// emu.shutdown().await;
+/// # Ok(()) }
+/// ```
+#[derive(Debug)]
+#[must_use = "a ShutdownSignal does nothing unless awaited"]
+pub struct ShutdownSignal {
     #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
+    interrupt: Option<tokio::signal::unix::Signal>,
+    #[cfg(unix)]
+    terminate: Option<tokio::signal::unix::Signal>,
+    #[cfg(windows)]
+    ctrl_c: Option<tokio::signal::windows::CtrlC>,
+}
+
+impl ShutdownSignal {
+    /// Registers the handlers now (Ctrl-C, and SIGTERM on Unix) and returns the future that
+    /// resolves on the first of them.
+    ///
+    /// # Panics
+    /// Outside a Tokio runtime (like [`tokio::signal`] itself).
+    pub fn install() -> Self {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            ShutdownSignal {
+                interrupt: signal(SignalKind::interrupt()).ok(),
+                terminate: signal(SignalKind::terminate()).ok(),
             }
-            Err(_) => std::future::pending::<()>().await,
+        }
+        #[cfg(windows)]
+        {
+            ShutdownSignal {
+                ctrl_c: tokio::signal::windows::ctrl_c().ok(),
+            }
+        }
+        #[cfg(not(any(unix, windows)))]
+        {
+            ShutdownSignal {}
+        }
+    }
+}
+
+/// Polls one installed handler: whether its signal came. A handler whose driver is gone is
+/// dropped (that signal can no longer come).
+macro_rules! signal_came {
+    ($slot:expr, $cx:expr) => {
+        match $slot.as_mut().map(|sig| sig.poll_recv($cx)) {
+            Some(std::task::Poll::Ready(Some(()))) => true,
+            Some(std::task::Poll::Ready(None)) => {
+                *$slot = None;
+                false
+            }
+            _ => false,
         }
     };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {}
-        _ = term => {}
+}
+
+impl std::future::Future for ShutdownSignal {
+    type Output = ();
+
+    fn poll(self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<()> {
+        let this = self.get_mut();
+        #[cfg(unix)]
+        let came = {
+            // Poll both, so that both wakers are registered.
+            let interrupt = signal_came!(&mut this.interrupt, cx);
+            let terminate = signal_came!(&mut this.terminate, cx);
+            interrupt || terminate
+        };
+        #[cfg(windows)]
+        let came = signal_came!(&mut this.ctrl_c, cx);
+        #[cfg(not(any(unix, windows)))]
+        let came = {
+            let _ = (this, cx);
+            false
+        };
+        if came {
+            std::task::Poll::Ready(())
+        } else {
+            std::task::Poll::Pending
+        }
     }
+}
+
+/// Resolves when the process receives Ctrl-C (SIGINT) or, on Unix, SIGTERM. The handlers are
+/// registered when this function is called, not when the future is first polled: see
+/// [`ShutdownSignal`] (which this returns), and call it before starting to serve.
+///
+/// # Panics
+/// Outside a Tokio runtime.
+pub fn shutdown_signal() -> ShutdownSignal {
+    ShutdownSignal::install()
 }

@@ -217,7 +217,10 @@ impl Front {
         }
 
         if let Some(scenario) = common.faults.take_scenario(&method, &path) {
-            common.counters.fault(FaultKind::Scenario);
+            // Handled, then dropped: counted as such (the endpoint did answer), not as a scenario.
+            if scenario != Scenario::DropAfterHandling {
+                common.counters.fault(FaultKind::Scenario);
+            }
             return self.scenario(scenario, req).await.map(|r| self.finish(r));
         }
 
@@ -226,8 +229,9 @@ impl Front {
             common.counters.fault(FaultKind::Delayed);
             tokio::time::sleep(delay).await;
         }
-        let rate = match verdict {
-            Verdict::Pass(rate) => rate,
+        let (rate, drop_after) = match verdict {
+            Verdict::Pass(rate) => (rate, false),
+            Verdict::DropAfter(rate) => (rate, true),
             Verdict::Drop => {
                 common.counters.fault(FaultKind::Dropped);
                 return Err(DropConnection);
@@ -260,6 +264,9 @@ impl Front {
         };
 
         let mut resp = self.route(req).await;
+        if drop_after {
+            return Err(self.drop_after_handling(resp));
+        }
         if let (Some(info), Flavor::Upstash) = (rate, self.cfg.flavor) {
             burst_headers(&mut resp, info);
         }
@@ -271,6 +278,14 @@ impl Front {
             Ok(resp) => resp,
             Err(never) => match never {},
         }
+    }
+
+    /// The endpoint has answered (its state changes are done): throws the answer away and has
+    /// the connection closed without a response.
+    fn drop_after_handling(&self, resp: Response) -> DropConnection {
+        drop(resp);
+        self.common.counters.fault(FaultKind::DroppedAfterHandling);
+        DropConnection
     }
 
     fn finish(&self, resp: Response) -> Response {
@@ -306,6 +321,10 @@ impl Front {
                 Err(DropConnection)
             }
             Scenario::Drop => Err(DropConnection),
+            Scenario::DropAfterHandling => {
+                let resp = self.route(req).await;
+                Err(self.drop_after_handling(resp))
+            }
             Scenario::Trickle { interval } => {
                 let resp = self.route(req).await;
                 let (mut parts, body) = resp.into_parts();

@@ -75,11 +75,15 @@ pub enum FaultKind {
     Scenario,
     /// `414 URI Too Long`.
     UriTooLong,
+    /// The endpoint handled the request (its state changes happened), then the answer was thrown
+    /// away and the connection closed without a response ([`crate::Faults::drop_after_rate`] or
+    /// [`crate::Scenario::DropAfterHandling`]).
+    DroppedAfterHandling,
 }
 
 impl FaultKind {
     /// Every kind, in order.
-    pub const ALL: [FaultKind; 7] = [
+    pub const ALL: [FaultKind; 8] = [
         FaultKind::Dropped,
         FaultKind::RateLimited,
         FaultKind::Throttled,
@@ -87,6 +91,7 @@ impl FaultKind {
         FaultKind::Delayed,
         FaultKind::Scenario,
         FaultKind::UriTooLong,
+        FaultKind::DroppedAfterHandling,
     ];
 
     fn index(self) -> usize {

@@ -365,3 +365,61 @@ async fn seed_random_at_scale_and_cheap_cancels() {
     }
     assert_eq!(e.cancelled(), accepted);
 }
+
+/// Regression: cancels of made-up run ids must not grow the emulator without limit; the oldest
+/// intents are dropped past the cap.
+#[tokio::test]
+async fn intents_for_unknown_runs_are_capped_oldest_first() {
+    assert_eq!(
+        AgnoConfig::default().max_intents,
+        wfcancel_emulator::DEFAULT_MAX_INTENTS
+    );
+    assert_eq!(wfcancel_emulator::DEFAULT_MAX_INTENTS, 100_000);
+    let e = emu_with(
+        AgnoConfig::default()
+            .with_cancel_delay(Duration::ZERO)
+            .with_max_intents(3),
+    )
+    .await;
+    e.seed_owner(OwnerKind::Workflow, "wf");
+    for i in 0..5 {
+        let (status, body) = send_json(post(&e, &format!("/workflows/wf/runs/u{i}/cancel"))).await;
+        assert_eq!((status, body), (200, json!({})), "every cancel is still answered 200");
+    }
+    assert_eq!(e.intents_len(), 3);
+    assert!(!e.cancel_requested("u0") && !e.cancel_requested("u1"));
+    assert!(e.cancel_requested("u2") && e.cancel_requested("u3") && e.cancel_requested("u4"));
+    // A dropped intent no longer applies; a kept one does, and frees its slot.
+    e.seed(AgnoRun::workflow("wf", "u0"));
+    e.seed(AgnoRun::workflow("wf", "u4"));
+    assert_eq!(e.status("u0"), Some(AgnoStatus::Running));
+    assert_eq!(e.status("u4"), Some(AgnoStatus::Cancelled));
+    assert_eq!(e.intents_len(), 2);
+    // Many more made-up ids: still capped.
+    for i in 0..50 {
+        send(post(&e, &format!("/workflows/wf/runs/flood-{i}/cancel"))).await;
+    }
+    assert_eq!(e.intents_len(), 3);
+    assert!(e.cancel_requested("flood-49") && !e.cancel_requested("flood-46"));
+}
+
+#[tokio::test]
+async fn regenerated_runs_are_over() {
+    let e = emu().await;
+    e.seed(
+        AgnoRun::agent("helper", "old")
+            .session("s")
+            .status(AgnoStatus::Regenerated),
+    );
+    let (status, body) = status_of(&e, "agents", "helper", "old", "s").await;
+    assert_eq!((status, body["status"].clone()), (200, json!("REGENERATED")));
+    assert!(!AgnoStatus::Regenerated.is_active());
+    assert_eq!(
+        wfcancel_core::RunState::from(AgnoStatus::Regenerated),
+        wfcancel_core::RunState::Completed
+    );
+    // A cancel is answered 200 and changes nothing.
+    assert_eq!(send(post(&e, "/agents/helper/runs/old/cancel")).await.0, 200);
+    assert_eq!(e.status("old"), Some(AgnoStatus::Regenerated));
+    assert_eq!(e.stats().cancelled, 0);
+}

@@ -131,6 +131,13 @@ async fn rate_limit_per_second_with_provider_headers() {
     let e = upstash(Faults::none().rate_limit(5)).await;
     e.seed_many((0..30).map(|i| UpstashRun::new(format!("r{i}"), URL)));
     let (mut ok, mut limited) = (0u64, 0u64);
+    let unix_secs = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs()
+    };
+    let first_second = unix_secs();
     for i in 0..30 {
         let resp = cancel_req(&e, &format!("r{i}")).send().await.unwrap();
         let h = resp.headers();
@@ -147,8 +154,13 @@ async fn rate_limit_per_second_with_provider_headers() {
             other => panic!("{other}"),
         }
     }
-    // 30 quick requests span at most a few one-second windows of 5.
-    assert!(ok <= 15 && limited >= 15, "ok {ok}, limited {limited}");
+    // At most 5 pass per one-second window, however slowly a loaded machine sends them.
+    let windows = unix_secs() - first_second + 1;
+    assert_eq!(ok + limited, 30);
+    assert!(ok <= 5 * windows, "ok {ok} in {windows} one-second windows");
+    if windows < 6 {
+        assert!(limited > 0, "30 requests in {windows} windows of 5 must meet the limit");
+    }
     let s = e.stats();
     assert_eq!((s.fault(FaultKind::RateLimited), s.cancelled), (limited, ok));
 
@@ -400,4 +412,105 @@ async fn shutdown_releases_a_hanging_request() {
     let res = pending.await.unwrap();
     assert!(res.is_err_and(|err| !err.is_timeout()));
     assert!(t.elapsed() < Duration::from_secs(3), "{:?}", t.elapsed());
+}
+
+/// "The server did it, the client never heard": the endpoint handles the request (the run is
+/// cancelled), then the connection closes without a byte of response.
+#[tokio::test]
+async fn drop_after_handling_changes_state_then_loses_the_answer() {
+    let e = upstash(Faults::none().drop_after(1.0)).await;
+    e.seed(UpstashRun::new("a", URL));
+    e.seed(UpstashRun::new("b", URL));
+    let err = cancel_req(&e, "a").send().await.unwrap_err();
+    assert!(err.status().is_none(), "{err:?}");
+    assert!(!err.is_timeout(), "{err:?}");
+    assert_eq!(e.state("a"), Some(UpstashState::Canceled));
+    let s = e.stats();
+    assert_eq!(
+        (
+            s.requests,
+            s.cancelled,
+            s.fault(FaultKind::DroppedAfterHandling),
+            s.fault(FaultKind::Dropped),
+            s.by_status.len()
+        ),
+        (1, 1, 1, 0, 0),
+        "{s:?}"
+    );
+
+    // On the wire: the request is handled, then the socket is closed with no response at all.
+    let mut sock = tokio::net::TcpStream::connect(e.addr()).await.unwrap();
+    sock.write_all(b"DELETE /v2/workflows/runs/b HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer tok\r\n\r\n")
+        .await
+        .unwrap();
+    let mut buf = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(5), sock.read_to_end(&mut buf))
+        .await
+        .unwrap();
+    assert!(
+        read.is_err() || buf.is_empty(),
+        "got a response: {:?}",
+        String::from_utf8_lossy(&buf)
+    );
+    assert_eq!(e.state("b"), Some(UpstashState::Canceled));
+
+    // Agno: the cancel intent is recorded and the run stops, though the client saw an error.
+    let a = agno(Faults::none().drop_after(1.0)).await;
+    a.seed(AgnoRun::workflow("wf", "r"));
+    assert!(agno_cancel(&a, "r").send().await.is_err());
+    assert!(a.cancel_requested("r"));
+    assert_eq!(a.status("r"), Some(AgnoStatus::Cancelled));
+    let s = a.stats();
+    assert_eq!((s.cancelled, s.fault(FaultKind::DroppedAfterHandling)), (1, 1));
+}
+
+#[tokio::test]
+async fn scenario_drop_after_handling_once_then_normal() {
+    let a = agno(Faults::none()).await;
+    a.seed(AgnoRun::workflow("wf", "r"));
+    a.faults().add_scenario(
+        ScenarioRule::new(Scenario::DropAfterHandling)
+            .method("POST")
+            .path_suffix("/cancel")
+            .times(1),
+    );
+    assert!(agno_cancel(&a, "r").send().await.is_err());
+    assert!(a.cancel_requested("r"));
+    // The retry a client would send: answered, and the run is already over.
+    let (status, body) = send_json(agno_cancel(&a, "r")).await;
+    assert_eq!((status, body), (200, json!({})));
+    assert_eq!(a.status("r"), Some(AgnoStatus::Cancelled));
+    let s = a.stats();
+    assert_eq!(
+        (
+            s.requests,
+            s.cancelled,
+            s.fault(FaultKind::DroppedAfterHandling),
+            s.fault(FaultKind::Scenario),
+            s.status(200)
+        ),
+        (2, 1, 1, 0, 1),
+        "{s:?}"
+    );
+}
+
+#[tokio::test]
+async fn drop_after_fraction_every_request_took_effect_and_losses_add_up() {
+    let e = upstash(Faults::none().drop_after(0.3).seed(21)).await;
+    e.seed_many((0..200).map(|i| UpstashRun::new(format!("r{i}"), URL)));
+    let (mut ok, mut lost) = (0u64, 0u64);
+    for i in 0..200 {
+        match cancel_req(&e, &format!("r{i}")).send().await {
+            Ok(r) if r.status() == 200 => ok += 1,
+            Ok(r) => panic!("unexpected {}", r.status()),
+            Err(_) => lost += 1,
+        }
+    }
+    let s = e.stats();
+    // Every cancel took effect, answered or not.
+    assert_eq!((s.requests, s.cancelled), (200, 200));
+    assert_eq!(s.fault(FaultKind::DroppedAfterHandling), lost);
+    assert_eq!(s.status(200), ok);
+    assert!(lost > 20 && ok > 100, "lost {lost}, ok {ok}");
+    assert_eq!(e.active_count(), 0);
 }

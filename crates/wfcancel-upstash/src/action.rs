@@ -23,6 +23,17 @@ impl BulkActionState {
         }
     }
 
+    /// Whether the action is still to run or running: `IN_PROGRESS`, and the not yet started
+    /// `PENDING` and `CREATED` (not documented; read as in progress to be safe). `FINISHED` and
+    /// any other state (`FAILED`, `CANCELED`…, which may be final) are not.
+    pub fn is_in_progress(&self) -> bool {
+        match self {
+            BulkActionState::InProgress => true,
+            BulkActionState::Finished => false,
+            BulkActionState::Other(s) => matches!(s.trim().to_ascii_uppercase().as_str(), "PENDING" | "CREATED"),
+        }
+    }
+
     /// The server's name: `IN_PROGRESS`, `FINISHED`, or the unknown one.
     pub fn as_str(&self) -> &str {
         match self {
@@ -69,9 +80,16 @@ pub struct BulkAction {
 }
 
 impl BulkAction {
-    /// Whether the action has finished.
+    /// Whether the action has finished (`FINISHED`).
     pub fn is_finished(&self) -> bool {
         self.state == BulkActionState::Finished
+    }
+
+    /// Whether the action is still in progress (see [`BulkActionState::is_in_progress`]).
+    /// [`UpstashCanceller::wait_for_bulk_action`](crate::UpstashCanceller::wait_for_bulk_action)
+    /// waits while this is true.
+    pub fn is_in_progress(&self) -> bool {
+        self.state.is_in_progress()
     }
 
     /// `createdAt` as a time.

@@ -14,11 +14,11 @@ use crate::action::{BulkAction, BulkActionState};
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Op<'a> {
     /// Cancel of one run (via the bulk endpoint).
-    Cancel(&'a str),
+    Cancel,
     /// A bulk cancel call (a chunk of ids or a filter round).
     CancelMany,
     /// Reading a run's state.
-    Status(&'a str),
+    Status,
     /// Reading a bulk action.
     BulkAction(&'a str),
 }
@@ -27,9 +27,9 @@ impl Op<'_> {
     /// The operation name the plumbing puts in its tracing span.
     pub(crate) fn name(&self) -> &'static str {
         match self {
-            Op::Cancel(_) => "cancel",
+            Op::Cancel => "cancel",
             Op::CancelMany => "cancel_many",
-            Op::Status(_) => "status",
+            Op::Status => "status",
             Op::BulkAction(_) => "bulk_action",
         }
     }
@@ -50,13 +50,17 @@ fn provider_message(resp: &HttpResponse) -> String {
     resp.readable_body()
 }
 
+/// Added to the message of a 404 from an endpoint that never answers 404 for a missing run.
+pub(crate) const WRONG_BASE_URL: &str = "this endpoint answers unknown runs without a 404, so the request did not reach \
+     the Upstash API: check the base URL (QSTASH_URL, or the region's QSTASH_URL) and its path prefix";
+
 /// Turns a non-2xx answer into a [`CancelError`].
 ///
 /// 400/422 → `InvalidRequest`; 401 → `Unauthenticated`; 403 → `PermissionDenied`; 404 →
-/// `NotFound` (the run for `cancel`/`status`, the action for `bulk_action`, else unnamed);
-/// 412 → `QuotaExceeded`; 429 → `RateLimited` (retry time from `Retry-After`, else
-/// `Burst-RateLimit-Reset`, else `RateLimit-Reset`; the limit from which headers are present);
-/// anything else (5xx, 414, …) → `Provider` with the status.
+/// `NotFound` (the action for `bulk_action`; for cancels and run status, whose endpoints answer
+/// unknown runs without a 404, `what: Other` with a hint to check `QSTASH_URL`); 412 →
+/// `QuotaExceeded`; 429 → `RateLimited` (see [`rate_limit_family`]); anything else (5xx, 414, …)
+/// → `Provider` with the status.
 pub(crate) fn map_error(op: Op<'_>, resp: &HttpResponse) -> CancelError {
     let message = provider_message(resp);
     match resp.status {
@@ -73,19 +77,24 @@ pub(crate) fn map_error(op: Op<'_>, resp: &HttpResponse) -> CancelError {
             backend: BACKEND,
             message,
         },
-        404 => {
-            let (what, id) = match op {
-                Op::Cancel(id) | Op::Status(id) => (NotFoundKind::Run, Some(id.to_owned())),
-                Op::BulkAction(id) => (NotFoundKind::Action, Some(id.to_owned())),
-                Op::CancelMany => (NotFoundKind::Other, None),
-            };
-            CancelError::NotFound {
+        404 => match op {
+            // The only 404 that names something: an unknown bulk action.
+            Op::BulkAction(id) => CancelError::NotFound {
                 backend: BACKEND,
-                what,
-                id,
+                what: NotFoundKind::Action,
+                id: Some(id.to_owned()),
                 message,
-            }
-        }
+            },
+            // The bulk endpoint skips unknown ids silently (`{"cancelled":0}`) and the logs
+            // answer an empty list for an unknown run: a 404 there means the request did not
+            // reach the API (a wrong base URL or path prefix), not that a run is missing.
+            Op::Cancel | Op::CancelMany | Op::Status => CancelError::NotFound {
+                backend: BACKEND,
+                what: NotFoundKind::Other,
+                id: None,
+                message: format!("{message} ({WRONG_BASE_URL})"),
+            },
+        },
         412 => CancelError::QuotaExceeded {
             backend: BACKEND,
             message,
@@ -93,7 +102,7 @@ pub(crate) fn map_error(op: Op<'_>, resp: &HttpResponse) -> CancelError {
         429 => CancelError::RateLimited {
             backend: BACKEND,
             retry_after: rate_limit_wait(resp, SystemTime::now()),
-            limit: rate_limit_kind(resp),
+            limit: rate_limit_family(resp).map_or(RateLimitKind::Unspecified, RateLimitFamily::kind),
             message,
         },
         414 => CancelError::Provider {
@@ -109,7 +118,9 @@ pub(crate) fn map_error(op: Op<'_>, resp: &HttpResponse) -> CancelError {
     }
 }
 
-/// The retry hint for the plumbing: a 429 waits until the reset its headers announce.
+/// The retry hint for the plumbing on calls that are safe to repeat (single cancels, chunks of
+/// ids, reads): a 429 waits until the reset its headers announce, however far away (the
+/// plumbing never sleeps past its deadline, so a daily reset hours away ends the call at once).
 pub(crate) fn retry_hint(resp: &HttpResponse) -> RetryDecision {
     if resp.status == 429 {
         if let Some(wait) = rate_limit_wait(resp, SystemTime::now()).filter(|d| !d.is_zero()) {
@@ -119,27 +130,143 @@ pub(crate) fn retry_hint(resp: &HttpResponse) -> RetryDecision {
     RetryDecision::Default
 }
 
-/// Which limit a 429 hit, by the headers present.
-fn rate_limit_kind(resp: &HttpResponse) -> RateLimitKind {
-    let has = |prefix: &str| resp.headers.keys().any(|k| k.as_str().starts_with(prefix));
-    if has("burst-ratelimit-") {
-        RateLimitKind::Burst
-    } else if has("ratelimit-") {
-        RateLimitKind::Daily
-    } else {
-        RateLimitKind::Unspecified
+/// The retry hint for calls that must not run twice (filter and cancel-all rounds, background
+/// actions): a `5xx` or `408` may come after the server acted, so it is never retried; a `429`
+/// was refused before anything was done and waits for its reset as in [`retry_hint`].
+pub(crate) fn unrepeatable_retry_hint(resp: &HttpResponse) -> RetryDecision {
+    if resp.status == 408 || (500..600).contains(&resp.status) {
+        return RetryDecision::Never;
+    }
+    retry_hint(resp)
+}
+
+/// The three families of rate-limit headers a `429` can carry, in the order the official SDK
+/// (`@upstash/qstash` `getResponseError`) tests them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RateLimitFamily {
+    /// `x-ratelimit-{limit,remaining,reset}-{requests,tokens}`: LLM chat limits.
+    Chat,
+    /// `RateLimit-{Limit,Remaining,Reset}`: the daily quota.
+    Daily,
+    /// `Burst-RateLimit-{Limit,Remaining,Reset}`: the per-second burst limit.
+    Burst,
+}
+
+impl RateLimitFamily {
+    const SDK_ORDER: [RateLimitFamily; 3] = [RateLimitFamily::Chat, RateLimitFamily::Daily, RateLimitFamily::Burst];
+
+    fn prefix(self) -> &'static str {
+        match self {
+            RateLimitFamily::Chat => "x-ratelimit-",
+            RateLimitFamily::Daily => "ratelimit-",
+            RateLimitFamily::Burst => "burst-ratelimit-",
+        }
+    }
+
+    fn present(self, resp: &HttpResponse) -> bool {
+        // Header names are lower-case in a `HeaderMap`; the prefixes do not overlap
+        // (`ratelimit-` does not match `burst-ratelimit-` or `x-ratelimit-`).
+        resp.headers.keys().any(|k| k.as_str().starts_with(self.prefix()))
+    }
+
+    /// Whether this family says its budget is used up (a `-Remaining` of 0).
+    fn exhausted(self, resp: &HttpResponse) -> bool {
+        let zero = |h: &str| resp.header(h).is_some_and(is_zero);
+        match self {
+            RateLimitFamily::Chat => zero("x-ratelimit-remaining-requests") || zero("x-ratelimit-remaining-tokens"),
+            RateLimitFamily::Daily => zero("ratelimit-remaining"),
+            RateLimitFamily::Burst => zero("burst-ratelimit-remaining"),
+        }
+    }
+
+    /// When this family's window resets.
+    fn reset(self, resp: &HttpResponse, now: SystemTime) -> Option<Duration> {
+        match self {
+            RateLimitFamily::Daily => resp.header("ratelimit-reset").and_then(|v| parse_reset(v, now)),
+            RateLimitFamily::Burst => resp.header("burst-ratelimit-reset").and_then(|v| parse_reset(v, now)),
+            RateLimitFamily::Chat => {
+                let reset = |kind: &str| {
+                    resp.header(&format!("x-ratelimit-reset-{kind}"))
+                        .and_then(|v| parse_duration(v).or_else(|| parse_reset(v, now)))
+                };
+                let zero = |kind: &str| {
+                    resp.header(&format!("x-ratelimit-remaining-{kind}"))
+                        .is_some_and(is_zero)
+                };
+                // The reset of the budget that ran out; when neither says so, the later one.
+                match (zero("requests"), zero("tokens")) {
+                    (true, false) => reset("requests"),
+                    (false, true) => reset("tokens"),
+                    _ => reset("requests").max(reset("tokens")),
+                }
+            }
+        }
+    }
+
+    fn kind(self) -> RateLimitKind {
+        match self {
+            RateLimitFamily::Burst => RateLimitKind::Burst,
+            RateLimitFamily::Daily => RateLimitKind::Daily,
+            // The shared kinds have no chat limit.
+            RateLimitFamily::Chat => RateLimitKind::Unspecified,
+        }
     }
 }
 
-/// When a 429 says to try again: `Retry-After` (seconds or HTTP date), else
-/// `Burst-RateLimit-Reset`, else `RateLimit-Reset`.
+fn is_zero(v: &str) -> bool {
+    v.trim().parse::<f64>().is_ok_and(|n| n <= 0.0)
+}
+
+/// Which limit a `429` hit. The SDK's order (chat headers, then `RateLimit-*` = daily, then
+/// `Burst-RateLimit-*`), except that when several families are present the one whose
+/// `-Remaining` is 0 wins: a burst answer may also carry the daily headers with budget left,
+/// and the daily quota may run out while the burst window still has room. `None` when no
+/// family's headers are present (the SDK would call that a burst limit; we do not guess).
+pub(crate) fn rate_limit_family(resp: &HttpResponse) -> Option<RateLimitFamily> {
+    let present = || RateLimitFamily::SDK_ORDER.into_iter().filter(|f| f.present(resp));
+    present().find(|f| f.exhausted(resp)).or_else(|| present().next())
+}
+
+/// When a 429 says to try again: `Retry-After` (seconds or HTTP date), else the reset of the
+/// family [`rate_limit_family`] picks (never another family's: a burst reset one second away
+/// says nothing about a used-up daily quota).
 pub(crate) fn rate_limit_wait(resp: &HttpResponse, now: SystemTime) -> Option<Duration> {
     if let Some(d) = resp.headers.get("retry-after").and_then(|v| parse_retry_after(v, now)) {
         return Some(d);
     }
-    ["burst-ratelimit-reset", "ratelimit-reset"]
-        .into_iter()
-        .find_map(|h| resp.header(h).and_then(|v| parse_reset(v, now)))
+    rate_limit_family(resp).and_then(|f| f.reset(resp, now))
+}
+
+/// A Go-style duration as the chat limit headers give it (`1s`, `6m0s`, `20ms`, `1h2m3.5s`).
+/// A bare number is not one (see [`parse_reset`]).
+fn parse_duration(value: &str) -> Option<Duration> {
+    let mut rest = value.trim();
+    if rest.is_empty() || rest.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
+        return None;
+    }
+    let mut total = 0f64;
+    while !rest.is_empty() {
+        let n = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
+        let number: f64 = rest[..n].parse().ok()?;
+        rest = &rest[n..];
+        let u = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
+        let unit = match &rest[..u] {
+            "h" => 3600.0,
+            "m" => 60.0,
+            "s" => 1.0,
+            "ms" => 1e-3,
+            "us" | "\u{b5}s" | "\u{3bc}s" => 1e-6,
+            "ns" => 1e-9,
+            _ => return None,
+        };
+        rest = &rest[u..];
+        total += number * unit;
+    }
+    (total.is_finite() && total < 1e9).then(|| Duration::from_secs_f64(total))
 }
 
 /// A reset header: a Unix timestamp in seconds, or in milliseconds when above 10^12; a value
@@ -320,7 +447,7 @@ mod tests {
     }
 
     #[test]
-    fn retry_after_wins_over_reset_headers_and_burst_over_daily() {
+    fn retry_after_wins_over_the_reset_headers() {
         let now = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
         let r = resp(
             429,
@@ -332,18 +459,158 @@ mod tests {
             "",
         );
         assert_eq!(rate_limit_wait(&r, now), Some(Duration::from_secs(7)));
+        let r = resp(429, &[("ratelimit-reset", "1700000100")], "");
+        assert_eq!(rate_limit_wait(&r, now), Some(Duration::from_secs(100)));
+        let r = resp(429, &[("burst-ratelimit-reset", "1700000002")], "");
+        assert_eq!(rate_limit_wait(&r, now), Some(Duration::from_secs(2)));
+        assert_eq!(rate_limit_wait(&resp(429, &[], ""), now), None);
+    }
+
+    fn kind_and_wait(headers: &[(&'static str, &str)]) -> (RateLimitKind, Option<Duration>) {
+        let now = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let r = resp(429, headers, "");
+        let kind = rate_limit_family(&r).map_or(RateLimitKind::Unspecified, RateLimitFamily::kind);
+        (kind, rate_limit_wait(&r, now))
+    }
+
+    const BURST_SPENT: [(&str, &str); 3] = [
+        ("burst-ratelimit-limit", "100"),
+        ("burst-ratelimit-remaining", "0"),
+        ("burst-ratelimit-reset", "1700000002"),
+    ];
+    const BURST_LEFT: [(&str, &str); 3] = [
+        ("burst-ratelimit-limit", "100"),
+        ("burst-ratelimit-remaining", "40"),
+        ("burst-ratelimit-reset", "1700000002"),
+    ];
+    const DAILY_SPENT: [(&str, &str); 3] = [
+        ("ratelimit-limit", "500"),
+        ("ratelimit-remaining", "0"),
+        ("ratelimit-reset", "1700036000"),
+    ];
+    const DAILY_LEFT: [(&str, &str); 3] = [
+        ("ratelimit-limit", "500"),
+        ("ratelimit-remaining", "321"),
+        ("ratelimit-reset", "1700036000"),
+    ];
+
+    fn both(
+        a: [(&'static str, &'static str); 3],
+        b: [(&'static str, &'static str); 3],
+    ) -> Vec<(&'static str, &'static str)> {
+        a.into_iter().chain(b).collect()
+    }
+
+    /// One family alone: the SDK's answer.
+    #[test]
+    fn one_family_alone_is_that_kind_with_its_own_reset() {
+        let hour = Duration::from_secs(36_000);
+        assert_eq!(
+            kind_and_wait(&BURST_SPENT),
+            (RateLimitKind::Burst, Some(Duration::from_secs(2)))
+        );
+        assert_eq!(kind_and_wait(&DAILY_SPENT), (RateLimitKind::Daily, Some(hour)));
+        // Present but not spent: still that family (the SDK looks at the limit header only).
+        assert_eq!(
+            kind_and_wait(&BURST_LEFT),
+            (RateLimitKind::Burst, Some(Duration::from_secs(2)))
+        );
+        assert_eq!(kind_and_wait(&DAILY_LEFT), (RateLimitKind::Daily, Some(hour)));
+        assert_eq!(kind_and_wait(&[]), (RateLimitKind::Unspecified, None));
+    }
+
+    /// Both families: the spent one wins, with ITS reset; neither or both spent: the SDK's
+    /// order (daily before burst).
+    #[test]
+    fn both_families_prefer_the_spent_one_and_its_reset() {
+        let two = Some(Duration::from_secs(2));
+        let ten_hours = Some(Duration::from_secs(36_000));
+        // A burst 429 that also reports the daily quota with budget left: burst, 2 s (the SDK
+        // would say daily, and wait for a reset ten hours away).
+        assert_eq!(
+            kind_and_wait(&both(DAILY_LEFT, BURST_SPENT)),
+            (RateLimitKind::Burst, two)
+        );
+        assert_eq!(
+            kind_and_wait(&both(BURST_SPENT, DAILY_LEFT)),
+            (RateLimitKind::Burst, two)
+        );
+        // The daily quota is spent while the burst window has room: daily, and never the burst
+        // reset 2 s away (a retry then would be refused again).
+        assert_eq!(
+            kind_and_wait(&both(DAILY_SPENT, BURST_LEFT)),
+            (RateLimitKind::Daily, ten_hours)
+        );
+        assert_eq!(
+            kind_and_wait(&both(BURST_LEFT, DAILY_SPENT)),
+            (RateLimitKind::Daily, ten_hours)
+        );
+        // Both spent, or neither: the SDK's order.
+        assert_eq!(
+            kind_and_wait(&both(BURST_SPENT, DAILY_SPENT)),
+            (RateLimitKind::Daily, ten_hours)
+        );
+        assert_eq!(
+            kind_and_wait(&both(BURST_LEFT, DAILY_LEFT)),
+            (RateLimitKind::Daily, ten_hours)
+        );
+        // The chosen family without a reset: no wait taken from the other family.
+        let daily_no_reset = [("ratelimit-limit", "500"), ("ratelimit-remaining", "0")];
+        let mut h: Vec<_> = daily_no_reset.to_vec();
+        h.extend(BURST_LEFT);
+        assert_eq!(kind_and_wait(&h), (RateLimitKind::Daily, None));
+        // Retry-After still wins for the wait.
+        let mut h = both(DAILY_SPENT, BURST_LEFT);
+        h.push(("retry-after", "5"));
+        assert_eq!(kind_and_wait(&h), (RateLimitKind::Daily, Some(Duration::from_secs(5))));
+    }
+
+    /// The chat headers come first in the SDK; their resets are Go durations.
+    #[test]
+    fn chat_limits_come_first_and_read_go_durations() {
+        let chat = [
+            ("x-ratelimit-limit-requests", "100"),
+            ("x-ratelimit-limit-tokens", "10000"),
+            ("x-ratelimit-remaining-requests", "0"),
+            ("x-ratelimit-remaining-tokens", "5000"),
+            ("x-ratelimit-reset-requests", "6m0s"),
+            ("x-ratelimit-reset-tokens", "20ms"),
+        ];
+        assert_eq!(
+            kind_and_wait(&chat),
+            (RateLimitKind::Unspecified, Some(Duration::from_secs(360)))
+        );
+        let mut h = chat.to_vec();
+        h.extend(DAILY_LEFT);
+        assert_eq!(
+            kind_and_wait(&h),
+            (RateLimitKind::Unspecified, Some(Duration::from_secs(360))),
+            "chat before daily"
+        );
+        assert_eq!(parse_duration("1h2m3.5s"), Some(Duration::from_secs_f64(3723.5)));
+        assert_eq!(parse_duration("250ms"), Some(Duration::from_millis(250)));
+        assert_eq!(parse_duration("12"), None);
+        assert_eq!(parse_duration("5x"), None);
+        assert_eq!(parse_duration(""), None);
+    }
+
+    #[test]
+    fn a_far_daily_reset_is_given_as_it_is() {
+        // The plumbing never sleeps past its deadline: the real reset is the right hint.
+        let reset = (SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs() + 36_000).to_string();
         let r = resp(
             429,
             &[
-                ("burst-ratelimit-reset", "1700000002"),
-                ("ratelimit-reset", "1700000100"),
+                ("ratelimit-limit", "500"),
+                ("ratelimit-remaining", "0"),
+                ("ratelimit-reset", &reset),
             ],
             "",
         );
-        assert_eq!(rate_limit_wait(&r, now), Some(Duration::from_secs(2)));
-        let r = resp(429, &[("ratelimit-reset", "1700000100")], "");
-        assert_eq!(rate_limit_wait(&r, now), Some(Duration::from_secs(100)));
-        assert_eq!(rate_limit_wait(&resp(429, &[], ""), now), None);
+        match retry_hint(&r) {
+            RetryDecision::After(d) => assert!(d > Duration::from_secs(35_000), "{d:?}"),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]
@@ -361,6 +628,46 @@ mod tests {
             retry_hint(&resp(503, &[("retry-after", "2")], "")),
             RetryDecision::Default
         );
+    }
+
+    #[test]
+    fn unrepeatable_calls_never_retry_5xx_or_408() {
+        for status in [408, 500, 502, 503, 504, 599] {
+            assert_eq!(
+                unrepeatable_retry_hint(&resp(status, &[("retry-after", "1")], "")),
+                RetryDecision::Never,
+                "{status}"
+            );
+        }
+        assert_eq!(
+            unrepeatable_retry_hint(&resp(429, &[("retry-after", "2")], "")),
+            RetryDecision::After(Duration::from_secs(2))
+        );
+        assert_eq!(unrepeatable_retry_hint(&resp(429, &[], "")), RetryDecision::Default);
+        assert_eq!(unrepeatable_retry_hint(&resp(400, &[], "")), RetryDecision::Default);
+    }
+
+    #[test]
+    fn a_404_names_the_action_only() {
+        let r = resp(404, &[], r#"{"error":"not found"}"#);
+        for op in [Op::Cancel, Op::CancelMany, Op::Status] {
+            match map_error(op, &r) {
+                CancelError::NotFound {
+                    what: NotFoundKind::Other,
+                    id: None,
+                    message,
+                    ..
+                } => assert!(
+                    message.starts_with("not found (") && message.contains("QSTASH_URL"),
+                    "{message}"
+                ),
+                other => panic!("{op:?}: {other:?}"),
+            }
+        }
+        assert!(matches!(
+            map_error(Op::BulkAction("a1"), &r),
+            CancelError::NotFound { what: NotFoundKind::Action, id: Some(id), .. } if id == "a1"
+        ));
     }
 
     #[test]

@@ -14,15 +14,17 @@ fn response(status: u16, headers: &HeaderMap, body: &[u8]) -> HttpResponse {
     HttpResponse::new(status, headers.clone(), body.to_vec())
 }
 
-/// What `cancel` makes of an answer: `{"cancelled": n}` → `Cancelled` / `NotActive`, else an error.
+/// What `cancel` makes of one answer: `{"cancelled": n}` → `Cancelled` / `NotActive`, else an
+/// error. (`cancel` sends once more after a `NotActive` answer; `_run_id` is not read: a 404
+/// does not name the run.)
 pub fn cancel_answer(
     status: u16,
     headers: &HeaderMap,
     body: &[u8],
-    run_id: &str,
+    _run_id: &str,
 ) -> Result<CancelOutcome, CancelError> {
     let resp = response(status, headers, body);
-    let op = Op::Cancel(run_id);
+    let op = Op::Cancel;
     answer::answer(op, &resp, answer::decode_bulk).and_then(answer::cancel_outcome)
 }
 
@@ -40,7 +42,7 @@ pub fn bulk_answer(
 /// What `status` makes of a `GET /v2/workflows/logs` answer for run `run_id`.
 pub fn status_answer(status: u16, headers: &HeaderMap, body: &[u8], run_id: &str) -> Result<RunState, CancelError> {
     let resp = response(status, headers, body);
-    let op = Op::Status(run_id);
+    let op = Op::Status;
     answer::answer(op, &resp, |r| answer::decode_status(r, run_id))
 }
 
@@ -56,7 +58,8 @@ pub fn bulk_action_answer(
     answer::answer(op, &resp, |r| answer::decode_bulk_action(r, action_id))
 }
 
-/// When a 429 says to retry: `Retry-After`, else `Burst-RateLimit-Reset`, else `RateLimit-Reset`.
+/// When a 429 says to retry: `Retry-After`, else the reset of the rate-limit family it hit
+/// (chat, daily or burst; the one whose `-Remaining` is 0 when several are present).
 pub fn rate_limit_wait(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
     answer::rate_limit_wait(&response(429, headers, Vec::new().as_slice()), now)
 }
@@ -66,7 +69,14 @@ pub fn parse_reset(value: &str, now: SystemTime) -> Option<Duration> {
     answer::parse_reset(value, now)
 }
 
-/// The retry hint the canceller gives the HTTP plumbing for an answer.
+/// The retry hint the canceller gives the HTTP plumbing for an answer to a call that is safe to
+/// repeat (single cancels, chunks of ids, reads). Never `Never`.
 pub fn retry_hint(status: u16, headers: &HeaderMap, body: &[u8]) -> RetryDecision {
     answer::retry_hint(&response(status, headers, body))
+}
+
+/// The retry hint for filter and cancel-all rounds and background actions (calls that must not
+/// run twice): `Never` for `5xx` and `408`, else as [`retry_hint`].
+pub fn unrepeatable_retry_hint(status: u16, headers: &HeaderMap, body: &[u8]) -> RetryDecision {
+    answer::unrepeatable_retry_hint(&response(status, headers, body))
 }

@@ -25,8 +25,11 @@
 //! body, as the official SDK (`@upstash/workflow` 1.3.3) does:
 //!
 //! - **One run** — `?workflowRunIds=<id>`, exactly the SDK's `client.cancel("<id>")`. The answer
-//!   `{"cancelled": 1}` is [`CancelOutcome::Cancelled`], `{"cancelled": 0}` is
-//!   [`CancelOutcome::NotActive`] (the server skips unknown and finished runs silently).
+//!   `{"cancelled": 1}` is [`CancelOutcome::Cancelled`]. `{"cancelled": 0}` is sent once more
+//!   (the server also answers 0 when it could not cancel the run this time; the next call goes
+//!   past it): a second 0 is [`CancelOutcome::NotActive`] (the server skips unknown and
+//!   finished runs silently), a 1 is `Cancelled`. So a run that is not active costs two
+//!   requests.
 //!   `DELETE /v2/workflows/runs/{id}` is not used: its `404` does not tell an unknown run from a
 //!   finished one, its `200` body is plain text, and an id such as `..` cannot be a path segment,
 //!   while any id is safe as a query value.
@@ -34,8 +37,20 @@
 //!   within [`UpstashBuilder::max_url_bytes`] (the SDK puts every id into one URL, which servers
 //!   answer with `414` past a few thousand ids). Chunks are sent `BulkOptions::concurrency` at a
 //!   time. The server answers one count per chunk, so the report has counts, not per-run
-//!   outcomes: `cancelled` is the sum of the counts and `not_active` is each successful chunk's
-//!   size minus its count. A failed chunk is listed in `failed` with its ids and index.
+//!   outcomes. The server also **stops at the first run it cannot cancel** and answers the
+//!   count so far, so a count below the chunk's size may mean "stopped part way": the chunk is
+//!   then sent again (runs already cancelled, unknown or finished are skipped) and the counts
+//!   added up until they reach the size or [`DRAIN_ZERO_ROUNDS`] answers in a row are 0. Only
+//!   then is the rest booked as not active: `cancelled` is the sum of the counts and
+//!   `not_active` each successful chunk's size minus its sum. The cost: **two extra requests
+//!   for every chunk holding an unknown, finished or already cancelled id** (answers 7, 0, 0
+//!   for a chunk of 10 holding 3 finished runs), and `requests_sent` counts them; a stop part
+//!   way costs one more (4, 3, 0, 0). The loop is bounded: every answer above 0 cancels at least
+//!   one of the chunk's runs and two zeros in a row end it, so a chunk of `n` ids takes at most
+//!   `2n` requests even if each of its runs stops a call once. A failed chunk
+//!   (including a failed re-send) is listed whole in `failed` with its ids and index; runs an
+//!   earlier answer of that chunk counted are then not in `cancelled`, since which ones they
+//!   were is unknown (cancelling the chunk again is harmless).
 //! - **Filter** — `label`, `fromDate`, `toDate` (epoch ms), `callerIp`, `flowControlKey`,
 //!   `host`, `path` (repeated keys), `workflowUrl` (+ `workflowUrlExactMatch=true` for an exact
 //!   match), then `count` (= `BulkOptions::page_size`). `host` and `path` filter on the workflow
@@ -72,6 +87,33 @@
 //! each at the head of consecutive rounds, would still end a drain early; the confirming round
 //! covers the single stop the reference describes ("running it again continues").
 //!
+//! # Retries
+//!
+//! A single cancel, a chunk of ids and a read are harmless to repeat (ids already cancelled are
+//! skipped), so they get the shared retry rule ([`HttpConfig`]'s `RetryPolicy`: transport
+//! errors, timeouts, `408`, `429`, `5xx`). A `429` waits for the reset of the rate limit it hit.
+//! An answer that came after a retry may leave out runs a lost earlier attempt cancelled; such
+//! runs end up counted as not active (they are no longer running, but this call stopped them).
+//!
+//! A filter or cancel-all round cancels up to `count` runs *per call*, and an `async=true` call
+//! starts a background action: repeating one whose answer was lost could cancel more than
+//! `count` runs for one round or start a second action. These are retried only when the request
+//! surely never reached the server (the connection could not be made) or on a `429` (refused
+//! before anything was done); a `5xx`, a `408`, a timeout or a connection lost after sending is
+//! **not** retried and fails the round. With `drain`, that ends the drain with the failed round
+//! in `failed` and `drained = false`, as any failed round does; run the drain again to go on.
+//!
+//! # Errors worth knowing
+//!
+//! - A `404` from the cancel endpoint or the run logs is `NotFound { what: Other }` asking to
+//!   check `QSTASH_URL`: those endpoints answer unknown runs without a 404, so it means a wrong
+//!   base URL or path prefix. An unknown bulk action is `NotFound { what: Action }`.
+//! - A `429` is classified as the official SDK does (chat limit headers, then `RateLimit-*` =
+//!   daily, else `Burst-RateLimit-*` = burst), except that when several families are present
+//!   the one whose `-Remaining` is 0 wins; the retry time is `Retry-After`, else that same
+//!   family's reset. A daily quota resetting hours away is not waited for: the plumbing never
+//!   sleeps past its deadline, so the call fails with [`CancelError::RateLimited`] at once.
+//!
 //! # Commas
 //!
 //! The server splits `workflowRunIds`, `label`, `callerIp` and `flowControlKey` values on
@@ -86,7 +128,7 @@
 //! such values as they are, and so widens the cancel.) Workflow URLs are not split and may hold
 //! commas.
 #![warn(missing_docs)]
-#![cfg_attr(docsrs, feature(doc_auto_cfg))]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod action;
 mod answer;
@@ -339,14 +381,17 @@ impl UpstashCanceller {
         answer(op, &resp, |r| decode_bulk_action(r, action_id))
     }
 
-    /// Polls [`bulk_action`](Self::bulk_action) with growing intervals until the action is
-    /// `FINISHED`, or fails with [`CancelError::Timeout`] at the deadline.
+    /// Polls [`bulk_action`](Self::bulk_action) with growing intervals while the action is in
+    /// progress ([`BulkAction::is_in_progress`]: `IN_PROGRESS`, `PENDING` or `CREATED`), or
+    /// fails with [`CancelError::Timeout`] at the deadline. Any other state is returned at
+    /// once: `FINISHED`, and also a state this library does not know (`FAILED`, `CANCELED`…),
+    /// which may be final; check [`BulkAction::is_finished`] on the result.
     pub async fn wait_for_bulk_action(&self, action_id: &str, opts: WaitOptions) -> Result<BulkAction, CancelError> {
         let deadline = Instant::now() + opts.timeout;
         let mut interval = opts.initial_interval.max(Duration::from_millis(1));
         loop {
             let action = self.bulk_action(action_id).await?;
-            if action.is_finished() {
+            if !action.is_in_progress() {
                 return Ok(action);
             }
             let now = Instant::now();
@@ -369,8 +414,19 @@ impl UpstashCanceller {
         }
     }
 
+    /// Sends a call that is harmless to repeat (a single cancel, a chunk of ids, a read), with
+    /// the shared retry rule.
     async fn send(&self, op: Op<'_>, method: Method, url: Url) -> Result<HttpResponse, CancelError> {
         self.http.send_with(op.name(), method, url, &answer::retry_hint).await
+    }
+
+    /// Sends a call that must not run twice (a filter or cancel-all round, capped by `count`, or
+    /// an `async=true` call, which starts an action): retried only when it surely never reached
+    /// the server, or on a `429`; never on a `5xx`, a `408` or a timeout.
+    async fn send_unrepeatable(&self, op: Op<'_>, method: Method, url: Url) -> Result<HttpResponse, CancelError> {
+        self.http
+            .send_unrepeatable(op.name(), method, url, &answer::unrepeatable_retry_hint)
+            .await
     }
 
     async fn bulk(&self, selector: &Selector, opts: &BulkOptions, background: bool) -> Result<BulkReport, CancelError> {
@@ -401,24 +457,32 @@ impl UpstashCanceller {
             };
             match result {
                 None => skipped.push((index, range)),
-                Some(Ok(count)) => {
-                    report.requests_sent += 1;
-                    let size = range.len() as u64;
-                    if count > size {
+                Some(ChunkResult {
+                    requests,
+                    cancelled,
+                    error: None,
+                }) => {
+                    report.requests_sent += requests;
+                    report.cancelled += cancelled;
+                    report.not_active += range.len() as u64 - cancelled;
+                }
+                Some(ChunkResult {
+                    requests,
+                    cancelled,
+                    error: Some(error),
+                }) => {
+                    report.requests_sent += requests;
+                    if cancelled > 0 {
                         tracing::warn!(
                             backend = BACKEND,
                             chunk = index,
-                            ids = size,
-                            cancelled = count,
-                            "the server counted more cancelled runs than ids sent; counting the chunk as all cancelled"
+                            ids = range.len(),
+                            cancelled,
+                            error = %error,
+                            "a re-send of a chunk failed after earlier answers counted cancelled runs; \
+                             the whole chunk is reported failed (which of its runs are still running is unknown)"
                         );
                     }
-                    let cancelled = count.min(size);
-                    report.cancelled += cancelled;
-                    report.not_active += size - cancelled;
-                }
-                Some(Err(error)) => {
-                    report.requests_sent += 1;
                     if error.fails_every_call() && report.aborted.is_none() {
                         report.aborted = Some(error.clone());
                     }
@@ -436,39 +500,97 @@ impl UpstashCanceller {
         }
         skipped.extend(pending);
         skipped.sort_by_key(|(index, _)| *index);
+        let stopped_early = !skipped.is_empty();
         for (_, range) in skipped {
             report.not_attempted.extend_from_slice(&runs[range]);
         }
         report.failed.sort_by_key(|f| f.chunk);
+        if stopped_early && opts.progress.is_some() {
+            // The untried ids are accounted for now: one last callback, with done == total.
+            opts.report_progress(&report.progress(Some(total)));
+        }
         report
     }
 
+    /// Cancels one chunk of ids. The server stops a bulk cancel at the first run it cannot
+    /// cancel and answers the count so far, so an answer below the chunk's size does not prove
+    /// that the rest were not active: the same chunk is sent again (the runs already cancelled,
+    /// unknown or finished are skipped by the server) and the counts added up, until the sum
+    /// reaches the size or [`DRAIN_ZERO_ROUNDS`] answers in a row are 0. Only then is the rest
+    /// booked as not active. Each non-zero answer cancels at least one run and a zero is
+    /// followed by a non-zero answer or ends the loop with a second zero, so a chunk of `n` ids
+    /// takes at most `2n` sends; `2n + 2` is enforced as a cap against a server that miscounts.
+    ///
+    /// The same loop covers an answer that took more than one attempt: a lost earlier attempt
+    /// may have cancelled runs whose count the retried answer leaves out, so no answer alone is
+    /// taken as proof that runs were not active.
     async fn send_chunk(
         &self,
         runs: &[RunRef],
         index: usize,
         range: Range<usize>,
         stop: &AtomicBool,
-    ) -> (usize, Range<usize>, Option<Result<u64, CancelError>>) {
+    ) -> (usize, Range<usize>, Option<ChunkResult>) {
         if stop.load(Ordering::Acquire) {
             return (index, range, None);
         }
+        let size = range.len() as u64;
+        let max_sends = 2 * size + u64::from(DRAIN_ZERO_ROUNDS);
         let url = plan::ids_url(&self.runs_url, &runs[range.clone()]);
-        let result = match self.send(Op::CancelMany, Method::DELETE, url).await {
-            Ok(resp) => answer(Op::CancelMany, &resp, decode_bulk).and_then(|a| {
-                a.cancelled.ok_or_else(|| CancelError::Decode {
-                    backend: BACKEND,
-                    message: "a bulk cancel by ids answered an action id instead of a count".to_owned(),
-                })
-            }),
-            Err(e) => Err(e),
+        let mut chunk = ChunkResult {
+            requests: 0,
+            cancelled: 0,
+            error: None,
         };
-        if let Err(e) = &result {
-            if e.fails_every_call() {
-                stop.store(true, Ordering::Release);
+        let mut zeros = 0u32;
+        loop {
+            chunk.requests += 1;
+            let result = match self.send(Op::CancelMany, Method::DELETE, url.clone()).await {
+                Ok(resp) => answer(Op::CancelMany, &resp, decode_bulk).and_then(|a| {
+                    a.cancelled.ok_or_else(|| CancelError::Decode {
+                        backend: BACKEND,
+                        message: "a bulk cancel by ids answered an action id instead of a count".to_owned(),
+                    })
+                }),
+                Err(e) => Err(e),
+            };
+            let count = match result {
+                Ok(count) => count,
+                Err(e) => {
+                    if e.fails_every_call() {
+                        stop.store(true, Ordering::Release);
+                    }
+                    chunk.error = Some(e);
+                    break;
+                }
+            };
+            let left = size - chunk.cancelled;
+            if count > left {
+                tracing::warn!(
+                    backend = BACKEND,
+                    chunk = index,
+                    ids = size,
+                    cancelled = chunk.cancelled + count,
+                    "the server counted more cancelled runs than ids sent; counting the chunk as all cancelled"
+                );
+            }
+            chunk.cancelled += count.min(left);
+            zeros = if count == 0 { zeros + 1 } else { 0 };
+            if chunk.cancelled >= size || zeros >= DRAIN_ZERO_ROUNDS {
+                break;
+            }
+            if chunk.requests >= max_sends {
+                tracing::warn!(
+                    backend = BACKEND,
+                    chunk = index,
+                    ids = size,
+                    requests = chunk.requests,
+                    "a chunk kept answering counts without reaching its size; booking the rest as not active"
+                );
+                break;
             }
         }
-        (index, range, Some(result))
+        (index, range, Some(chunk))
     }
 
     /// Sends a filtered (or cancel-all) call once, or, when draining, until
@@ -486,7 +608,10 @@ impl UpstashCanceller {
             let round = report.rounds + 1;
             report.rounds = round;
             report.requests_sent += 1;
-            let result = match self.send(Op::CancelMany, Method::DELETE, url.clone()).await {
+            let result = match self
+                .send_unrepeatable(Op::CancelMany, Method::DELETE, url.clone())
+                .await
+            {
                 Ok(resp) => answer(Op::CancelMany, &resp, decode_bulk),
                 Err(e) => Err(e),
             };
@@ -543,6 +668,16 @@ impl UpstashCanceller {
     }
 }
 
+/// What the sends of one chunk of ids came to.
+struct ChunkResult {
+    /// Requests sent for the chunk (the first and its re-sends).
+    requests: u64,
+    /// Runs the answers counted as cancelled, capped at the chunk's size.
+    cancelled: u64,
+    /// The error that ended the chunk, if one did.
+    error: Option<CancelError>,
+}
+
 fn refuse_unless_filter(selector: &Selector) -> Result<(), CancelError> {
     if !matches!(selector, Selector::Filter(_)) {
         return Err(CancelError::invalid_input(
@@ -574,13 +709,20 @@ impl WorkflowCanceller for UpstashCanceller {
         c
     }
 
-    /// `DELETE /v2/workflows/runs?workflowRunIds=<id>`: `{"cancelled":1}` → `Cancelled`,
-    /// `{"cancelled":0}` → `NotActive` (unknown, finished or already cancelled).
+    /// `DELETE /v2/workflows/runs?workflowRunIds=<id>`: `{"cancelled":1}` → `Cancelled`.
+    /// `{"cancelled":0}` is sent once more, as a chunk of one (the server answers 0 too when it
+    /// could not cancel the run this time; the next call goes past it): 0 again → `NotActive`
+    /// (unknown, finished or already cancelled), 1 → `Cancelled`.
     async fn cancel(&self, run: &RunRef) -> Result<CancelOutcome, CancelError> {
         let planned = self.plan_cancel(run)?;
-        let op = Op::Cancel(run.run_id());
-        let resp = self.send(op, planned.method, planned.url).await?;
-        answer(op, &resp, decode_bulk).and_then(answer::cancel_outcome)
+        let op = Op::Cancel;
+        for _ in 0..DRAIN_ZERO_ROUNDS {
+            let resp = self.send(op, planned.method.clone(), planned.url.clone()).await?;
+            if answer(op, &resp, decode_bulk).and_then(answer::cancel_outcome)? == CancelOutcome::Cancelled {
+                return Ok(CancelOutcome::Cancelled);
+            }
+        }
+        Ok(CancelOutcome::NotActive)
     }
 
     /// See the [crate documentation](crate#what-is-sent). Validates the selector and options
@@ -594,7 +736,7 @@ impl WorkflowCanceller for UpstashCanceller {
     /// `RUN_CANCELED` → `Cancelled`, anything else → `Unknown`; no such run → `NotFound`.
     async fn status(&self, run: &RunRef) -> Result<RunState, CancelError> {
         let planned = self.plan_status(run)?;
-        let op = Op::Status(run.run_id());
+        let op = Op::Status;
         let resp = self.send(op, planned.method, planned.url).await?;
         answer(op, &resp, |r| decode_status(r, run.run_id()))
     }

@@ -1,6 +1,6 @@
 //! Bulk cancels by id: chunking, concurrency, exact reports, failing chunks, early stop.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -57,17 +57,26 @@ async fn a_hundred_thousand_ids_are_each_sent_exactly_once() {
     let plan = c.plan(&selector, &opts).unwrap();
     let requests: Arc<Mutex<Vec<String>>> = Arc::default();
     let rec = requests.clone();
+    // A stateful server: an even id is running until a request cancels it.
+    let cancelled: Arc<Mutex<HashSet<String>>> = Arc::default();
     let m = server
         .mock("DELETE", Matcher::Regex(format!("^{RUNS}\\?")))
         .match_header("authorization", "Bearer tok")
         .match_body("")
         .with_body_from_request(move |req| {
             let pq = req.path_and_query().to_owned();
-            let cancelled = ids_of(&pq).iter().filter(|id| active(id)).count();
+            let mut done = cancelled.lock().unwrap();
+            let n = ids_of(&pq)
+                .into_iter()
+                .filter(|id| active(id))
+                .filter(|id| done.insert(id.clone()))
+                .count();
             rec.lock().unwrap().push(pq);
-            format!(r#"{{"cancelled":{cancelled}}}"#).into_bytes()
+            format!(r#"{{"cancelled":{n}}}"#).into_bytes()
         })
-        .expect(plan.len())
+        // Every chunk holds odd (not running) ids, so each answers a count below its size and is
+        // sent twice more, to be sure the server did not stop part way: answers n, 0, 0.
+        .expect(3 * plan.len())
         .create_async()
         .await;
     let report = c.cancel_many(&selector, &opts).await.unwrap();
@@ -75,31 +84,37 @@ async fn a_hundred_thousand_ids_are_each_sent_exactly_once() {
 
     let requests = requests.lock().unwrap();
     assert_eq!(report.requests_sent as usize, requests.len());
-    assert_eq!(plan.len(), requests.len(), "the plan names every request sent");
+    assert_eq!(3 * plan.len(), requests.len(), "each planned request, sent three times");
     assert!(
-        requests.len() > 100,
-        "{} requests: the limit must force many chunks",
-        requests.len()
+        plan.len() > 100,
+        "{} chunks: the limit must force many chunks",
+        plan.len()
     );
     assert_eq!(
         progress_calls.load(Ordering::Relaxed),
-        requests.len(),
+        plan.len(),
         "progress after each chunk"
     );
 
-    let mut seen: HashMap<String, usize> = HashMap::with_capacity(N);
+    let mut sends: HashMap<&str, usize> = HashMap::with_capacity(plan.len());
     for pq in requests.iter() {
         assert!(
             origin_len + pq.len() <= MAX,
             "URL of {} bytes over {MAX}",
             origin_len + pq.len()
         );
+        *sends.entry(pq.as_str()).or_default() += 1;
+    }
+    assert_eq!(sends.len(), plan.len(), "no request beyond the plan's");
+    assert!(sends.values().all(|&n| n == 3), "each chunk sent exactly three times");
+    let mut seen: HashMap<String, usize> = HashMap::with_capacity(N);
+    for pq in sends.keys() {
         for id in ids_of(pq) {
             *seen.entry(id).or_default() += 1;
         }
     }
     assert_eq!(seen.len(), N, "every id was sent");
-    assert!(seen.values().all(|&n| n == 1), "no id was sent twice");
+    assert!(seen.values().all(|&n| n == 1), "no id is in two chunks");
 
     let planned: usize = plan.iter().map(|p| p.run_ids).sum();
     assert_eq!(planned, N);
@@ -211,13 +226,22 @@ async fn counts_above_the_chunk_size_are_capped() {
 #[tokio::test]
 async fn duplicate_ids_are_sent_as_given() {
     let mut server = Server::new_async().await;
+    let calls = Arc::new(AtomicUsize::new(0));
     let m = server
         .mock("DELETE", RUNS)
         .match_query(Matcher::Exact(
             "workflowRunIds=a&workflowRunIds=b&workflowRunIds=a".into(),
         ))
-        .with_body(r#"{"cancelled":2}"#)
-        .expect(1)
+        .with_body_from_request(move |_| {
+            // 2 (the second `a` was already cancelled), then the two confirming zeros.
+            let n = if calls.fetch_add(1, Ordering::SeqCst) == 0 {
+                2
+            } else {
+                0
+            };
+            format!(r#"{{"cancelled":{n}}}"#).into_bytes()
+        })
+        .expect(3)
         .create_async()
         .await;
     let c = canceller(&server, 8192);
@@ -225,6 +249,6 @@ async fn duplicate_ids_are_sent_as_given() {
         .cancel_many(&Selector::ids(["a", "b", "a"]), &BulkOptions::new())
         .await
         .unwrap();
-    assert_eq!((report.cancelled, report.not_active), (2, 1));
+    assert_eq!((report.cancelled, report.not_active, report.requests_sent), (2, 1, 3));
     m.assert_async().await;
 }

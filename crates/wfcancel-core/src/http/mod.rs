@@ -53,7 +53,8 @@ pub struct HttpConfig {
     pub connect_timeout: Duration,
     /// Timeout of one attempt, body included (default 30 s).
     pub request_timeout: Duration,
-    /// Largest response body read (default 1 MiB); a larger one is a [`CancelError::Decode`].
+    /// Largest response body read (default 1 MiB). A larger 2xx body is a [`CancelError::Decode`];
+    /// the body of any other answer is cut at the cap.
     pub max_body_bytes: usize,
     /// How failed requests are retried.
     pub retry: RetryPolicy,
@@ -198,7 +199,13 @@ impl HttpClient {
             .map(|t| t.expose().as_bytes())
             .filter(|t| t.len() >= MIN_SCRUBBED_TOKEN_LEN)
             .map(Box::from);
-        let client = reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder();
+        if base.host().is_some_and(|h| is_loopback_host(&h)) {
+            // A loopback base URL is why plain http is allowed: never send its requests (and
+            // their token) to an HTTP_PROXY / HTTPS_PROXY / ALL_PROXY from the environment.
+            builder = builder.no_proxy();
+        }
+        let client = builder
             .connect_timeout(config.connect_timeout)
             .timeout(config.request_timeout)
             .redirect(reqwest::redirect::Policy::none())
@@ -235,7 +242,9 @@ impl HttpClient {
     /// The base URL followed by `segments`, each percent-encoded as exactly one path segment
     /// (`/`, `?`, `#`, `%`, spaces and non-ASCII included). A segment that is empty, `.` or `..`
     /// is refused ([`CancelError::InvalidInput`] naming `field`), since no encoding keeps it one
-    /// segment. Query parameters are added by the caller with `query_pairs_mut()`.
+    /// segment; so is one holding a control character (`\t`, `\r`, `\n`, NUL, …), which the URL
+    /// parser would otherwise drop silently, naming another resource than the one asked for.
+    /// Query parameters are added by the caller with `query_pairs_mut()`.
     ///
     /// ```
     /// use wfcancel_core::http::{HttpClient, HttpConfig};
@@ -258,6 +267,13 @@ impl HttpClient {
                         format!("{segment:?} cannot be sent as a URL path segment"),
                     ));
                 }
+                if segment.chars().any(char::is_control) {
+                    return Err(CancelError::invalid_input(
+                        self.backend,
+                        field,
+                        format!("{segment:?} contains a control character"),
+                    ));
+                }
                 path.push(segment);
             }
         }
@@ -276,11 +292,22 @@ impl HttpClient {
     /// the last retryable one when retries ran out. `Err` is reserved for what never produced a
     /// readable answer: [`CancelError::Transport`], [`CancelError::Timeout`], a redirect
     /// ([`CancelError::Provider`]; never followed, so the token never reaches another host) and
-    /// a body over the cap ([`CancelError::Decode`]).
+    /// a successful (2xx) body over the cap ([`CancelError::Decode`]). The body of any other
+    /// answer is cut at the cap instead (a proxy's large 502 page keeps its status and is
+    /// retried like any 502).
+    ///
+    /// A retry starts only when, after its pause, at least
+    /// [`RetryPolicy::min_attempt_window`] is left before the deadline (twice what the last
+    /// attempt took, at least 100 ms, at most the request timeout), so the last attempt is never
+    /// starved into a timeout. When a retry fails without an answer (timeout, transport error)
+    /// after an earlier attempt got one, that earlier answer is returned (its `attempts` counts
+    /// every attempt made), not the error.
     ///
     /// The token (when at least [`MIN_SCRUBBED_TOKEN_LEN`] bytes long) is replaced by `***` in
-    /// every answer's body and in a redirect's location before anything reads them, so a server
-    /// or proxy that echoes the `Authorization` header back cannot make an error show it.
+    /// every answer's body and header values and in a redirect's location before anything reads
+    /// them, so a server or proxy that echoes the `Authorization` header back cannot make an
+    /// error or a `{:?}` show it. Requests to a loopback base URL never go through a proxy from
+    /// the environment (`HTTP_PROXY`, …).
     ///
     /// `hint` lets the backend refine the rule for an answer: a provider-specific retry time, or
     /// "never retry this one".
@@ -291,13 +318,54 @@ impl HttpClient {
         url: Url,
         hint: &(dyn Fn(&HttpResponse) -> RetryDecision + Sync),
     ) -> Result<HttpResponse, CancelError> {
+        self.send_loop(operation, method, url, hint, false).await
+    }
+
+    /// Like `send_with`, for requests that must not be repeated once they may have reached the
+    /// server (a filtered bulk cancel capped by `count`, a background action): it retries only
+    /// failures where the request surely never arrived (connection refused / could not connect)
+    /// and answers for which `hint` does not say `Never` (the backend returns `Never` for 5xx/408
+    /// there; 429 is safe). A timeout or a connection lost after sending is returned at once.
+    ///
+    /// Everything else is as in [`send_with`](Self::send_with), except that an error after which
+    /// the request may have been carried out is always returned as is, never replaced by an
+    /// earlier answer (which would say it was not).
+    pub async fn send_unrepeatable(
+        &self,
+        operation: &'static str,
+        method: Method,
+        url: Url,
+        hint: &(dyn Fn(&HttpResponse) -> RetryDecision + Sync),
+    ) -> Result<HttpResponse, CancelError> {
+        self.send_loop(operation, method, url, hint, true).await
+    }
+
+    /// The retry loop of [`send_with`](Self::send_with) and
+    /// [`send_unrepeatable`](Self::send_unrepeatable): with `unrepeatable`, a failure that may
+    /// have happened after the request was sent is never retried.
+    async fn send_loop(
+        &self,
+        operation: &'static str,
+        method: Method,
+        url: Url,
+        hint: &(dyn Fn(&HttpResponse) -> RetryDecision + Sync),
+        unrepeatable: bool,
+    ) -> Result<HttpResponse, CancelError> {
         let policy = self.config.retry;
-        let started = Instant::now();
-        let deadline = started + policy.total_deadline;
+        // `None`: a deadline too far to add to the clock (e.g. `Duration::MAX`), i.e. none.
+        let deadline = Instant::now().checked_add(policy.total_deadline);
+        let remaining = || match deadline {
+            Some(d) => d.saturating_duration_since(Instant::now()),
+            None => Duration::MAX,
+        };
+        // The last answer a retried attempt got, returned if later attempts get none.
+        let mut earlier: Option<HttpResponse> = None;
         let mut attempt: u32 = 1;
         loop {
-            let remaining = deadline.saturating_duration_since(Instant::now());
-            let timeout = self.config.request_timeout.min(remaining.max(Duration::from_millis(1)));
+            let timeout = self
+                .config
+                .request_timeout
+                .min(remaining().max(Duration::from_millis(1)));
             let span = tracing::debug_span!(
                 "wfcancel.request",
                 backend = self.backend,
@@ -310,8 +378,10 @@ impl HttpClient {
             );
             let t0 = Instant::now();
             let result = self.attempt(&method, &url, timeout).instrument(span.clone()).await;
-            span.record("elapsed_ms", t0.elapsed().as_millis() as u64);
-            let remaining = deadline.saturating_duration_since(Instant::now());
+            let took = t0.elapsed();
+            span.record("elapsed_ms", took.as_millis() as u64);
+            let remaining = remaining();
+            let window = RetryPolicy::min_attempt_window(took, self.config.request_timeout);
             match result {
                 Ok(mut resp) => {
                     span.record("status", resp.status);
@@ -327,22 +397,37 @@ impl HttpClient {
                             .get(RETRY_AFTER)
                             .and_then(|v| parse_retry_after(v, SystemTime::now())),
                     };
-                    match policy.pause(attempt, wait, remaining) {
+                    match policy.pause_within(attempt, wait, remaining, window) {
                         Some(pause) => {
                             tracing::debug!(parent: &span, status = resp.status, pause_ms = pause.as_millis() as u64, "retrying");
+                            earlier = Some(resp);
                             tokio::time::sleep(pause).await;
                         }
                         None => return Ok(resp),
                     }
                 }
                 Err(AttemptError::Final(e)) => return Err(e),
-                Err(AttemptError::Retryable(e)) => match policy.pause(attempt, None, remaining) {
-                    Some(pause) => {
-                        tracing::debug!(parent: &span, error = %e, pause_ms = pause.as_millis() as u64, "retrying");
-                        tokio::time::sleep(pause).await;
+                // The request may have been carried out: repeating it, or answering with an
+                // earlier answer that says it was not, would both be wrong.
+                Err(AttemptError::MaybeSent(e)) if unrepeatable => return Err(e),
+                Err(AttemptError::NotSent(e) | AttemptError::MaybeSent(e)) => {
+                    match policy.pause_within(attempt, None, remaining, window) {
+                        Some(pause) => {
+                            tracing::debug!(parent: &span, error = %e, pause_ms = pause.as_millis() as u64, "retrying");
+                            tokio::time::sleep(pause).await;
+                        }
+                        None => {
+                            return match earlier {
+                                Some(mut resp) => {
+                                    tracing::debug!(parent: &span, error = %e, status = resp.status, "no answer this time; returning the earlier one");
+                                    resp.attempts = attempt;
+                                    Ok(resp)
+                                }
+                                None => Err(e),
+                            };
+                        }
                     }
-                    None => return Err(e),
-                },
+                }
             }
             attempt += 1;
         }
@@ -379,31 +464,55 @@ impl HttpClient {
             }));
         }
         let cap = self.config.max_body_bytes;
+        // A successful answer must be read whole to mean anything; any other is kept (cut at
+        // the cap) so that its status still counts and its start can still be shown.
+        let must_fit = (200..300).contains(&status);
         let too_large = || {
             AttemptError::Final(CancelError::Decode {
                 backend: self.backend,
                 message: format!("the answer (HTTP {status}) is larger than the {cap}-byte cap"),
             })
         };
-        if resp.content_length().is_some_and(|n| n > cap as u64) {
+        if must_fit && resp.content_length().is_some_and(|n| n > cap as u64) {
             return Err(too_large());
         }
-        let headers = std::mem::take(resp.headers_mut());
+        let mut headers = std::mem::take(resp.headers_mut());
         let mut body = Vec::new();
+        let mut truncated = false;
         while let Some(chunk) = resp
             .chunk()
             .await
             .map_err(|e| self.transport_error(e, method, url, timeout))?
         {
             if body.len() + chunk.len() > cap {
-                return Err(too_large());
+                if must_fit {
+                    return Err(too_large());
+                }
+                body.extend_from_slice(&chunk[..cap - body.len()]);
+                truncated = true;
+                break;
             }
             body.extend_from_slice(&chunk);
         }
-        let body = match self.scrub.as_deref().and_then(|secret| scrub(&body, secret)) {
-            Some(scrubbed) => scrubbed,
-            None => body,
-        };
+        // Dropping `resp` unread closes the connection instead of reading the rest.
+        drop(resp);
+        if let Some(secret) = self.scrub.as_deref() {
+            if let Some(scrubbed) = scrub(&body, secret) {
+                body = scrubbed;
+            }
+            if truncated {
+                // The cut may have split a token: its start must not show either.
+                let keep = body.len() - trailing_token_prefix(&body, secret);
+                body.truncate(keep);
+            }
+            for value in headers.values_mut() {
+                if let Some(scrubbed) = scrub(value.as_bytes(), secret) {
+                    let mut clean = HeaderValue::from_bytes(&scrubbed).unwrap_or(HeaderValue::from_static("***"));
+                    clean.set_sensitive(true);
+                    *value = clean;
+                }
+            }
+        }
         Ok(HttpResponse {
             status,
             headers,
@@ -423,28 +532,50 @@ impl HttpClient {
     fn transport_error(&self, e: reqwest::Error, method: &Method, url: &Url, timeout: Duration) -> AttemptError {
         let what = format!("{method} {}", url.path());
         let e = e.without_url();
-        if e.is_timeout() {
-            return AttemptError::Retryable(CancelError::Timeout {
+        // A connect error (refused, unreachable, DNS, TLS handshake, connect timeout) means the
+        // request never left: safe to repeat whatever it does.
+        let not_sent = e.is_connect();
+        let error = if e.is_timeout() {
+            CancelError::Timeout {
                 backend: self.backend,
                 message: format!("{what}: no complete answer within {:.1}s", timeout.as_secs_f64()),
-            });
+            }
+        } else {
+            let mut message = format!("{what}: {e}");
+            let mut source = std::error::Error::source(&e);
+            while let Some(s) = source {
+                message.push_str(": ");
+                message.push_str(&s.to_string());
+                source = s.source();
+            }
+            CancelError::Transport {
+                backend: self.backend,
+                message,
+            }
+        };
+        if not_sent {
+            AttemptError::NotSent(error)
+        } else {
+            AttemptError::MaybeSent(error)
         }
-        let mut message = format!("{what}: {e}");
-        let mut source = std::error::Error::source(&e);
-        while let Some(s) = source {
-            message.push_str(": ");
-            message.push_str(&s.to_string());
-            source = s.source();
-        }
-        AttemptError::Retryable(CancelError::Transport {
-            backend: self.backend,
-            message,
-        })
     }
 }
 
+/// How long a proper prefix of `secret` (1 to `secret.len() - 1` bytes) `bytes` ends with: 0 when none.
+fn trailing_token_prefix(bytes: &[u8], secret: &[u8]) -> usize {
+    (1..secret.len())
+        .rev()
+        .find(|&k| bytes.ends_with(&secret[..k]))
+        .unwrap_or(0)
+}
+
 enum AttemptError {
-    Retryable(CancelError),
+    /// The request surely never reached the server (could not connect): always safe to retry.
+    NotSent(CancelError),
+    /// Failed after the request may have been sent (timeout, connection lost): retried only
+    /// when the request may be repeated.
+    MaybeSent(CancelError),
+    /// Not retried.
     Final(CancelError),
 }
 

@@ -663,3 +663,147 @@ async fn scales_to_100k_runs() {
     assert_eq!(report.unwrap().cancelled, 90_000);
     assert!(start.elapsed() < Duration::from_secs(30), "took {:?}", start.elapsed());
 }
+
+/// The reviewer's case: the cooperative delay belongs to the handle that requests the cancel;
+/// a plain handle reading the shared run must not apply its own (zero) delay to it.
+#[tokio::test(start_paused = true)]
+async fn a_cooperative_cancel_is_due_after_the_requesting_handles_delay_for_every_handle() {
+    let mem = InMemoryCanceller::new();
+    let coop = mem.clone().with_cancel_delay(Duration::from_secs(60));
+    assert_eq!(
+        (mem.cancel_delay(), coop.cancel_delay()),
+        (None, Some(Duration::from_secs(60)))
+    );
+    mem.insert(MemoryRun::new("a"));
+    mem.insert(MemoryRun::new("b"));
+    assert_eq!(coop.cancel(&RunRef::new("a")).await.unwrap(), CancelOutcome::Requested);
+    assert_eq!(
+        mem.state_of("a"),
+        Some(RunState::Running),
+        "not collapsed by the plain handle"
+    );
+    assert_eq!(mem.get("a").map(|r| r.state), Some(RunState::Running));
+    assert_eq!(mem.status(&RunRef::new("a")).await.unwrap(), RunState::Running);
+    assert!(mem.cancel_pending("a") && coop.cancel_pending("a"));
+    assert_eq!(
+        mem.cancel(&RunRef::new("a")).await.unwrap(),
+        CancelOutcome::Requested,
+        "a confirming handle sees the pending request too"
+    );
+    assert_eq!(mem.runs()[0].state, RunState::Running);
+    tokio::time::advance(Duration::from_secs(59)).await;
+    assert_eq!(mem.state_of("a"), Some(RunState::Running));
+    tokio::time::advance(Duration::from_secs(1)).await;
+    assert_eq!(mem.state_of("a"), Some(RunState::Cancelled));
+    assert_eq!(coop.state_of("a"), Some(RunState::Cancelled));
+    // The other way round: a confirming cancel is seen at once through the cooperative handle.
+    assert_eq!(mem.cancel(&RunRef::new("b")).await.unwrap(), CancelOutcome::Cancelled);
+    assert_eq!(coop.state_of("b"), Some(RunState::Cancelled));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_huge_cancel_delay_never_takes_effect_and_does_not_panic() {
+    let m = InMemoryCanceller::new().with_cancel_delay(Duration::MAX);
+    m.insert(MemoryRun::new("a"));
+    assert_eq!(m.cancel(&RunRef::new("a")).await.unwrap(), CancelOutcome::Requested);
+    tokio::time::advance(Duration::from_secs(86_400 * 365)).await;
+    assert_eq!(m.state_of("a"), Some(RunState::Running));
+    assert!(m.cancel_pending("a"));
+}
+
+/// The ordered index of active runs follows every change: replaced runs, state changes, runs
+/// that become active again, `clear`.
+#[tokio::test]
+async fn bulk_rounds_follow_inserts_replacements_and_state_changes() {
+    let m = InMemoryCanceller::new();
+    m.insert(MemoryRun::new("a").created_at(t(1)));
+    m.insert(MemoryRun::new("b").created_at(t(2)));
+    m.insert(MemoryRun::new("c").created_at(t(3)).state(RunState::Completed));
+    // Replaced: the old "a" is gone from the index; the new one is finished.
+    m.insert(MemoryRun::new("a").created_at(t(0)).state(RunState::Failed));
+    // Replaced the other way: "c" is active now.
+    m.insert(MemoryRun::new("c").created_at(t(3)));
+    let all = || Selector::cancel_all_runs();
+    let report = m.cancel_many(&all(), &BulkOptions::new().drain(true)).await.unwrap();
+    let order: Vec<&str> = report.outcomes.iter().map(|o| o.run.run_id()).collect();
+    assert_eq!(order, ["b", "c"]);
+    assert_eq!(m.state_of("a"), Some(RunState::Failed));
+    // Active again: picked again, once.
+    assert!(m.set_state("b", RunState::Paused));
+    assert!(m.set_state("a", RunState::Pending));
+    let report = m.cancel_many(&all(), &BulkOptions::new().drain(true)).await.unwrap();
+    let order: Vec<&str> = report.outcomes.iter().map(|o| o.run.run_id()).collect();
+    assert_eq!(order, ["a", "b"]);
+    // Finished by hand: not picked.
+    m.insert(MemoryRun::new("d"));
+    assert!(m.set_state("d", RunState::Completed));
+    // A single cancel takes a run out of the index.
+    m.insert(MemoryRun::new("e"));
+    assert_eq!(m.cancel(&RunRef::new("e")).await.unwrap(), CancelOutcome::Cancelled);
+    let report = m.cancel_many(&all(), &BulkOptions::new()).await.unwrap();
+    assert_eq!(report.cancelled, 0);
+    m.insert(MemoryRun::new("f"));
+    m.clear();
+    assert!(m.is_empty());
+    let report = m.cancel_many(&all(), &BulkOptions::new()).await.unwrap();
+    assert_eq!((report.cancelled, report.rounds), (0, 1));
+}
+
+/// A run that joins while a drain is between rounds is still found, even when it is older than
+/// where the drain has got to.
+#[tokio::test(start_paused = true)]
+async fn a_drain_finds_runs_added_between_its_rounds() {
+    let m = InMemoryCanceller::new().with_latency(Duration::from_millis(10));
+    for i in 0..20u64 {
+        let label = if i % 2 == 0 { "l" } else { "x" };
+        m.insert(MemoryRun::new(format!("r{i}")).label(label).created_at(t(10 + i)));
+    }
+    let other = m.clone();
+    let late = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(25)).await;
+        other.insert(MemoryRun::new("late-old").label("l").created_at(t(0)));
+        other.insert(MemoryRun::new("late-new").label("l").created_at(t(100)));
+    });
+    let opts = BulkOptions::new().page_size(2).drain(true);
+    let report = m
+        .cancel_many(&Selector::filter(RunFilter::new().label("l")), &opts)
+        .await
+        .unwrap();
+    late.await.unwrap();
+    assert!(report.drained);
+    assert_eq!(report.cancelled, 12, "{:?}", report.outcomes);
+    assert_eq!(m.state_of("late-old"), Some(RunState::Cancelled));
+    assert_eq!(m.state_of("late-new"), Some(RunState::Cancelled));
+    for i in (1..20).step_by(2) {
+        assert_eq!(m.state_of(&format!("r{i}")), Some(RunState::Running));
+    }
+}
+
+/// A drain over a filter whose matches are the newest of many runs: each round used to scan
+/// every run (1,000 rounds × 100,000 runs); with the ordered index and the drain's cursor it
+/// passes over each non-matching run about once.
+#[tokio::test]
+async fn a_drain_with_small_pages_over_many_runs_stays_fast() {
+    let m = InMemoryCanceller::new();
+    m.insert_many((0..100_000u64).map(|i| {
+        MemoryRun::new(format!("run-{i}"))
+            .label(if i >= 90_000 { "new" } else { "old" })
+            .created_at(t(i))
+    }));
+    let start = std::time::Instant::now();
+    let opts = BulkOptions::new().page_size(10).drain(true);
+    let report = m
+        .cancel_many(&Selector::filter(RunFilter::new().label("new")), &opts)
+        .await
+        .unwrap();
+    assert_eq!((report.cancelled, report.rounds, report.drained), (10_000, 1_001, true));
+    let report = m
+        .cancel_many(
+            &Selector::cancel_all_runs(),
+            &BulkOptions::new().page_size(10).drain(true),
+        )
+        .await
+        .unwrap();
+    assert_eq!((report.cancelled, report.rounds), (90_000, 9_001));
+    assert!(start.elapsed() < Duration::from_secs(10), "took {:?}", start.elapsed());
+}
