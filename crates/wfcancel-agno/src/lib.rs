@@ -255,6 +255,7 @@ impl AgnoCanceller {
                 BACKEND,
                 "cancel all runs: AgentOS has no bulk cancel; list the runs and pass their ids",
             )),
+            _ => Err(CancelError::unsupported(BACKEND, "this kind of selector")),
         }
     }
 

@@ -7,6 +7,7 @@ use crate::{CancelError, RunRef};
 
 /// How a filter matches the workflow URL of a run.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum UrlMatch {
     /// The run's workflow URL equals this one.
     Exact(String),
@@ -343,8 +344,9 @@ pub struct AllRuns {
     _private: (),
 }
 
-/// What a bulk cancel applies to.
+/// What a bulk cancel applies to (`#[non_exhaustive]`: providers to come may add ways to select).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Selector {
     /// These runs.
     Ids(Vec<RunRef>),

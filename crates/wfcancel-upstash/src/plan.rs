@@ -206,7 +206,8 @@ pub(crate) fn filter_url(runs_url: &Url, filter: Option<&RunFilter>, count: usiz
                 Some(UrlMatch::Prefix(p)) => {
                     q.append_pair("workflowUrl", p);
                 }
-                None => {}
+                // Other kinds are refused by `bulk_plan` before any URL is built.
+                Some(_) | None => {}
             }
         }
         if background {
@@ -251,7 +252,8 @@ fn refuse_commas(selector: &Selector) -> Result<(), CancelError> {
                 }
             }
         }
-        Selector::All(_) => {}
+        // Cancel-all carries no values; other kinds are refused by `bulk_plan`.
+        _ => {}
     }
     Ok(())
 }
@@ -291,8 +293,16 @@ pub(crate) fn bulk_plan<'a>(
             let ranges = chunk_ranges(runs_url, runs, max_url_bytes)?;
             return Ok(BulkPlan::Chunks { runs, ranges });
         }
-        Selector::Filter(f) => (Some(f), background),
+        Selector::Filter(f) => {
+            if let Some(u) = &f.url {
+                if !matches!(u, UrlMatch::Exact(_) | UrlMatch::Prefix(_)) {
+                    return Err(CancelError::unsupported(BACKEND, "this kind of workflow URL match"));
+                }
+            }
+            (Some(f), background)
+        }
         Selector::All(_) => (None, false),
+        _ => return Err(CancelError::unsupported(BACKEND, "this kind of selector")),
     };
     let url = filter_url(runs_url, filter, opts.page_size, background);
     if url.as_str().len() > max_url_bytes {
