@@ -100,10 +100,13 @@ fn upstash_emulator_cancels_exactly_the_run_named_by_a_random_id() {
             let url = "https://app.example.com/api/wf";
             // Decoys: the id with a suffix, a prefix of it, its percent-encoded form.
             let encoded: String = url::form_urlencoded::byte_serialize(id.as_bytes()).collect();
-            let decoys: Vec<String> = [format!("{id}x"), format!("x{id}"), encoded]
+            // (Deduplicated: for an id made only of `x`, the suffixed and prefixed decoys are one.)
+            let mut decoys: Vec<String> = [format!("{id}x"), format!("x{id}"), encoded]
                 .into_iter()
                 .filter(|d| *d != id)
                 .collect();
+            decoys.sort();
+            decoys.dedup();
             emu.seed(UpstashRun::new(&id, url));
             for d in &decoys {
                 emu.seed(UpstashRun::new(d, url));
