@@ -154,55 +154,35 @@ pub trait WorkflowCancellerExt: WorkflowCanceller {
                 "reading a run's status, needed to wait for it",
             ));
         }
-        let deadline = Instant::now().checked_add(opts.timeout);
-        let mut interval = opts.initial_interval.max(Duration::from_millis(1));
-        let mut last: Option<RunState> = None;
-        loop {
-            let read = self.status(run);
-            let state = match deadline {
-                Some(deadline) => match tokio::time::timeout_at(deadline, read).await {
-                    Ok(answer) => answer?,
-                    Err(_) => {
-                        let last = match &last {
-                            Some(state) => format!("last known state: {state}"),
-                            None => "its state was never read".to_owned(),
-                        };
-                        return Err(CancelError::Timeout {
-                            backend,
-                            message: format!(
-                                "run {}: no terminal state within {:.1}s (a status read was still unanswered; {last})",
-                                run.run_id(),
-                                opts.timeout.as_secs_f64()
-                            ),
-                        });
-                    }
-                },
-                None => read.await?,
-            };
-            if state.is_terminal() {
-                return Ok(state);
+        let polled = poll_until(opts, || self.status(run), RunState::is_terminal).await?;
+        match polled {
+            Polled::Done(state) => Ok(state),
+            Polled::TimedOut {
+                last: Some(state),
+                read_pending: false,
+            } => Err(CancelError::Timeout {
+                backend,
+                message: format!(
+                    "run {} still {} after {:.1}s",
+                    run.run_id(),
+                    state,
+                    opts.timeout.as_secs_f64()
+                ),
+            }),
+            Polled::TimedOut { last, .. } => {
+                let last = match &last {
+                    Some(state) => format!("last known state: {state}"),
+                    None => "its state was never read".to_owned(),
+                };
+                Err(CancelError::Timeout {
+                    backend,
+                    message: format!(
+                        "run {}: no terminal state within {:.1}s (a status read was still unanswered; {last})",
+                        run.run_id(),
+                        opts.timeout.as_secs_f64()
+                    ),
+                })
             }
-            let now = Instant::now();
-            let pause = match deadline {
-                Some(deadline) if now >= deadline => {
-                    return Err(CancelError::Timeout {
-                        backend,
-                        message: format!(
-                            "run {} still {} after {:.1}s",
-                            run.run_id(),
-                            state,
-                            opts.timeout.as_secs_f64()
-                        ),
-                    });
-                }
-                Some(deadline) => interval.min(deadline - now),
-                None => interval,
-            };
-            last = Some(state);
-            tokio::time::sleep(pause).await;
-            interval = interval
-                .saturating_mul(2)
-                .min(opts.max_interval.max(opts.initial_interval));
         }
     }
 
@@ -264,3 +244,72 @@ pub trait WorkflowCancellerExt: WorkflowCanceller {
 }
 
 impl<T: WorkflowCanceller + ?Sized> WorkflowCancellerExt for T {}
+
+/// What [`poll_until`] ended with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Polled<T> {
+    /// A read that `done` accepted.
+    Done(T),
+    /// The deadline passed first.
+    TimedOut {
+        /// The last value read, if any.
+        last: Option<T>,
+        /// Whether a read was still unanswered at the deadline (it was abandoned).
+        read_pending: bool,
+    },
+}
+
+/// Reads with `read` until `done` accepts a value, pausing between reads with intervals that
+/// start at `opts.initial_interval` and double up to `opts.max_interval`, within `opts.timeout`.
+///
+/// The deadline bounds the whole wait, reads included: a read still unanswered at the deadline
+/// is abandoned. A timeout too large to add to the clock (e.g. `Duration::MAX`) means "no
+/// deadline". A read's error ends the wait at once. The polling behind
+/// [`WorkflowCancellerExt::wait_until_terminal`], for backends that wait on other things too
+/// (an Upstash background bulk action).
+pub async fn poll_until<T, F, Fut>(
+    opts: WaitOptions,
+    mut read: F,
+    done: impl Fn(&T) -> bool,
+) -> Result<Polled<T>, CancelError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, CancelError>>,
+{
+    let deadline = Instant::now().checked_add(opts.timeout);
+    let mut interval = opts.initial_interval.max(Duration::from_millis(1));
+    let mut last: Option<T> = None;
+    loop {
+        let value = match deadline {
+            Some(deadline) => match tokio::time::timeout_at(deadline, read()).await {
+                Ok(answer) => answer?,
+                Err(_) => {
+                    return Ok(Polled::TimedOut {
+                        last,
+                        read_pending: true,
+                    });
+                }
+            },
+            None => read().await?,
+        };
+        if done(&value) {
+            return Ok(Polled::Done(value));
+        }
+        let now = Instant::now();
+        let pause = match deadline {
+            Some(deadline) if now >= deadline => {
+                return Ok(Polled::TimedOut {
+                    last: Some(value),
+                    read_pending: false,
+                });
+            }
+            Some(deadline) => interval.min(deadline - now),
+            None => interval,
+        };
+        last = Some(value);
+        tokio::time::sleep(pause).await;
+        interval = interval
+            .saturating_mul(2)
+            .min(opts.max_interval.max(opts.initial_interval));
+    }
+}

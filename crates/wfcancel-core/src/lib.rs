@@ -37,7 +37,7 @@ pub use bulk::{
     BulkFailure, BulkOptions, BulkReport, DEFAULT_CONCURRENCY, DEFAULT_MAX_ROUNDS, DEFAULT_PAGE_SIZE, Progress,
     ProgressFn, RunOutcome, fan_out,
 };
-pub use canceller::{CancelledRun, WaitOptions, WorkflowCanceller, WorkflowCancellerExt};
+pub use canceller::{CancelledRun, Polled, WaitOptions, WorkflowCanceller, WorkflowCancellerExt, poll_until};
 pub use capabilities::{Capabilities, FilterCapabilities};
 pub use error::{CancelError, ErrorKind, NotFoundKind, RateLimitKind};
 pub use retry::RetryPolicy;

@@ -139,15 +139,14 @@ mod plan;
 
 use std::ops::Range;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use futures::StreamExt;
 use futures::stream::FuturesUnordered;
 use wfcancel_core::http::{HttpClient, HttpConfig, HttpResponse, Method, Url};
 use wfcancel_core::{
-    BulkFailure, BulkOptions, BulkReport, CancelError, CancelOutcome, Capabilities, FilterCapabilities, RunRef,
-    RunState, Selector, WaitOptions, WorkflowCanceller, validate_id,
+    BulkFailure, BulkOptions, BulkReport, CancelError, CancelOutcome, Capabilities, FilterCapabilities, Polled, RunRef,
+    RunState, Selector, WaitOptions, WorkflowCanceller, poll_until, validate_id,
 };
 
 pub use action::{BulkAction, BulkActionState};
@@ -387,31 +386,37 @@ impl UpstashCanceller {
     /// once: `FINISHED`, and also a state this library does not know (`FAILED`, `CANCELED`…),
     /// which may be final; check [`BulkAction::is_finished`] on the result.
     pub async fn wait_for_bulk_action(&self, action_id: &str, opts: WaitOptions) -> Result<BulkAction, CancelError> {
-        let deadline = Instant::now() + opts.timeout;
-        let mut interval = opts.initial_interval.max(Duration::from_millis(1));
-        loop {
-            let action = self.bulk_action(action_id).await?;
-            if !action.is_in_progress() {
-                return Ok(action);
-            }
-            let now = Instant::now();
-            if now >= deadline {
+        let polled = poll_until(
+            opts,
+            || self.bulk_action(action_id),
+            |a: &BulkAction| !a.is_in_progress(),
+        )
+        .await?;
+        let (last, what) = match polled {
+            Polled::Done(action) => return Ok(action),
+            Polled::TimedOut {
+                last: Some(a),
+                read_pending: false,
+            } => (Some(a), "still"),
+            Polled::TimedOut { last, .. } => (last, "unanswered at the deadline; last read"),
+        };
+        let state = match &last {
+            Some(action) => {
                 let progress = match (action.processed.or(action.cancelled), action.total) {
                     (Some(p), Some(t)) => format!(", {p} of {t} processed"),
                     _ => String::new(),
                 };
-                return Err(CancelError::Timeout {
-                    backend: BACKEND,
-                    message: format!(
-                        "bulk action {action_id} still {}{progress} after {:.1}s",
-                        action.state,
-                        opts.timeout.as_secs_f64()
-                    ),
-                });
+                format!("{what} {}{progress}", action.state)
             }
-            tokio::time::sleep(interval.min(deadline - now)).await;
-            interval = (interval * 2).min(opts.max_interval.max(opts.initial_interval));
-        }
+            None => "never read".to_owned(),
+        };
+        Err(CancelError::Timeout {
+            backend: BACKEND,
+            message: format!(
+                "bulk action {action_id} {state} after {:.1}s",
+                opts.timeout.as_secs_f64()
+            ),
+        })
     }
 
     /// Sends a call that is harmless to repeat (a single cancel, a chunk of ids, a read), with
@@ -483,15 +488,7 @@ impl UpstashCanceller {
                              the whole chunk is reported failed (which of its runs are still running is unknown)"
                         );
                     }
-                    if error.fails_every_call() && report.aborted.is_none() {
-                        report.aborted = Some(error.clone());
-                    }
-                    report.failed.push(BulkFailure {
-                        runs: runs[range].to_vec(),
-                        chunk: Some(index),
-                        round: None,
-                        error,
-                    });
+                    report.record_failure(BulkFailure::new(runs[range].to_vec(), error).chunk(index));
                 }
             }
             if opts.progress.is_some() {
@@ -633,15 +630,7 @@ impl UpstashCanceller {
                     }
                 }
                 Err(error) => {
-                    if error.fails_every_call() {
-                        report.aborted = Some(error.clone());
-                    }
-                    report.failed.push(BulkFailure {
-                        runs: Vec::new(),
-                        chunk: None,
-                        round: Some(round),
-                        error,
-                    });
+                    report.record_failure(BulkFailure::new(Vec::new(), error).round(round));
                 }
             }
             if opts.progress.is_some() {
