@@ -56,7 +56,7 @@ pub mod fuzz;
 mod mapping;
 mod request;
 
-use wfcancel_core::http::{HttpClient, RetryDecision};
+use wfcancel_core::http::{Call, HttpClient};
 use wfcancel_core::{
     BulkOptions, BulkReport, CancelError, CancelOutcome, Capabilities, RunRef, RunState, Selector, WorkflowCanceller,
     async_trait, fan_out,
@@ -259,29 +259,35 @@ impl AgnoCanceller {
         }
     }
 
-    async fn send(&self, op: Op, run: &RunRef, retry: bool) -> Result<Answer, CancelError> {
+    async fn send(&self, call: &Call<'_>, op: Op, run: &RunRef, retry: bool) -> Result<Answer, CancelError> {
         let req = request::build(&self.http, op, run)?;
-        self.send_built(req, op, run, retry).await
+        self.send_built(call, req, op, run, retry).await
     }
 
-    /// Sends a request already built by [`request::build`] (built once per call: see BENCHMARKS.md).
-    async fn send_built(&self, req: PlannedRequest, op: Op, run: &RunRef, retry: bool) -> Result<Answer, CancelError> {
+    /// Sends a request already built by [`request::build`] (built once per call: see
+    /// BENCHMARKS.md) within `call`'s deadline; without `retry`, one attempt and no retry at all.
+    async fn send_built(
+        &self,
+        call: &Call<'_>,
+        req: PlannedRequest,
+        op: Op,
+        run: &RunRef,
+        retry: bool,
+    ) -> Result<Answer, CancelError> {
         let ctx = Context {
             op,
             run,
             key_sent: self.has_key,
         };
-        let resp = self
-            .http
-            .send_with(op.name(), req.method, req.url, &|resp| {
-                if retry {
-                    mapping::retry_decision(&ctx, resp)
-                } else {
-                    RetryDecision::Never
-                }
-            })
-            .await?;
-        let answer = mapping::map_answer(&ctx, &resp);
+        let resp = if retry {
+            call.send_with(op.name(), req.method, req.url, &|resp| mapping::retry_decision(&ctx, resp))
+                .await?
+        } else {
+            call.send_once(op.name(), req.method, req.url).await?
+        };
+        // The one place answers become shared types; what it built from the answer is masked
+        // for the key as well (the answer itself already is).
+        let answer = self.http.scrub_result(mapping::map_answer(&ctx, &resp));
         tracing::debug!(
             backend = BACKEND,
             operation = op.name(),
@@ -297,12 +303,13 @@ impl AgnoCanceller {
     /// `Some(state)` when AgentOS answered one, `None` when not checked or the read failed in any
     /// way, `404 Run not found` included (AgentOS answers that for a wrong session or owner as
     /// well, while the cancel reaches the run by its id alone: only a state read positively can
-    /// spare the cancel). One attempt, no retries: it only refines the outcome.
-    async fn state_before_cancel(&self, run: &RunRef) -> Option<RunState> {
+    /// spare the cancel). One attempt, no retries of any kind: it only refines the outcome, and
+    /// it shares the cancel's deadline.
+    async fn state_before_cancel(&self, call: &Call<'_>, run: &RunRef) -> Option<RunState> {
         if !self.check_state || run.session_id().is_none() {
             return None;
         }
-        match self.send(Op::Status, run, false).await {
+        match self.send(call, Op::Status, run, false).await {
             Ok(Answer::State(s)) => Some(s),
             _ => None,
         }
@@ -364,10 +371,12 @@ impl WorkflowCanceller for AgnoCanceller {
         // Refuse bad input before any request, the state check included; the request is built
         // once and sent as built.
         let req = request::build(&self.http, Op::Cancel, run)?;
-        if self.state_before_cancel(run).await.is_some_and(|s| s.is_terminal()) {
+        // One deadline for the whole call: the state read and the cancel with its retries.
+        let call = self.http.call();
+        if self.state_before_cancel(&call, run).await.is_some_and(|s| s.is_terminal()) {
             return Ok(CancelOutcome::NotActive);
         }
-        match self.send_built(req, Op::Cancel, run, true).await? {
+        match self.send_built(&call, req, Op::Cancel, run, true).await? {
             Answer::Outcome(o) => Ok(o),
             other => Err(unexpected(Op::Cancel, other)),
         }
@@ -397,7 +406,7 @@ impl WorkflowCanceller for AgnoCanceller {
 
     /// `GET /{workflows|agents|teams}/{owner}/runs/{run}?session_id=…` and its `status` field.
     async fn status(&self, run: &RunRef) -> Result<RunState, CancelError> {
-        match self.send(Op::Status, run, true).await? {
+        match self.send(&self.http.call(), Op::Status, run, true).await? {
             Answer::State(s) => Ok(s),
             other => Err(unexpected(Op::Status, other)),
         }

@@ -302,7 +302,8 @@ fn decode_state(run: &RunRef, body: &[u8]) -> Result<RunState, CancelError> {
     }
 }
 
-/// Agno's `RunStatus` values (case-insensitive); anything else is kept as `Unknown`.
+/// Agno's `RunStatus` values (case-insensitive); anything else is kept as `Unknown`, terminal
+/// when its name reads so ([`RunState::name_looks_terminal`]: AgentOS's answer has no other sign).
 ///
 /// agno 3.1.10's `agno.run.base.RunStatus` has exactly these: `PENDING`, `RUNNING`, `PAUSED`,
 /// `COMPLETED`, `CANCELLED`, `ERROR` and `REGENERATED`. A run is `REGENERATED` when its response
@@ -317,7 +318,7 @@ pub(crate) fn parse_state(s: &str) -> RunState {
         "COMPLETED" | "REGENERATED" => RunState::Completed,
         "CANCELLED" | "CANCELED" => RunState::Cancelled,
         "ERROR" => RunState::Failed,
-        _ => RunState::Unknown(s.to_owned()),
+        _ => RunState::unknown(s, RunState::name_looks_terminal(s)),
     }
 }
 
@@ -438,7 +439,8 @@ mod tests {
             ("regenerated", RunState::Completed),
             ("CANCELED", RunState::Cancelled),
             ("running", RunState::Running),
-            ("WEIRD", RunState::Unknown("WEIRD".into())),
+            ("WEIRD", RunState::unknown("WEIRD", false)),
+            ("ABORTED", RunState::unknown("ABORTED", true)),
         ];
         for (s, want) in cases {
             let body = format!(r#"{{"run_id":"r1","status":"{s}","content":{{"x":[1,2]}},"extra":true}}"#);

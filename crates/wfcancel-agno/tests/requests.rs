@@ -228,7 +228,7 @@ async fn status_reads_the_run_with_its_session() {
         ("CANCELLED", RunState::Cancelled),
         ("ERROR", RunState::Failed),
         ("REGENERATED", RunState::Completed),
-        ("SOMETHING_NEW", RunState::Unknown("SOMETHING_NEW".into())),
+        ("SOMETHING_NEW", RunState::unknown("SOMETHING_NEW", false)),
     ];
     let c = canceller(&server.url(), Some("k"));
     for (i, (s, want)) in cases.into_iter().enumerate() {

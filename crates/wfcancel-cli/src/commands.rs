@@ -14,6 +14,7 @@ use wfcancel::{
 use crate::cli::{BulkArgs, CancelArgs, OwnerArgs, StatusArgs};
 use crate::error::Failure;
 use crate::ids::{BATCH, spawn_reader};
+use crate::interrupt::Interrupt;
 use crate::output::{EXIT_FAILURE, EXIT_OK, EXIT_USAGE, Output, Totals, plural};
 use crate::setup::{Client, Planned};
 
@@ -93,7 +94,12 @@ fn template(
 }
 
 /// `wfcancel cancel RUN_ID...`
-pub async fn cancel(client: &Client, args: &CancelArgs, out: &Output) -> Result<u8, Failure> {
+pub async fn cancel(
+    client: &Client,
+    args: &CancelArgs,
+    out: &Output,
+    interrupt: Option<&Interrupt>,
+) -> Result<u8, Failure> {
     let c = client.canceller();
     let caps = c.capabilities();
     if args.wait_timeout.is_some() && !args.wait {
@@ -113,9 +119,19 @@ pub async fn cancel(client: &Client, args: &CancelArgs, out: &Output) -> Result<
         let timeout = args.wait_timeout.unwrap_or(DEFAULT_WAIT_TIMEOUT);
         let opts = WaitOptions::with_timeout(timeout);
         let mut results = futures::stream::iter(runs.iter())
-            .map(|run| async move { (run, c.cancel_and_wait(run, opts).await) })
+            .map(|run| async move {
+                // After a stop, runs not yet started are not attempted.
+                if interrupt.is_some_and(Interrupt::stopped) {
+                    return (run, None);
+                }
+                (run, Some(c.cancel_and_wait(run, opts).await))
+            })
             .buffer_unordered(wfcancel::DEFAULT_CONCURRENCY);
         while let Some((run, result)) = results.next().await {
+            let Some(result) = result else {
+                totals.not_attempted += 1;
+                continue;
+            };
             totals.requests += 1;
             match result {
                 Ok(done) => {
@@ -147,7 +163,10 @@ pub async fn cancel(client: &Client, args: &CancelArgs, out: &Output) -> Result<
         // run gets its own line even from a provider whose bulk call answers only a count.
         let n = runs.len() as u64;
         let progress = ChunkLines::new(out, false, 0, n);
-        let opts = BulkOptions::new().on_progress(progress.callback());
+        let mut opts = BulkOptions::new().on_progress(progress.callback());
+        if let Some(i) = interrupt {
+            opts = opts.stop_handle(i.handle());
+        }
         match wfcancel::fan_out(c, &runs, &opts).await {
             Ok(report) => {
                 out.report_runs(&report);
@@ -306,12 +325,15 @@ fn filter_flag(field: &str) -> &'static str {
 }
 
 /// `wfcancel bulk ...`
-pub async fn bulk(client: &Client, a: &BulkArgs, out: &mut Output) -> Result<u8, Failure> {
+pub async fn bulk(client: &Client, a: &BulkArgs, out: &mut Output, interrupt: Option<&Interrupt>) -> Result<u8, Failure> {
     precheck_bulk(a)?;
     let c = client.canceller();
     let backend = c.backend();
     let caps = c.capabilities();
     let mut opts = BulkOptions::new();
+    if let Some(i) = interrupt {
+        opts = opts.stop_handle(i.handle());
+    }
     if let Some(n) = a.concurrency {
         opts = opts.concurrency(n as usize);
     }
@@ -508,6 +530,9 @@ async fn bulk_ids(
     // Ids read after the bulk stopped early: counted (every input id is accounted for), never sent.
     let mut skipped: u64 = 0;
     let mut input_error = None;
+    let mut unread = false;
+    // Repeats across batches (each batch drops its own): 8 bytes a run, so a million ids fit.
+    let mut seen_runs = crate::ids::SeenRuns::default();
     while let Some(batch) = rx.recv().await {
         let ids = match batch {
             Ok(ids) => ids,
@@ -517,12 +542,20 @@ async fn bulk_ids(
             }
         };
         let n = ids.len() as u64;
+        if opts.stop.as_ref().is_some_and(wfcancel::StopHandle::is_stopped) {
+            // Stopped (Ctrl-C, SIGTERM): what was read is not attempted; nothing more is read.
+            skipped += n;
+            unread = true;
+            break;
+        }
         if totals.aborted.is_some() {
             // Keep reading in constant memory, only to count what was not attempted.
             skipped += n;
             continue;
         }
         let runs: Vec<RunRef> = ids.into_iter().map(|id| t.run(id)).collect();
+        let (runs, repeats) = seen_runs.keep_new(runs);
+        totals.duplicates += repeats;
         let selector = Selector::Ids(runs);
         if dry_run {
             let plan = client.plan(&selector, &opts)?;
@@ -560,6 +593,9 @@ async fn bulk_ids(
             "{} read after the stop were not attempted",
             plural(skipped, "more id")
         ));
+    }
+    if unread {
+        out.note("stopped: the rest of the input was not read");
     }
     if dry_run {
         dry_run_note(out, client, &totals);

@@ -218,3 +218,28 @@ mod tests {
         assert!(!is_format_char('a') && !is_format_char('é') && !is_format_char('-'));
     }
 }
+
+/// The runs of a streamed bulk seen so far, as 64-bit hashes of their whole address (8 bytes a
+/// run, so a million ids take about 16 MiB), to drop repeats across batches. Two different runs
+/// share a hash with a probability of about n²/2⁶⁵ (3·10⁻⁸ for a million runs); the hasher is
+/// keyed afresh for every process.
+#[derive(Default)]
+pub struct SeenRuns {
+    hashes: std::collections::HashSet<u64>,
+    state: std::collections::hash_map::RandomState,
+}
+
+impl SeenRuns {
+    /// `runs` without the ones seen before (in this batch or an earlier one), and how many were
+    /// dropped.
+    pub fn keep_new(&mut self, runs: Vec<wfcancel::RunRef>) -> (Vec<wfcancel::RunRef>, u64) {
+        use std::hash::BuildHasher;
+        let before = runs.len();
+        let kept: Vec<wfcancel::RunRef> = runs
+            .into_iter()
+            .filter(|r| self.hashes.insert(self.state.hash_one(r)))
+            .collect();
+        let dropped = (before - kept.len()) as u64;
+        (kept, dropped)
+    }
+}

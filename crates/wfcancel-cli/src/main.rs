@@ -21,6 +21,7 @@ mod commands;
 mod emulate;
 mod error;
 mod ids;
+mod interrupt;
 mod output;
 mod setup;
 mod timearg;
@@ -70,13 +71,31 @@ async fn run(cli: Cli) -> u8 {
     };
     let mut out = Output::new(cli.json, Some(client.name()));
     tracing::debug!(backend = client.name(), base_url = %client.base_url(), "configured");
+    // Ctrl-C and SIGTERM stop a bulk or a multi-id cancel cleanly (summary, exit 130/143).
+    let stoppable = match &cli.command {
+        Command::Cancel(a) => a.run_ids.len() > 1,
+        Command::Bulk(a) => !a.dry_run,
+        _ => false,
+    };
+    let interrupt = if stoppable {
+        match interrupt::Interrupt::install() {
+            Ok(i) => Some(i),
+            Err(f) => return finish(Err(f), &out),
+        }
+    } else {
+        None
+    };
     let result = match &cli.command {
-        Command::Cancel(a) => commands::cancel(&client, a, &out).await,
-        Command::Bulk(a) => commands::bulk(&client, a, &mut out).await,
+        Command::Cancel(a) => commands::cancel(&client, a, &out, interrupt.as_ref()).await,
+        Command::Bulk(a) => commands::bulk(&client, a, &mut out, interrupt.as_ref()).await,
         Command::Status(a) => commands::status(&client, a, &out).await,
         Command::Emulate(_) => Ok(output::EXIT_OK),
     };
-    finish(result, &out)
+    let code = finish(result, &out);
+    match &interrupt {
+        Some(i) => i.exit_code(code),
+        None => code,
+    }
 }
 
 fn finish(result: Result<u8, Failure>, out: &Output) -> u8 {
@@ -89,8 +108,10 @@ fn finish(result: Result<u8, Failure>, out: &Output) -> u8 {
     }
 }
 
-/// Logs to stderr: warnings only by default; `-v` our requests (debug), `-vv` more (trace).
-/// `RUST_LOG` overrides. Only our crates log by default, and they never log a token.
+/// Logs to stderr: warnings only by default; `-v` one line per request (method, URL, status,
+/// attempt, elapsed: the plumbing's `wfcancel::request` target); `-vv` the retries and their
+/// waits and the rest of our debug output; `-vvv` everything (trace). `RUST_LOG` overrides. Only
+/// our crates log by default, and they never log a token.
 fn init_tracing(verbose: u8) {
     use tracing_subscriber::EnvFilter;
     let ours = [
@@ -101,15 +122,18 @@ fn init_tracing(verbose: u8) {
         "wfcancel_emulator",
     ];
     let level = match verbose {
-        0 => "warn",
-        1 => "debug",
+        0 | 1 => "warn",
+        2 => "debug",
         _ => "trace",
     };
-    let default = ours
+    let mut default = ours
         .iter()
         .map(|c| format!("{c}={level}"))
         .collect::<Vec<_>>()
         .join(",");
+    if verbose == 1 {
+        default.push_str(",wfcancel::request=debug");
+    }
     let filter = match std::env::var("RUST_LOG") {
         Ok(v) if verbose > 0 && !v.trim().is_empty() => {
             EnvFilter::try_new(v).unwrap_or_else(|_| EnvFilter::new(&default))
@@ -119,7 +143,7 @@ fn init_tracing(verbose: u8) {
     let _ = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_env_filter(filter)
-        .with_target(verbose > 1)
+        .with_target(verbose > 2)
         .with_ansi(false)
         .try_init();
 }

@@ -93,6 +93,12 @@ pub struct Totals {
     /// An error reading the input (kind, message) that ended the command; repeated in the
     /// summary so that the last JSON line tells the whole story.
     pub input_error: Option<(String, String)>,
+    /// Repeated runs dropped before sending.
+    pub duplicates: u64,
+    /// Why the bulk ended early (a stop, a deadline), if it did.
+    pub interrupted: Option<wfcancel::Interruption>,
+    /// Why a drain could not confirm nothing is left, if it could not.
+    pub not_confirmed: Option<String>,
 }
 
 impl Totals {
@@ -104,6 +110,13 @@ impl Totals {
 
     /// Adds a bulk report's figures.
     pub fn add_report(&mut self, r: &BulkReport) {
+        self.duplicates += r.duplicates_dropped;
+        if self.interrupted.is_none() {
+            self.interrupted = r.interrupted;
+        }
+        if r.not_confirmed.is_some() {
+            self.not_confirmed.clone_from(&r.not_confirmed);
+        }
         self.cancelled += r.cancelled;
         self.requested += r.requested;
         self.not_active += r.not_active;
@@ -135,7 +148,11 @@ impl Totals {
     }
 
     fn any_failure(&self) -> bool {
-        self.failed > 0 || self.not_attempted > 0 || self.failed_calls > 0 || self.aborted.is_some()
+        self.failed > 0
+            || self.not_attempted > 0
+            || self.failed_calls > 0
+            || self.aborted.is_some()
+            || self.interrupted.is_some()
     }
 
     /// 0 when nothing failed; 3 when some runs succeeded and some failed; else 2 when every
@@ -166,6 +183,13 @@ impl Totals {
             "backend": backend,
         });
         if let Some(map) = s.as_object_mut() {
+            map.insert("duplicates_dropped".into(), json!(self.duplicates));
+            if let Some(i) = self.interrupted {
+                map.insert("interrupted".into(), json!(i.as_str()));
+            }
+            if let Some(why) = &self.not_confirmed {
+                map.insert("not_confirmed".into(), json!(why));
+            }
             if self.failed_calls > 0 {
                 map.insert("failed_requests".into(), json!(self.failed_calls));
             }
@@ -199,6 +223,15 @@ impl Totals {
         }
         if self.drained {
             tail.push("drained".into());
+        }
+        if self.duplicates > 0 {
+            tail.push(format!("{} dropped", plural(self.duplicates, "repeated id")));
+        }
+        if let Some(i) = self.interrupted {
+            tail.push(format!("interrupted: {i}"));
+        }
+        if let Some(why) = &self.not_confirmed {
+            tail.push(format!("not confirmed drained: {why}"));
         }
         if self.failed_calls > 0 {
             tail.push(format!("{} failed", plural(self.failed_calls, "request")));

@@ -1,10 +1,17 @@
 //! Options and reports of bulk cancels, and the default fan-out over single cancels.
 
+use std::borrow::Cow;
+use std::collections::HashSet;
+use std::future::Future;
+use std::ops::Range;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use futures::StreamExt;
 use futures::stream::FuturesUnordered;
+use tokio::sync::Notify;
+use tokio::time::Instant;
 
 use crate::{CancelError, CancelOutcome, RunRef, WorkflowCanceller};
 
@@ -15,13 +22,104 @@ pub const DEFAULT_PAGE_SIZE: usize = 100;
 /// Default limit on drain rounds.
 pub const DEFAULT_MAX_ROUNDS: u32 = 10_000;
 
+/// Stops a bulk cancel that is running, from anywhere: another task, a signal handler, a
+/// "stop" button. Cheap to clone; every clone stops the same bulks.
+///
+/// Once stopped, a bulk given this handle ([`BulkOptions::stop_handle`]) starts no new
+/// request; requests in flight finish; the bulk returns its report, with the runs it did not
+/// try in `not_attempted` and [`BulkReport::interrupted`] set.
+///
+/// ```
+/// use wfcancel_core::{BulkOptions, StopHandle};
+/// let stop = StopHandle::new();
+/// let opts = BulkOptions::new().stop_handle(stop.clone());
+/// assert!(!stop.is_stopped());
+/// stop.stop(); // e.g. on Ctrl-C
+/// assert!(stop.is_stopped());
+/// # let _ = opts;
+/// ```
+#[derive(Clone, Default)]
+pub struct StopHandle {
+    inner: Arc<StopInner>,
+}
+
+#[derive(Default)]
+struct StopInner {
+    stopped: AtomicBool,
+    notify: Notify,
+}
+
+impl std::fmt::Debug for StopHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StopHandle").field("stopped", &self.is_stopped()).finish()
+    }
+}
+
+impl StopHandle {
+    /// A handle that has not been stopped.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Stops every bulk given this handle (or a clone of it). Idempotent.
+    pub fn stop(&self) {
+        self.inner.stopped.store(true, Ordering::Release);
+        self.inner.notify.notify_waiters();
+    }
+
+    /// Whether [`stop`](Self::stop) was called.
+    pub fn is_stopped(&self) -> bool {
+        self.inner.stopped.load(Ordering::Acquire)
+    }
+
+    /// Completes once [`stop`](Self::stop) has been called (at once if it was already).
+    pub async fn stopped(&self) {
+        loop {
+            let notified = self.inner.notify.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if self.is_stopped() {
+                return;
+            }
+            notified.await;
+        }
+    }
+}
+
+/// Why a bulk ended before it had tried every run ([`BulkReport::interrupted`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Interruption {
+    /// Its [`StopHandle`] was stopped.
+    Stopped,
+    /// Its deadline ([`BulkOptions::deadline`]) passed.
+    Deadline,
+}
+
+impl Interruption {
+    /// snake_case name: `"stopped"` or `"deadline"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Interruption::Stopped => "stopped",
+            Interruption::Deadline => "deadline",
+        }
+    }
+}
+
+impl std::fmt::Display for Interruption {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// Where a bulk cancel has got to; passed to [`BulkOptions::progress`].
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Progress {
     /// Drain rounds finished so far (0 for a bulk by ids).
     pub rounds: u32,
-    /// Runs accounted for so far (cancelled, requested, not active, failed or not attempted).
+    /// Runs accounted for so far (cancelled, requested, not active, failed or not attempted),
+    /// for every kind of bulk: never a count of requests or rounds.
     pub done: u64,
     /// How many there are in all, when known.
     pub total: Option<u64>,
@@ -64,6 +162,12 @@ pub struct BulkOptions {
     pub max_rounds: u32,
     /// Called as the bulk makes progress.
     pub progress: Option<ProgressFn>,
+    /// The whole bulk's time limit, from the moment `cancel_many` is called (default none).
+    /// When it passes, no new request starts, requests in flight are abandoned, and the report
+    /// comes back with [`BulkReport::interrupted`] set.
+    pub deadline: Option<Duration>,
+    /// Stops the bulk from outside (default none); see [`StopHandle`].
+    pub stop: Option<StopHandle>,
 }
 
 impl Default for BulkOptions {
@@ -74,6 +178,8 @@ impl Default for BulkOptions {
             drain: false,
             max_rounds: DEFAULT_MAX_ROUNDS,
             progress: None,
+            deadline: None,
+            stop: None,
         }
     }
 }
@@ -86,6 +192,8 @@ impl std::fmt::Debug for BulkOptions {
             .field("drain", &self.drain)
             .field("max_rounds", &self.max_rounds)
             .field("progress", &self.progress.as_ref().map(|_| "Fn(&Progress)"))
+            .field("deadline", &self.deadline)
+            .field("stop", &self.stop)
             .finish()
     }
 }
@@ -126,6 +234,40 @@ impl BulkOptions {
         self
     }
 
+    /// A time limit for the whole bulk (see [`deadline`](Self::deadline)).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use std::time::Duration;
+    /// use wfcancel_core::{BulkOptions, Interruption, Selector, WorkflowCanceller};
+    /// # let c = wfcancel_core::InMemoryCanceller::new();
+    /// let opts = BulkOptions::new().deadline(Duration::from_secs(30));
+    /// let report = c.cancel_many(&Selector::ids(["a", "b"]), &opts).await.unwrap();
+    /// // A bulk cut short still reports: what it did not try is in `not_attempted`.
+    /// assert_eq!(report.accounted(), 2);
+    /// assert!(report.interrupted.is_none() || report.interrupted == Some(Interruption::Deadline));
+    /// # }
+    /// ```
+    pub fn deadline(mut self, d: Duration) -> Self {
+        self.deadline = Some(d);
+        self
+    }
+
+    /// A handle that stops the bulk (see [`StopHandle`]).
+    pub fn stop_handle(mut self, stop: StopHandle) -> Self {
+        self.stop = Some(stop);
+        self
+    }
+
+    /// The bulk's control: its deadline fixed from now, and its stop handle. A backend makes it
+    /// once, at the start of `cancel_many`.
+    pub fn control(&self) -> BulkControl {
+        BulkControl {
+            deadline: self.deadline.and_then(|d| Instant::now().checked_add(d)),
+            stop: self.stop.clone(),
+        }
+    }
+
     /// Checks the options: concurrency, page size and round limit must be at least 1.
     pub fn validate(&self, backend: &'static str) -> Result<(), CancelError> {
         if self.concurrency == 0 {
@@ -146,6 +288,169 @@ impl BulkOptions {
             f(p);
         }
     }
+}
+
+/// A running bulk's deadline and stop handle (see [`BulkOptions::control`]), for backend
+/// authors: checked before each new request, raced against requests in flight.
+#[derive(Debug, Clone, Default)]
+pub struct BulkControl {
+    deadline: Option<Instant>,
+    stop: Option<StopHandle>,
+}
+
+impl BulkControl {
+    /// Why no new request may start now, if one may not.
+    pub fn interrupted(&self) -> Option<Interruption> {
+        if self.deadline.is_some_and(|d| Instant::now() >= d) {
+            return Some(Interruption::Deadline);
+        }
+        if self.stop.as_ref().is_some_and(StopHandle::is_stopped) {
+            return Some(Interruption::Stopped);
+        }
+        None
+    }
+
+    /// The bulk's deadline, as a `std` instant (for [`crate::http::Call::until`]-style limits).
+    pub fn deadline(&self) -> Option<std::time::Instant> {
+        self.deadline.map(Instant::into_std)
+    }
+
+    /// Completes when the deadline passes (never without one).
+    pub async fn deadline_reached(&self) {
+        match self.deadline {
+            Some(d) => tokio::time::sleep_until(d).await,
+            None => std::future::pending().await,
+        }
+    }
+
+    /// Completes when the bulk is stopped or its deadline passes, saying which.
+    pub async fn interruption(&self) -> Interruption {
+        let stop = async {
+            match &self.stop {
+                Some(s) => s.stopped().await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            () = self.deadline_reached() => Interruption::Deadline,
+            () = stop => Interruption::Stopped,
+        }
+    }
+
+    /// Runs `fut` unless the deadline passes first (`Err(Interruption::Deadline)`: `fut` was
+    /// abandoned). A stop does not abandon it: a request in flight finishes.
+    pub async fn within_deadline<T>(&self, fut: impl Future<Output = T>) -> Result<T, Interruption> {
+        match self.deadline {
+            Some(d) => tokio::time::timeout_at(d, fut).await.map_err(|_| Interruption::Deadline),
+            None => Ok(fut.await),
+        }
+    }
+}
+
+/// What [`drive`] left undone.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Driven {
+    /// Items never started (a stop, the deadline, or `on_result` saying stop), in order.
+    pub not_started: Range<usize>,
+    /// Items in flight when the deadline passed, abandoned without an answer (their request may
+    /// have reached the provider), in order.
+    pub abandoned: Vec<usize>,
+    /// Why the bulk ended early, when a stop or the deadline ended it.
+    pub interrupted: Option<Interruption>,
+}
+
+/// Runs `start(i)` for every `i` in `0..n`, in order, at most `concurrency` at once, and hands
+/// each result to `on_result` as it arrives; `on_result` answers whether to go on starting new
+/// items (false: an error that fails every call). Stops starting new items when `control` is
+/// stopped or its deadline passes, and abandons the items in flight at the deadline. The
+/// bounded, stoppable fan-out behind [`fan_out`] and backends' chunked bulks.
+pub async fn drive<R, F, Fut>(
+    n: usize,
+    concurrency: usize,
+    control: &BulkControl,
+    mut start: F,
+    mut on_result: impl FnMut(usize, R) -> bool,
+) -> Driven
+where
+    F: FnMut(usize) -> Fut,
+    Fut: Future<Output = R>,
+{
+    let concurrency = concurrency.max(1);
+    let mut next = 0;
+    let mut go_on = true;
+    let mut interrupted = None;
+    let mut in_flight = FuturesUnordered::new();
+    let mut flying: HashSet<usize> = HashSet::new();
+    let deadline = control.deadline_reached();
+    tokio::pin!(deadline);
+    loop {
+        while go_on && next < n && in_flight.len() < concurrency {
+            if let Some(why) = control.interrupted() {
+                interrupted = Some(why);
+                break;
+            }
+            let i = next;
+            next += 1;
+            flying.insert(i);
+            let fut = start(i);
+            in_flight.push(async move { (i, fut.await) });
+        }
+        if in_flight.is_empty() {
+            break;
+        }
+        tokio::select! {
+            biased;
+            Some((i, result)) = in_flight.next() => {
+                flying.remove(&i);
+                if !on_result(i, result) {
+                    go_on = false;
+                }
+            }
+            () = &mut deadline => {
+                interrupted = Some(Interruption::Deadline);
+                break;
+            }
+        }
+    }
+    if interrupted.is_none() && go_on && next < n {
+        interrupted = control.interrupted();
+    }
+    let mut abandoned: Vec<usize> = flying.into_iter().collect();
+    abandoned.sort_unstable();
+    Driven {
+        not_started: next..n,
+        abandoned,
+        interrupted,
+    }
+}
+
+/// `runs` without repeats (the first of each kept, in order) and how many were dropped. Two
+/// [`RunRef`]s are the same run when their whole address is equal (id, owner, session). Takes
+/// no copy when there is no repeat.
+///
+/// ```
+/// use wfcancel_core::{RunRef, unique_runs};
+/// let runs = [RunRef::new("a"), RunRef::new("b"), RunRef::new("a"), RunRef::new("a").agent("x")];
+/// let (unique, dropped) = unique_runs(&runs);
+/// assert_eq!(unique.len(), 3);
+/// assert_eq!(dropped, 1);
+/// ```
+pub fn unique_runs(runs: &[RunRef]) -> (Cow<'_, [RunRef]>, u64) {
+    let mut seen: HashSet<&RunRef> = HashSet::with_capacity(runs.len());
+    let Some(first_repeat) = runs.iter().position(|r| !seen.insert(r)) else {
+        return (Cow::Borrowed(runs), 0);
+    };
+    let mut unique: Vec<RunRef> = runs[..first_repeat].to_vec();
+    let mut dropped = 1;
+    for run in &runs[first_repeat + 1..] {
+        if seen.insert(run) {
+            unique.push(run.clone());
+        } else {
+            dropped += 1;
+        }
+    }
+    (Cow::Owned(unique), dropped)
 }
 
 /// One run and what cancelling it did.
@@ -246,10 +551,20 @@ pub struct BulkReport {
     pub requests_sent: u64,
     /// Drain rounds run (1 for a single filtered call, 0 for a bulk by ids).
     pub rounds: u32,
-    /// Whether a drain ran until a round cancelled nothing.
+    /// Whether a drain ended with nothing left to cancel, on the provider's word or a state
+    /// read (never inferred from a round that cancelled nothing: see `not_confirmed`).
     pub drained: bool,
     /// The provider's id for a bulk action it runs in the background.
     pub action_id: Option<String>,
+    /// Repeated runs dropped before sending (same whole address); they are not counted
+    /// anywhere else.
+    pub duplicates_dropped: u64,
+    /// Why the bulk ended before trying every run: stopped, or its deadline passed. What it did
+    /// not try is in `not_attempted`; requests abandoned at the deadline are in `failed`.
+    pub interrupted: Option<Interruption>,
+    /// Why a drain could not confirm that no matching run is left, when it could not (then
+    /// `drained` is false).
+    pub not_confirmed: Option<String>,
 }
 
 impl BulkReport {
@@ -268,7 +583,7 @@ impl BulkReport {
 
     /// Whether nothing failed and nothing was left untried.
     pub fn is_success(&self) -> bool {
-        self.failed.is_empty() && self.not_attempted.is_empty() && self.aborted.is_none()
+        self.failed.is_empty() && self.not_attempted.is_empty() && self.aborted.is_none() && self.interrupted.is_none()
     }
 
     /// Runs accounted for: cancelled + requested + not active + failed + not attempted.
@@ -327,6 +642,13 @@ impl BulkReport {
         if self.action_id.is_none() {
             self.action_id = other.action_id;
         }
+        self.duplicates_dropped += other.duplicates_dropped;
+        if self.interrupted.is_none() {
+            self.interrupted = other.interrupted;
+        }
+        if self.not_confirmed.is_none() {
+            self.not_confirmed = other.not_confirmed;
+        }
     }
 
     /// A snapshot of the figures as a [`Progress`].
@@ -357,12 +679,16 @@ impl BulkReport {
 
 /// Cancels each run with [`WorkflowCanceller::cancel`], `opts.concurrency` at a time.
 ///
-/// Every run is accounted for in the report; one failure never hides the others. It stops
-/// starting new cancels only when an error [fails every call](CancelError::fails_every_call)
-/// (bad token, configuration, quota), records that error in `aborted`, and lists the runs it did
-/// not try in `not_attempted`. An error that may concern one run only (not found, permission
-/// denied, unsupported for that run's owner, a provider fault) is listed in `failed` and the bulk
-/// goes on. Validates the runs and options first.
+/// Every run is accounted for in the report; one failure never hides the others. Repeated runs
+/// (same whole address) are cancelled once and counted in `duplicates_dropped`. It stops
+/// starting new cancels when an error [fails every call](CancelError::fails_every_call) (bad
+/// token, configuration, quota), recording it in `aborted`; when `opts`' [`StopHandle`] is
+/// stopped; or when `opts`' deadline passes (cancels in flight then are abandoned and listed in
+/// `failed` with a [`CancelError::Timeout`]: they may have reached the provider). What it did
+/// not try is in `not_attempted`, so `accounted()` always equals the number of unique runs. An
+/// error that may concern one run only (not found, permission denied, unsupported for that
+/// run's owner, a provider fault) is listed in `failed` and the bulk goes on. Validates the
+/// runs and options first.
 ///
 /// `requests_sent` counts the cancels that reached the provider: those answered with an outcome
 /// or with an error other than [`CancelError::InvalidInput`] or [`CancelError::Config`] (which a
@@ -375,69 +701,85 @@ where
     let backend = canceller.backend();
     opts.validate(backend)?;
     crate::Selector::validate_ids(backend, runs)?;
+    let control = opts.control();
+    let (runs, duplicates) = unique_runs(runs);
+    let runs: &[RunRef] = &runs;
     let total = runs.len() as u64;
-    let stop = AtomicBool::new(false);
-    let stop = &stop;
     let mut report = BulkReport::new(backend);
+    report.duplicates_dropped = duplicates;
     // Kept here rather than counted in `report.failed` after each cancel: O(1) per progress call.
     let mut failed_runs: u64 = 0;
-    let mut pending = runs.iter();
-    let mut in_flight = FuturesUnordered::new();
-    loop {
-        while in_flight.len() < opts.concurrency {
-            match pending.next() {
-                Some(run) => in_flight.push(cancel_unless_stopped(canceller, run, stop)),
-                None => break,
-            }
-        }
-        let Some((run, result)) = in_flight.next().await else {
-            break;
-        };
-        match result {
-            None => report.not_attempted.push(run.clone()),
-            Some(Ok(outcome)) => {
-                report.requests_sent += 1;
-                report.record(run.clone(), outcome, true);
-            }
-            Some(Err(error)) => {
-                if reached_provider(&error) {
+    let driven = drive(
+        runs.len(),
+        opts.concurrency,
+        &control,
+        |i| canceller.cancel(&runs[i]),
+        |i, result| {
+            let run = &runs[i];
+            let go_on = match result {
+                Ok(outcome) => {
                     report.requests_sent += 1;
+                    report.record(run.clone(), outcome, true);
+                    true
                 }
-                failed_runs += 1;
-                report.record_failure(BulkFailure::new(vec![run.clone()], error));
+                Err(error) => {
+                    if reached_provider(&error) {
+                        report.requests_sent += 1;
+                    }
+                    failed_runs += 1;
+                    let go_on = !error.fails_every_call();
+                    report.record_failure(BulkFailure::new(vec![run.clone()], error));
+                    go_on
+                }
+            };
+            if opts.progress.is_some() {
+                opts.report_progress(&report.progress_with(Some(total), failed_runs));
             }
-        }
-        if opts.progress.is_some() {
-            opts.report_progress(&report.progress_with(Some(total), failed_runs));
-        }
+            go_on
+        },
+    )
+    .await;
+    report.finish_driven(backend, &driven, |i| std::slice::from_ref(&runs[i]));
+    if opts.progress.is_some() && (!driven.not_started.is_empty() || !driven.abandoned.is_empty()) {
+        opts.report_progress(&report.progress(Some(total)));
     }
     Ok(report)
+}
+
+impl BulkReport {
+    /// Books what [`drive`] left undone: items never started go to `not_attempted`, items
+    /// abandoned at the deadline to `failed` (a [`CancelError::Timeout`] saying their request
+    /// may have reached the provider), and the interruption to `interrupted`. `runs_of(i)` gives
+    /// the runs of item `i` (one run, or a chunk).
+    pub fn finish_driven<'r>(
+        &mut self,
+        backend: &'static str,
+        driven: &Driven,
+        runs_of: impl Fn(usize) -> &'r [RunRef],
+    ) {
+        for i in driven.not_started.clone() {
+            self.not_attempted.extend_from_slice(runs_of(i));
+        }
+        for &i in &driven.abandoned {
+            self.failed.push(BulkFailure::new(
+                runs_of(i).to_vec(),
+                CancelError::Timeout {
+                    backend,
+                    message: "abandoned at the bulk's deadline without an answer; the cancel may have reached the provider"
+                        .to_owned(),
+                },
+            ));
+        }
+        if self.interrupted.is_none() {
+            self.interrupted = driven.interrupted;
+        }
+    }
 }
 
 /// Whether a single cancel that failed with `error` sent a request: input and configuration
 /// errors are raised before anything is sent.
 fn reached_provider(error: &CancelError) -> bool {
     !matches!(error, CancelError::InvalidInput { .. } | CancelError::Config { .. })
-}
-
-async fn cancel_unless_stopped<'a, C>(
-    canceller: &C,
-    run: &'a RunRef,
-    stop: &AtomicBool,
-) -> (&'a RunRef, Option<Result<CancelOutcome, CancelError>>)
-where
-    C: WorkflowCanceller + ?Sized,
-{
-    if stop.load(Ordering::Acquire) {
-        return (run, None);
-    }
-    let result = canceller.cancel(run).await;
-    if let Err(e) = &result {
-        if e.fails_every_call() {
-            stop.store(true, Ordering::Release);
-        }
-    }
-    (run, Some(result))
 }
 
 #[cfg(test)]

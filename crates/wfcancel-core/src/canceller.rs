@@ -106,6 +106,10 @@ impl Default for WaitOptions {
 }
 
 impl WaitOptions {
+    /// The shortest pause between two status reads (20 ms): shorter intervals, zero included,
+    /// are raised to it, so that a wait never busy-polls the provider.
+    pub const MIN_INTERVAL: Duration = Duration::from_millis(20);
+
     /// The defaults with another timeout.
     pub fn with_timeout(timeout: Duration) -> Self {
         WaitOptions {
@@ -260,7 +264,8 @@ pub enum Polled<T> {
 }
 
 /// Reads with `read` until `done` accepts a value, pausing between reads with intervals that
-/// start at `opts.initial_interval` and double up to `opts.max_interval`, within `opts.timeout`.
+/// start at `opts.initial_interval` and double up to `opts.max_interval` (neither below
+/// [`WaitOptions::MIN_INTERVAL`]), within `opts.timeout`.
 ///
 /// The deadline bounds the whole wait, reads included: a read still unanswered at the deadline
 /// is abandoned. A timeout too large to add to the clock (e.g. `Duration::MAX`) means "no
@@ -277,7 +282,8 @@ where
     Fut: std::future::Future<Output = Result<T, CancelError>>,
 {
     let deadline = Instant::now().checked_add(opts.timeout);
-    let mut interval = opts.initial_interval.max(Duration::from_millis(1));
+    let floor = WaitOptions::MIN_INTERVAL;
+    let mut interval = opts.initial_interval.max(floor);
     let mut last: Option<T> = None;
     loop {
         let value = match deadline {
@@ -310,6 +316,6 @@ where
         tokio::time::sleep(pause).await;
         interval = interval
             .saturating_mul(2)
-            .min(opts.max_interval.max(opts.initial_interval));
+            .min(opts.max_interval.max(opts.initial_interval).max(floor));
     }
 }

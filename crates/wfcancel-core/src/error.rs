@@ -359,6 +359,91 @@ impl CancelError {
         full.strip_prefix(&prefix).map(str::to_owned).unwrap_or(full)
     }
 
+    /// The same error with `f` applied to every text it carries that may hold what a server
+    /// said (messages, ids). Used by the HTTP plumbing to mask a token echoed back.
+    #[cfg_attr(not(feature = "http"), allow(dead_code))]
+    pub(crate) fn map_text(self, f: impl Fn(String) -> String) -> Self {
+        match self {
+            CancelError::InvalidInput { backend, field, message } => CancelError::InvalidInput {
+                backend,
+                field,
+                message: f(message),
+            },
+            CancelError::Config { backend, message } => CancelError::Config {
+                backend,
+                message: f(message),
+            },
+            CancelError::NotFound {
+                backend,
+                what,
+                id,
+                message,
+            } => CancelError::NotFound {
+                backend,
+                what,
+                id: id.map(&f),
+                message: f(message),
+            },
+            CancelError::Unauthenticated { backend, message } => CancelError::Unauthenticated {
+                backend,
+                message: f(message),
+            },
+            CancelError::PermissionDenied { backend, message } => CancelError::PermissionDenied {
+                backend,
+                message: f(message),
+            },
+            CancelError::InvalidRequest {
+                backend,
+                status,
+                message,
+            } => CancelError::InvalidRequest {
+                backend,
+                status,
+                message: f(message),
+            },
+            CancelError::RateLimited {
+                backend,
+                retry_after,
+                limit,
+                message,
+            } => CancelError::RateLimited {
+                backend,
+                retry_after,
+                limit,
+                message: f(message),
+            },
+            CancelError::QuotaExceeded { backend, message } => CancelError::QuotaExceeded {
+                backend,
+                message: f(message),
+            },
+            CancelError::Unsupported { backend, operation } => CancelError::Unsupported {
+                backend,
+                operation: f(operation),
+            },
+            CancelError::Provider {
+                backend,
+                status,
+                message,
+            } => CancelError::Provider {
+                backend,
+                status,
+                message: f(message),
+            },
+            CancelError::Timeout { backend, message } => CancelError::Timeout {
+                backend,
+                message: f(message),
+            },
+            CancelError::Transport { backend, message } => CancelError::Transport {
+                backend,
+                message: f(message),
+            },
+            CancelError::Decode { backend, message } => CancelError::Decode {
+                backend,
+                message: f(message),
+            },
+        }
+    }
+
     /// Shorthand for [`CancelError::InvalidInput`].
     pub fn invalid_input(backend: &'static str, field: &'static str, message: impl Into<String>) -> Self {
         CancelError::InvalidInput {

@@ -34,8 +34,8 @@ mod mock;
 pub mod conformance;
 
 pub use bulk::{
-    BulkFailure, BulkOptions, BulkReport, DEFAULT_CONCURRENCY, DEFAULT_MAX_ROUNDS, DEFAULT_PAGE_SIZE, Progress,
-    ProgressFn, RunOutcome, fan_out,
+    BulkControl, BulkFailure, BulkOptions, BulkReport, DEFAULT_CONCURRENCY, DEFAULT_MAX_ROUNDS, DEFAULT_PAGE_SIZE,
+    Driven, Interruption, Progress, ProgressFn, RunOutcome, StopHandle, drive, fan_out, unique_runs,
 };
 pub use canceller::{CancelledRun, Polled, WaitOptions, WorkflowCanceller, WorkflowCancellerExt, poll_until};
 pub use capabilities::{Capabilities, FilterCapabilities};

@@ -702,7 +702,12 @@ impl InMemoryCanceller {
         let mut report = BulkReport::new(BACKEND);
         let max_rounds = if opts.drain { opts.max_rounds } else { 1 };
         let mut cursor = None;
+        let control = opts.control();
         while report.rounds < max_rounds {
+            if let Some(why) = control.interrupted() {
+                report.interrupted = Some(why);
+                break;
+            }
             let round = report.rounds + 1;
             report.rounds = round;
             report.requests_sent += 1;

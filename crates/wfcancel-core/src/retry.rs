@@ -27,7 +27,15 @@ pub struct RetryPolicy {
     pub jitter: bool,
     /// No retry starts, and no sleep lasts, past this long after the first attempt (default 60 s).
     /// A value too large to add to the clock (e.g. `Duration::MAX`) means no deadline.
+    ///
+    /// It bounds a whole call (every request a trait method sends, state reads and
+    /// confirmations included), not each request.
     pub total_deadline: Duration,
+    /// The longest wait a server's retry hint (`Retry-After`, a rate limit's reset) is honoured
+    /// for (default 5 minutes). A server asking for more is not waited for, whatever the
+    /// deadline: its answer (typically a 429) is returned at once with its retry time, for the
+    /// caller to decide. This also keeps a call without a deadline from sleeping for decades.
+    pub max_retry_wait: Duration,
 }
 
 impl Default for RetryPolicy {
@@ -38,6 +46,7 @@ impl Default for RetryPolicy {
             max_backoff: Duration::from_secs(5),
             jitter: true,
             total_deadline: Duration::from_secs(60),
+            max_retry_wait: Duration::from_secs(300),
         }
     }
 }
@@ -81,6 +90,12 @@ impl RetryPolicy {
     /// Total deadline.
     pub fn total_deadline(mut self, d: Duration) -> Self {
         self.total_deadline = d;
+        self
+    }
+
+    /// The longest server-requested wait honoured.
+    pub fn max_retry_wait(mut self, d: Duration) -> Self {
+        self.max_retry_wait = d;
         self
     }
 

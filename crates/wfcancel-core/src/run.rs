@@ -219,14 +219,60 @@ pub enum RunState {
     Failed,
     /// Cancelled.
     Cancelled,
-    /// A state this library does not know, as the provider named it.
-    Unknown(String),
+    /// A state this library does not name, as the provider named it, classified by the backend
+    /// as terminal (the run is over: a wait ends on it) or not.
+    Unknown {
+        /// The provider's name for the state.
+        name: String,
+        /// Whether the run is over in this state (the backend decides: from another field of
+        /// the answer where the provider has one, else from the name; see
+        /// [`RunState::name_looks_terminal`]).
+        terminal: bool,
+    },
 }
 
 impl RunState {
-    /// Whether the run is over (completed, failed or cancelled).
+    /// A state this library does not name, classified as terminal or not.
+    ///
+    /// ```
+    /// use wfcancel_core::RunState;
+    /// assert!(RunState::unknown("ARCHIVED", true).is_terminal());
+    /// assert!(!RunState::unknown("WARMING_UP", false).is_terminal());
+    /// ```
+    pub fn unknown(name: impl Into<String>, terminal: bool) -> Self {
+        RunState::Unknown {
+            name: name.into(),
+            terminal,
+        }
+    }
+
+    /// Whether a provider's state name that this library does not know reads as "over": it
+    /// holds (in any case) one of `CANCEL`, `FAIL`, `ERROR`, `COMPLETE`, `SUCCE`, `DONE`,
+    /// `FINISH`, `TERMINAT`, `TIMEOUT`, `TIMED_OUT`, `ABORT`, `EXPIRE`, `KILL`, `CRASH`,
+    /// `STOPPED`. For backends whose answer has no better sign (such as a completion time).
+    ///
+    /// ```
+    /// use wfcancel_core::RunState;
+    /// assert!(RunState::name_looks_terminal("RUN_ABORTED"));
+    /// assert!(!RunState::name_looks_terminal("QUEUED"));
+    /// ```
+    pub fn name_looks_terminal(name: &str) -> bool {
+        const OVER: [&str; 15] = [
+            "CANCEL", "FAIL", "ERROR", "COMPLETE", "SUCCE", "DONE", "FINISH", "TERMINAT", "TIMEOUT", "TIMED_OUT",
+            "ABORT", "EXPIRE", "KILL", "CRASH", "STOPPED",
+        ];
+        let upper = name.to_ascii_uppercase();
+        OVER.iter().any(|w| upper.contains(w))
+    }
+
+    /// Whether the run is over: completed, failed or cancelled, or an unknown state its backend
+    /// classified as terminal.
     pub fn is_terminal(&self) -> bool {
-        matches!(self, RunState::Completed | RunState::Failed | RunState::Cancelled)
+        match self {
+            RunState::Completed | RunState::Failed | RunState::Cancelled => true,
+            RunState::Unknown { terminal, .. } => *terminal,
+            _ => false,
+        }
     }
 
     /// Whether a cancel could still stop the run (pending, running or paused).
@@ -243,7 +289,7 @@ impl RunState {
             RunState::Completed => "completed",
             RunState::Failed => "failed",
             RunState::Cancelled => "cancelled",
-            RunState::Unknown(s) => s,
+            RunState::Unknown { name, .. } => name,
         }
     }
 }

@@ -239,7 +239,7 @@ impl WorkflowCanceller for Broken {
     async fn status(&self, run: &RunRef) -> Result<RunState, CancelError> {
         match self.inner.status(run).await {
             Err(CancelError::NotFound { .. }) if self.defect == Defect::StatusOfUnknownIsOk => {
-                Ok(RunState::Unknown("gone".into()))
+                Ok(RunState::unknown("gone", false))
             }
             other => other,
         }

@@ -82,10 +82,41 @@ async fn intervals_grow_and_are_capped() {
 async fn custom_intervals() {
     let c = Scripted::new(4);
     let opts = WaitOptions::with_timeout(Duration::from_secs(60))
-        .initial_interval(Duration::from_millis(10))
-        .max_interval(Duration::from_millis(30));
+        .initial_interval(Duration::from_millis(25))
+        .max_interval(Duration::from_millis(70));
     c.wait_until_terminal(&RunRef::new("r"), opts).await.unwrap();
-    assert_eq!(gaps(&c.reads.lock().unwrap()), [10, 20, 30, 30]);
+    assert_eq!(gaps(&c.reads.lock().unwrap()), [25, 50, 70, 70]);
+}
+
+/// Zero or tiny intervals are raised to `WaitOptions::MIN_INTERVAL` (20 ms): a wait never
+/// busy-polls (before the floor, a zero interval made 184 reads in 200 ms).
+#[tokio::test(start_paused = true)]
+async fn zero_intervals_never_busy_poll() {
+    let c = Scripted::new(1_000_000);
+    let opts = WaitOptions::with_timeout(Duration::from_millis(200))
+        .initial_interval(Duration::ZERO)
+        .max_interval(Duration::ZERO);
+    let err = c.wait_until_terminal(&RunRef::new("r"), opts).await.unwrap_err();
+    assert!(matches!(err, wfcancel_core::CancelError::Timeout { .. }), "{err}");
+    let reads = c.reads.lock().unwrap();
+    assert!(reads.len() <= 11, "{} reads in 200 ms", reads.len());
+    assert!(gaps(&reads).iter().all(|g| *g >= 20), "{:?}", gaps(&reads));
+}
+
+/// An unknown state the backend classifies as terminal ends a wait; one it classifies as not
+/// terminal does not.
+#[tokio::test(start_paused = true)]
+async fn an_unknown_terminal_state_ends_a_wait() {
+    assert!(RunState::unknown("ARCHIVED", true).is_terminal());
+    assert!(!RunState::unknown("WARMING", false).is_terminal());
+    let polled = wfcancel_core::poll_until(
+        WaitOptions::with_timeout(Duration::from_secs(5)),
+        || async { Ok::<_, wfcancel_core::CancelError>(RunState::unknown("ARCHIVED", true)) },
+        RunState::is_terminal,
+    )
+    .await
+    .unwrap();
+    assert_eq!(polled, wfcancel_core::Polled::Done(RunState::unknown("ARCHIVED", true)));
 }
 
 #[tokio::test(start_paused = true)]

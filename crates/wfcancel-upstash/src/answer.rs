@@ -13,7 +13,7 @@ use crate::action::{BulkAction, BulkActionState};
 /// Which call an answer belongs to (it decides what a 404 means).
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Op<'a> {
-    /// Cancel of one run (via the bulk endpoint).
+    /// Cancel of one run (`DELETE /v2/workflows/runs/{id}`, or the bulk endpoint with one id).
     Cancel,
     /// A bulk cancel call (a chunk of ids or a filter round).
     CancelMany,
@@ -353,17 +353,69 @@ pub(crate) fn decode_bulk(resp: &HttpResponse) -> Result<BulkAnswer, CancelError
     Ok(BulkAnswer { cancelled, action_id })
 }
 
-/// A single cancel's outcome from its bulk answer: `{"cancelled":0}` is `NotActive`, any other
-/// count `Cancelled`; an action id instead of a count is a decode error.
-pub(crate) fn cancel_outcome(a: BulkAnswer) -> Result<CancelOutcome, CancelError> {
-    match a.cancelled {
-        Some(0) => Ok(CancelOutcome::NotActive),
-        Some(_) => Ok(CancelOutcome::Cancelled),
-        None => Err(CancelError::Decode {
-            backend: BACKEND,
-            message: "a cancel by id answered an action id instead of a count".to_owned(),
-        }),
+/// The outcome of `DELETE /v2/workflows/runs/{id}`, whose answer is about that run alone: 2xx
+/// (`OK`) → `Cancelled`; 404 with Upstash's JSON error body (`{"error": "..."}`) → `NotActive`
+/// (no such active run: unknown, finished or already cancelled, on the server's word); any
+/// other answer → [`map_error`] (a 404 that is not Upstash's, such as an HTML page, means the
+/// request did not reach the API: `NotFound` asking to check `QSTASH_URL`).
+pub(crate) fn path_cancel_outcome(resp: &HttpResponse) -> Result<CancelOutcome, CancelError> {
+    if resp.is_success() {
+        return Ok(CancelOutcome::Cancelled);
     }
+    if resp.status == 404 {
+        if let Ok(Value::Object(map)) = serde_json::from_slice::<Value>(&resp.body) {
+            if map.get("error").is_some_and(Value::is_string) {
+                return Ok(CancelOutcome::NotActive);
+            }
+        }
+        let message = provider_message(resp);
+        return Err(CancelError::NotFound {
+            backend: BACKEND,
+            what: NotFoundKind::Other,
+            id: None,
+            message: format!(
+                "{message} (the answer is not Upstash's: check the base URL (QSTASH_URL, or the region's QSTASH_URL) \
+                 and its path prefix)"
+            ),
+        });
+    }
+    Err(map_error(Op::Cancel, resp))
+}
+
+/// One page of `GET /v2/workflows/logs`: its runs and the cursor of the next page (`None` on
+/// the last page).
+pub(crate) fn decode_logs_page(
+    resp: &HttpResponse,
+) -> Result<(Vec<serde_json::Map<String, Value>>, Option<String>), CancelError> {
+    const WHAT: &str = r#"{"cursor": "...", "runs": [{...}]}"#;
+    let map = json_object(WHAT, resp)?;
+    let runs = match map.get("runs") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Array(runs)) => runs
+            .iter()
+            .map(|r| match r {
+                Value::Object(m) => Ok(m.clone()),
+                _ => Err(decode_error(WHAT, resp)),
+            })
+            .collect::<Result<_, _>>()?,
+        Some(_) => return Err(decode_error(WHAT, resp)),
+    };
+    let cursor = match map.get("cursor") {
+        Some(Value::String(c)) if !c.is_empty() => Some(c.clone()),
+        Some(Value::Number(n)) => Some(n.to_string()),
+        _ => None,
+    };
+    Ok((runs, cursor))
+}
+
+/// The count of a bulk answer to a cancel by ids; an action id instead of a count is a decode
+/// error. (A count of 0 proves nothing on its own: the server answers 0 too for a run it could
+/// not cancel this time.)
+pub(crate) fn cancelled_count(a: BulkAnswer) -> Result<u64, CancelError> {
+    a.cancelled.ok_or_else(|| CancelError::Decode {
+        backend: BACKEND,
+        message: "a cancel by ids answered an action id instead of a count".to_owned(),
+    })
 }
 
 /// The state of run `id` in a `GET /v2/workflows/logs` answer.
@@ -395,7 +447,8 @@ pub(crate) fn decode_status(resp: &HttpResponse, id: &str) -> Result<RunState, C
         "RUN_SUCCESS" => RunState::Completed,
         "RUN_FAILED" => RunState::Failed,
         "RUN_CANCELED" => RunState::Cancelled,
-        other => RunState::Unknown(other.to_owned()),
+        // A state this library does not name is over when the run has a completion time.
+        other => RunState::unknown(other, run.get("workflowRunCompletedAt").is_some_and(|t| !t.is_null())),
     })
 }
 

@@ -14,9 +14,9 @@ fn response(status: u16, headers: &HeaderMap, body: &[u8]) -> HttpResponse {
     HttpResponse::new(status, headers.clone(), body.to_vec())
 }
 
-/// What `cancel` makes of one answer: `{"cancelled": n}` → `Cancelled` / `NotActive`, else an
-/// error. (`cancel` sends once more after a `NotActive` answer; `_run_id` is not read: a 404
-/// does not name the run.)
+/// What `cancel` makes of one answer of `DELETE /v2/workflows/runs/{id}`: 2xx → `Cancelled`,
+/// Upstash's 404 → `NotActive`, else an error. (`_run_id` is not read: the answer does not name
+/// the run.)
 pub fn cancel_answer(
     status: u16,
     headers: &HeaderMap,
@@ -25,7 +25,8 @@ pub fn cancel_answer(
 ) -> Result<CancelOutcome, CancelError> {
     let resp = response(status, headers, body);
     let op = Op::Cancel;
-    answer::answer(op, &resp, answer::decode_bulk).and_then(answer::cancel_outcome)
+    let _ = op;
+    answer::path_cancel_outcome(&resp)
 }
 
 /// What a bulk call (a chunk of ids or a filter round) makes of an answer: the count and the

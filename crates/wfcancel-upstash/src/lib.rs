@@ -138,15 +138,14 @@ pub mod fuzz;
 mod plan;
 
 use std::ops::Range;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use async_trait::async_trait;
 use futures::StreamExt;
-use futures::stream::FuturesUnordered;
-use wfcancel_core::http::{HttpClient, HttpConfig, HttpResponse, Method, Url};
+use wfcancel_core::http::{Call, HttpClient, HttpConfig, HttpResponse, Method, Url};
 use wfcancel_core::{
-    BulkFailure, BulkOptions, BulkReport, CancelError, CancelOutcome, Capabilities, FilterCapabilities, Polled, RunRef,
-    RunState, Selector, WaitOptions, WorkflowCanceller, poll_until, validate_id,
+    BulkControl, BulkFailure, BulkOptions, BulkReport, CancelError, CancelOutcome, Capabilities, FilterCapabilities,
+    NotFoundKind, Polled, RunFilter, RunRef, RunState, Selector, UrlMatch, WaitOptions, WorkflowCanceller, drive,
+    from_epoch_millis, poll_until, validate_id,
 };
 
 pub use action::{BulkAction, BulkActionState};
@@ -308,13 +307,15 @@ impl UpstashCanceller {
     ) -> Result<Vec<PlannedRequest>, CancelError> {
         Ok(
             match plan::bulk_plan(&self.runs_url, selector, opts, self.max_url_bytes, background)? {
-                BulkPlan::Chunks { runs, ranges } => ranges
+                BulkPlan::Chunks { runs, ranges, .. } => ranges
                     .into_iter()
                     .map(|r| {
                         PlannedRequest::once(Method::DELETE, plan::ids_url(&self.runs_url, &runs[r.clone()]), r.len())
                     })
                     .collect(),
-                BulkPlan::Rounds { url, drain, max_rounds } => {
+                BulkPlan::Rounds {
+                    url, drain, max_rounds, ..
+                } => {
                     let mut req = PlannedRequest::once(Method::DELETE, url, 0);
                     if drain {
                         req.max_sends = max_rounds;
@@ -325,10 +326,24 @@ impl UpstashCanceller {
         )
     }
 
-    /// The request [`cancel`](WorkflowCanceller::cancel) would send for `run`.
+    /// The request [`cancel`](WorkflowCanceller::cancel) sends first for `run`:
+    /// `DELETE /v2/workflows/runs/{id}`, or, for an id that cannot be a path segment (`.` and
+    /// `..`), the bulk endpoint with that one id (`run_ids` is 1 then, 0 for the path form).
+    ///
+    /// ```
+    /// use wfcancel_core::RunRef;
+    /// use wfcancel_upstash::UpstashCanceller;
+    /// let c = UpstashCanceller::builder().token("t").build().unwrap();
+    /// assert_eq!(c.plan_cancel(&RunRef::new("wfr/1")).unwrap().to_string(), "DELETE /v2/workflows/runs/wfr%2F1");
+    /// assert_eq!(c.plan_cancel(&RunRef::new("..")).unwrap().to_string(), "DELETE /v2/workflows/runs?workflowRunIds=..");
+    /// ```
     pub fn plan_cancel(&self, run: &RunRef) -> Result<PlannedRequest, CancelError> {
         plan::validate_run(run)?;
-        let url = plan::ids_url(&self.runs_url, std::slice::from_ref(run));
+        let (url, run_ids) = if plan::fits_path(run.run_id()) {
+            (self.path_url(run.run_id())?, 0)
+        } else {
+            (plan::ids_url(&self.runs_url, std::slice::from_ref(run)), 1)
+        };
         if url.as_str().len() > self.max_url_bytes {
             return Err(CancelError::invalid_input(
                 BACKEND,
@@ -340,7 +355,7 @@ impl UpstashCanceller {
                 ),
             ));
         }
-        Ok(PlannedRequest::once(Method::DELETE, url, 1))
+        Ok(PlannedRequest::once(Method::DELETE, url, run_ids))
     }
 
     /// The request [`status`](WorkflowCanceller::status) would send for `run`.
@@ -425,192 +440,286 @@ impl UpstashCanceller {
         self.http.send_with(op.name(), method, url, &answer::retry_hint).await
     }
 
-    /// Sends a call that must not run twice (a filter or cancel-all round, capped by `count`, or
-    /// an `async=true` call, which starts an action): retried only when it surely never reached
-    /// the server, or on a `429`; never on a `5xx`, a `408` or a timeout.
-    async fn send_unrepeatable(&self, op: Op<'_>, method: Method, url: Url) -> Result<HttpResponse, CancelError> {
-        self.http
-            .send_unrepeatable(op.name(), method, url, &answer::unrepeatable_retry_hint)
-            .await
-    }
-
     async fn bulk(&self, selector: &Selector, opts: &BulkOptions, background: bool) -> Result<BulkReport, CancelError> {
         match plan::bulk_plan(&self.runs_url, selector, opts, self.max_url_bytes, background)? {
-            BulkPlan::Chunks { runs, ranges } => Ok(self.cancel_chunks(runs, ranges, opts).await),
-            BulkPlan::Rounds { url, drain, max_rounds } => Ok(self.cancel_rounds(url, drain, max_rounds, opts).await),
+            BulkPlan::Chunks {
+                runs,
+                ranges,
+                duplicates,
+            } => {
+                let mut report = self.cancel_chunks(&runs, ranges, opts).await;
+                report.duplicates_dropped = duplicates;
+                Ok(report)
+            }
+            BulkPlan::Rounds {
+                url,
+                filter,
+                drain,
+                max_rounds,
+            } => Ok(self.cancel_rounds(url, filter, drain, max_rounds, opts).await),
         }
     }
 
     /// Sends the chunks `opts.concurrency` at a time; stops starting new ones after an error that
-    /// fails every call.
+    /// fails every call, a stop, or the bulk's deadline (chunks in flight then are abandoned).
     async fn cancel_chunks(&self, runs: &[RunRef], ranges: Vec<Range<usize>>, opts: &BulkOptions) -> BulkReport {
         let total = runs.len() as u64;
-        let stop = AtomicBool::new(false);
+        let control = opts.control();
         let mut report = BulkReport::new(BACKEND);
-        let mut pending = ranges.into_iter().enumerate();
-        let mut skipped: Vec<(usize, Range<usize>)> = Vec::new();
-        let mut in_flight = FuturesUnordered::new();
-        loop {
-            while in_flight.len() < opts.concurrency && !stop.load(Ordering::Acquire) {
-                match pending.next() {
-                    Some((index, range)) => in_flight.push(self.send_chunk(runs, index, range, &stop)),
-                    None => break,
-                }
-            }
-            let Some((index, range, result)) = in_flight.next().await else {
-                break;
-            };
-            match result {
-                None => skipped.push((index, range)),
-                Some(ChunkResult {
-                    requests,
-                    cancelled,
-                    error: None,
-                }) => {
-                    report.requests_sent += requests;
-                    report.cancelled += cancelled;
-                    report.not_active += range.len() as u64 - cancelled;
-                }
-                Some(ChunkResult {
-                    requests,
-                    cancelled,
-                    error: Some(error),
-                }) => {
-                    report.requests_sent += requests;
-                    if cancelled > 0 {
-                        tracing::warn!(
-                            backend = BACKEND,
-                            chunk = index,
-                            ids = range.len(),
-                            cancelled,
-                            error = %error,
-                            "a re-send of a chunk failed after earlier answers counted cancelled runs; \
-                             the whole chunk is reported failed (which of its runs are still running is unknown)"
-                        );
+        let driven = drive(
+            ranges.len(),
+            opts.concurrency,
+            &control,
+            |index| self.send_chunk(runs, index, ranges[index].clone(), &control),
+            |index, chunk: ChunkResult| {
+                report.requests_sent += chunk.requests;
+                let range = ranges[index].clone();
+                let go_on = match chunk.error {
+                    None => {
+                        report.cancelled += chunk.cancelled;
+                        report.not_active += chunk.not_active;
+                        for (run, error) in chunk.failures {
+                            report.record_failure(BulkFailure::new(vec![run], error).chunk(index));
+                        }
+                        true
                     }
-                    report.record_failure(BulkFailure::new(runs[range].to_vec(), error).chunk(index));
+                    Some(error) => {
+                        if chunk.cancelled > 0 {
+                            tracing::warn!(
+                                backend = BACKEND,
+                                chunk = index,
+                                ids = range.len(),
+                                cancelled = chunk.cancelled,
+                                error = %error,
+                                "a re-send of a chunk failed after earlier answers counted cancelled runs; \
+                                 the whole chunk is reported failed (which of its runs are still running is unknown)"
+                            );
+                        }
+                        let go_on = !error.fails_every_call();
+                        report.record_failure(BulkFailure::new(runs[range].to_vec(), error).chunk(index));
+                        go_on
+                    }
+                };
+                if opts.progress.is_some() {
+                    opts.report_progress(&report.progress(Some(total)));
                 }
-            }
-            if opts.progress.is_some() {
-                opts.report_progress(&report.progress(Some(total)));
-            }
-        }
-        skipped.extend(pending);
-        skipped.sort_by_key(|(index, _)| *index);
-        let stopped_early = !skipped.is_empty();
-        for (_, range) in skipped {
-            report.not_attempted.extend_from_slice(&runs[range]);
-        }
+                go_on
+            },
+        )
+        .await;
+        report.finish_driven(BACKEND, &driven, |i| &runs[ranges[i].clone()]);
         report.failed.sort_by_key(|f| f.chunk);
-        if stopped_early && opts.progress.is_some() {
+        if opts.progress.is_some() && (!driven.not_started.is_empty() || !driven.abandoned.is_empty()) {
             // The untried ids are accounted for now: one last callback, with done == total.
             opts.report_progress(&report.progress(Some(total)));
         }
         report
     }
 
-    /// Cancels one chunk of ids. The server stops a bulk cancel at the first run it cannot
-    /// cancel and answers the count so far, so an answer below the chunk's size does not prove
-    /// that the rest were not active: the same chunk is sent again (the runs already cancelled,
-    /// unknown or finished are skipped by the server) and the counts added up, until the sum
-    /// reaches the size or [`DRAIN_ZERO_ROUNDS`] answers in a row are 0. Only then is the rest
-    /// booked as not active. Each non-zero answer cancels at least one run and a zero is
-    /// followed by a non-zero answer or ends the loop with a second zero, so a chunk of `n` ids
-    /// takes at most `2n` sends; `2n + 2` is enforced as a cap against a server that miscounts.
+    /// Cancels one chunk of ids, all its sends and reads within one call's deadline (and the
+    /// bulk's).
     ///
-    /// The same loop covers an answer that took more than one attempt: a lost earlier attempt
-    /// may have cancelled runs whose count the retried answer leaves out, so no answer alone is
-    /// taken as proof that runs were not active.
+    /// The server stops a bulk cancel at the first run it cannot cancel and answers the count so
+    /// far, and answers `{"cancelled": 0}` for such a run as it does for one that is over, so a
+    /// count below the chunk's size proves nothing about the rest. The chunk is sent again while
+    /// answers cancel something (each such answer cancels at least one run: at most `n + 1`
+    /// sends). When an answer is 0 with runs unaccounted for, each run of the chunk has its state
+    /// read (the logs endpoint): a run that is over or unknown is booked (cancelled by the
+    /// counts, or not active); a run still active is cancelled by itself through
+    /// `DELETE /v2/workflows/runs/{id}`, whose answer is about that run alone; and a run whose
+    /// state could not be read, or that is still active after that, is a failure naming why —
+    /// never "not active".
     async fn send_chunk(
         &self,
         runs: &[RunRef],
         index: usize,
         range: Range<usize>,
-        stop: &AtomicBool,
-    ) -> (usize, Range<usize>, Option<ChunkResult>) {
-        if stop.load(Ordering::Acquire) {
-            return (index, range, None);
-        }
-        let size = range.len() as u64;
-        let max_sends = 2 * size + u64::from(DRAIN_ZERO_ROUNDS);
-        let url = plan::ids_url(&self.runs_url, &runs[range.clone()]);
-        let mut chunk = ChunkResult {
-            requests: 0,
-            cancelled: 0,
-            error: None,
-        };
-        let mut zeros = 0u32;
+        control: &BulkControl,
+    ) -> ChunkResult {
+        let call = self.http.call().until(control.deadline());
+        let chunk_runs = &runs[range];
+        let size = chunk_runs.len() as u64;
+        let url = plan::ids_url(&self.runs_url, chunk_runs);
+        let mut chunk = ChunkResult::default();
+        let mut counted = 0u64;
         loop {
             chunk.requests += 1;
-            let result = match self.send(Op::CancelMany, Method::DELETE, url.clone()).await {
-                Ok(resp) => answer(Op::CancelMany, &resp, decode_bulk).and_then(|a| {
-                    a.cancelled.ok_or_else(|| CancelError::Decode {
-                        backend: BACKEND,
-                        message: "a bulk cancel by ids answered an action id instead of a count".to_owned(),
-                    })
-                }),
+            let result = match call.send_with(Op::CancelMany.name(), Method::DELETE, url.clone(), &answer::retry_hint).await {
+                Ok(resp) => self
+                    .http
+                    .scrub_result(answer(Op::CancelMany, &resp, decode_bulk).and_then(answer::cancelled_count)),
                 Err(e) => Err(e),
             };
             let count = match result {
                 Ok(count) => count,
                 Err(e) => {
-                    if e.fails_every_call() {
-                        stop.store(true, Ordering::Release);
-                    }
+                    chunk.cancelled = counted;
                     chunk.error = Some(e);
-                    break;
+                    return chunk;
                 }
             };
-            let left = size - chunk.cancelled;
+            let left = size - counted;
             if count > left {
                 tracing::warn!(
                     backend = BACKEND,
                     chunk = index,
                     ids = size,
-                    cancelled = chunk.cancelled + count,
+                    cancelled = counted + count,
                     "the server counted more cancelled runs than ids sent; counting the chunk as all cancelled"
                 );
             }
-            chunk.cancelled += count.min(left);
-            zeros = if count == 0 { zeros + 1 } else { 0 };
-            if chunk.cancelled >= size || zeros >= DRAIN_ZERO_ROUNDS {
-                break;
+            counted += count.min(left);
+            if counted >= size {
+                chunk.cancelled = size;
+                return chunk;
             }
-            if chunk.requests >= max_sends {
-                tracing::warn!(
-                    backend = BACKEND,
-                    chunk = index,
-                    ids = size,
-                    requests = chunk.requests,
-                    "a chunk kept answering counts without reaching its size; booking the rest as not active"
-                );
+            if count == 0 || chunk.requests > size {
                 break;
             }
         }
-        (index, range, Some(chunk))
+        // Some runs are unaccounted for: read every run's state, then settle each.
+        // Indices, not references, go into the stream: a closure over references makes the
+        // future not `Send` for every lifetime (a known limit of the compiler).
+        let call = &call;
+        let reads = futures::stream::iter(0..chunk_runs.len())
+            .map(|i| async move {
+                let state = self.read_state(call, chunk_runs[i].run_id()).await;
+                (i, state)
+            })
+            .buffer_unordered(STATE_READS_IN_FLIGHT)
+            .collect::<Vec<_>>()
+            .await;
+        let mut over = 0u64;
+        let mut active: Vec<(usize, RunState)> = Vec::new();
+        for (i, state) in reads {
+            chunk.requests += 1;
+            let run = &chunk_runs[i];
+            match state {
+                Ok(None) => over += 1,
+                Ok(Some(s)) if !s.is_active() => over += 1,
+                Ok(Some(s)) => active.push((i, s)),
+                Err(e) => chunk.failures.push((
+                    run.clone(),
+                    annotate(e, "the chunk's cancel answered 0 and this run's state could not be read to tell whether it is still active"),
+                )),
+            }
+        }
+        let by_counts = counted.min(over);
+        chunk.cancelled = by_counts;
+        chunk.not_active = over - by_counts;
+        // Still active after the server answered 0 for it: cancel it by itself.
+        let singles = futures::stream::iter(active)
+            .map(|(i, state)| async move {
+                let run = &chunk_runs[i];
+                let result = if plan::fits_path(run.run_id()) {
+                    self.cancel_by_path(call, run).await
+                } else {
+                    Err(still_active(run.run_id(), &state))
+                };
+                (run, state, result)
+            })
+            .buffer_unordered(STATE_READS_IN_FLIGHT)
+            .collect::<Vec<_>>()
+            .await;
+        for (run, state, result) in singles {
+            if plan::fits_path(run.run_id()) {
+                chunk.requests += 1;
+            }
+            match result {
+                Ok(CancelOutcome::Cancelled) => chunk.cancelled += 1,
+                Ok(_) => chunk.not_active += 1,
+                Err(e) => chunk.failures.push((run.clone(), annotate(e, &format!("still {state} after the chunk's cancel answered 0")))),
+            }
+        }
+        chunk
     }
 
-    /// Sends a filtered (or cancel-all) call once, or, when draining, until
-    /// [`DRAIN_ZERO_ROUNDS`] calls in a row cancel nothing or `max_rounds` calls were made.
-    /// A failed round stops the drain: it is recorded in `failed` with its round number (and in
-    /// `aborted` when it fails every call). `drained` is true only when the drain ended on
-    /// those zero rounds; the progress callback runs after every round.
-    async fn cancel_rounds(&self, url: Url, drain: bool, max_rounds: u32, opts: &BulkOptions) -> BulkReport {
+    /// `DELETE /v2/workflows/runs/{id}` within `call`: `Cancelled`, `NotActive` (the server's
+    /// 404), or an error.
+    async fn cancel_by_path(&self, call: &Call<'_>, run: &RunRef) -> Result<CancelOutcome, CancelError> {
+        let url = self.path_url(run.run_id())?;
+        let resp = call
+            .send_with(Op::Cancel.name(), Method::DELETE, url, &answer::retry_hint)
+            .await?;
+        self.http.scrub_result(answer::path_cancel_outcome(&resp))
+    }
+
+    fn path_url(&self, id: &str) -> Result<Url, CancelError> {
+        self.http.endpoint(&[("path", "v2"), ("path", "workflows"), ("path", "runs"), ("run_id", id)])
+    }
+
+    /// A run's state from the logs endpoint within `call`: `None` when the logs know no run with
+    /// that id.
+    async fn read_state(&self, call: &Call<'_>, id: &str) -> Result<Option<RunState>, CancelError> {
+        let mut url = self.logs_url()?;
+        url.query_pairs_mut().append_pair("workflowRunId", id);
+        let resp = call
+            .send_with(Op::Status.name(), Method::GET, url, &answer::retry_hint)
+            .await?;
+        match self.http.scrub_result(answer(Op::Status, &resp, |r| decode_status(r, id))) {
+            Ok(state) => Ok(Some(state)),
+            Err(CancelError::NotFound {
+                what: NotFoundKind::Run, ..
+            }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn logs_url(&self) -> Result<Url, CancelError> {
+        self.http.endpoint(&[("path", "v2"), ("path", "workflows"), ("path", "logs")])
+    }
+
+    /// Sends a filtered (or cancel-all) call once, or, when draining, until a state read finds
+    /// no active run matching the filter, `max_rounds` calls were made, a stop, or the bulk's
+    /// deadline. A failed round stops the drain: it is recorded in `failed` with its round number
+    /// (and in `aborted` when it fails every call).
+    ///
+    /// A round that cancels nothing proves nothing by itself (the server stops at the first run
+    /// it cannot cancel and answers the count so far), so after such a round the logs are read
+    /// for active runs matching the filter: none → `drained = true`; some → one more round (it
+    /// may go past the run that stopped the last one), and after two empty rounds in a row the
+    /// drain ends with `drained = false` and `not_confirmed` saying which run is still active;
+    /// when the logs cannot tell (a filter on a field they do not show, too many active runs to
+    /// check, a failed read) the same, with the reason.
+    async fn cancel_rounds(
+        &self,
+        url: Url,
+        filter: Option<&RunFilter>,
+        drain: bool,
+        max_rounds: u32,
+        opts: &BulkOptions,
+    ) -> BulkReport {
         let mut report = BulkReport::new(BACKEND);
-        // Rounds in a row that cancelled nothing. One zero is not proof that nothing is left:
-        // the server stops at the first run it cannot cancel, and when that run heads the
-        // round it answers `{"cancelled":0}`; the next call goes past it.
+        let control = opts.control();
         let mut zero_rounds = 0u32;
         loop {
+            if let Some(why) = control.interrupted() {
+                report.interrupted = Some(why);
+                break;
+            }
             let round = report.rounds + 1;
             report.rounds = round;
             report.requests_sent += 1;
-            let result = match self
-                .send_unrepeatable(Op::CancelMany, Method::DELETE, url.clone())
-                .await
-            {
-                Ok(resp) => answer(Op::CancelMany, &resp, decode_bulk),
-                Err(e) => Err(e),
+            let call = self.http.call().until(control.deadline());
+            let sent = control
+                .within_deadline(call.send_unrepeatable(
+                    Op::CancelMany.name(),
+                    Method::DELETE,
+                    url.clone(),
+                    &answer::unrepeatable_retry_hint,
+                ))
+                .await;
+            let result = match sent {
+                Ok(Ok(resp)) => self.http.scrub_result(answer(Op::CancelMany, &resp, decode_bulk)),
+                Ok(Err(e)) => Err(e),
+                Err(why) => {
+                    report.interrupted = Some(why);
+                    Err(CancelError::Timeout {
+                        backend: BACKEND,
+                        message: "round abandoned at the bulk's deadline without an answer; it may have cancelled runs"
+                            .to_owned(),
+                    })
+                }
             };
             let mut last_round_cancelled = 0;
             let mut again = false;
@@ -622,10 +731,25 @@ impl UpstashCanceller {
                     if let Some(n) = a.cancelled {
                         report.cancelled += n;
                         last_round_cancelled = n;
-                        if report.action_id.is_none() {
-                            zero_rounds = if n == 0 { zero_rounds + 1 } else { 0 };
-                            report.drained = drain && zero_rounds >= DRAIN_ZERO_ROUNDS;
-                            again = drain && !report.drained;
+                        if report.action_id.is_none() && drain {
+                            if n > 0 {
+                                zero_rounds = 0;
+                                again = true;
+                            } else {
+                                zero_rounds += 1;
+                                let (confirmed, reads) = self.confirm_drained(filter, &control).await;
+                                report.requests_sent += reads;
+                                match confirmed {
+                                    Ok(()) => {
+                                        report.drained = true;
+                                        report.not_confirmed = None;
+                                    }
+                                    Err(why) => {
+                                        again = zero_rounds < DRAIN_ZERO_ROUNDS;
+                                        report.not_confirmed = Some(why);
+                                    }
+                                }
+                            }
                         }
                     }
                 }
@@ -635,7 +759,6 @@ impl UpstashCanceller {
             }
             if opts.progress.is_some() {
                 let mut p = report.progress(None);
-                p.done = u64::from(round);
                 p.last_round_cancelled = last_round_cancelled;
                 opts.report_progress(&p);
             }
@@ -647,23 +770,163 @@ impl UpstashCanceller {
                     backend = BACKEND,
                     rounds = round,
                     cancelled = report.cancelled,
-                    zero_rounds_in_a_row = zero_rounds,
-                    "drain stopped at max_rounds before two rounds in a row cancelled nothing; the report says drained = false"
+                    "drain stopped at max_rounds before a state read found nothing left; the report says drained = false"
                 );
+                report.not_confirmed = Some(format!("the drain reached max_rounds ({max_rounds}) with runs still being cancelled"));
                 break;
             }
         }
         report
     }
+
+    /// Reads the logs for a run still active (`RUN_STARTED`) that `filter` matches (any active
+    /// run for cancel-all): `Ok(())` when there is none, else why the drain cannot be called
+    /// done. Also returns how many reads it sent.
+    async fn confirm_drained(&self, filter: Option<&RunFilter>, control: &BulkControl) -> (Result<(), String>, u64) {
+        let call = self.http.call().until(control.deadline());
+        let mut reads = 0u64;
+        let mut cursor: Option<String> = None;
+        let mut unknown: Option<&'static str> = None;
+        for _ in 0..CONFIRM_MAX_PAGES {
+            let mut url = match self.logs_url() {
+                Ok(u) => u,
+                Err(e) => return (Err(format!("could not read the logs: {e}")), reads),
+            };
+            {
+                let mut q = url.query_pairs_mut();
+                q.append_pair("state", "RUN_STARTED");
+                q.append_pair("count", &CONFIRM_PAGE_SIZE.to_string());
+                if let Some(UrlMatch::Exact(u)) = filter.and_then(|f| f.url.as_ref()) {
+                    q.append_pair("workflowUrl", u);
+                }
+                if let Some(c) = &cursor {
+                    q.append_pair("cursor", c);
+                }
+            }
+            reads += 1;
+            let page = match call.send_with(Op::Status.name(), Method::GET, url, &answer::retry_hint).await {
+                Ok(resp) => self.http.scrub_result(answer(Op::Status, &resp, answer::decode_logs_page)),
+                Err(e) => Err(e),
+            };
+            let (runs, next) = match page {
+                Ok(p) => p,
+                Err(e) => return (Err(format!("could not read the logs to confirm nothing is left: {e}")), reads),
+            };
+            for run in &runs {
+                if run.get("workflowState").and_then(serde_json::Value::as_str) != Some("RUN_STARTED") {
+                    continue;
+                }
+                let id = run.get("workflowRunId").and_then(serde_json::Value::as_str).unwrap_or("?");
+                match filter.map_or(Ok(true), |f| logs_entry_matches(f, run)) {
+                    Ok(true) => {
+                        return (Err(format!("run {id} matches the filter and is still RUN_STARTED")), reads);
+                    }
+                    Ok(false) => {}
+                    Err(field) => unknown = unknown.or(Some(field)),
+                }
+            }
+            match next {
+                Some(c) => cursor = Some(c),
+                None => {
+                    return match unknown {
+                        None => (Ok(()), reads),
+                        Some(field) => (
+                            Err(format!(
+                                "the logs do not show the {field} of some active runs, so whether they match the filter is unknown"
+                            )),
+                            reads,
+                        ),
+                    };
+                }
+            }
+        }
+        (
+            Err(format!(
+                "more than {} active runs to check in the logs",
+                CONFIRM_MAX_PAGES * CONFIRM_PAGE_SIZE
+            )),
+            reads,
+        )
+    }
 }
 
-/// What the sends of one chunk of ids came to.
+/// State reads (and single cancels) a chunk has in flight at once.
+const STATE_READS_IN_FLIGHT: usize = 8;
+/// Runs per logs page read to confirm a drain.
+const CONFIRM_PAGE_SIZE: usize = 1000;
+/// Pages read at most to confirm a drain.
+const CONFIRM_MAX_PAGES: usize = 100;
+
+/// Whether an entry of the logs matches `filter`; `Err(field)` when the entry does not show a
+/// field the filter needs.
+fn logs_entry_matches(filter: &RunFilter, run: &serde_json::Map<String, serde_json::Value>) -> Result<bool, &'static str> {
+    let text = |key: &str| run.get(key).and_then(serde_json::Value::as_str);
+    let url = match text("workflowUrl") {
+        Some(u) => u,
+        None if filter.url.is_some() || filter.hosts.is_some() || filter.paths.is_some() => return Err("workflow URL"),
+        None => "",
+    };
+    let created = match run.get("workflowRunCreatedAt").and_then(answer::as_count) {
+        Some(ms) => from_epoch_millis(ms),
+        None if filter.from.is_some() || filter.to.is_some() => return Err("creation time"),
+        None => std::time::UNIX_EPOCH,
+    };
+    let labels: Vec<String> = text("label").map(|l| vec![l.to_owned()]).unwrap_or_default();
+    let caller_ip = text("workflowRunCallerIp");
+    if filter.caller_ips.is_some() && caller_ip.is_none() {
+        return Err("caller IP");
+    }
+    let flow_control_key = text("flowControlKey");
+    if filter.flow_control_keys.is_some() && flow_control_key.is_none() {
+        return Err("flow-control key");
+    }
+    Ok(filter.matches(url, &labels, created, caller_ip, flow_control_key))
+}
+
+/// `e` with `why` in front of its message.
+fn annotate(e: CancelError, why: &str) -> CancelError {
+    let prefix = why.to_owned();
+    match e {
+        CancelError::Provider { backend, status, message } => CancelError::Provider {
+            backend,
+            status,
+            message: format!("{prefix}: {message}"),
+        },
+        CancelError::Timeout { backend, message } => CancelError::Timeout {
+            backend,
+            message: format!("{prefix}: {message}"),
+        },
+        CancelError::Transport { backend, message } => CancelError::Transport {
+            backend,
+            message: format!("{prefix}: {message}"),
+        },
+        other => other,
+    }
+}
+
+/// The error for a run the server answered 0 for while its state says it is still active.
+fn still_active(id: &str, state: &RunState) -> CancelError {
+    CancelError::Provider {
+        backend: BACKEND,
+        status: None,
+        message: format!(
+            "run {id} is still {state} although the cancel answered {{\"cancelled\":0}}: the server could not cancel it now; try again"
+        ),
+    }
+}
+
+/// What the sends and reads of one chunk of ids came to.
+#[derive(Default)]
 struct ChunkResult {
-    /// Requests sent for the chunk (the first and its re-sends).
+    /// Requests sent for the chunk (its sends, state reads and single cancels).
     requests: u64,
-    /// Runs the answers counted as cancelled, capped at the chunk's size.
+    /// Runs cancelled (by the counts, capped at what the state reads allow, and by single cancels).
     cancelled: u64,
-    /// The error that ended the chunk, if one did.
+    /// Runs over or unknown that this chunk did not cancel.
+    not_active: u64,
+    /// Runs that failed one by one, with why.
+    failures: Vec<(RunRef, CancelError)>,
+    /// The error that failed the whole chunk, if one did.
     error: Option<CancelError>,
 }
 
@@ -698,20 +961,35 @@ impl WorkflowCanceller for UpstashCanceller {
         c
     }
 
-    /// `DELETE /v2/workflows/runs?workflowRunIds=<id>`: `{"cancelled":1}` → `Cancelled`.
-    /// `{"cancelled":0}` is sent once more, as a chunk of one (the server answers 0 too when it
-    /// could not cancel the run this time; the next call goes past it): 0 again → `NotActive`
-    /// (unknown, finished or already cancelled), 1 → `Cancelled`.
+    /// `DELETE /v2/workflows/runs/{id}`, whose answer is about that run alone: `200 OK` →
+    /// `Cancelled`; Upstash's `404` (no such active run: unknown, finished or already
+    /// cancelled) → `NotActive`; anything else an error (a `500`, "could not cancel it now", is
+    /// retried first).
+    ///
+    /// An id that cannot be a path segment (`.` or `..`) goes to the bulk endpoint instead:
+    /// `{"cancelled":1}` → `Cancelled`; `{"cancelled":0}` proves nothing by itself (the server
+    /// answers 0 too for a run it cannot cancel now), so the run's state is read (the logs
+    /// endpoint): over or unknown → `NotActive`; still active → an error saying so. Every
+    /// request of the call shares one deadline.
     async fn cancel(&self, run: &RunRef) -> Result<CancelOutcome, CancelError> {
         let planned = self.plan_cancel(run)?;
-        let op = Op::Cancel;
-        for _ in 0..DRAIN_ZERO_ROUNDS {
-            let resp = self.send(op, planned.method.clone(), planned.url.clone()).await?;
-            if answer(op, &resp, decode_bulk).and_then(answer::cancel_outcome)? == CancelOutcome::Cancelled {
-                return Ok(CancelOutcome::Cancelled);
-            }
+        let call = self.http.call();
+        if planned.run_ids == 0 {
+            return self.cancel_by_path(&call, run).await;
         }
-        Ok(CancelOutcome::NotActive)
+        let resp = call
+            .send_with(Op::Cancel.name(), planned.method, planned.url, &answer::retry_hint)
+            .await?;
+        let count = self
+            .http
+            .scrub_result(answer(Op::Cancel, &resp, decode_bulk).and_then(answer::cancelled_count))?;
+        if count > 0 {
+            return Ok(CancelOutcome::Cancelled);
+        }
+        match self.read_state(&call, run.run_id()).await? {
+            Some(state) if state.is_active() => Err(still_active(run.run_id(), &state)),
+            _ => Ok(CancelOutcome::NotActive),
+        }
     }
 
     /// See the [crate documentation](crate#what-is-sent). Validates the selector and options
@@ -727,6 +1005,6 @@ impl WorkflowCanceller for UpstashCanceller {
         let planned = self.plan_status(run)?;
         let op = Op::Status;
         let resp = self.send(op, planned.method, planned.url).await?;
-        answer(op, &resp, |r| decode_status(r, run.run_id()))
+        self.http.scrub_result(answer(op, &resp, |r| decode_status(r, run.run_id())))
     }
 }

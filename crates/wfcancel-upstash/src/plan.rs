@@ -3,11 +3,12 @@
 //! Everything sent goes through the functions here, and [`crate::UpstashCanceller::plan`] shows
 //! exactly what they build, so a dry run cannot drift from a real one.
 
+use std::borrow::Cow;
 use std::ops::Range;
 
 use url::form_urlencoded::byte_serialize;
 use wfcancel_core::http::{Method, Url};
-use wfcancel_core::{BulkOptions, CancelError, RunFilter, RunRef, Selector, UrlMatch, epoch_millis};
+use wfcancel_core::{BulkOptions, CancelError, RunFilter, RunRef, Selector, UrlMatch, epoch_millis, unique_runs};
 
 use crate::BACKEND;
 
@@ -83,13 +84,19 @@ impl std::fmt::Display for PlannedRequest {
 /// How a bulk cancel is carried out (the inside of a plan).
 #[derive(Debug, Clone)]
 pub(crate) enum BulkPlan<'a> {
-    /// Bulk by ids: the ids split into these ranges, one request each.
+    /// Bulk by ids: the ids (repeats dropped) split into these ranges, one request each.
     Chunks {
-        runs: &'a [RunRef],
+        runs: Cow<'a, [RunRef]>,
         ranges: Vec<Range<usize>>,
+        duplicates: u64,
     },
     /// Filter or all: one URL, sent once or repeated (drain).
-    Rounds { url: Url, drain: bool, max_rounds: u32 },
+    Rounds {
+        url: Url,
+        filter: Option<&'a RunFilter>,
+        drain: bool,
+        max_rounds: u32,
+    },
 }
 
 /// Length of `s` once form-urlencoded, as `Url::query_pairs_mut` writes it.
@@ -219,6 +226,13 @@ pub(crate) fn filter_url(runs_url: &Url, filter: Option<&RunFilter>, count: usiz
     url
 }
 
+/// Whether `id` can be sent as one path segment (`DELETE /v2/workflows/runs/{id}`): anything
+/// but `.` and `..` (which no encoding keeps one segment); the empty id and control characters
+/// are refused earlier.
+pub(crate) fn fits_path(id: &str) -> bool {
+    id != "." && id != ".."
+}
+
 /// Validates one run for a single cancel or a status read (and their plans): the contract's
 /// checks, then no comma in the run id.
 pub(crate) fn validate_run(run: &RunRef) -> Result<(), CancelError> {
@@ -290,8 +304,13 @@ pub(crate) fn bulk_plan<'a>(
     // Bulk actions are filter-based: ids and cancel-all never run in the background.
     let (filter, background) = match selector {
         Selector::Ids(runs) => {
-            let ranges = chunk_ranges(runs_url, runs, max_url_bytes)?;
-            return Ok(BulkPlan::Chunks { runs, ranges });
+            let (runs, duplicates) = unique_runs(runs);
+            let ranges = chunk_ranges(runs_url, &runs, max_url_bytes)?;
+            return Ok(BulkPlan::Chunks {
+                runs,
+                ranges,
+                duplicates,
+            });
         }
         Selector::Filter(f) => {
             if let Some(u) = &f.url {
@@ -319,6 +338,7 @@ pub(crate) fn bulk_plan<'a>(
     // ignores `async` answers a count, and then the drain goes on as usual.
     Ok(BulkPlan::Rounds {
         url,
+        filter,
         drain: opts.drain,
         max_rounds: opts.max_rounds,
     })

@@ -761,7 +761,7 @@ async fn status_maps_every_state() {
         ("RUN_SUCCESS", RunState::Completed),
         ("RUN_FAILED", RunState::Failed),
         ("RUN_CANCELED", RunState::Cancelled),
-        ("RUN_SOMETHING_NEW", RunState::Unknown("RUN_SOMETHING_NEW".into())),
+        ("RUN_SOMETHING_NEW", RunState::unknown("RUN_SOMETHING_NEW", false)),
     ];
     let c = canceller(&server);
     for (i, (wire, want)) in cases.into_iter().enumerate() {

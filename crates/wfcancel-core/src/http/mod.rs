@@ -12,6 +12,7 @@
 //! its one mapping function.
 
 mod response;
+mod scrub;
 
 use std::net::IpAddr;
 use std::time::{Duration, Instant, SystemTime};
@@ -24,6 +25,7 @@ use tracing::Instrument;
 pub use response::{HttpResponse, readable_body};
 
 use crate::{CancelError, RetryPolicy, SecretToken};
+use scrub::Scrubber;
 
 /// The `User-Agent` every request carries.
 pub const USER_AGENT_VALUE: &str = concat!("wfcancel/", env!("CARGO_PKG_VERSION"));
@@ -124,34 +126,9 @@ pub struct HttpClient {
     client: reqwest::Client,
     base: Url,
     auth: Option<HeaderValue>,
-    /// The token's bytes, scrubbed from every answer (see [`MIN_SCRUBBED_TOKEN_LEN`]).
-    scrub: Option<Box<[u8]>>,
+    /// Masks the token in every answer, in every spelling (see [`HttpClient::send_with`]).
+    scrubber: Option<Scrubber>,
     config: HttpConfig,
-}
-
-/// Tokens at least this long are scrubbed from answers; shorter ones would match ordinary text.
-pub const MIN_SCRUBBED_TOKEN_LEN: usize = 8;
-
-/// The mask a scrubbed token is replaced with.
-const SCRUB_MASK: &[u8] = b"***";
-
-/// `bytes` with every occurrence of `secret` replaced by `***`, or `None` when there is none.
-fn scrub(bytes: &[u8], secret: &[u8]) -> Option<Vec<u8>> {
-    if secret.is_empty() || bytes.len() < secret.len() || !bytes.windows(secret.len()).any(|w| w == secret) {
-        return None;
-    }
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i..].starts_with(secret) {
-            out.extend_from_slice(SCRUB_MASK);
-            i += secret.len();
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    Some(out)
 }
 
 impl std::fmt::Debug for HttpClient {
@@ -195,10 +172,7 @@ impl HttpClient {
             }
             None => None,
         };
-        let scrub = token
-            .map(|t| t.expose().as_bytes())
-            .filter(|t| t.len() >= MIN_SCRUBBED_TOKEN_LEN)
-            .map(Box::from);
+        let scrubber = token.and_then(|t| Scrubber::new(t.expose()));
         let mut builder = reqwest::Client::builder();
         if base.host().is_some_and(|h| is_loopback_host(&h)) {
             // A loopback base URL is why plain http is allowed: never send its requests (and
@@ -219,7 +193,7 @@ impl HttpClient {
             client,
             base,
             auth,
-            scrub,
+            scrubber,
             config,
         })
     }
@@ -280,37 +254,25 @@ impl HttpClient {
         Ok(url)
     }
 
-    /// Sends a request with the shared retry rule. See [`HttpClient::send_with`].
-    pub async fn send(&self, operation: &'static str, method: Method, url: Url) -> Result<HttpResponse, CancelError> {
-        self.send_with(operation, method, url, &|_| RetryDecision::Default)
-            .await
+    /// One call's budget: every request sent through the returned [`Call`] shares one deadline,
+    /// [`RetryPolicy::total_deadline`] from now, retries and pauses included.
+    ///
+    /// A trait method that sends more than one request (a state read before a cancel, a
+    /// confirmation after it, the re-sends of a chunk) makes one `Call` and sends everything
+    /// through it, so that the caller's deadline holds for the whole call, not for each request.
+    pub fn call(&self) -> Call<'_> {
+        Call {
+            http: self,
+            deadline: Instant::now().checked_add(self.config.retry.total_deadline),
+        }
     }
 
-    /// Sends a request (no body) and reads the answer, retrying as the [`RetryPolicy`] says.
-    ///
-    /// Answers with any status come back as `Ok(HttpResponse)` for the backend to map, including
-    /// the last retryable one when retries ran out. `Err` is reserved for what never produced a
-    /// readable answer: [`CancelError::Transport`], [`CancelError::Timeout`], a redirect
-    /// ([`CancelError::Provider`]; never followed, so the token never reaches another host) and
-    /// a successful (2xx) body over the cap ([`CancelError::Decode`]). The body of any other
-    /// answer is cut at the cap instead (a proxy's large 502 page keeps its status and is
-    /// retried like any 502).
-    ///
-    /// A retry starts only when, after its pause, at least
-    /// [`RetryPolicy::min_attempt_window`] is left before the deadline (twice what the last
-    /// attempt took, at least 100 ms, at most the request timeout), so the last attempt is never
-    /// starved into a timeout. When a retry fails without an answer (timeout, transport error)
-    /// after an earlier attempt got one, that earlier answer is returned (its `attempts` counts
-    /// every attempt made), not the error.
-    ///
-    /// The token (when at least [`MIN_SCRUBBED_TOKEN_LEN`] bytes long) is replaced by `***` in
-    /// every answer's body and header values and in a redirect's location before anything reads
-    /// them, so a server or proxy that echoes the `Authorization` header back cannot make an
-    /// error or a `{:?}` show it. Requests to a loopback base URL never go through a proxy from
-    /// the environment (`HTTP_PROXY`, …).
-    ///
-    /// `hint` lets the backend refine the rule for an answer: a provider-specific retry time, or
-    /// "never retry this one".
+    /// Sends one request in a call of its own. See [`Call::send_with`].
+    pub async fn send(&self, operation: &'static str, method: Method, url: Url) -> Result<HttpResponse, CancelError> {
+        self.call().send(operation, method, url).await
+    }
+
+    /// Sends one request in a call of its own. See [`Call::send_with`].
     pub async fn send_with(
         &self,
         operation: &'static str,
@@ -318,18 +280,10 @@ impl HttpClient {
         url: Url,
         hint: &(dyn Fn(&HttpResponse) -> RetryDecision + Sync),
     ) -> Result<HttpResponse, CancelError> {
-        self.send_loop(operation, method, url, hint, false).await
+        self.call().send_with(operation, method, url, hint).await
     }
 
-    /// Like `send_with`, for requests that must not be repeated once they may have reached the
-    /// server (a filtered bulk cancel capped by `count`, a background action): it retries only
-    /// failures where the request surely never arrived (connection refused / could not connect)
-    /// and answers for which `hint` does not say `Never` (the backend returns `Never` for 5xx/408
-    /// there; 429 is safe). A timeout or a connection lost after sending is returned at once.
-    ///
-    /// Everything else is as in [`send_with`](Self::send_with), except that an error after which
-    /// the request may have been carried out is always returned as is, never replaced by an
-    /// earlier answer (which would say it was not).
+    /// Sends one request in a call of its own. See [`Call::send_unrepeatable`].
     pub async fn send_unrepeatable(
         &self,
         operation: &'static str,
@@ -337,23 +291,36 @@ impl HttpClient {
         url: Url,
         hint: &(dyn Fn(&HttpResponse) -> RetryDecision + Sync),
     ) -> Result<HttpResponse, CancelError> {
-        self.send_loop(operation, method, url, hint, true).await
+        self.call().send_unrepeatable(operation, method, url, hint).await
     }
 
-    /// The retry loop of [`send_with`](Self::send_with) and
-    /// [`send_unrepeatable`](Self::send_unrepeatable): with `unrepeatable`, a failure that may
-    /// have happened after the request was sent is never retried.
+    /// `error` with the token masked in every text it carries, in every spelling (raw,
+    /// JSON-escaped, percent-encoded). Answers are masked before a backend reads them; a
+    /// backend's mapping function passes what it built from them through here too, so that a
+    /// string decoded from an answer can never show the token either.
+    pub fn scrub_error(&self, error: CancelError) -> CancelError {
+        match &self.scrubber {
+            Some(s) => error.map_text(|t| s.scrub_str(&t)),
+            None => error,
+        }
+    }
+
+    /// `result` with its error passed through [`scrub_error`](Self::scrub_error).
+    pub fn scrub_result<T>(&self, result: Result<T, CancelError>) -> Result<T, CancelError> {
+        result.map_err(|e| self.scrub_error(e))
+    }
+
+    /// The retry loop of every send: `mode` says which failures may be retried.
     async fn send_loop(
         &self,
+        deadline: Option<Instant>,
         operation: &'static str,
         method: Method,
         url: Url,
         hint: &(dyn Fn(&HttpResponse) -> RetryDecision + Sync),
-        unrepeatable: bool,
+        mode: SendMode,
     ) -> Result<HttpResponse, CancelError> {
         let policy = self.config.retry;
-        // `None`: a deadline too far to add to the clock (e.g. `Duration::MAX`), i.e. none.
-        let deadline = Instant::now().checked_add(policy.total_deadline);
         let remaining = || match deadline {
             Some(d) => d.saturating_duration_since(Instant::now()),
             None => Duration::MAX,
@@ -362,10 +329,21 @@ impl HttpClient {
         let mut earlier: Option<HttpResponse> = None;
         let mut attempt: u32 = 1;
         loop {
-            let timeout = self
-                .config
-                .request_timeout
-                .min(remaining().max(Duration::from_millis(1)));
+            let left = remaining();
+            if left.is_zero() {
+                return match earlier {
+                    Some(resp) => Ok(resp),
+                    None => Err(CancelError::Timeout {
+                        backend: self.backend,
+                        message: format!(
+                            "{method} {}: not sent, the call's deadline ({:.1}s) had passed",
+                            url.path(),
+                            policy.total_deadline.as_secs_f64()
+                        ),
+                    }),
+                };
+            }
+            let timeout = self.config.request_timeout.min(left);
             let span = tracing::debug_span!(
                 "wfcancel.request",
                 backend = self.backend,
@@ -380,13 +358,15 @@ impl HttpClient {
             let result = self.attempt(&method, &url, timeout).instrument(span.clone()).await;
             let took = t0.elapsed();
             span.record("elapsed_ms", took.as_millis() as u64);
+            self.log_attempt(&method, &url, attempt, took, &result);
             let remaining = remaining();
             let window = RetryPolicy::min_attempt_window(took, self.config.request_timeout);
+            let retries = mode != SendMode::Once;
             match result {
                 Ok(mut resp) => {
                     span.record("status", resp.status);
                     resp.attempts = attempt;
-                    if !is_retryable_status(resp.status) {
+                    if !retries || !is_retryable_status(resp.status) {
                         return Ok(resp);
                     }
                     let wait = match hint(&resp) {
@@ -397,9 +377,13 @@ impl HttpClient {
                             .get(RETRY_AFTER)
                             .and_then(|v| parse_retry_after(v, SystemTime::now())),
                     };
+                    if wait.is_some_and(|w| w > policy.max_retry_wait) {
+                        tracing::debug!(target: "wfcancel::retry", parent: &span, status = resp.status, "the server asks for a wait longer than max_retry_wait: not retrying");
+                        return Ok(resp);
+                    }
                     match policy.pause_within(attempt, wait, remaining, window) {
                         Some(pause) => {
-                            tracing::debug!(parent: &span, status = resp.status, pause_ms = pause.as_millis() as u64, "retrying");
+                            tracing::debug!(target: "wfcancel::retry", parent: &span, status = resp.status, pause_ms = pause.as_millis() as u64, "{method} {}: HTTP {}, retrying in {} ms", self.loggable(&url), resp.status, pause.as_millis());
                             earlier = Some(resp);
                             tokio::time::sleep(pause).await;
                         }
@@ -407,19 +391,20 @@ impl HttpClient {
                     }
                 }
                 Err(AttemptError::Final(e)) => return Err(e),
+                Err(AttemptError::NotSent(e) | AttemptError::MaybeSent(e)) if !retries => return Err(e),
                 // The request may have been carried out: repeating it, or answering with an
                 // earlier answer that says it was not, would both be wrong.
-                Err(AttemptError::MaybeSent(e)) if unrepeatable => return Err(e),
+                Err(AttemptError::MaybeSent(e)) if mode == SendMode::Unrepeatable => return Err(e),
                 Err(AttemptError::NotSent(e) | AttemptError::MaybeSent(e)) => {
                     match policy.pause_within(attempt, None, remaining, window) {
                         Some(pause) => {
-                            tracing::debug!(parent: &span, error = %e, pause_ms = pause.as_millis() as u64, "retrying");
+                            tracing::debug!(target: "wfcancel::retry", parent: &span, error = %e, pause_ms = pause.as_millis() as u64, "{method} {}: {e}; retrying in {} ms", self.loggable(&url), pause.as_millis());
                             tokio::time::sleep(pause).await;
                         }
                         None => {
                             return match earlier {
                                 Some(mut resp) => {
-                                    tracing::debug!(parent: &span, error = %e, status = resp.status, "no answer this time; returning the earlier one");
+                                    tracing::debug!(target: "wfcancel::retry", parent: &span, error = %e, status = resp.status, "no answer this time; returning the earlier one");
                                     resp.attempts = attempt;
                                     Ok(resp)
                                 }
@@ -430,6 +415,43 @@ impl HttpClient {
                 }
             }
             attempt += 1;
+        }
+    }
+
+    /// The URL as logged: no token can be in it (the token only ever travels in a header), but
+    /// it is masked all the same.
+    fn loggable(&self, url: &Url) -> String {
+        self.scrubbed_text(url.as_str())
+    }
+
+    /// One line per attempt at DEBUG on target `wfcancel::request`: method, URL, status (or the
+    /// error), attempt and elapsed time (the CLI's `-v`).
+    fn log_attempt(
+        &self,
+        method: &Method,
+        url: &Url,
+        attempt: u32,
+        took: Duration,
+        result: &Result<HttpResponse, AttemptError>,
+    ) {
+        if !tracing::enabled!(target: "wfcancel::request", tracing::Level::DEBUG) {
+            return;
+        }
+        let ms = took.as_secs_f64() * 1000.0;
+        let url = self.loggable(url);
+        match result {
+            Ok(resp) => tracing::debug!(
+                target: "wfcancel::request",
+                backend = self.backend,
+                "{method} {url} -> {} (attempt {attempt}, {ms:.1} ms)",
+                resp.status
+            ),
+            Err(AttemptError::Final(e) | AttemptError::NotSent(e) | AttemptError::MaybeSent(e)) => tracing::debug!(
+                target: "wfcancel::request",
+                backend = self.backend,
+                "{method} {url} -> {} (attempt {attempt}, {ms:.1} ms)",
+                e.kind()
+            ),
         }
     }
 
@@ -496,17 +518,18 @@ impl HttpClient {
         }
         // Dropping `resp` unread closes the connection instead of reading the rest.
         drop(resp);
-        if let Some(secret) = self.scrub.as_deref() {
-            if let Some(scrubbed) = scrub(&body, secret) {
+        if let Some(scrubber) = &self.scrubber {
+            if truncated {
+                // The cut may have split a token: no start of one may show either, in any
+                // spelling.
+                let cut = scrubber.trailing_partial(&body);
+                body.truncate(body.len() - cut);
+            }
+            if let Some(scrubbed) = scrubber.scrub_bytes(&body) {
                 body = scrubbed;
             }
-            if truncated {
-                // The cut may have split a token: its start must not show either.
-                let keep = body.len() - trailing_token_prefix(&body, secret);
-                body.truncate(keep);
-            }
             for value in headers.values_mut() {
-                if let Some(scrubbed) = scrub(value.as_bytes(), secret) {
+                if let Some(scrubbed) = scrubber.scrub_bytes(value.as_bytes()) {
                     let mut clean = HeaderValue::from_bytes(&scrubbed).unwrap_or(HeaderValue::from_static("***"));
                     clean.set_sensitive(true);
                     *value = clean;
@@ -523,8 +546,8 @@ impl HttpClient {
 
     /// `text` with the token scrubbed.
     fn scrubbed_text(&self, text: &str) -> String {
-        match self.scrub.as_deref().and_then(|secret| scrub(text.as_bytes(), secret)) {
-            Some(scrubbed) => String::from_utf8_lossy(&scrubbed).into_owned(),
+        match &self.scrubber {
+            Some(s) => s.scrub_str(text),
             None => text.to_owned(),
         }
     }
@@ -561,12 +584,139 @@ impl HttpClient {
     }
 }
 
-/// How long a proper prefix of `secret` (1 to `secret.len() - 1` bytes) `bytes` ends with: 0 when none.
-fn trailing_token_prefix(bytes: &[u8], secret: &[u8]) -> usize {
-    (1..secret.len())
-        .rev()
-        .find(|&k| bytes.ends_with(&secret[..k]))
-        .unwrap_or(0)
+/// Which failures a send may retry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SendMode {
+    /// Any retryable failure (the request is harmless to repeat).
+    Repeatable,
+    /// Only failures where the request surely never arrived, and answers the hint allows.
+    Unrepeatable,
+    /// None: one attempt.
+    Once,
+}
+
+/// One call's share of the plumbing: the requests sent through it share one deadline (see
+/// [`HttpClient::call`]). Cheap to copy.
+#[derive(Debug, Clone, Copy)]
+pub struct Call<'a> {
+    http: &'a HttpClient,
+    deadline: Option<Instant>,
+}
+
+impl<'a> Call<'a> {
+    /// The same call, ending at `deadline` when that is earlier (a bulk's own deadline);
+    /// `None` changes nothing.
+    pub fn until(mut self, deadline: Option<Instant>) -> Self {
+        self.deadline = match (self.deadline, deadline) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        self
+    }
+
+    /// When the call's time is up (`None`: never).
+    pub fn deadline(&self) -> Option<Instant> {
+        self.deadline
+    }
+
+    /// Time left before the deadline (`Duration::MAX` without one).
+    pub fn remaining(&self) -> Duration {
+        match self.deadline {
+            Some(d) => d.saturating_duration_since(Instant::now()),
+            None => Duration::MAX,
+        }
+    }
+
+    /// The client this call sends through.
+    pub fn client(&self) -> &'a HttpClient {
+        self.http
+    }
+
+    /// Sends a request with the shared retry rule. See [`send_with`](Self::send_with).
+    pub async fn send(&self, operation: &'static str, method: Method, url: Url) -> Result<HttpResponse, CancelError> {
+        self.send_with(operation, method, url, &|_| RetryDecision::Default)
+            .await
+    }
+
+    /// Sends a request (no body) and reads the answer, retrying as the [`RetryPolicy`] says,
+    /// within the call's deadline (shared with every other request of the call).
+    ///
+    /// Answers with any status come back as `Ok(HttpResponse)` for the backend to map, including
+    /// the last retryable one when retries ran out. `Err` is reserved for what never produced a
+    /// readable answer: [`CancelError::Transport`], [`CancelError::Timeout`] (also when the
+    /// call's deadline had passed before this request: it is then not sent), a redirect
+    /// ([`CancelError::Provider`]; never followed, so the token never reaches another host) and
+    /// a successful (2xx) body over the cap ([`CancelError::Decode`]). The body of any other
+    /// answer is cut at the cap instead (a proxy's large 502 page keeps its status and is
+    /// retried like any 502).
+    ///
+    /// A retry starts only when, after its pause, at least
+    /// [`RetryPolicy::min_attempt_window`] is left before the deadline (twice what the last
+    /// attempt took, at least 100 ms, at most the request timeout), so the last attempt is never
+    /// starved into a timeout. A server asking (`Retry-After`, or the backend's hint) for a
+    /// longer wait than [`RetryPolicy::max_retry_wait`] is not waited for: its answer is
+    /// returned. When a retry fails without an answer (timeout, transport error) after an
+    /// earlier attempt got one, that earlier answer is returned (its `attempts` counts every
+    /// attempt made), not the error.
+    ///
+    /// The token is replaced by `***` in every answer's body and header values and in a
+    /// redirect's location before anything reads them, in every spelling a server may echo it
+    /// in (raw, JSON-escaped — `\/`, `\u002F` —, percent-encoded, or a mix), whatever its
+    /// length, so a server or proxy that echoes the `Authorization` header back cannot make an
+    /// error or a `{:?}` show it. Requests to a loopback base URL never go through a proxy from
+    /// the environment (`HTTP_PROXY`, …).
+    ///
+    /// Each attempt is logged at DEBUG on the target `wfcancel::request` (method, URL, status,
+    /// attempt, elapsed), and each retry with its pause on `wfcancel::retry`.
+    ///
+    /// `hint` lets the backend refine the rule for an answer: a provider-specific retry time, or
+    /// "never retry this one".
+    pub async fn send_with(
+        &self,
+        operation: &'static str,
+        method: Method,
+        url: Url,
+        hint: &(dyn Fn(&HttpResponse) -> RetryDecision + Sync),
+    ) -> Result<HttpResponse, CancelError> {
+        self.http
+            .send_loop(self.deadline, operation, method, url, hint, SendMode::Repeatable)
+            .await
+    }
+
+    /// Like [`send_with`](Self::send_with), for requests that must not be repeated once they
+    /// may have reached the server (a filtered bulk cancel capped by `count`, a background
+    /// action): it retries only failures where the request surely never arrived (connection
+    /// refused / could not connect) and answers for which `hint` does not say `Never` (the
+    /// backend returns `Never` for 5xx/408 there; 429 is safe). A timeout or a connection lost
+    /// after sending is returned at once.
+    ///
+    /// Everything else is as in [`send_with`](Self::send_with), except that an error after which
+    /// the request may have been carried out is always returned as is, never replaced by an
+    /// earlier answer (which would say it was not).
+    pub async fn send_unrepeatable(
+        &self,
+        operation: &'static str,
+        method: Method,
+        url: Url,
+        hint: &(dyn Fn(&HttpResponse) -> RetryDecision + Sync),
+    ) -> Result<HttpResponse, CancelError> {
+        self.http
+            .send_loop(self.deadline, operation, method, url, hint, SendMode::Unrepeatable)
+            .await
+    }
+
+    /// One attempt, never retried, within the call's deadline: for a request that only refines
+    /// an answer (a state read before a cancel) and must not cost the call its time.
+    pub async fn send_once(
+        &self,
+        operation: &'static str,
+        method: Method,
+        url: Url,
+    ) -> Result<HttpResponse, CancelError> {
+        self.http
+            .send_loop(self.deadline, operation, method, url, &|_| RetryDecision::Never, SendMode::Once)
+            .await
+    }
 }
 
 enum AttemptError {
@@ -589,7 +739,8 @@ pub fn is_retryable_status(status: u16) -> bool {
 const MAX_RETRY_AFTER_SECS: u64 = 1_000_000_000;
 
 /// Parses a `Retry-After` value: delay-seconds or an HTTP-date (relative to `now`; a date in the
-/// past means zero). `None` when it is neither.
+/// past means zero), either capped at about 31 years so that no sum overflows. `None` when it is
+/// neither. (How long the plumbing is willing to wait is [`RetryPolicy::max_retry_wait`].)
 ///
 /// ```
 /// use std::time::{Duration, SystemTime};
@@ -607,7 +758,11 @@ pub fn parse_retry_after(value: &HeaderValue, now: SystemTime) -> Option<Duratio
             .then(|| Duration::from_secs_f64(secs.min(MAX_RETRY_AFTER_SECS as f64)));
     }
     let when = httpdate::parse_http_date(s).ok()?;
-    Some(when.duration_since(now).unwrap_or(Duration::ZERO))
+    Some(
+        when.duration_since(now)
+            .unwrap_or(Duration::ZERO)
+            .min(Duration::from_secs(MAX_RETRY_AFTER_SECS)),
+    )
 }
 
 fn parse_base_url(backend: &'static str, raw: &str, allow_insecure: bool) -> Result<Url, CancelError> {
@@ -655,22 +810,4 @@ fn parse_base_url(backend: &'static str, raw: &str, allow_insecure: bool) -> Res
     let trimmed = url.path().trim_end_matches('/').to_owned();
     url.set_path(&trimmed);
     Ok(url)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::scrub;
-
-    #[test]
-    fn scrub_replaces_every_occurrence_and_only_those() {
-        let s = b"tok-12345678";
-        assert_eq!(scrub(b"nothing here", s), None);
-        assert_eq!(scrub(b"", s), None);
-        assert_eq!(
-            scrub(b"Bearer tok-12345678 and tok-12345678tok-12345678!", s).as_deref(),
-            Some(&b"Bearer *** and ******!"[..])
-        );
-        assert_eq!(scrub(b"tok-1234567", s), None, "a prefix is not the token");
-        assert_eq!(scrub(b"abc", b""), None);
-    }
 }

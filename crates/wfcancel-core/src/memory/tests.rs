@@ -120,7 +120,7 @@ async fn unknown_and_finished_runs_are_not_active_and_untouched() {
         RunState::Completed,
         RunState::Failed,
         RunState::Cancelled,
-        RunState::Unknown("weird".into()),
+        RunState::unknown("weird", false),
     ] {
         m.insert(MemoryRun::new("x").state(s.clone()));
         assert_eq!(m.cancel(&RunRef::new("x")).await.unwrap(), CancelOutcome::NotActive);
