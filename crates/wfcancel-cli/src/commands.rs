@@ -417,7 +417,7 @@ fn planned_text(p: &Planned) -> String {
     let q = p.query.as_deref().map(|q| format!("?{q}")).unwrap_or_default();
     match p.repeat {
         Some(n) => format!(
-            "{} {}{q}  (repeated until two calls in a row cancel nothing, at most {n} times)",
+            "{} {}{q}  (repeated until a state read finds nothing left, at most {n} times)",
             p.method, p.path
         ),
         None => format!("{} {}{q}", p.method, p.path),

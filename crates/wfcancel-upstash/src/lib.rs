@@ -21,36 +21,36 @@
 //!
 //! # What is sent
 //!
-//! Every cancel uses the bulk endpoint `DELETE /v2/workflows/runs` with query parameters and no
-//! body, as the official SDK (`@upstash/workflow` 1.3.3) does:
+//! A single cancel uses the run's own REST path; bulks use the bulk endpoint
+//! `DELETE /v2/workflows/runs` with query parameters and no body, as the official SDK
+//! (`@upstash/workflow` 1.3.3) does:
 //!
-//! - **One run** — `?workflowRunIds=<id>`, exactly the SDK's `client.cancel("<id>")`. The answer
-//!   `{"cancelled": 1}` is [`CancelOutcome::Cancelled`]. `{"cancelled": 0}` is sent once more
-//!   (the server also answers 0 when it could not cancel the run this time; the next call goes
-//!   past it): a second 0 is [`CancelOutcome::NotActive`] (the server skips unknown and
-//!   finished runs silently), a 1 is `Cancelled`. So a run that is not active costs two
-//!   requests.
-//!   `DELETE /v2/workflows/runs/{id}` is not used: its `404` does not tell an unknown run from a
-//!   finished one, its `200` body is plain text, and an id such as `..` cannot be a path segment,
-//!   while any id is safe as a query value.
+//! - **One run** — `DELETE /v2/workflows/runs/{id}` (the id percent-encoded as one path
+//!   segment), whose answer is about that run alone: `200 OK` is [`CancelOutcome::Cancelled`],
+//!   Upstash's `404` ("no such active run": unknown, finished or already cancelled) is
+//!   [`CancelOutcome::NotActive`] on the server's word, anything else an error (a `500`, "could
+//!   not cancel it now", is retried first). (The SDK's `client.cancel(id)` calls the bulk
+//!   endpoint with one id, whose `{"cancelled":0}` does not tell "not active" from "could not
+//!   cancel it now".) An id that cannot be a path segment (`.` or `..`) goes to the bulk
+//!   endpoint with that one id; a `0` there is checked against the run's state (the logs): over
+//!   or unknown → `NotActive`, still active → an error saying so.
 //! - **Many runs by id** — repeated `workflowRunIds`, split into chunks whose whole URL stays
 //!   within [`UpstashBuilder::max_url_bytes`] (the SDK puts every id into one URL, which servers
-//!   answer with `414` past a few thousand ids). Chunks are sent `BulkOptions::concurrency` at a
-//!   time. The server answers one count per chunk, so the report has counts, not per-run
-//!   outcomes. The server also **stops at the first run it cannot cancel** and answers the
-//!   count so far, so a count below the chunk's size may mean "stopped part way": the chunk is
-//!   then sent again (runs already cancelled, unknown or finished are skipped) and the counts
-//!   added up until they reach the size or [`DRAIN_ZERO_ROUNDS`] answers in a row are 0. Only
-//!   then is the rest booked as not active: `cancelled` is the sum of the counts and
-//!   `not_active` each successful chunk's size minus its sum. The cost: **two extra requests
-//!   for every chunk holding an unknown, finished or already cancelled id** (answers 7, 0, 0
-//!   for a chunk of 10 holding 3 finished runs), and `requests_sent` counts them; a stop part
-//!   way costs one more (4, 3, 0, 0). The loop is bounded: every answer above 0 cancels at least
-//!   one of the chunk's runs and two zeros in a row end it, so a chunk of `n` ids takes at most
-//!   `2n` requests even if each of its runs stops a call once. A failed chunk
-//!   (including a failed re-send) is listed whole in `failed` with its ids and index; runs an
-//!   earlier answer of that chunk counted are then not in `cancelled`, since which ones they
-//!   were is unknown (cancelling the chunk again is harmless).
+//!   answer with `414` past a few thousand ids), repeated ids sent once
+//!   (`BulkReport::duplicates_dropped`). Chunks are sent `BulkOptions::concurrency` at a time.
+//!   The server answers one count per chunk, so the report has counts, not per-run outcomes.
+//!   The server also **stops at the first run it cannot cancel** and answers the count so far,
+//!   and answers 0 for such a run as for one that is over, so a count below the chunk's size
+//!   proves nothing about the rest: the chunk is sent again while answers cancel something
+//!   (each such answer cancels at least one run: at most `n + 1` sends). After an answer of 0
+//!   with runs unaccounted for, **every run of the chunk has its state read** (the logs
+//!   endpoint, 8 at a time): runs over or unknown are booked (`cancelled` up to the counted
+//!   sum, the rest `not_active`); runs still active are cancelled one by one through their
+//!   path (above); a run whose state cannot be read, or that is still active after that, is
+//!   listed in `failed` with why — never "not active". The cost: one read per run of every
+//!   chunk that holds an unknown, finished or already cancelled id (all active: one request
+//!   per chunk). A failed chunk is listed whole in `failed` with its ids and index. Every send
+//!   and read of one chunk shares one deadline ([`HttpConfig`]'s `total_deadline`).
 //! - **Filter** — `label`, `fromDate`, `toDate` (epoch ms), `callerIp`, `flowControlKey`,
 //!   `host`, `path` (repeated keys), `workflowUrl` (+ `workflowUrlExactMatch=true` for an exact
 //!   match), then `count` (= `BulkOptions::page_size`). `host` and `path` filter on the workflow
@@ -69,23 +69,24 @@
 //! Each filtered (or cancel-all) call cancels at most `count` runs and answers how many it
 //! cancelled. The server also **stops at the first run it cannot cancel** and answers the count
 //! so far; the next call goes past that run. So a call answering `{"cancelled": 0}` does not
-//! prove that nothing is left: when the run it stopped at was the first of the round, it
-//! answers 0 with matching runs still running.
+//! prove that nothing is left.
 //!
-//! A drain therefore ends only after [`DRAIN_ZERO_ROUNDS`] (two) calls **in a row** answer 0;
-//! a round that cancels something in between starts the count again. That costs exactly one
-//! request more per drain than stopping at the first 0 (answers 3, 3, 1, 0, 0 for 7 runs with a
-//! page size of 3: five requests, not four). Only then is `BulkReport::drained` true. The drain
-//! is still bounded by `BulkOptions::max_rounds` (default 10,000) requests: reaching it ends
+//! After a round that cancels nothing, a drain therefore reads the logs
+//! (`GET /v2/workflows/logs?state=RUN_STARTED&count=1000`, paged, with `workflowUrl` for an
+//! exact URL filter) and matches the filter against each active run: none matching →
+//! `BulkReport::drained` is true and the drain ends; one matching → one more round (it may go
+//! past the run that stopped the last one), and after two empty rounds in a row the drain ends
+//! with `drained = false` and `BulkReport::not_confirmed` naming the run still active. When the
+//! logs cannot tell — a filter on a field they do not show (a flow-control key or caller IP
+//! missing from an entry), more than 100,000 active runs to check, a failed read — the drain
+//! behaves the same and `not_confirmed` says why. The reads count in `requests_sent`.
+//!
+//! The drain is bounded by `BulkOptions::max_rounds` (default 10,000) rounds: reaching it ends
 //! the drain with `drained = false`, as does a failed round (listed in `failed` with its round
-//! number) or an answer that carries a background action id. `BulkReport::rounds` and
-//! `requests_sent` count every call, the confirming one included, and the progress callback
-//! runs after every round. Without `drain` one call is sent and `drained` is always false: one
-//! call cannot tell.
-//!
-//! The answer does not tell a stop from an empty match, so two runs the server cannot cancel,
-//! each at the head of consecutive rounds, would still end a drain early; the confirming round
-//! covers the single stop the reference describes ("running it again continues").
+//! number), an answer that carries a background action id, a stop or the bulk's deadline
+//! (`BulkReport::interrupted`). `BulkReport::rounds` counts the rounds, and the progress
+//! callback runs after every round (`Progress::done` counts runs, `Progress::rounds` rounds).
+//! Without `drain` one call is sent and `drained` is always false: one call cannot tell.
 //!
 //! # Retries
 //!
@@ -158,10 +159,12 @@ use plan::{BulkPlan, RUN_IDS_KEY};
 /// The backend name, as [`WorkflowCanceller::backend`] and every error report it.
 pub const BACKEND: &str = "upstash";
 
-/// How many rounds in a row must cancel nothing before a drain ends with `drained = true`.
+/// How many rounds in a row that cancel nothing end a drain whose state read still finds (or
+/// cannot rule out) a matching active run: it then ends with `drained = false` and
+/// `not_confirmed` saying why.
 ///
-/// Two, because one is not proof: the server stops a bulk cancel at the first run it cannot
-/// cancel and answers the count so far, so a round whose first run is such a run answers
+/// One is not enough: the server stops a bulk cancel at the first run it cannot cancel and
+/// answers the count so far, so a round whose first run is such a run answers
 /// `{"cancelled": 0}` while matching runs remain; the next round goes past it. See
 /// [Draining](crate#draining).
 pub const DRAIN_ZERO_ROUNDS: u32 = 2;
@@ -178,7 +181,7 @@ pub const DRAIN_ZERO_ROUNDS: u32 = 2;
 /// assert_eq!(c.backend(), "upstash");
 /// assert_eq!(
 ///     c.plan_cancel(&RunRef::new("wfr_1")).unwrap().to_string(),
-///     "DELETE /v2/workflows/runs?workflowRunIds=wfr_1"
+///     "DELETE /v2/workflows/runs/wfr_1"
 /// );
 /// ```
 #[derive(Clone)]

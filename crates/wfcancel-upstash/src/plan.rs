@@ -37,7 +37,7 @@ pub struct PlannedRequest {
     /// How many run ids the request carries (0 for filtered, cancel-all and status requests).
     pub run_ids: usize,
     /// How many times it may be sent: 1, or the drain's round limit when it is repeated until
-    /// two calls in a row cancel nothing (see [Draining](crate#draining)).
+    /// a state read confirms nothing is left (see [Draining](crate#draining)).
     pub max_sends: u32,
 }
 

@@ -51,7 +51,7 @@ fn trailing_slash_and_path_prefix() {
     let p = c.plan_cancel(&RunRef::new("a")).unwrap();
     assert_eq!(
         p.url.as_str(),
-        "http://127.0.0.1:8080/prefix/v2/workflows/runs?workflowRunIds=a"
+        "http://127.0.0.1:8080/prefix/v2/workflows/runs/a"
     );
     let c = UpstashCanceller::builder()
         .token("t")

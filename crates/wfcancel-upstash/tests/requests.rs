@@ -35,6 +35,32 @@ fn bulk_mock(server: &mut ServerGuard, raw_query: &str) -> mockito::Mock {
         .match_body("")
 }
 
+/// A DELETE on one run's path (`/v2/workflows/runs/{id}`), with the token, our User-Agent and no
+/// body: what a single cancel sends.
+fn path_mock(server: &mut ServerGuard, encoded_id: &str) -> mockito::Mock {
+    server
+        .mock("DELETE", format!("{RUNS}/{encoded_id}").as_str())
+        .match_header("authorization", format!("Bearer {TOKEN}").as_str())
+        .match_header("user-agent", USER_AGENT_VALUE)
+        .match_header("content-type", Matcher::Missing)
+        .match_body("")
+}
+
+/// The logs answer a drain's state read gets: these runs `RUN_STARTED` (labels as given).
+fn active_logs(server: &mut ServerGuard, labels: &[&str]) -> mockito::Mock {
+    let runs: Vec<String> = labels
+        .iter()
+        .enumerate()
+        .map(|(i, l)| {
+            format!(r#"{{"workflowRunId":"wfr_a{i}","workflowUrl":"https://x/wf","workflowState":"RUN_STARTED","workflowRunCreatedAt":1,"label":"{l}"}}"#)
+        })
+        .collect();
+    server
+        .mock("GET", "/v2/workflows/logs")
+        .match_query(Matcher::UrlEncoded("state".into(), "RUN_STARTED".into()))
+        .with_body(format!(r#"{{"cursor":"","runs":[{}]}}"#, runs.join(",")))
+}
+
 fn json(body: &str) -> String {
     body.to_owned()
 }
@@ -60,12 +86,12 @@ fn decoded(query: &str) -> Vec<(String, String)> {
 }
 
 #[tokio::test]
-async fn cancel_uses_the_bulk_endpoint_with_one_id() {
+async fn cancel_uses_the_run_path() {
     let mut server = Server::new_async().await;
-    let m = bulk_mock(&mut server, "workflowRunIds=wfr_1")
+    let m = path_mock(&mut server, "wfr_1")
         .with_status(200)
-        .with_header("content-type", "application/json")
-        .with_body(json(r#"{"cancelled":1}"#))
+        .with_header("content-type", "text/plain")
+        .with_body("OK")
         .expect(1)
         .create_async()
         .await;
@@ -74,14 +100,15 @@ async fn cancel_uses_the_bulk_endpoint_with_one_id() {
     m.assert_async().await;
 }
 
-/// `{"cancelled":0}` may be a stop at a run the server could not cancel this time: the cancel
-/// is sent once more, and only a second 0 is `NotActive` (exactly two requests).
+/// The run path answers about that run alone: its 404 ("no such active run") is `NotActive`,
+/// on the server's word, in one request.
 #[tokio::test]
-async fn cancel_of_an_inactive_run_is_not_active_after_a_second_zero() {
+async fn cancel_of_an_inactive_run_is_not_active_on_the_servers_404() {
     let mut server = Server::new_async().await;
-    let m = bulk_mock(&mut server, "workflowRunIds=wfr_done")
-        .with_body(r#"{"cancelled":0}"#)
-        .expect(2)
+    let m = path_mock(&mut server, "wfr_done")
+        .with_status(404)
+        .with_body(r#"{"error":"workflowRun not found"}"#)
+        .expect(1)
         .create_async()
         .await;
     let c = canceller(&server);
@@ -95,11 +122,7 @@ async fn cancel_of_an_inactive_run_is_not_active_after_a_second_zero() {
 #[tokio::test]
 async fn cancel_ignores_owner_and_session() {
     let mut server = Server::new_async().await;
-    let m = bulk_mock(&mut server, "workflowRunIds=wfr_1")
-        .with_body(r#"{"cancelled":1}"#)
-        .expect(1)
-        .create_async()
-        .await;
+    let m = path_mock(&mut server, "wfr_1").with_body("OK").expect(1).create_async().await;
     let c = canceller(&server);
     let run = RunRef::new("wfr_1").workflow("wf").session("s");
     assert_eq!(c.cancel(&run).await.unwrap(), CancelOutcome::Cancelled);
@@ -125,20 +148,25 @@ const HOSTILE: &[&str] = &[
     "tab\u{00a0}nbsp",
 ];
 
+/// A single cancel puts the id in one path segment (`.` and `..`, which cannot be one, go to the
+/// bulk endpoint as one query value); a bulk puts each id in one query value.
 #[tokio::test]
-async fn hostile_ids_stay_one_query_value() {
+async fn hostile_ids_stay_one_path_segment_or_query_value() {
     let mut server = Server::new_async().await;
     let seen: Arc<Mutex<Vec<(String, String)>>> = Arc::default();
     let seen2 = seen.clone();
     let m = server
-        .mock("DELETE", RUNS)
-        .match_query(Matcher::Any)
+        .mock("DELETE", Matcher::Regex(format!("^{RUNS}")))
         .with_body_from_request(move |req| {
             let pq = req.path_and_query();
             let (path, query) = pq.split_once('?').unwrap_or((pq, ""));
             seen2.lock().unwrap().push((path.to_owned(), query.to_owned()));
-            // Every id sent was running.
-            format!(r#"{{"cancelled":{}}}"#, decoded(query).len()).into_bytes()
+            if path == RUNS {
+                // Every id sent was running.
+                format!(r#"{{"cancelled":{}}}"#, decoded(query).len()).into_bytes()
+            } else {
+                b"OK".to_vec()
+            }
         })
         .expect(HOSTILE.len() + 1)
         .create_async()
@@ -160,12 +188,23 @@ async fn hostile_ids_stay_one_query_value() {
 
     let seen = seen.lock().unwrap();
     for ((path, query), id) in seen.iter().zip(HOSTILE) {
-        assert_eq!(path, RUNS, "{id:?}");
-        assert_eq!(
-            decoded(query),
-            vec![("workflowRunIds".to_owned(), id.to_string())],
-            "{id:?}"
-        );
+        if *id == "." || *id == ".." {
+            assert_eq!(path, RUNS, "{id:?}");
+            assert_eq!(
+                decoded(query),
+                vec![("workflowRunIds".to_owned(), id.to_string())],
+                "{id:?}"
+            );
+        } else {
+            let segment = path.strip_prefix(&format!("{RUNS}/")).unwrap_or_else(|| panic!("{id:?}: {path}"));
+            assert!(!segment.contains('/'), "{id:?}: one segment: {segment}");
+            assert_eq!(
+                percent_encoding::percent_decode_str(segment).decode_utf8().unwrap(),
+                *id,
+                "{id:?}"
+            );
+            assert_eq!(query, "", "{id:?}");
+        }
     }
     let (path, query) = seen.last().unwrap();
     assert_eq!(path, RUNS);
@@ -364,10 +403,10 @@ fn plans_match_the_sdk_byte_for_byte() {
     for (selector, opts, want) in cases {
         assert_eq!(q(selector.clone(), &opts), want, "{selector:?}");
     }
-    assert_eq!(
-        c.plan_cancel(&RunRef::new("wfr_1")).unwrap().query(),
-        Some("workflowRunIds=wfr_1")
-    );
+    let single = c.plan_cancel(&RunRef::new("wfr_1")).unwrap();
+    assert_eq!((single.path(), single.query()), ("/v2/workflows/runs/wfr_1", None));
+    let dots = c.plan_cancel(&RunRef::new("..")).unwrap();
+    assert_eq!((dots.path(), dots.query()), (RUNS, Some("workflowRunIds=..")));
 }
 
 #[tokio::test]
@@ -439,13 +478,15 @@ fn counting_mock(server: &mut ServerGuard, raw_query: &str, counts: Vec<u64>) ->
     (m, calls)
 }
 
-/// A drain ends after two rounds in a row cancel nothing: one zero may be a stop at the head of
-/// a round (see the crate docs, "Draining"), so it costs one confirming request.
+/// A drain ends on a round that cancels nothing only when a state read (the logs) finds no
+/// active run left: one zero may be a stop at the head of a round (see the crate docs,
+/// "Draining"), so it costs one read.
 #[tokio::test]
-async fn drain_repeats_until_two_rounds_in_a_row_cancel_nothing() {
+async fn drain_repeats_until_a_zero_round_is_confirmed_by_the_logs() {
     let mut server = Server::new_async().await;
     let (m, calls) = counting_mock(&mut server, "count=3", vec![3, 3, 1, 0, 0]);
-    let m = m.expect(5).create_async().await;
+    let m = m.expect(4).create_async().await;
+    let logs = active_logs(&mut server, &[]).expect(1).create_async().await;
     let c = canceller(&server);
     let seen: Arc<Mutex<Vec<(u32, u64, u64)>>> = Arc::default();
     let seen2 = seen.clone();
@@ -456,24 +497,43 @@ async fn drain_repeats_until_two_rounds_in_a_row_cancel_nothing() {
             .push((p.rounds, p.last_round_cancelled, p.cancelled))
     });
     let report = c.cancel_many(&Selector::cancel_all_runs(), &opts).await.unwrap();
-    assert_eq!(calls.load(Ordering::SeqCst), 5);
-    assert_eq!((report.cancelled, report.rounds, report.requests_sent), (7, 5, 5));
-    assert!(report.drained && report.is_success());
+    assert_eq!(calls.load(Ordering::SeqCst), 4);
+    assert_eq!((report.cancelled, report.rounds, report.requests_sent), (7, 4, 5));
+    assert!(report.drained && report.is_success() && report.not_confirmed.is_none());
     assert_eq!(
         *seen.lock().unwrap(),
-        vec![(1, 3, 3), (2, 3, 6), (3, 1, 7), (4, 0, 7), (5, 0, 7)],
-        "progress after every round, the confirming one included"
+        vec![(1, 3, 3), (2, 3, 6), (3, 1, 7), (4, 0, 7)],
+        "progress after every round"
     );
     m.assert_async().await;
+    logs.assert_async().await;
 }
 
 /// A round that answers 0 (the server stopped at a run it cannot cancel, first in the round)
-/// followed by one that cancels again: the drain goes on, and needs two zeros in a row again.
+/// while the logs still show a matching run: the drain goes on, and ends only when a zero round
+/// is confirmed by a read that finds nothing left.
 #[tokio::test]
 async fn a_zero_round_followed_by_a_count_does_not_end_the_drain() {
     let mut server = Server::new_async().await;
     let (m, calls) = counting_mock(&mut server, "label=x&count=100", vec![0, 100, 40, 0, 7, 0, 0, 99]);
-    let m = m.expect(7).create_async().await;
+    let m = m.expect(6).create_async().await;
+    // The first two reads show a matching run still running (and one of another label); the
+    // third shows only the other label.
+    let reads = Arc::new(AtomicUsize::new(0));
+    let reads2 = reads.clone();
+    let logs = server
+        .mock("GET", "/v2/workflows/logs")
+        .match_query(Matcher::UrlEncoded("state".into(), "RUN_STARTED".into()))
+        .with_body_from_request(move |_| {
+            let n = reads2.fetch_add(1, Ordering::SeqCst);
+            let x = r#"{"workflowRunId":"wfr_x","workflowUrl":"https://x/wf","workflowState":"RUN_STARTED","workflowRunCreatedAt":1,"label":"x"}"#;
+            let y = r#"{"workflowRunId":"wfr_y","workflowUrl":"https://x/wf","workflowState":"RUN_STARTED","workflowRunCreatedAt":1,"label":"y"}"#;
+            let runs = if n < 2 { format!("{y},{x}") } else { y.to_owned() };
+            format!(r#"{{"cursor":"","runs":[{runs}]}}"#).into_bytes()
+        })
+        .expect(3)
+        .create_async()
+        .await;
     let c = canceller(&server);
     let report = c
         .cancel_many(
@@ -482,19 +542,21 @@ async fn a_zero_round_followed_by_a_count_does_not_end_the_drain() {
         )
         .await
         .unwrap();
-    assert_eq!(calls.load(Ordering::SeqCst), 7);
-    assert_eq!((report.cancelled, report.rounds, report.requests_sent), (147, 7, 7));
+    assert_eq!(calls.load(Ordering::SeqCst), 6);
+    assert_eq!((report.cancelled, report.rounds, report.requests_sent), (147, 6, 9));
     assert!(report.drained && report.is_success());
     m.assert_async().await;
+    logs.assert_async().await;
 }
 
-/// The round limit counts the confirming round: a drain whose limit falls on a first zero
-/// stops there and does not claim `drained`.
+/// A drain whose round limit falls on a zero round that the logs do not confirm (a run is
+/// still active) stops there and does not claim `drained`.
 #[tokio::test]
 async fn a_round_limit_on_an_unconfirmed_zero_is_not_drained() {
     let mut server = Server::new_async().await;
     let (m, _) = counting_mock(&mut server, "count=100", vec![5, 0, 0]);
     let m = m.expect(2).create_async().await;
+    let _logs = active_logs(&mut server, &["any"]).expect(1).create_async().await;
     let c = canceller(&server);
     let report = c
         .cancel_many(
@@ -503,8 +565,9 @@ async fn a_round_limit_on_an_unconfirmed_zero_is_not_drained() {
         )
         .await
         .unwrap();
-    assert_eq!((report.cancelled, report.rounds, report.requests_sent), (5, 2, 2));
+    assert_eq!((report.cancelled, report.rounds, report.requests_sent), (5, 2, 3));
     assert!(!report.drained && report.is_success());
+    assert!(report.not_confirmed.is_some());
     m.assert_async().await;
 }
 
@@ -666,7 +729,8 @@ async fn background_bulk_actions_send_async_true() {
 async fn a_server_that_ignores_async_is_drained_as_usual() {
     let mut server = Server::new_async().await;
     let (m, _) = counting_mock(&mut server, "label=x&async=true", vec![2, 1, 0, 0]);
-    let m = m.expect(4).create_async().await;
+    let m = m.expect(3).create_async().await;
+    let _logs = active_logs(&mut server, &[]).expect(1).create_async().await;
     let c = canceller(&server);
     let report = c
         .cancel_many_async(
@@ -677,7 +741,7 @@ async fn a_server_that_ignores_async_is_drained_as_usual() {
         .unwrap();
     assert_eq!(
         (report.cancelled, report.rounds, report.drained, report.action_id),
-        (3, 4, true, None)
+        (3, 3, true, None)
     );
     m.assert_async().await;
 }
@@ -815,12 +879,10 @@ async fn status_of_an_unknown_run_is_not_found() {
     );
 }
 
-/// One answer to a single cancel, and the error it must become.
+/// One answer to a single cancel (the run's path), and the error it must become.
 async fn cancel_error(status: usize, headers: &[(&str, &str)], body: &str) -> CancelError {
     let mut server = Server::new_async().await;
-    let mut m = bulk_mock(&mut server, "workflowRunIds=wfr_e")
-        .with_status(status)
-        .with_body(body);
+    let mut m = path_mock(&mut server, "wfr_e").with_status(status).with_body(body);
     for (k, v) in headers {
         m = m.with_header(*k, v);
     }
@@ -854,8 +916,9 @@ async fn every_error_status_is_mapped() {
         matches!(&e, CancelError::PermissionDenied { message, .. } if message == "forbidden"),
         "{e}"
     );
-    // The bulk endpoint answers unknown ids with `{"cancelled":0}`: a 404 is a wrong base URL.
-    let e = cancel_error(404, &[], r#"{"error":"not found"}"#).await;
+    // Upstash's 404 (JSON `error`) is `NotActive`; any other 404 (a page of another server)
+    // means the request did not reach the API.
+    let e = cancel_error(404, &[], "<html><title>not found</title></html>").await;
     assert!(
         matches!(&e, CancelError::NotFound { what: NotFoundKind::Other, id: None, message, .. }
             if message.starts_with("not found (") && message.contains("QSTASH_URL")),
@@ -896,6 +959,8 @@ async fn every_error_status_is_mapped() {
     );
 }
 
+/// The bulk endpoint's answer must be its JSON count (a single cancel of `..` goes there): any
+/// other 2xx body is a decode error. (The run path's `200 OK` is plain text and not decoded.)
 #[tokio::test]
 async fn undecodable_success_bodies_are_decode_errors() {
     for body in [
@@ -905,12 +970,18 @@ async fn undecodable_success_bodies_are_decode_errors() {
         r#"{"cancelled":"many"}"#,
         "[1]",
         "<html><title>proxy</title></html>",
+        r#"{"actionId":"a"}"#,
     ] {
-        let e = cancel_error(200, &[], body).await;
+        let mut server = Server::new_async().await;
+        let m = bulk_mock(&mut server, "workflowRunIds=..")
+            .with_body(body)
+            .expect(1)
+            .create_async()
+            .await;
+        let e = canceller(&server).cancel(&RunRef::new("..")).await.unwrap_err();
+        m.assert_async().await;
         assert!(matches!(e, CancelError::Decode { .. }), "{body:?}: {e}");
     }
-    let e = cancel_error(200, &[], r#"{"actionId":"a"}"#).await;
-    assert!(matches!(e, CancelError::Decode { .. }), "{e}");
 }
 
 fn unix_now() -> u64 {
@@ -992,15 +1063,15 @@ async fn rate_limits_carry_the_wait_and_the_kind() {
 async fn a_429_is_retried_after_the_burst_reset() {
     let mut server = Server::new_async().await;
     let reset = (unix_now() + 2).to_string();
-    let first = bulk_mock(&mut server, "workflowRunIds=wfr_r")
+    let first = path_mock(&mut server, "wfr_r")
         .with_status(429)
         .with_header("Burst-RateLimit-Reset", &reset)
         .with_body(r#"{"error":"burst"}"#)
         .expect(1)
         .create_async()
         .await;
-    let second = bulk_mock(&mut server, "workflowRunIds=wfr_r")
-        .with_body(r#"{"cancelled":1}"#)
+    let second = path_mock(&mut server, "wfr_r")
+        .with_body("OK")
         .expect(1)
         .create_async()
         .await;
@@ -1028,7 +1099,7 @@ async fn a_429_is_retried_after_the_burst_reset() {
 #[tokio::test]
 async fn a_412_is_not_retried() {
     let mut server = Server::new_async().await;
-    let m = bulk_mock(&mut server, "workflowRunIds=wfr_q")
+    let m = path_mock(&mut server, "wfr_q")
         .with_status(412)
         .with_body("quota")
         .expect(1)
