@@ -5,8 +5,11 @@
 //! The emulator models the stop with `UpstashRun::uncancellable_once`: a filtered round stops
 //! just before such a run and answers the count so far; the mark is then cleared, so the next
 //! round goes past it. When the run is the first of a round, that round answers 0 while runs
-//! remain, which is why a drain ends only after two zero rounds in a row
-//! (`wfcancel_upstash::DRAIN_ZERO_ROUNDS`).
+//! remain. So a round answering 0 proves nothing by itself: the drain then reads the logs for
+//! active runs matching the filter (`GET /v2/workflows/logs?state=RUN_STARTED&count=1000`,
+//! matched client-side). None left → `drained = true` at once; one left → one more round; and
+//! after `wfcancel_upstash::DRAIN_ZERO_ROUNDS` (two) zero rounds in a row the drain ends with
+//! `drained = false` and `not_confirmed` saying why.
 #![cfg(all(feature = "upstash", feature = "agno"))]
 
 mod reliability_support;
@@ -20,7 +23,9 @@ use std::time::Duration;
 use reliability_support as rs;
 use wfcancel::upstash::DRAIN_ZERO_ROUNDS;
 use wfcancel::{BulkOptions, RunFilter, Selector, WorkflowCanceller};
-use wfcancel_emulator::{FaultKind, Faults, UpstashEmulator, UpstashRun, UpstashState};
+use wfcancel_emulator::{
+    Endpoint, FaultKind, Faults, Scenario, ScenarioRule, UpstashEmulator, UpstashRun, UpstashState,
+};
 
 const RUNS: usize = 1000;
 const PAGE: usize = 50;
@@ -58,14 +63,35 @@ fn seed(emu: &UpstashEmulator, marks: &BTreeSet<usize>) -> (Vec<String>, Vec<Str
     (nightly, decoys)
 }
 
-/// The rounds a drain of `n` runs with page size `page` takes when the runs at `marks` stop a
-/// round once each, as the emulator (and the real server) behave, and the drain ends after
-/// `DRAIN_ZERO_ROUNDS` zero rounds in a row: `(rounds, per-round counts)`. A mark at the head
-/// of a round makes that round answer 0.
-fn simulate(n: usize, page: usize, marks: &BTreeSet<usize>) -> (u32, Vec<usize>) {
+/// What a drain of `n` runs with page size `page` does when the runs at `marks` stop a round
+/// once each, as the emulator (and the real server) behave: the per-round counts, the logs reads
+/// (one after every round that answers 0) and whether it ends drained. A mark at the head of a
+/// round makes that round answer 0; the logs read after it still shows matching runs, so one
+/// more round follows. The drain ends drained at the first zero round after which nothing
+/// matching is left, and not drained after `DRAIN_ZERO_ROUNDS` zero rounds in a row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Sim {
+    counts: Vec<usize>,
+    reads: u32,
+    drained: bool,
+}
+
+impl Sim {
+    fn rounds(&self) -> u32 {
+        self.counts.len() as u32
+    }
+
+    /// Requests a drain sends: its rounds and its logs reads.
+    fn requests(&self) -> u64 {
+        u64::from(self.rounds()) + u64::from(self.reads)
+    }
+}
+
+fn simulate(n: usize, page: usize, marks: &BTreeSet<usize>) -> Sim {
     let mut marks = marks.clone();
     let mut pos = 0;
     let mut counts = Vec::new();
+    let mut reads = 0;
     let mut zeros = 0;
     loop {
         let end = (pos + page).min(n);
@@ -78,9 +104,18 @@ fn simulate(n: usize, page: usize, marks: &BTreeSet<usize>) -> (u32, Vec<usize>)
         };
         counts.push(cancelled);
         pos += cancelled;
-        zeros = if cancelled == 0 { zeros + 1 } else { 0 };
-        if zeros == DRAIN_ZERO_ROUNDS {
-            return (counts.len() as u32, counts);
+        if cancelled > 0 {
+            zeros = 0;
+            continue;
+        }
+        zeros += 1;
+        reads += 1;
+        if pos == n || zeros == DRAIN_ZERO_ROUNDS {
+            return Sim {
+                counts,
+                reads,
+                drained: pos == n,
+            };
         }
     }
 }
@@ -88,7 +123,9 @@ fn simulate(n: usize, page: usize, marks: &BTreeSet<usize>) -> (u32, Vec<usize>)
 async fn drain(label: &str, marks: &[usize], selector: Selector, faults: Faults) {
     rs::capture_tracing();
     let marks: BTreeSet<usize> = marks.iter().copied().collect();
-    let (rounds, _) = simulate(RUNS, PAGE, &marks);
+    let sim = simulate(RUNS, PAGE, &marks);
+    assert!(sim.drained, "{sim:?}");
+    let rounds = sim.rounds();
     let emu = rs::upstash_emulator(Faults::none()).await;
     let (nightly, decoys) = seed(&emu, &marks);
     let client = rs::upstash_client(
@@ -105,9 +142,37 @@ async fn drain(label: &str, marks: &[usize], selector: Selector, faults: Faults)
 
     assert!(report.is_success(), "{:?}", report.failed);
     assert!(report.drained, "{report:?}");
-    // Each stop costs one extra round, and the final zero is confirmed by one more.
-    assert_eq!(report.rounds, rounds, "rounds (simulated {rounds})");
-    assert_eq!(report.requests_sent, u64::from(report.rounds));
+    assert_eq!(report.not_confirmed, None, "{report:?}");
+    // Each stop costs one extra round, and every round that answers 0 costs one logs read; the
+    // last zero round's read finds nothing left.
+    assert_eq!(report.rounds, rounds, "rounds (simulated {sim:?})");
+    assert_eq!(
+        report.requests_sent,
+        sim.requests(),
+        "rounds + logs reads (simulated {sim:?})"
+    );
+    // What reached the server (retries of throttled requests included).
+    let sends = s.endpoint(Endpoint::UpstashBulkCancelFilter) + s.endpoint(Endpoint::UpstashBulkCancelAll);
+    let reads = s.endpoint(Endpoint::UpstashLogs);
+    // Only 429s are retried in a drain (a 5xx or a dropped answer would have failed it).
+    let refused = s.fault(FaultKind::Throttled) + s.fault(FaultKind::RateLimited);
+    if refused == 0 {
+        assert_eq!(
+            (sends, reads),
+            (u64::from(sim.rounds()), u64::from(sim.reads)),
+            "rounds and logs reads the server saw"
+        );
+    } else {
+        assert!(
+            sends >= u64::from(sim.rounds()) && reads >= u64::from(sim.reads),
+            "{sends} sends, {reads} reads"
+        );
+        assert_eq!(
+            sends + reads,
+            sim.requests() + refused,
+            "every extra request retried a 429"
+        );
+    }
     let expected = match selector {
         Selector::All(_) => RUNS + decoys.len(),
         _ => RUNS,
@@ -132,6 +197,7 @@ async fn drain(label: &str, marks: &[usize], selector: Selector, faults: Faults)
             ("runs", expected.to_string()),
             ("stops", marks.len().to_string()),
             ("rounds", report.rounds.to_string()),
+            ("logs reads", reads.to_string()),
             ("calls", s.requests.to_string()),
             (
                 "faults",
@@ -252,17 +318,22 @@ async fn a_5xx_ends_a_drain_without_repeating_the_round() {
 /// Regression (RELIABILITY.md, "Findings"): when the run the server stops at is the first of a
 /// round, the round answers `{"cancelled":0}` with runs still matching. A drain used to take that
 /// for "nothing left" and end with `drained = true` after one round, every run still running.
-/// Now a zero must be confirmed by a second zero round in a row, for a filter and for
-/// cancel-all alike.
+/// Now a zero round is followed by a logs read: matching runs still active → one more round, for
+/// a filter and for cancel-all alike; the drain ends drained only when the read finds none.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stop_at_the_head_of_a_round_does_not_end_the_drain() {
     rs::capture_tracing();
     let marks: BTreeSet<usize> = [0, 50].into_iter().collect();
-    let (rounds, counts) = simulate(RUNS, PAGE, &marks);
+    let sim = simulate(RUNS, PAGE, &marks);
     assert_eq!(
-        counts[..4],
+        sim.counts[..4],
         [0, 50, 0, 50],
         "the first and the third round start at a stop"
+    );
+    assert_eq!(
+        (sim.reads, sim.drained),
+        (3, true),
+        "a logs read after each zero round: two find runs left, the last one none ({sim:?})"
     );
     for selector in [
         Selector::filter(RunFilter::new().label("nightly")),
@@ -271,12 +342,15 @@ async fn a_stop_at_the_head_of_a_round_does_not_end_the_drain() {
         let emu = rs::upstash_emulator(Faults::none()).await;
         let (nightly, decoys) = seed(&emu, &marks);
         let client = rs::upstash_client(&emu.url(), rs::http(Duration::from_secs(5), 3, Duration::from_secs(30)));
-        let seen: Arc<std::sync::Mutex<Vec<(u32, u64)>>> = Arc::default();
+        // (round, cancelled by that round, runs done so far)
+        let seen: Arc<std::sync::Mutex<Vec<(u32, u64, u64)>>> = Arc::default();
         let seen2 = Arc::clone(&seen);
-        let opts = BulkOptions::new()
-            .page_size(PAGE)
-            .drain(true)
-            .on_progress(move |p| seen2.lock().expect("lock").push((p.rounds, p.last_round_cancelled)));
+        let opts = BulkOptions::new().page_size(PAGE).drain(true).on_progress(move |p| {
+            seen2
+                .lock()
+                .expect("lock")
+                .push((p.rounds, p.last_round_cancelled, p.done))
+        });
         let (report, _) = rs::within("head stop", LIMIT, client.cancel_many(&selector, &opts)).await;
         rs::scan_result("head stop", &report);
         let report = report.expect("ran");
@@ -290,20 +364,166 @@ async fn a_stop_at_the_head_of_a_round_does_not_end_the_drain() {
             report.rounds
         );
         assert!(report.is_success() && report.drained, "{report:?}");
+        assert_eq!(report.not_confirmed, None);
         assert_eq!(left, 0);
         assert_eq!(report.cancelled, emu.cancelled());
-        assert_eq!(report.requests_sent, u64::from(report.rounds));
         let seen = seen.lock().expect("lock").clone();
         assert_eq!(seen.len(), report.rounds as usize, "progress after every round");
-        assert_eq!(seen[0], (1, 0), "the first round cancelled nothing");
-        assert_eq!(seen[seen.len() - 2..], [(report.rounds - 1, 0), (report.rounds, 0)]);
+        assert_eq!(seen[0], (1, 0, 0), "the first round cancelled nothing");
+        // `Progress::rounds` numbers the rounds; `Progress::done` counts runs, never rounds.
+        let mut done = 0;
+        for (i, &(round, last, so_far)) in seen.iter().enumerate() {
+            assert_eq!(round as usize, i + 1, "{seen:?}");
+            done += last;
+            assert_eq!(so_far, done, "runs done after round {round}: {seen:?}");
+        }
+        assert_eq!(done, report.cancelled);
+        // One zero round ends the drain once the logs show nothing left: the round before it
+        // cancelled something.
+        let n = seen.len();
+        assert_eq!(
+            (seen[n - 1].0, seen[n - 1].1),
+            (report.rounds, 0),
+            "the last round cancelled nothing"
+        );
+        assert!(
+            seen[n - 2].1 > 0,
+            "one zero round, then the logs read, end the drain: {seen:?}"
+        );
+        // Every zero round (and only those) cost one logs read.
+        let zero_rounds = seen.iter().filter(|s| s.1 == 0).count() as u64;
+        assert_eq!(report.requests_sent, u64::from(report.rounds) + zero_rounds);
+        let stats = emu.stats();
+        assert_eq!(
+            stats.endpoint(Endpoint::UpstashLogs),
+            zero_rounds,
+            "logs reads the server saw"
+        );
         if let Selector::Filter(_) = selector {
-            assert_eq!(report.rounds, rounds, "simulated {counts:?}");
+            assert_eq!(report.rounds, sim.rounds(), "simulated {sim:?}");
+            assert_eq!(report.requests_sent, sim.requests(), "simulated {sim:?}");
+            assert_eq!(
+                stats.endpoint(Endpoint::UpstashBulkCancelFilter),
+                u64::from(sim.rounds())
+            );
             assert!(decoys.iter().all(|id| emu.state(id) == Some(UpstashState::Started)));
         } else {
             assert_eq!(report.cancelled as usize, RUNS + decoys.len());
             assert_eq!(emu.active_count(), 0, "runs left after draining everything");
+            assert_eq!(stats.endpoint(Endpoint::UpstashBulkCancelAll), u64::from(report.rounds));
         }
+        emu.shutdown().await;
+    }
+    rs::assert_no_leaks();
+}
+
+/// A run the server keeps answering 0 for while the logs still show it `RUN_STARTED` (here every
+/// bulk cancel answers `{"cancelled":0}`): the drain does not call it done. After a zero round
+/// the logs read finds a matching active run, so one more round is sent; after the second zero
+/// round in a row the drain ends with `drained = false` and `not_confirmed` naming the run. Runs
+/// outside the filter that are active (the decoys) do not count.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_matching_run_still_active_after_two_zero_rounds_is_not_drained() {
+    rs::capture_tracing();
+    let emu = rs::upstash_emulator(Faults::none()).await;
+    let (nightly, decoys) = seed(&emu, &BTreeSet::new());
+    emu.faults().add_scenario(
+        ScenarioRule::new(Scenario::respond(200, "application/json", r#"{"cancelled":0}"#))
+            .method("DELETE")
+            .path_prefix("/v2/workflows/runs"),
+    );
+    let client = rs::upstash_client(&emu.url(), rs::http(Duration::from_secs(5), 3, Duration::from_secs(30)));
+    let opts = BulkOptions::new().page_size(PAGE).drain(true);
+    let (report, _) = rs::within(
+        "never cancelled",
+        LIMIT,
+        client.cancel_many(&Selector::filter(RunFilter::new().label("nightly")), &opts),
+    )
+    .await;
+    rs::scan_result("never cancelled", &report);
+    let report = report.expect("ran");
+    assert!(!report.drained, "{report:?}");
+    assert!(report.is_success(), "nothing failed: {report:?}");
+    assert_eq!((report.rounds, report.cancelled), (DRAIN_ZERO_ROUNDS, 0), "{report:?}");
+    assert_eq!(
+        report.requests_sent,
+        2 * u64::from(DRAIN_ZERO_ROUNDS),
+        "a logs read after each zero round"
+    );
+    let why = report.not_confirmed.as_deref().expect("not_confirmed says why");
+    assert!(
+        why.contains("still RUN_STARTED") && nightly.iter().any(|id| why.contains(id.as_str())),
+        "{why}"
+    );
+    assert!(
+        !decoys.iter().any(|id| why.contains(id.as_str())),
+        "a decoy is outside the filter: {why}"
+    );
+    let s = emu.stats();
+    assert_eq!(
+        s.endpoint(Endpoint::UpstashBulkCancelFilter),
+        u64::from(DRAIN_ZERO_ROUNDS)
+    );
+    assert_eq!(s.endpoint(Endpoint::UpstashLogs), u64::from(DRAIN_ZERO_ROUNDS));
+    assert_eq!(emu.cancelled(), 0);
+    emu.shutdown().await;
+    rs::assert_no_leaks();
+}
+
+/// A filter on a field the logs do not show for some active runs (here the flow-control key,
+/// absent from the decoys' entries) cannot be checked client-side: the drain cannot confirm
+/// that nothing matching is left, so after two zero rounds it ends with `drained = false` and
+/// the reason. When every active run's entry shows the field, the same drain is confirmed after
+/// one zero round.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_filter_the_logs_cannot_check_is_not_confirmed() {
+    rs::capture_tracing();
+    for other_key in [None, Some("weekly")] {
+        let emu = rs::upstash_emulator(Faults::none()).await;
+        let url = "https://app.example.com/api/workflow/nightly";
+        let mut runs = Vec::new();
+        for i in 0..120u64 {
+            let mut run = UpstashRun::new(format!("wfr_fck_{i:03}"), url).created_at(T0 + i);
+            if i % 3 == 0 {
+                run = run.flow_control_key("nightly-key");
+            } else if let Some(k) = other_key {
+                run = run.flow_control_key(k);
+            }
+            runs.push(run);
+        }
+        emu.seed_many(runs);
+        let client = rs::upstash_client(&emu.url(), rs::http(Duration::from_secs(5), 3, Duration::from_secs(30)));
+        let opts = BulkOptions::new().page_size(PAGE).drain(true);
+        let selector = Selector::filter(RunFilter::new().flow_control_key("nightly-key"));
+        let (report, _) = rs::within("flow-control key", LIMIT, client.cancel_many(&selector, &opts)).await;
+        rs::scan_result("flow-control key", &report);
+        let report = report.expect("ran");
+        assert!(report.is_success(), "{report:?}");
+        assert_eq!(report.cancelled, 40, "every run with the key, and no other");
+        assert_eq!(report.cancelled, emu.cancelled());
+        assert_eq!(emu.active_count(), 80);
+        // Round 1 cancels 40 (fewer than a page), round 2 answers 0 and the logs are read.
+        match other_key {
+            None => {
+                assert!(!report.drained, "{report:?}");
+                let why = report.not_confirmed.as_deref().expect("why");
+                assert!(why.contains("flow-control key"), "{why}");
+                assert_eq!(report.rounds, 1 + DRAIN_ZERO_ROUNDS, "{report:?}");
+                assert_eq!(
+                    report.requests_sent,
+                    u64::from(report.rounds) + u64::from(DRAIN_ZERO_ROUNDS)
+                );
+            }
+            Some(_) => {
+                assert!(report.drained, "{report:?}");
+                assert_eq!(report.not_confirmed, None);
+                assert_eq!((report.rounds, report.requests_sent), (2, 3), "{report:?}");
+            }
+        }
+        assert_eq!(
+            emu.stats().endpoint(Endpoint::UpstashLogs),
+            report.requests_sent - u64::from(report.rounds)
+        );
         emu.shutdown().await;
     }
     rs::assert_no_leaks();
@@ -366,14 +586,22 @@ async fn the_round_limit_stops_a_server_that_never_reaches_zero() {
 #[test]
 fn the_simulation_matches_a_hand_count() {
     let marks: BTreeSet<usize> = MARKS.iter().copied().collect();
-    let (rounds, counts) = simulate(RUNS, PAGE, &marks);
+    let sim = simulate(RUNS, PAGE, &marks);
+    let counts = &sim.counts;
     assert_eq!(counts.iter().sum::<usize>(), RUNS);
     assert_eq!(counts[..5], [7, 50, 3, 1, 50]);
-    assert_eq!(
-        counts[counts.len() - 2..],
-        [0, 0],
-        "a drain ends on two zero rounds in a row"
+    assert!(sim.drained);
+    assert_eq!(counts[counts.len() - 1], 0, "a drain ends on a zero round");
+    assert!(
+        counts[counts.len() - 2] > 0,
+        "one zero round is enough when the logs show nothing left"
     );
-    assert!(counts[..counts.len() - 2].iter().all(|&c| c > 0));
-    assert_eq!(rounds as usize, counts.len());
+    let zeros = counts.iter().filter(|&&c| c == 0).count();
+    assert_eq!(sim.reads as usize, zeros, "one logs read per zero round");
+    assert_eq!(sim.requests(), counts.len() as u64 + zeros as u64);
+    // 130 → 499 is 7 pages and a stop after 19; 499 → 998 is 9 pages and a stop after 49; then
+    // 998 and 999, and one zero round whose logs read finds nothing left.
+    assert_eq!(counts[counts.len() - 3..], [49, 2, 0]);
+    assert!(counts[..counts.len() - 1].iter().all(|&c| c > 0), "{counts:?}");
+    assert_eq!((sim.rounds(), sim.reads), (26, 1), "{sim:?}");
 }

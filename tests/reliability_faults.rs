@@ -26,7 +26,7 @@ use wfcancel::{
     AgnoCanceller, BulkOptions, CancelError, CancelOutcome, Capabilities, RunRef, Selector, WorkflowCanceller,
     async_trait, fan_out,
 };
-use wfcancel_emulator::{AgnoRun, AgnoStatus, FaultKind, Faults, Stats, UpstashState};
+use wfcancel_emulator::{AgnoRun, AgnoStatus, Endpoint, FaultKind, Faults, Stats, UpstashState};
 
 const RUNS: usize = 10_000;
 const ATTEMPTS: u32 = 16;
@@ -132,20 +132,25 @@ async fn upstash_10k_runs_by_id_in_chunks_under_a_fault_storm() {
     let selector = Selector::ids(ids.iter().map(String::as_str));
     let plan = client.plan(&selector, &BulkOptions::new()).expect("plan");
     let chunks = plan.len();
-    // A chunk answering less than its size may have stopped part way: it is sent again until two
-    // answers in a row are 0. So: all running → 1 request (n); some → 3 (a, 0, 0); none → 2 (0, 0).
-    let expected_requests: u64 = plan
-        .iter()
-        .map(|p| {
-            let ids = p.query_pairs();
-            let running = ids.iter().filter(|(_, id)| active.contains(id.as_str())).count();
-            match running {
-                r if r == ids.len() => 1,
-                0 => 2,
-                _ => 3,
-            }
-        })
-        .sum();
+    // A chunk answering less than its size may have stopped part way: it is sent again while
+    // answers are above 0; once one is 0 with runs unaccounted for, every run of the chunk has its
+    // state read (`GET /v2/workflows/logs?workflowRunId=`). Here nothing stops a chunk, so no run
+    // is still active after that and no single cancel follows. So, for a chunk of `n` ids: all
+    // running → 1 request (n); some → 2 + n (a, 0, then n reads); none → 1 + n (0, then n reads).
+    let (mut expected_sends, mut expected_reads) = (0u64, 0u64);
+    for p in &plan {
+        let ids = p.query_pairs();
+        let n = ids.len() as u64;
+        let running = ids.iter().filter(|(_, id)| active.contains(id.as_str())).count() as u64;
+        let (sends, reads) = match running {
+            r if r == n => (1, 0),
+            0 => (1, n),
+            _ => (2, n),
+        };
+        expected_sends += sends;
+        expected_reads += reads;
+    }
+    let expected_requests = expected_sends + expected_reads;
     assert!((100..=256).contains(&chunks), "{chunks} chunks");
     let opts = BulkOptions::new().concurrency(chunks);
 
@@ -165,9 +170,17 @@ async fn upstash_10k_runs_by_id_in_chunks_under_a_fault_storm() {
     assert_eq!(report.cancelled, s.cancelled, "report vs server");
     assert_eq!(report.cancelled, active.len() as u64);
     assert_eq!(report.not_active, (RUNS - active.len()) as u64);
+    assert_eq!(report.accounted(), RUNS as u64);
     // Each request was answered 200 exactly once; every other request was a fault that was retried.
     assert_eq!(s.status(200), expected_requests);
     assert_eq!(s.requests, expected_requests + retried_faults(&s));
+    // Bulk sends and state reads only: no run was still active after its chunk answered 0.
+    assert_eq!(
+        s.endpoint(Endpoint::UpstashBulkCancelIds) + s.endpoint(Endpoint::UpstashLogs),
+        s.requests,
+        "{s:?}"
+    );
+    assert_eq!(s.endpoint(Endpoint::UpstashCancelRun), 0);
     // Every run ends cancelled; finished runs stay as they were.
     let mut lost = 0;
     for id in &ids {
@@ -190,6 +203,8 @@ async fn upstash_10k_runs_by_id_in_chunks_under_a_fault_storm() {
         ("runs", RUNS.to_string()),
         ("chunks", chunks.to_string()),
         ("requests", expected_requests.to_string()),
+        ("sends", expected_sends.to_string()),
+        ("reads", expected_reads.to_string()),
     ];
     fields.extend(fault_fields(&s));
     fields.extend([
@@ -231,11 +246,18 @@ async fn upstash_10k_single_cancels_under_a_fault_storm() {
     assert_eq!(report.cancelled, s.cancelled, "report vs server");
     assert_eq!(report.cancelled, active.len() as u64);
     assert_eq!(report.not_active, (RUNS - active.len()) as u64);
-    // One 200 per running run; two per run that was not (a `{"cancelled":0}` is sent once more
-    // before it is called not active).
-    let answered = (RUNS + (RUNS - active.len())) as u64;
-    assert_eq!(s.status(200), answered);
-    assert_eq!(s.requests, answered + retried_faults(&s));
+    // `DELETE /v2/workflows/runs/{id}`, one request per run: `200 OK` for a running run, the
+    // server's `404 {"error":"workflowRun not found"}` for one that was not; every other request
+    // was an injected fault, retried.
+    assert_eq!(s.status(200), active.len() as u64);
+    assert_eq!(s.status(404), (RUNS - active.len()) as u64);
+    assert_eq!(
+        s.endpoint(Endpoint::UpstashCancelRun),
+        s.requests,
+        "only the path endpoint: {s:?}"
+    );
+    assert_eq!(s.requests, RUNS as u64 + retried_faults(&s));
+    assert_eq!(report.requests_sent, RUNS as u64);
     // Per run: reported cancelled exactly when it was running and is now cancelled.
     assert_eq!(report.outcomes.len(), RUNS);
     let mut lost = 0;

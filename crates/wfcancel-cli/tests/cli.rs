@@ -343,11 +343,11 @@ async fn bulk_filter_with_drain_prints_a_line_per_round() {
             "round 1    cancelled 100",
             "round 2    cancelled 100",
             "round 3    cancelled 50",
-            "round 4    cancelled 0",
             // One zero is not proof that nothing is left (Upstash stops a round at the first run
-            // it cannot cancel): the drain confirms it with a second zero round.
-            "round 5    cancelled 0",
-            "total      cancelled 250, requested 0, not-active 0, failed 0 (5 requests, 5 rounds, drained)"
+            // it cannot cancel): the drain confirms it with a state read of the logs (the 5th
+            // request), which finds no matching run still running.
+            "round 4    cancelled 0",
+            "total      cancelled 250, requested 0, not-active 0, failed 0 (5 requests, 4 rounds, drained)"
         ]
     );
     assert!(
@@ -392,8 +392,8 @@ async fn bulk_filter_json_with_page_size_and_time_range() {
     assert_eq!(lines[0]["cancelled"], 20);
     let s = out.summary();
     assert_eq!(s["cancelled"], 30);
-    assert_eq!(s["rounds"], 4, "20 + 10 + 0, and a second 0 to confirm the first");
-    assert_eq!(s["requests"], 4);
+    assert_eq!(s["rounds"], 3, "20 + 10 + 0, confirmed by a state read");
+    assert_eq!(s["requests"], 4, "3 rounds and the read");
     assert_eq!(s["drained"], true);
     assert_eq!(s["action_id"], Value::Null);
     assert_eq!(emu.state("wfr_old0"), Some(UpstashState::Started));

@@ -354,13 +354,21 @@ pub(crate) fn decode_bulk(resp: &HttpResponse) -> Result<BulkAnswer, CancelError
 }
 
 /// The outcome of `DELETE /v2/workflows/runs/{id}`, whose answer is about that run alone: 2xx
-/// (`OK`) → `Cancelled`; 404 with Upstash's JSON error body (`{"error": "..."}`) → `NotActive`
+/// with the body `OK` (or none) → `Cancelled`, with another body → a decode error (not
+/// Upstash's answer); 404 with Upstash's JSON error body (`{"error": "..."}`) → `NotActive`
 /// (no such active run: unknown, finished or already cancelled, on the server's word); any
 /// other answer → [`map_error`] (a 404 that is not Upstash's, such as an HTML page, means the
 /// request did not reach the API: `NotFound` asking to check `QSTASH_URL`).
 pub(crate) fn path_cancel_outcome(resp: &HttpResponse) -> Result<CancelOutcome, CancelError> {
     if resp.is_success() {
-        return Ok(CancelOutcome::Cancelled);
+        // Upstash answers `OK` (plain text). Another body (an HTML page, some other JSON) is
+        // not Upstash's word that the run is cancelled: the URL may point at another server.
+        let body = String::from_utf8_lossy(&resp.body);
+        let body = body.trim();
+        if body.eq_ignore_ascii_case("ok") || body.is_empty() || body.eq_ignore_ascii_case("\"ok\"") {
+            return Ok(CancelOutcome::Cancelled);
+        }
+        return Err(decode_error("OK", resp));
     }
     if resp.status == 404 {
         if let Ok(Value::Object(map)) = serde_json::from_slice::<Value>(&resp.body) {

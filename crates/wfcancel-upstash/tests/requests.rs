@@ -959,8 +959,8 @@ async fn every_error_status_is_mapped() {
     );
 }
 
-/// The bulk endpoint's answer must be its JSON count (a single cancel of `..` goes there): any
-/// other 2xx body is a decode error. (The run path's `200 OK` is plain text and not decoded.)
+/// The bulk endpoint's answer must be its JSON count (a single cancel of `..` goes there), and
+/// the run path's must be `OK`: any other 2xx body is a decode error.
 #[tokio::test]
 async fn undecodable_success_bodies_are_decode_errors() {
     for body in [
@@ -980,6 +980,10 @@ async fn undecodable_success_bodies_are_decode_errors() {
             .await;
         let e = canceller(&server).cancel(&RunRef::new("..")).await.unwrap_err();
         m.assert_async().await;
+        assert!(matches!(e, CancelError::Decode { .. }), "{body:?}: {e}");
+    }
+    for body in ["{}", "<html><title>proxy</title></html>", "cancelled"] {
+        let e = cancel_error(200, &[], body).await;
         assert!(matches!(e, CancelError::Decode { .. }), "{body:?}: {e}");
     }
 }
