@@ -280,8 +280,10 @@ impl AgnoCanceller {
             key_sent: self.has_key,
         };
         let resp = if retry {
-            call.send_with(op.name(), req.method, req.url, &|resp| mapping::retry_decision(&ctx, resp))
-                .await?
+            call.send_with(op.name(), req.method, req.url, &|resp| {
+                mapping::retry_decision(&ctx, resp)
+            })
+            .await?
         } else {
             call.send_once(op.name(), req.method, req.url).await?
         };
@@ -373,7 +375,11 @@ impl WorkflowCanceller for AgnoCanceller {
         let req = request::build(&self.http, Op::Cancel, run)?;
         // One deadline for the whole call: the state read and the cancel with its retries.
         let call = self.http.call();
-        if self.state_before_cancel(&call, run).await.is_some_and(|s| s.is_terminal()) {
+        if self
+            .state_before_cancel(&call, run)
+            .await
+            .is_some_and(|s| s.is_terminal())
+        {
             return Ok(CancelOutcome::NotActive);
         }
         match self.send_built(&call, req, Op::Cancel, run, true).await? {

@@ -325,7 +325,12 @@ fn filter_flag(field: &str) -> &'static str {
 }
 
 /// `wfcancel bulk ...`
-pub async fn bulk(client: &Client, a: &BulkArgs, out: &mut Output, interrupt: Option<&Interrupt>) -> Result<u8, Failure> {
+pub async fn bulk(
+    client: &Client,
+    a: &BulkArgs,
+    out: &mut Output,
+    interrupt: Option<&Interrupt>,
+) -> Result<u8, Failure> {
     precheck_bulk(a)?;
     let c = client.canceller();
     let backend = c.backend();

@@ -286,3 +286,71 @@ async fn unrepeatable_retries_a_refused_connection() {
     let resp = resp.unwrap();
     assert_eq!((resp.status, resp.attempts), (200, 2));
 }
+
+/// A `Retry-After` far away — seconds or an HTTP-date — is not slept on, even without a deadline
+/// (`Duration::MAX`): the 429 comes back at once, for the caller to decide. (Issue: an HTTP-date
+/// was not capped, and a 429 could sleep for decades.)
+#[tokio::test]
+async fn a_far_retry_after_is_not_slept_on_even_without_a_deadline() {
+    let far = httpdate::fmt_http_date(std::time::SystemTime::now() + Duration::from_secs(10 * 365 * 86_400));
+    for value in ["86400".to_owned(), far] {
+        let mut server = mockito::Server::new_async().await;
+        let m = server
+            .mock("GET", "/x")
+            .with_status(429)
+            .with_header("retry-after", &value)
+            .expect(1)
+            .create_async()
+            .await;
+        let c = client(
+            &server.url(),
+            HttpConfig::default().retry(RetryPolicy::default().max_attempts(5).total_deadline(Duration::MAX)),
+        );
+        let t0 = Instant::now();
+        let resp = get(&c).await.unwrap();
+        assert_eq!((resp.status, resp.attempts), (429, 1), "{value}");
+        assert!(t0.elapsed() < Duration::from_secs(2), "{value}: {:?}", t0.elapsed());
+        m.assert_async().await;
+    }
+    // Parsing caps both forms, so that no sum overflows.
+    let date = httpdate::fmt_http_date(std::time::SystemTime::now() + Duration::from_secs(200 * 365 * 86_400));
+    let parsed = wfcancel_core::http::parse_retry_after(
+        &wfcancel_core::http::HeaderValue::from_str(&date).unwrap(),
+        std::time::SystemTime::now(),
+    )
+    .unwrap();
+    assert!(parsed <= Duration::from_secs(1_000_000_000), "{parsed:?}");
+}
+
+/// Requests sent through one `Call` share its deadline: the second one gets what the first
+/// left, and none starts once it has passed.
+#[tokio::test]
+async fn the_requests_of_one_call_share_its_deadline() {
+    let (url, count) = scripted(|_| Act::Answer(Duration::from_millis(400), 503)).await;
+    let c = client(
+        &url,
+        HttpConfig::default().retry(
+            RetryPolicy::default()
+                .max_attempts(1)
+                .total_deadline(Duration::from_millis(1000)),
+        ),
+    );
+    let call = c.call();
+    let t0 = Instant::now();
+    for _ in 0..5 {
+        let _ = call.send("op", Method::GET, c.endpoint(&[("p", "x")]).unwrap()).await;
+    }
+    let took = t0.elapsed();
+    assert!(took < Duration::from_millis(1300), "{took:?}");
+    assert!(
+        count.load(Ordering::SeqCst) <= 3,
+        "{} requests",
+        count.load(Ordering::SeqCst)
+    );
+    let err = call
+        .send("op", Method::GET, c.endpoint(&[("p", "x")]).unwrap())
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Timeout, "{err}");
+    assert!(err.to_string().contains("not sent"), "{err}");
+}

@@ -3,7 +3,9 @@
 
 use mockito::{Matcher, Server, ServerGuard};
 use wfcancel_core::http::HttpConfig;
-use wfcancel_core::{BulkOptions, CancelError, CancelOutcome, RetryPolicy, RunFilter, RunRef, Selector, WorkflowCanceller};
+use wfcancel_core::{
+    BulkOptions, CancelError, CancelOutcome, RetryPolicy, RunFilter, RunRef, Selector, WorkflowCanceller,
+};
 use wfcancel_upstash::UpstashCanceller;
 
 fn canceller(server: &ServerGuard) -> UpstashCanceller {
@@ -16,7 +18,9 @@ fn canceller(server: &ServerGuard) -> UpstashCanceller {
 }
 
 fn logs_body(id: &str, state: &str) -> String {
-    format!(r#"{{"cursor":"","runs":[{{"workflowRunId":"{id}","workflowUrl":"https://x/wf","workflowState":"{state}","workflowRunCreatedAt":1}}]}}"#)
+    format!(
+        r#"{{"cursor":"","runs":[{{"workflowRunId":"{id}","workflowUrl":"https://x/wf","workflowState":"{state}","workflowRunCreatedAt":1}}]}}"#
+    )
 }
 
 #[tokio::test]
@@ -116,7 +120,11 @@ async fn a_chunk_answered_zero_settles_each_run_by_its_state() {
         .mock("GET", "/v2/workflows/logs")
         .match_query(Matcher::Any)
         .with_body_from_request(|req| {
-            let q = req.path_and_query().split_once('?').map(|(_, q)| q.to_owned()).unwrap_or_default();
+            let q = req
+                .path_and_query()
+                .split_once('?')
+                .map(|(_, q)| q.to_owned())
+                .unwrap_or_default();
             let id = url::form_urlencoded::parse(q.as_bytes())
                 .find(|(k, _)| k == "workflowRunId")
                 .map(|(_, v)| v.into_owned())
@@ -148,7 +156,11 @@ async fn a_chunk_answered_zero_settles_each_run_by_its_state() {
         .unwrap();
     assert_eq!((report.cancelled, report.not_active, report.failed_runs()), (0, 3, 1));
     assert_eq!(report.failed[0].runs, vec![RunRef::new("wfr_run")]);
-    assert!(report.failed[0].error.to_string().contains("still running"), "{}", report.failed[0].error);
+    assert!(
+        report.failed[0].error.to_string().contains("still running"),
+        "{}",
+        report.failed[0].error
+    );
     assert_eq!(report.accounted(), 4);
     assert_eq!(report.requests_sent, 1 + 4 + 1);
     single.assert_async().await;
@@ -187,7 +199,11 @@ async fn a_drain_is_drained_only_when_the_logs_say_so() {
         .await;
     let report = c.cancel_many(&selector, &opts).await.unwrap();
     assert!(report.drained && report.not_confirmed.is_none(), "{report:?}");
-    assert_eq!((report.rounds, report.requests_sent), (1, 2), "one round, one state read");
+    assert_eq!(
+        (report.rounds, report.requests_sent),
+        (1, 2),
+        "one round, one state read"
+    );
 }
 
 /// The emulator's semantics end to end: a run that blocks a chunk once is still cancelled, and
@@ -218,4 +234,41 @@ async fn the_emulator_agrees_run_by_run() {
     assert!(report.is_success());
     assert_eq!(emu.active_count(), 0);
     assert_eq!(c.cancel(&RunRef::new("wfr_1")).await, Ok(CancelOutcome::NotActive));
+}
+
+/// The sends of one call share one deadline: a bulk-endpoint cancel (1.2 s) and the state read
+/// after its 0 (1.2 s more) do not fit a 2 s deadline, and the call ends at it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancel_and_its_state_read_share_one_deadline() {
+    use std::time::{Duration, Instant};
+    let mut server = Server::new_async().await;
+    let slow = |body: &'static str| {
+        move |_: &mockito::Request| {
+            std::thread::sleep(Duration::from_millis(1200));
+            body.as_bytes().to_vec()
+        }
+    };
+    let _bulk = server
+        .mock("DELETE", "/v2/workflows/runs")
+        .match_query(Matcher::Any)
+        .with_body_from_request(slow(r#"{"cancelled":0}"#))
+        .create_async()
+        .await;
+    let _logs = server
+        .mock("GET", "/v2/workflows/logs")
+        .match_query(Matcher::Any)
+        .with_body_from_request(slow(r#"{"cursor":"","runs":[]}"#))
+        .create_async()
+        .await;
+    let c = UpstashCanceller::builder()
+        .token("tok-123456789")
+        .base_url(server.url())
+        .http_config(HttpConfig::default().retry(RetryPolicy::default().total_deadline(Duration::from_secs(2))))
+        .build()
+        .unwrap();
+    let t0 = Instant::now();
+    let err = c.cancel(&RunRef::new("..")).await.unwrap_err();
+    let took = t0.elapsed();
+    assert!(matches!(err, CancelError::Timeout { .. }), "{err}");
+    assert!(took < Duration::from_millis(2300), "{took:?}");
 }
