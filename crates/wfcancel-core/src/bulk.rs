@@ -51,7 +51,9 @@ struct StopInner {
 
 impl std::fmt::Debug for StopHandle {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("StopHandle").field("stopped", &self.is_stopped()).finish()
+        f.debug_struct("StopHandle")
+            .field("stopped", &self.is_stopped())
+            .finish()
     }
 }
 
@@ -341,7 +343,9 @@ impl BulkControl {
     /// abandoned). A stop does not abandon it: a request in flight finishes.
     pub async fn within_deadline<T>(&self, fut: impl Future<Output = T>) -> Result<T, Interruption> {
         match self.deadline {
-            Some(d) => tokio::time::timeout_at(d, fut).await.map_err(|_| Interruption::Deadline),
+            Some(d) => tokio::time::timeout_at(d, fut)
+                .await
+                .map_err(|_| Interruption::Deadline),
             None => Ok(fut.await),
         }
     }
@@ -765,8 +769,9 @@ impl BulkReport {
                 runs_of(i).to_vec(),
                 CancelError::Timeout {
                     backend,
-                    message: "abandoned at the bulk's deadline without an answer; the cancel may have reached the provider"
-                        .to_owned(),
+                    message:
+                        "abandoned at the bulk's deadline without an answer; the cancel may have reached the provider"
+                            .to_owned(),
                 },
             ));
         }

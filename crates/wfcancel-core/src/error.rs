@@ -364,7 +364,11 @@ impl CancelError {
     #[cfg_attr(not(feature = "http"), allow(dead_code))]
     pub(crate) fn map_text(self, f: impl Fn(String) -> String) -> Self {
         match self {
-            CancelError::InvalidInput { backend, field, message } => CancelError::InvalidInput {
+            CancelError::InvalidInput {
+                backend,
+                field,
+                message,
+            } => CancelError::InvalidInput {
                 backend,
                 field,
                 message: f(message),

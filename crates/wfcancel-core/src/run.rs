@@ -258,8 +258,21 @@ impl RunState {
     /// ```
     pub fn name_looks_terminal(name: &str) -> bool {
         const OVER: [&str; 15] = [
-            "CANCEL", "FAIL", "ERROR", "COMPLETE", "SUCCE", "DONE", "FINISH", "TERMINAT", "TIMEOUT", "TIMED_OUT",
-            "ABORT", "EXPIRE", "KILL", "CRASH", "STOPPED",
+            "CANCEL",
+            "FAIL",
+            "ERROR",
+            "COMPLETE",
+            "SUCCE",
+            "DONE",
+            "FINISH",
+            "TERMINAT",
+            "TIMEOUT",
+            "TIMED_OUT",
+            "ABORT",
+            "EXPIRE",
+            "KILL",
+            "CRASH",
+            "STOPPED",
         ];
         let upper = name.to_ascii_uppercase();
         OVER.iter().any(|w| upper.contains(w))

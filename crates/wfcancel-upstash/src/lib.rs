@@ -547,7 +547,10 @@ impl UpstashCanceller {
         let mut counted = 0u64;
         loop {
             chunk.requests += 1;
-            let result = match call.send_with(Op::CancelMany.name(), Method::DELETE, url.clone(), &answer::retry_hint).await {
+            let result = match call
+                .send_with(Op::CancelMany.name(), Method::DELETE, url.clone(), &answer::retry_hint)
+                .await
+            {
                 Ok(resp) => self
                     .http
                     .scrub_result(answer(Op::CancelMany, &resp, decode_bulk).and_then(answer::cancelled_count)),
@@ -631,7 +634,10 @@ impl UpstashCanceller {
             match result {
                 Ok(CancelOutcome::Cancelled) => chunk.cancelled += 1,
                 Ok(_) => chunk.not_active += 1,
-                Err(e) => chunk.failures.push((run.clone(), annotate(e, &format!("still {state} after the chunk's cancel answered 0")))),
+                Err(e) => chunk.failures.push((
+                    run.clone(),
+                    annotate(e, &format!("still {state} after the chunk's cancel answered 0")),
+                )),
             }
         }
         chunk
@@ -648,7 +654,8 @@ impl UpstashCanceller {
     }
 
     fn path_url(&self, id: &str) -> Result<Url, CancelError> {
-        self.http.endpoint(&[("path", "v2"), ("path", "workflows"), ("path", "runs"), ("run_id", id)])
+        self.http
+            .endpoint(&[("path", "v2"), ("path", "workflows"), ("path", "runs"), ("run_id", id)])
     }
 
     /// A run's state from the logs endpoint within `call`: `None` when the logs know no run with
@@ -659,17 +666,22 @@ impl UpstashCanceller {
         let resp = call
             .send_with(Op::Status.name(), Method::GET, url, &answer::retry_hint)
             .await?;
-        match self.http.scrub_result(answer(Op::Status, &resp, |r| decode_status(r, id))) {
+        match self
+            .http
+            .scrub_result(answer(Op::Status, &resp, |r| decode_status(r, id)))
+        {
             Ok(state) => Ok(Some(state)),
             Err(CancelError::NotFound {
-                what: NotFoundKind::Run, ..
+                what: NotFoundKind::Run,
+                ..
             }) => Ok(None),
             Err(e) => Err(e),
         }
     }
 
     fn logs_url(&self) -> Result<Url, CancelError> {
-        self.http.endpoint(&[("path", "v2"), ("path", "workflows"), ("path", "logs")])
+        self.http
+            .endpoint(&[("path", "v2"), ("path", "workflows"), ("path", "logs")])
     }
 
     /// Sends a filtered (or cancel-all) call once, or, when draining, until a state read finds
@@ -775,7 +787,9 @@ impl UpstashCanceller {
                     cancelled = report.cancelled,
                     "drain stopped at max_rounds before a state read found nothing left; the report says drained = false"
                 );
-                report.not_confirmed = Some(format!("the drain reached max_rounds ({max_rounds}) with runs still being cancelled"));
+                report.not_confirmed = Some(format!(
+                    "the drain reached max_rounds ({max_rounds}) with runs still being cancelled"
+                ));
                 break;
             }
         }
@@ -807,22 +821,38 @@ impl UpstashCanceller {
                 }
             }
             reads += 1;
-            let page = match call.send_with(Op::Status.name(), Method::GET, url, &answer::retry_hint).await {
-                Ok(resp) => self.http.scrub_result(answer(Op::Status, &resp, answer::decode_logs_page)),
+            let page = match call
+                .send_with(Op::Status.name(), Method::GET, url, &answer::retry_hint)
+                .await
+            {
+                Ok(resp) => self
+                    .http
+                    .scrub_result(answer(Op::Status, &resp, answer::decode_logs_page)),
                 Err(e) => Err(e),
             };
             let (runs, next) = match page {
                 Ok(p) => p,
-                Err(e) => return (Err(format!("could not read the logs to confirm nothing is left: {e}")), reads),
+                Err(e) => {
+                    return (
+                        Err(format!("could not read the logs to confirm nothing is left: {e}")),
+                        reads,
+                    );
+                }
             };
             for run in &runs {
                 if run.get("workflowState").and_then(serde_json::Value::as_str) != Some("RUN_STARTED") {
                     continue;
                 }
-                let id = run.get("workflowRunId").and_then(serde_json::Value::as_str).unwrap_or("?");
+                let id = run
+                    .get("workflowRunId")
+                    .and_then(serde_json::Value::as_str)
+                    .unwrap_or("?");
                 match filter.map_or(Ok(true), |f| logs_entry_matches(f, run)) {
                     Ok(true) => {
-                        return (Err(format!("run {id} matches the filter and is still RUN_STARTED")), reads);
+                        return (
+                            Err(format!("run {id} matches the filter and is still RUN_STARTED")),
+                            reads,
+                        );
                     }
                     Ok(false) => {}
                     Err(field) => unknown = unknown.or(Some(field)),
@@ -862,7 +892,10 @@ const CONFIRM_MAX_PAGES: usize = 100;
 
 /// Whether an entry of the logs matches `filter`; `Err(field)` when the entry does not show a
 /// field the filter needs.
-fn logs_entry_matches(filter: &RunFilter, run: &serde_json::Map<String, serde_json::Value>) -> Result<bool, &'static str> {
+fn logs_entry_matches(
+    filter: &RunFilter,
+    run: &serde_json::Map<String, serde_json::Value>,
+) -> Result<bool, &'static str> {
     let text = |key: &str| run.get(key).and_then(serde_json::Value::as_str);
     let url = match text("workflowUrl") {
         Some(u) => u,
@@ -890,7 +923,11 @@ fn logs_entry_matches(filter: &RunFilter, run: &serde_json::Map<String, serde_js
 fn annotate(e: CancelError, why: &str) -> CancelError {
     let prefix = why.to_owned();
     match e {
-        CancelError::Provider { backend, status, message } => CancelError::Provider {
+        CancelError::Provider {
+            backend,
+            status,
+            message,
+        } => CancelError::Provider {
             backend,
             status,
             message: format!("{prefix}: {message}"),
@@ -1008,6 +1045,7 @@ impl WorkflowCanceller for UpstashCanceller {
         let planned = self.plan_status(run)?;
         let op = Op::Status;
         let resp = self.send(op, planned.method, planned.url).await?;
-        self.http.scrub_result(answer(op, &resp, |r| decode_status(r, run.run_id())))
+        self.http
+            .scrub_result(answer(op, &resp, |r| decode_status(r, run.run_id())))
     }
 }

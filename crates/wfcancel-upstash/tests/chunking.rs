@@ -31,7 +31,6 @@ fn ids_of(path_and_query: &str) -> Vec<String> {
         .collect()
 }
 
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hundred_thousand_ids_are_each_sent_exactly_once() {
     const N: usize = 100_000;
@@ -60,10 +59,7 @@ async fn a_hundred_thousand_ids_are_each_sent_exactly_once() {
         .with_body_from_request(move |req| {
             let pq = req.path_and_query().to_owned();
             let mut done = cancelled.lock().unwrap();
-            let n = ids_of(&pq)
-                .into_iter()
-                .filter(|id| done.insert(id.clone()))
-                .count();
+            let n = ids_of(&pq).into_iter().filter(|id| done.insert(id.clone())).count();
             rec.lock().unwrap().push(pq);
             format!(r#"{{"cancelled":{n}}}"#).into_bytes()
         })
@@ -233,7 +229,12 @@ async fn duplicate_ids_are_sent_once_and_counted() {
         .await
         .unwrap();
     assert_eq!(
-        (report.cancelled, report.not_active, report.requests_sent, report.duplicates_dropped),
+        (
+            report.cancelled,
+            report.not_active,
+            report.requests_sent,
+            report.duplicates_dropped
+        ),
         (2, 0, 1, 2)
     );
     assert_eq!(report.accounted() + report.duplicates_dropped, 4);

@@ -49,10 +49,7 @@ fn trailing_slash_and_path_prefix() {
         .unwrap();
     assert_eq!(base(&c), "http://127.0.0.1:8080/prefix");
     let p = c.plan_cancel(&RunRef::new("a")).unwrap();
-    assert_eq!(
-        p.url.as_str(),
-        "http://127.0.0.1:8080/prefix/v2/workflows/runs/a"
-    );
+    assert_eq!(p.url.as_str(), "http://127.0.0.1:8080/prefix/v2/workflows/runs/a");
     let c = UpstashCanceller::builder()
         .token("t")
         .base_url("https://qstash.upstash.io/v2/publish/")

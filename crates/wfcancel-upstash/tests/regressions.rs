@@ -211,7 +211,11 @@ async fn a_single_cancel_of_an_unknown_or_finished_run_is_not_active_on_the_serv
             CancelOutcome::NotActive,
             "{id}"
         );
-        assert_eq!(emu.requests(), 1, "{id}: one request, whose 404 is about this run alone");
+        assert_eq!(
+            emu.requests(),
+            1,
+            "{id}: one request, whose 404 is about this run alone"
+        );
     }
     emu.reset_stats();
     assert_eq!(

@@ -714,7 +714,14 @@ impl<'a> Call<'a> {
         url: Url,
     ) -> Result<HttpResponse, CancelError> {
         self.http
-            .send_loop(self.deadline, operation, method, url, &|_| RetryDecision::Never, SendMode::Once)
+            .send_loop(
+                self.deadline,
+                operation,
+                method,
+                url,
+                &|_| RetryDecision::Never,
+                SendMode::Once,
+            )
             .await
     }
 }

@@ -75,7 +75,10 @@ impl Scrubber {
     }
 
     fn budget(&self) -> u32 {
-        u32::try_from(self.token.len()).unwrap_or(u32::MAX / 8).saturating_mul(4).saturating_add(STEP_BUDGET)
+        u32::try_from(self.token.len())
+            .unwrap_or(u32::MAX / 8)
+            .saturating_mul(4)
+            .saturating_add(STEP_BUDGET)
     }
 
     /// How many bytes at the end of `bytes` may be the start of a spelling of the token (0 when
@@ -279,14 +282,24 @@ mod tests {
     fn every_spelling_is_masked() {
         let t = "tok/abc+x=";
         assert_eq!(s(t, "Bearer tok/abc+x= end"), "Bearer *** end");
-        assert_eq!(s(t, r#"{"error":"invalid token: Bearer tok\/abc+x="}"#), r#"{"error":"invalid token: Bearer ***"}"#);
+        assert_eq!(
+            s(t, r#"{"error":"invalid token: Bearer tok\/abc+x="}"#),
+            r#"{"error":"invalid token: Bearer ***"}"#
+        );
         assert_eq!(s(t, r#"{"e":"\u0074ok\u002fabc\u002Bx\u003d"}"#), r#"{"e":"***"}"#);
         assert_eq!(s(t, "token=tok%2Fabc%2Bx%3D&a=1"), "token=***&a=1");
         assert_eq!(s(t, "token=tok%2fabc%2bx%3d"), "token=***");
         assert_eq!(s(t, "mixed tok\\/abc%2B\\u0078="), "mixed ***");
         assert_eq!(s("a b", "x a+b y"), "x *** y");
-        assert_eq!(s("é😀", r#"\u00e9\ud83d\ude00 and %C3%A9%F0%9F%98%80 and é😀"#), "*** and *** and ***");
-        assert_eq!(s("ab", "ab-ab abab xab"), "***-*** abab xab", "short tokens too, where they stand alone");
+        assert_eq!(
+            s("é😀", r#"\u00e9\ud83d\ude00 and %C3%A9%F0%9F%98%80 and é😀"#),
+            "*** and *** and ***"
+        );
+        assert_eq!(
+            s("ab", "ab-ab abab xab"),
+            "***-*** abab xab",
+            "short tokens too, where they stand alone"
+        );
         assert_eq!(s("k", "Workflow not found, Bearer k"), "Workflow not found, Bearer ***");
         assert_eq!(s("tok/a+=", r#"{"e":"Bearer tok\/a+="}"#), r#"{"e":"Bearer ***"}"#);
         assert_eq!(s("tok/a+=", "t=tok%2Fa%2B%3D&x"), "t=***&x");
@@ -304,7 +317,11 @@ mod tests {
         assert_eq!(sc.trailing_partial(br"xx tok\u00"), 7);
         assert_eq!(sc.trailing_partial(br"xx tok\"), 4);
         assert_eq!(sc.trailing_partial(b"xx t"), 1);
-        assert_eq!(sc.trailing_partial(b"xx tok/abc"), 0, "a whole token is masked, not cut");
+        assert_eq!(
+            sc.trailing_partial(b"xx tok/abc"),
+            0,
+            "a whole token is masked, not cut"
+        );
     }
 
     #[test]
@@ -312,6 +329,9 @@ mod tests {
         let body = "\\".repeat(10_000) + &"%".repeat(10_000) + "\\u12";
         assert_eq!(s("\\\\\\\\\\\\\\\\x", &body), body);
         let sc = Scrubber::new("tok").unwrap();
-        assert_eq!(sc.scrub_bytes(b"\xff\xfe tok \xc3"), Some(b"\xff\xfe *** \xc3".to_vec()));
+        assert_eq!(
+            sc.scrub_bytes(b"\xff\xfe tok \xc3"),
+            Some(b"\xff\xfe *** \xc3".to_vec())
+        );
     }
 }
