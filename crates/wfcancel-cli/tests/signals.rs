@@ -102,3 +102,55 @@ async fn ctrl_c_stops_a_bulk_with_its_summary_and_exit_130() {
 async fn sigterm_stops_a_bulk_with_its_summary_and_exit_143() {
     stopped_by("-TERM", 143).await;
 }
+
+/// A second Ctrl-C exits at once, even while requests hang.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_ctrl_c_exits_at_once() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let a = accepted.clone();
+    // Accepts connections and never answers.
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((s, _)) = listener.accept().await {
+            a.fetch_add(1, Ordering::SeqCst);
+            held.push(s);
+        }
+    });
+    let mut child = tokio::process::Command::new(BIN)
+        .env_clear()
+        .env("WFCANCEL_BACKEND", "agno")
+        .env("AGENTOS_URL", &url)
+        .args(["cancel", "r1", "r2", "--workflow", "wf"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    tokio::time::timeout(Duration::from_secs(20), async {
+        while accepted.load(Ordering::SeqCst) < 1 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("a request went out");
+    let pid = child.id().unwrap().to_string();
+    std::process::Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    std::process::Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .unwrap();
+    let t0 = std::time::Instant::now();
+    let out = tokio::time::timeout(Duration::from_secs(5), child.wait_with_output())
+        .await
+        .expect("exits at once on the second Ctrl-C")
+        .unwrap();
+    assert!(t0.elapsed() < Duration::from_secs(3));
+    assert_eq!(out.status.code(), Some(130));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("exiting at once"), "{stderr}");
+}
