@@ -5,8 +5,9 @@
 //! Client settings (say so wherever the figures are quoted): 16 attempts per call, backoff 5 ms
 //! doubling to 100 ms (jittered), `Retry-After` honoured, 10 s per attempt, 30 s deadline per call.
 //! Why 16: a call fails its attempt with probability p ≈ 0.02 + 0.98·(0.05 + 0.95·0.20) ≈ 0.255,
-//! so with 10 attempts P(a call is lost) ≈ p¹⁰ ≈ 1.1e-6, and over the ≈ 24,000 calls of this file
-//! a run would be lost in ≈ 3 % of suite runs: a flaky test. With 16 attempts p¹⁶ ≈ 3e-10.
+//! so with 10 attempts P(a call is lost) ≈ p¹⁰ ≈ 1.1e-6, and over the ≈ 30,000 calls of this file
+//! (most of the bulk storm's are state reads) a run would be lost in ≈ 3 % of suite runs: a flaky
+//! test. With 16 attempts p¹⁶ ≈ 3e-10.
 //!
 //! What each storm checks: every run ends cancelled on the server; the report's counts equal the
 //! server's own (possible exactly because the emulator injects every fault before any state

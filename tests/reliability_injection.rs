@@ -3,9 +3,10 @@
 //! are recorded on a loopback server that decodes them the way the emulators do (path segments
 //! percent-decoded as axum's `Path` does, queries as `application/x-www-form-urlencoded`).
 //! Control characters are refused before sending with `InvalidInput`, and so is anything that
-//! cannot stay one path segment (`.`, `..`) or one URL (over the URL limit), and, for Upstash, a
-//! comma in a run id, label, caller IP, flow-control key, host or path (the server splits those
-//! on commas; host and path: may, not confirmed).
+//! cannot stay one path segment (`.`, `..`: Agno; Upstash sends a single cancel of those two ids
+//! to its bulk endpoint as one query value instead of its run path) or one URL (over the URL
+//! limit), and, for Upstash, a comma in a run id, label, caller IP, flow-control key, host or
+//! path (the server splits those on commas; host and path: may, not confirmed).
 //!
 //! Non-UTF-8 bytes cannot be a Rust `&str`; they are tried through the command line in
 //! `crates/wfcancel-cli/tests/reliability_leaks.rs`.
@@ -163,25 +164,47 @@ async fn upstash_ids_and_filter_values_stay_one_value() {
 
     // A benign request: the headers every request must have, no more.
     let _ = client.cancel(&RunRef::new("wfr_benign")).await;
-    let benign = header_set(&rec.take()[0]);
+    let benign_reqs = rec.take();
+    assert_eq!(benign_reqs.len(), 1, "{benign_reqs:?}");
+    assert_eq!(benign_reqs[0].raw_path, "/v2/workflows/runs/wfr_benign");
+    let benign = header_set(&benign_reqs[0]);
     assert!(benign.contains(&"authorization".to_owned()));
+    // The bulk endpoint sends the same headers.
+    let _ = client
+        .cancel_many(&Selector::ids(["wfr_benign"]), &BulkOptions::new())
+        .await;
+    let bulk_reqs = rec.take();
+    assert_eq!(bulk_reqs.len(), 1, "{bulk_reqs:?}");
+    assert_eq!(header_set(&bulk_reqs[0]), benign);
 
     for h in hostile() {
         let what = format!("upstash cancel {:?}", preview(&h));
         let (r, _) = rs::within(&what, LIMIT, client.cancel(&RunRef::new(h.clone()))).await;
         rs::scan_result(&what, &r);
         let recorded = rec.take();
-        // The id travels as one query value: refused only for control characters, blanks, or
-        // a URL over the limit.
-        let too_long = client
-            .plan_cancel(&RunRef::new("x"))
-            .map(|p| p.url.as_str().len())
-            .unwrap_or(0)
-            - 1
-            + url::form_urlencoded::byte_serialize(h.as_bytes())
-                .map(str::len)
-                .sum::<usize>()
-            > max_url;
+        // The id travels as one percent-encoded path segment (`DELETE /v2/workflows/runs/{id}`),
+        // except `.` and `..`, which no encoding keeps one segment: those go to the bulk endpoint
+        // as the one `workflowRunIds` query value. Refused only for control characters, blanks,
+        // commas, or a URL over the limit.
+        let as_segment = h != "." && h != "..";
+        let url_len = if as_segment {
+            let mut u = url::Url::parse(&rec.url()).expect("recorder URL");
+            u.path_segments_mut()
+                .expect("a base")
+                .pop_if_empty()
+                .extend(["v2", "workflows", "runs", h.as_str()]);
+            u.as_str().len()
+        } else {
+            client
+                .plan_cancel(&RunRef::new("x"))
+                .map(|p| p.url.as_str().len())
+                .unwrap_or(0)
+                - 1
+                + url::form_urlencoded::byte_serialize(h.as_bytes())
+                    .map(str::len)
+                    .sum::<usize>()
+        };
+        let too_long = url_len > max_url;
         if refused_everywhere(&h) || too_long || comma_refused(&h) {
             check_refused(&what, &r, &recorded);
             tally.add(Expect::Refused);
@@ -197,8 +220,20 @@ async fn upstash_ids_and_filter_values_stay_one_value() {
         assert_eq!(recorded.len(), 1, "{what}: {recorded:?}");
         let q = &recorded[0];
         assert_eq!(q.method, "DELETE", "{what}");
-        assert_eq!(q.raw_path, "/v2/workflows/runs", "{what}");
-        assert_eq!(q.query, vec![("workflowRunIds".to_owned(), h.clone())], "{what}");
+        if as_segment {
+            assert_eq!(
+                q.segments,
+                ["v2", "workflows", "runs", h.as_str()],
+                "{what}: {}",
+                q.raw_path
+            );
+            assert_eq!(q.raw_path.len(), url_len - rec.url().len(), "{what}: {}", q.raw_path);
+            assert_eq!(q.raw_query, None, "{what}");
+            assert!(q.query.is_empty(), "{what}: {:?}", q.query);
+        } else {
+            assert_eq!(q.raw_path, "/v2/workflows/runs", "{what}");
+            assert_eq!(q.query, vec![("workflowRunIds".to_owned(), h.clone())], "{what}");
+        }
         assert_eq!(header_set(q), benign, "{what}: headers changed");
         assert_eq!(q.body_len, 0);
         tally.add(Expect::Sent);

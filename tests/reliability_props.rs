@@ -253,19 +253,53 @@ fn upstash_requests_decode_to_the_random_ids_and_filters() {
         .run(&(ids, filter), |(ids, (labels, ips, keys, url, range, page, parts))| {
             let (hosts, paths) = parts;
             count.set(count.get() + 1);
-            // Ids, over several chunks when long: decoded back in order.
+            // Ids, over several chunks when long: decoded back in order, each repeated id sent
+            // once (the first time it appears).
             let (r, _) = rt.block_on(rs::within(
                 "ids",
                 LIMIT,
                 client.cancel_many(&Selector::ids(ids.clone()), &BulkOptions::new().concurrency(1)),
             ));
             check(r.is_ok(), || format!("{r:?}"))?;
+            let mut unique: Vec<String> = Vec::new();
+            for id in &ids {
+                if !unique.contains(id) {
+                    unique.push(id.clone());
+                }
+            }
+            let report = r.expect("checked");
+            check(report.duplicates_dropped == (ids.len() - unique.len()) as u64, || {
+                format!("ids {ids:?}: duplicates_dropped {}", report.duplicates_dropped)
+            })?;
             let got: Vec<String> = rec
                 .take()
                 .iter()
                 .flat_map(|q| emulator_values(&q.query, "workflowRunIds"))
                 .collect();
-            check(got == ids, || format!("ids {ids:?} decoded as {got:?}"))?;
+            check(got == unique, || format!("ids {ids:?} decoded as {got:?}"))?;
+
+            // One id by itself: one percent-encoded path segment of
+            // `DELETE /v2/workflows/runs/{id}`, with no query; `.` and `..` (not path segments)
+            // as the one `workflowRunIds` value of the bulk endpoint.
+            let id = &ids[0];
+            let (r, _) = rt.block_on(rs::within("cancel", LIMIT, client.cancel(&RunRef::new(id.clone()))));
+            check(r == Ok(CancelOutcome::Cancelled), || format!("cancel {id:?}: {r:?}"))?;
+            let q = rec.take();
+            check(q.len() == 1 && q[0].method == "DELETE", || {
+                format!("cancel {id:?}: {q:?}")
+            })?;
+            let q = &q[0];
+            if id == "." || id == ".." {
+                check(
+                    q.raw_path == "/v2/workflows/runs" && q.query == [("workflowRunIds".to_owned(), id.clone())],
+                    || format!("cancel {id:?}: {q:?}"),
+                )?;
+            } else {
+                check(
+                    q.segments == ["v2", "workflows", "runs", id.as_str()] && q.raw_query.is_none(),
+                    || format!("cancel {id:?} decoded as {:?} ({})", q.segments, q.raw_path),
+                )?;
+            }
 
             // A filter: each field decoded back, nothing else but `count`.
             let mut f = RunFilter::new();

@@ -15,10 +15,10 @@ use std::time::Duration;
 
 use reliability_support as rs;
 use wfcancel::http::HttpConfig;
-use wfcancel::{CancelError, CancelOutcome, NotFoundKind, RunRef, RunState, WorkflowCanceller};
+use wfcancel::{BulkOptions, CancelError, CancelOutcome, NotFoundKind, RunRef, RunState, Selector, WorkflowCanceller};
 use wfcancel_emulator::{
-    AgnoEmulator, AgnoRun, AgnoStatus, FaultKind, Faults, Scenario, ScenarioRule, UpstashEmulator, UpstashRun,
-    UpstashState,
+    AgnoEmulator, AgnoRun, AgnoStatus, Endpoint, FaultKind, Faults, Scenario, ScenarioRule, UpstashEmulator,
+    UpstashRun, UpstashState,
 };
 
 const ATTEMPT: Duration = Duration::from_millis(500);
@@ -148,10 +148,10 @@ async fn a_server_that_answers_a_byte_at_a_time_times_out() {
     rs::assert_no_leaks();
 }
 
-/// The trickle happens once, then the server answers normally: the retry finds the run already
-/// cancelled by the attempt whose answer was lost, and so does the confirming request a `0`
-/// always gets. The client reports `NotActive` (it cannot know the earlier attempt worked): an
-/// under-count, never an over-count.
+/// The trickle happens once, then the server answers normally: the retry of
+/// `DELETE /v2/workflows/runs/{id}` finds the run already cancelled by the attempt whose answer
+/// was lost, and gets Upstash's `404 {"error":"workflowRun not found"}`. The client reports
+/// `NotActive` (it cannot know the earlier attempt worked): an under-count, never an over-count.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lost_answer_then_a_retry_under_counts_and_never_over_counts() {
     rs::capture_tracing();
@@ -171,8 +171,12 @@ async fn a_lost_answer_then_a_retry_under_counts_and_never_over_counts() {
     assert_eq!(r, Ok(CancelOutcome::NotActive));
     assert_eq!(emu.state(UP_RUN), Some(UpstashState::Canceled));
     assert_eq!(emu.cancelled(), 1, "the server cancelled it once");
-    // The lost attempt, its retry (0), and one confirming request (0 again).
-    assert_eq!(emu.requests(), 3);
+    // The lost attempt and its retry (answered 404: the path endpoint's answer is about this run
+    // alone, so nothing needs confirming).
+    assert_eq!(emu.requests(), 2);
+    let s = emu.stats();
+    assert_eq!(s.endpoint(Endpoint::UpstashCancelRun), 2, "{s:?}");
+    assert_eq!(s.status(404), 1, "{s:?}");
     emu.shutdown().await;
     rs::assert_no_leaks();
 }
@@ -252,6 +256,9 @@ async fn a_not_json_body_is_a_decode_error_where_a_body_means_something() {
     rs::capture_tracing();
     let rule = || ScenarioRule::new(Scenario::not_json());
 
+    // A single cancel goes to `DELETE /v2/workflows/runs/{id}`, whose 2xx body is Upstash's plain
+    // text `OK` (not JSON, and not decoded as JSON); any other 2xx body is not Upstash's word that
+    // the run is cancelled (a wrong base URL, a proxy), so it is a decode error, not `Cancelled`.
     let emu = upstash(Some(rule().path_prefix(UP_PATH))).await;
     let client = rs::upstash_client(&emu.url(), cfg());
     let (r, _) = cancel("upstash/not-json", &client, &RunRef::new(UP_RUN), || emu.requests()).await;
@@ -260,6 +267,30 @@ async fn a_not_json_body_is_a_decode_error_where_a_body_means_something() {
         "{r:?}"
     );
     assert_eq!(emu.requests(), 1, "a 200 that cannot be read is not retried");
+    assert_eq!(emu.stats().endpoint(Endpoint::UpstashCancelRun), 1);
+    // The bulk endpoint's answer must be its JSON count: for a chunk of ids, and for a single
+    // cancel of `..` (not a path segment, so it goes there too).
+    let (report, _) = rs::within(
+        "upstash bulk not json",
+        LIMIT,
+        client.cancel_many(&Selector::ids([UP_RUN]), &BulkOptions::new()),
+    )
+    .await;
+    rs::scan_result("upstash bulk not json", &report);
+    let report = report.expect("a report");
+    assert_eq!(report.failed.len(), 1, "{report:?}");
+    assert!(
+        matches!(report.failed[0].error, CancelError::Decode { .. }),
+        "{report:?}"
+    );
+    assert_eq!((report.cancelled, report.not_active), (0, 0), "{report:?}");
+    let (r, _) = cancel("upstash/not-json-dotdot", &client, &RunRef::new(".."), || {
+        emu.requests()
+    })
+    .await;
+    assert!(matches!(&r, Err(CancelError::Decode { .. })), "{r:?}");
+    assert_eq!(emu.stats().endpoint(Endpoint::UpstashBulkCancelIds), 2);
+    assert_eq!(emu.requests(), 3, "none of them retried");
     // The same answer to a status read.
     emu.faults().add_scenario(rule().path_prefix("/v2/workflows/logs"));
     let s = rs::within("upstash status", LIMIT, client.status(&RunRef::new(UP_RUN)))

@@ -11,6 +11,16 @@
 //! the value on commas (for host and path: may split, not confirmed), so the SDK silently widens
 //! the cancel to runs the caller never named; wfcancel refuses it with `InvalidInput` before
 //! sending (RELIABILITY.md, "Findings").
+//!
+//! Another deliberate difference: a single cancel. The SDK's `client.cancel("<id>")` uses the
+//! bulk endpoint (`DELETE /v2/workflows/runs?workflowRunIds=<id>`), whose answer is a count that
+//! cannot tell "not active" from "could not cancel it now". `UpstashCanceller::cancel` sends
+//! `DELETE /v2/workflows/runs/{id}` instead, the REST path whose answer is about that run alone
+//! (`200 OK`, or a `404` for no such active run), as the hardening issue asked; only `.` and `..`
+//! (not path segments) still go to the bulk endpoint. So the SDK's one-id cancels are compared
+//! with `cancel_many` of that one id, which sends exactly the SDK's bulk request, and the
+//! single cancel's own request is checked on its own (same method and authentication, the id as
+//! one path segment, no query).
 #![cfg(feature = "upstash")]
 
 mod support;
@@ -47,9 +57,12 @@ async fn record(State(log): State<Log>, req: Request) -> impl IntoResponse {
     // stopped part way" and be sent again); a filter or cancel-all round cancels one.
     let ids = query.iter().filter(|(k, _)| k == "workflowRunIds").count();
     let cancelled = ids.max(1);
+    let path = parts.uri.path().to_owned();
+    // Upstash's answer to a cancel of one run by its path is plain text.
+    let by_path = path.starts_with("/v2/workflows/runs/");
     log.lock().unwrap().push(Recorded {
         method: parts.method.to_string(),
-        path: parts.uri.path().to_owned(),
+        path,
         query,
         authorization: parts
             .headers
@@ -58,10 +71,35 @@ async fn record(State(log): State<Log>, req: Request) -> impl IntoResponse {
             .map(str::to_owned),
         body_len: body.len(),
     });
+    if by_path {
+        return ([("content-type", "text/plain")], "OK".to_owned());
+    }
     (
         [("content-type", "application/json")],
         json!({ "cancelled": cancelled }).to_string(),
     )
+}
+
+/// A raw path segment percent-decoded (as axum's `Path` decodes it).
+fn decode_segment(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 3 <= bytes.len() {
+            if let Some(v) = std::str::from_utf8(&bytes[i + 1..i + 3])
+                .ok()
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+            {
+                out.push(v);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8(out).expect("UTF-8")
 }
 
 async fn start_recorder() -> (String, Log) {
@@ -74,21 +112,22 @@ async fn start_recorder() -> (String, Log) {
 }
 
 /// One operation: the argument the SDK's `client.cancel(...)` takes, and the same operation
-/// through `UpstashCanceller`.
+/// through `UpstashCanceller::cancel_many`.
 struct Op {
     name: &'static str,
     sdk: Value,
     ours: Ours,
 }
 
-enum Ours {
-    One(&'static str),
-    Many(Box<Selector>, BulkOptions),
-}
+struct Ours(Box<Selector>, BulkOptions);
 
 fn many(selector: Selector, opts: BulkOptions) -> Ours {
-    Ours::Many(Box::new(selector), opts)
+    Ours(Box::new(selector), opts)
 }
+
+/// The ids of the SDK's one-id cancels. Our `cancel` of one of them sends the run path instead
+/// (see the module docs); `cancel_many` of that one id sends the SDK's request.
+const SINGLE_IDS: [&str; 4] = ["wfr_1", "a/b?c=d&e#f %g+é", "..", "."];
 
 fn ms(n: u64) -> std::time::SystemTime {
     from_epoch_millis(n)
@@ -100,13 +139,23 @@ fn ops() -> Vec<Op> {
     vec![
         Op {
             name: "one id",
-            sdk: json!("wfr_1"),
-            ours: Ours::One("wfr_1"),
+            sdk: json!(SINGLE_IDS[0]),
+            ours: many(Selector::ids([SINGLE_IDS[0]]), BulkOptions::new()),
         },
         Op {
             name: "hostile id",
-            sdk: json!("a/b?c=d&e#f %g+é"),
-            ours: Ours::One("a/b?c=d&e#f %g+é"),
+            sdk: json!(SINGLE_IDS[1]),
+            ours: many(Selector::ids([SINGLE_IDS[1]]), BulkOptions::new()),
+        },
+        Op {
+            name: "the id ..",
+            sdk: json!(SINGLE_IDS[2]),
+            ours: many(Selector::ids([SINGLE_IDS[2]]), BulkOptions::new()),
+        },
+        Op {
+            name: "the id .",
+            sdk: json!(SINGLE_IDS[3]),
+            ours: many(Selector::ids([SINGLE_IDS[3]]), BulkOptions::new()),
         },
         Op {
             name: "several ids",
@@ -298,20 +347,12 @@ async fn upstash_sdk_parity() {
     // 2. UpstashCanceller, same server, same operations.
     let c = UpstashCanceller::builder().base_url(&url).token(TOKEN).build().unwrap();
     for op in &ops {
-        match &op.ours {
-            Ours::One(id) => {
-                c.cancel(&RunRef::new(*id))
-                    .await
-                    .unwrap_or_else(|e| panic!("{}: {e}", op.name));
-            }
-            Ours::Many(sel, opts) => {
-                let report = c
-                    .cancel_many(sel, opts)
-                    .await
-                    .unwrap_or_else(|e| panic!("{}: {e}", op.name));
-                assert!(report.is_success(), "{}: {report:?}", op.name);
-            }
-        }
+        let Ours(sel, opts) = &op.ours;
+        let report = c
+            .cancel_many(sel, opts)
+            .await
+            .unwrap_or_else(|e| panic!("{}: {e}", op.name));
+        assert!(report.is_success(), "{}: {report:?}", op.name);
     }
     let our_requests = std::mem::take(&mut *log.lock().unwrap());
     assert_eq!(our_requests.len(), ops.len(), "one request per op: {our_requests:#?}");
@@ -334,9 +375,48 @@ async fn upstash_sdk_parity() {
         "requests differ from the official SDK's:\n{}",
         mismatches.join("\n")
     );
+
+    // 4. The deliberate difference: our single cancel sends the run path, whose answer is about
+    //    that run alone (the SDK's `cancel(id)` sends the bulk request compared above), except
+    //    for `.` and `..`, which cannot be a path segment and go out as the SDK's request.
+    for (id, sdk) in SINGLE_IDS.iter().zip(&sdk_requests) {
+        let outcome = c
+            .cancel(&RunRef::new(*id))
+            .await
+            .unwrap_or_else(|e| panic!("cancel {id:?}: {e}"));
+        assert_eq!(outcome, wfcancel::CancelOutcome::Cancelled, "{id:?}");
+        let sent = std::mem::take(&mut *log.lock().unwrap());
+        assert_eq!(sent.len(), 1, "{id:?}: {sent:#?}");
+        let ours = &sent[0];
+        assert_eq!(ours.method, sdk.method, "{id:?}");
+        assert_eq!(ours.authorization, sdk.authorization, "{id:?}");
+        assert_eq!(ours.body_len, 0, "{id:?}");
+        assert_eq!(
+            sdk.query,
+            vec![("workflowRunIds".to_owned(), (*id).to_owned())],
+            "{id:?}"
+        );
+        if *id == "." || *id == ".." {
+            assert_eq!(
+                (&ours.path, &ours.query),
+                (&sdk.path, &sdk.query),
+                "{id:?}: the SDK's request"
+            );
+        } else {
+            let segment = ours
+                .path
+                .strip_prefix("/v2/workflows/runs/")
+                .unwrap_or_else(|| panic!("{id:?}: {}", ours.path));
+            assert!(!segment.contains('/'), "{id:?}: one segment: {}", ours.path);
+            assert_eq!(decode_segment(segment), *id, "{id:?}: {}", ours.path);
+            assert!(ours.query.is_empty(), "{id:?}: {:?}", ours.query);
+        }
+    }
     println!(
-        "SDK parity: {} operations, identical method, path and query parameters",
-        ops.len()
+        "SDK parity: {} operations, identical method, path and query parameters; {} single cancels by \
+         the run path",
+        ops.len(),
+        SINGLE_IDS.len() - 2
     );
 }
 

@@ -12,7 +12,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use wfcancel_agno::fuzz as agno;
 use wfcancel_core::http::{HeaderMap, HeaderValue, RetryDecision, parse_retry_after, readable_body as readable};
-use wfcancel_core::{CancelError, CancelOutcome, RateLimitKind, RunRef};
+use wfcancel_core::{CancelError, CancelOutcome, NotFoundKind, RateLimitKind, RunRef};
 use wfcancel_upstash::fuzz as upstash;
 
 pub const HEADER_NAMES: [&str; 10] = [
@@ -125,12 +125,31 @@ pub fn readable_body(data: &[u8]) {
     assert_eq!(line.trim(), line, "surrounding whitespace");
 }
 
-/// Every Upstash answer parser on any status, headers and body: the error mapping, the bulk
-/// count / action id, the logs (run status), the bulk action, and the retry hint.
+/// Whether `body` is Upstash's own error body: a JSON object with an `"error"` string.
+fn upstash_error_body(body: &[u8]) -> bool {
+    match serde_json::from_slice::<serde_json::Value>(body) {
+        Ok(serde_json::Value::Object(map)) => map.get("error").is_some_and(serde_json::Value::is_string),
+        _ => false,
+    }
+}
+
+/// Whether `body` is what Upstash's run path answers a cancel with: `OK` (any case, quoted as
+/// a JSON string or not, surrounding whitespace ignored) or nothing.
+fn upstash_ok_body(body: &[u8]) -> bool {
+    let text = String::from_utf8_lossy(body);
+    let text = text.trim();
+    text.is_empty() || text.eq_ignore_ascii_case("ok") || text.eq_ignore_ascii_case("\"ok\"")
+}
+
+/// Every Upstash answer parser on any status, headers and body: the single cancel
+/// (`DELETE /v2/workflows/runs/{id}`), the error mapping, the bulk count / action id, the logs
+/// (run status), the bulk action, and the retry hint.
 pub fn upstash_answers(data: &[u8]) {
     let input = Input::parse(data);
     let (status, headers, body) = (input.status, &input.headers, input.body);
     let ok = input.is_success();
+    // Upstash's answer for no such active run (unknown, finished, already cancelled).
+    let not_active_404 = status == 404 && upstash_error_body(body);
 
     let cancel = upstash::cancel_answer(status, headers, body, "wfr_fuzz");
     let bulk = upstash::bulk_answer(status, headers, body);
@@ -148,7 +167,7 @@ pub fn upstash_answers(data: &[u8]) {
     {
         check_error(e);
         if !ok {
-            // Non-2xx is always an error, of the kind its status says.
+            // A non-2xx error is of the kind its status says.
             assert_eq!(e.status(), Some(status), "{e:?}");
             if status == 429 {
                 assert!(matches!(e, CancelError::RateLimited { .. }), "{e:?}");
@@ -156,7 +175,48 @@ pub fn upstash_answers(data: &[u8]) {
         }
     }
     if !ok {
-        assert!(cancel.is_err() && bulk.is_err() && state.is_err() && action.is_err());
+        // Non-2xx is always an error, except Upstash's 404 to a single cancel.
+        assert!(bulk.is_err() && state.is_err() && action.is_err());
+    }
+    // The single cancel's answer is about that run alone: a 2xx whose body is Upstash's plain
+    // `OK` is `Cancelled`, a 2xx with another body (some JSON, an HTML page) is not Upstash's word
+    // and is a decode error; Upstash's 404 is `NotActive`; a 404 with another body (an HTML page,
+    // a proxy's text) did not come from the API: `NotFound` asking to check QSTASH_URL; anything
+    // else is an error.
+    match &cancel {
+        Ok(outcome) => {
+            assert!(
+                (ok && upstash_ok_body(body)) || not_active_404,
+                "status {status} with {:?} is not an outcome: {outcome:?}",
+                readable(body)
+            );
+            let expected = if ok {
+                CancelOutcome::Cancelled
+            } else {
+                CancelOutcome::NotActive
+            };
+            assert_eq!(*outcome, expected, "status {status}");
+        }
+        Err(e) => {
+            if ok {
+                assert!(!upstash_ok_body(body), "a 2xx `OK` is never an error: {e:?}");
+                assert!(matches!(e, CancelError::Decode { .. }), "{e:?}");
+            }
+            assert!(!not_active_404, "Upstash's 404 is an outcome, not an error: {e:?}");
+            if status == 404 {
+                assert!(
+                    matches!(
+                        e,
+                        CancelError::NotFound {
+                            what: NotFoundKind::Other,
+                            ..
+                        }
+                    ),
+                    "{e:?}"
+                );
+                assert!(e.to_string().contains("QSTASH_URL"), "{e}");
+            }
+        }
     }
     if let Ok((count, action_id)) = &bulk {
         assert!(

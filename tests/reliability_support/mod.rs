@@ -329,8 +329,10 @@ pub struct Recorded {
 }
 
 /// A loopback HTTP server that records every request and answers like a provider that
-/// succeeded: `{"cancelled": <ids sent, or 1>}` for a DELETE (Upstash), `{"runs":[…RUN_STARTED]}` for the logs,
-/// `{}` for a POST (Agno cancel), `{"status":"RUNNING"}` for other GETs (Agno status).
+/// succeeded: `OK` (plain text) for a DELETE of one run's path (Upstash's
+/// `/v2/workflows/runs/{id}`), `{"cancelled": <ids sent, or 1>}` for another DELETE (Upstash's
+/// bulk endpoint), `{"runs":[…RUN_STARTED]}` for the logs, `{}` for a POST (Agno cancel),
+/// `{"status":"RUNNING"}` for other GETs (Agno status).
 pub struct Recorder {
     pub addr: SocketAddr,
     pub requests: Arc<Mutex<Vec<Recorded>>>,
@@ -393,6 +395,10 @@ impl Recorder {
                     body_len: body.len(),
                 };
                 store.lock().unwrap_or_else(|e| e.into_inner()).push(rec);
+                if method == "DELETE" && raw_path.starts_with("/v2/workflows/runs/") {
+                    // Upstash's answer to a cancel of one run by its path.
+                    return (StatusCode::OK, [(header::CONTENT_TYPE, "text/plain")], "OK").into_response();
+                }
                 let body = match method.as_str() {
                     // Every id was running: a chunk of ids answers its size (an answer below
                     // it is sent again, as a stop part way); a filter round answers 1.

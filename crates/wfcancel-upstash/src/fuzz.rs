@@ -14,9 +14,10 @@ fn response(status: u16, headers: &HeaderMap, body: &[u8]) -> HttpResponse {
     HttpResponse::new(status, headers.clone(), body.to_vec())
 }
 
-/// What `cancel` makes of one answer of `DELETE /v2/workflows/runs/{id}`: 2xx → `Cancelled`,
-/// Upstash's 404 → `NotActive`, else an error. (`_run_id` is not read: the answer does not name
-/// the run.)
+/// What `cancel` makes of one answer of `DELETE /v2/workflows/runs/{id}`: 2xx with the body
+/// `OK` (or none) → `Cancelled`, another 2xx body → a decode error, Upstash's 404 (a JSON
+/// `error`) → `NotActive`, else an error. (`_run_id` is not read: the answer does not name the
+/// run.)
 pub fn cancel_answer(
     status: u16,
     headers: &HeaderMap,
@@ -24,8 +25,6 @@ pub fn cancel_answer(
     _run_id: &str,
 ) -> Result<CancelOutcome, CancelError> {
     let resp = response(status, headers, body);
-    let op = Op::Cancel;
-    let _ = op;
     answer::path_cancel_outcome(&resp)
 }
 

@@ -787,9 +787,11 @@ impl UpstashCanceller {
                     cancelled = report.cancelled,
                     "drain stopped at max_rounds before a state read found nothing left; the report says drained = false"
                 );
-                report.not_confirmed = Some(format!(
-                    "the drain reached max_rounds ({max_rounds}) with runs still being cancelled"
-                ));
+                if report.not_confirmed.is_none() {
+                    report.not_confirmed = Some(format!(
+                        "the drain reached max_rounds ({max_rounds}) while rounds were still cancelling runs"
+                    ));
+                }
                 break;
             }
         }
