@@ -118,7 +118,7 @@ async fn a_second_ctrl_c_exits_at_once() {
             held.push(s);
         }
     });
-    let mut child = tokio::process::Command::new(BIN)
+    let child = tokio::process::Command::new(BIN)
         .env_clear()
         .env("WFCANCEL_BACKEND", "agno")
         .env("AGENTOS_URL", &url)

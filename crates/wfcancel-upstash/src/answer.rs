@@ -390,11 +390,12 @@ pub(crate) fn path_cancel_outcome(resp: &HttpResponse) -> Result<CancelOutcome, 
     Err(map_error(Op::Cancel, resp))
 }
 
+/// One entry of the logs: a run, as the server describes it.
+pub(crate) type LogEntry = serde_json::Map<String, Value>;
+
 /// One page of `GET /v2/workflows/logs`: its runs and the cursor of the next page (`None` on
 /// the last page).
-pub(crate) fn decode_logs_page(
-    resp: &HttpResponse,
-) -> Result<(Vec<serde_json::Map<String, Value>>, Option<String>), CancelError> {
+pub(crate) fn decode_logs_page(resp: &HttpResponse) -> Result<(Vec<LogEntry>, Option<String>), CancelError> {
     const WHAT: &str = r#"{"cursor": "...", "runs": [{...}]}"#;
     let map = json_object(WHAT, resp)?;
     let runs = match map.get("runs") {

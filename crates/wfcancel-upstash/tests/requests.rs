@@ -61,9 +61,6 @@ fn active_logs(server: &mut ServerGuard, labels: &[&str]) -> mockito::Mock {
         .with_body(format!(r#"{{"cursor":"","runs":[{}]}}"#, runs.join(",")))
 }
 
-fn json(body: &str) -> String {
-    body.to_owned()
-}
 
 /// A request matcher: the path is the bulk endpoint and the decoded query pairs are exactly
 /// `want`, as a multiset.
