@@ -61,7 +61,6 @@ fn active_logs(server: &mut ServerGuard, labels: &[&str]) -> mockito::Mock {
         .with_body(format!(r#"{{"cursor":"","runs":[{}]}}"#, runs.join(",")))
 }
 
-
 /// A request matcher: the path is the bulk endpoint and the decoded query pairs are exactly
 /// `want`, as a multiset.
 fn query_is(want: &[(&str, &str)]) -> impl Fn(&mockito::Request) -> bool + Send + Sync + 'static {
