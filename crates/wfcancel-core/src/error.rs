@@ -359,93 +359,49 @@ impl CancelError {
         full.strip_prefix(&prefix).map(str::to_owned).unwrap_or(full)
     }
 
+    /// The text of the variant: its message (the operation for `Unsupported`).
+    fn message_mut(&mut self) -> &mut String {
+        match self {
+            CancelError::InvalidInput { message, .. }
+            | CancelError::Config { message, .. }
+            | CancelError::NotFound { message, .. }
+            | CancelError::Unauthenticated { message, .. }
+            | CancelError::PermissionDenied { message, .. }
+            | CancelError::InvalidRequest { message, .. }
+            | CancelError::RateLimited { message, .. }
+            | CancelError::QuotaExceeded { message, .. }
+            | CancelError::Provider { message, .. }
+            | CancelError::Timeout { message, .. }
+            | CancelError::Transport { message, .. }
+            | CancelError::Decode { message, .. } => message,
+            CancelError::Unsupported { operation, .. } => operation,
+        }
+    }
+
     /// The same error with `f` applied to every text it carries that may hold what a server
     /// said (messages, ids). Used by the HTTP plumbing to mask a token echoed back.
     #[cfg_attr(not(feature = "http"), allow(dead_code))]
-    pub(crate) fn map_text(self, f: impl Fn(String) -> String) -> Self {
-        match self {
-            CancelError::InvalidInput {
-                backend,
-                field,
-                message,
-            } => CancelError::InvalidInput {
-                backend,
-                field,
-                message: f(message),
-            },
-            CancelError::Config { backend, message } => CancelError::Config {
-                backend,
-                message: f(message),
-            },
-            CancelError::NotFound {
-                backend,
-                what,
-                id,
-                message,
-            } => CancelError::NotFound {
-                backend,
-                what,
-                id: id.map(&f),
-                message: f(message),
-            },
-            CancelError::Unauthenticated { backend, message } => CancelError::Unauthenticated {
-                backend,
-                message: f(message),
-            },
-            CancelError::PermissionDenied { backend, message } => CancelError::PermissionDenied {
-                backend,
-                message: f(message),
-            },
-            CancelError::InvalidRequest {
-                backend,
-                status,
-                message,
-            } => CancelError::InvalidRequest {
-                backend,
-                status,
-                message: f(message),
-            },
-            CancelError::RateLimited {
-                backend,
-                retry_after,
-                limit,
-                message,
-            } => CancelError::RateLimited {
-                backend,
-                retry_after,
-                limit,
-                message: f(message),
-            },
-            CancelError::QuotaExceeded { backend, message } => CancelError::QuotaExceeded {
-                backend,
-                message: f(message),
-            },
-            CancelError::Unsupported { backend, operation } => CancelError::Unsupported {
-                backend,
-                operation: f(operation),
-            },
-            CancelError::Provider {
-                backend,
-                status,
-                message,
-            } => CancelError::Provider {
-                backend,
-                status,
-                message: f(message),
-            },
-            CancelError::Timeout { backend, message } => CancelError::Timeout {
-                backend,
-                message: f(message),
-            },
-            CancelError::Transport { backend, message } => CancelError::Transport {
-                backend,
-                message: f(message),
-            },
-            CancelError::Decode { backend, message } => CancelError::Decode {
-                backend,
-                message: f(message),
-            },
+    pub(crate) fn map_text(mut self, f: impl Fn(String) -> String) -> Self {
+        let message = self.message_mut();
+        *message = f(std::mem::take(message));
+        if let CancelError::NotFound { id: Some(id), .. } = &mut self {
+            *id = f(std::mem::take(id));
         }
+        self
+    }
+
+    /// The same error, its message preceded by `context` (`"<context>: <message>"`): what the
+    /// caller was doing when it happened. The variant, and so `kind()` and `is_retryable()`, stay.
+    ///
+    /// ```
+    /// use wfcancel_core::CancelError;
+    /// let e = CancelError::config("memory", "no token").with_context("run #3");
+    /// assert_eq!(e.to_string(), "memory: configuration error: run #3: no token");
+    /// ```
+    pub fn with_context(mut self, context: impl std::fmt::Display) -> Self {
+        let message = self.message_mut();
+        *message = format!("{context}: {message}");
+        self
     }
 
     /// Shorthand for [`CancelError::InvalidInput`].

@@ -606,7 +606,7 @@ impl UpstashCanceller {
                 Ok(Some(s)) => active.push((i, s)),
                 Err(e) => chunk.failures.push((
                     run.clone(),
-                    annotate(e, "the chunk's cancel answered 0 and this run's state could not be read to tell whether it is still active"),
+                    e.with_context("the chunk's cancel answered 0 and this run's state could not be read to tell whether it is still active"),
                 )),
             }
         }
@@ -634,9 +634,11 @@ impl UpstashCanceller {
             match result {
                 Ok(CancelOutcome::Cancelled) => chunk.cancelled += 1,
                 Ok(_) => chunk.not_active += 1,
+                // (`still_active` already says so.)
+                Err(e) if !plan::fits_path(run.run_id()) => chunk.failures.push((run.clone(), e)),
                 Err(e) => chunk.failures.push((
                     run.clone(),
-                    annotate(e, &format!("still {state} after the chunk's cancel answered 0")),
+                    e.with_context(format!("still {state} after the chunk's cancel answered 0")),
                 )),
             }
         }
@@ -919,31 +921,6 @@ fn logs_entry_matches(
         return Err("flow-control key");
     }
     Ok(filter.matches(url, &labels, created, caller_ip, flow_control_key))
-}
-
-/// `e` with `why` in front of its message.
-fn annotate(e: CancelError, why: &str) -> CancelError {
-    let prefix = why.to_owned();
-    match e {
-        CancelError::Provider {
-            backend,
-            status,
-            message,
-        } => CancelError::Provider {
-            backend,
-            status,
-            message: format!("{prefix}: {message}"),
-        },
-        CancelError::Timeout { backend, message } => CancelError::Timeout {
-            backend,
-            message: format!("{prefix}: {message}"),
-        },
-        CancelError::Transport { backend, message } => CancelError::Transport {
-            backend,
-            message: format!("{prefix}: {message}"),
-        },
-        other => other,
-    }
 }
 
 /// The error for a run the server answered 0 for while its state says it is still active.
