@@ -118,27 +118,64 @@ pub async fn cancel(
     if args.wait {
         let timeout = args.wait_timeout.unwrap_or(DEFAULT_WAIT_TIMEOUT);
         let opts = WaitOptions::with_timeout(timeout);
+        // A repeated run is cancelled and waited for once.
+        let (runs, repeats) = wfcancel::unique_runs(&runs);
+        totals.duplicates = repeats;
+        let stop = interrupt.map(Interrupt::handle);
         let mut results = futures::stream::iter(runs.iter())
-            .map(|run| async move {
-                // After a stop, runs not yet started are not attempted.
-                if interrupt.is_some_and(Interrupt::stopped) {
-                    return (run, None);
+            .map(|run| {
+                let stop = stop.clone();
+                async move {
+                    // After a stop, runs not yet started are not attempted.
+                    if stop.as_ref().is_some_and(wfcancel::StopHandle::is_stopped) {
+                        return (run, Waited::NotAttempted);
+                    }
+                    let outcome = match c.cancel(run).await {
+                        Ok(o) => o,
+                        Err(e) => return (run, Waited::Failed(e)),
+                    };
+                    // The wait sends only reads: a stop ends it at once, the outcome stands.
+                    let wait = c.wait_until_terminal(run, opts);
+                    let state = match &stop {
+                        Some(stop) => tokio::select! {
+                            state = wait => Some(state),
+                            () = stop.stopped() => None,
+                        },
+                        None => Some(wait.await),
+                    };
+                    (run, Waited::Done(outcome, state))
                 }
-                (run, Some(c.cancel_and_wait(run, opts).await))
             })
             .buffer_unordered(wfcancel::DEFAULT_CONCURRENCY);
-        while let Some((run, result)) = results.next().await {
-            let Some(result) = result else {
-                totals.not_attempted += 1;
-                continue;
-            };
-            totals.requests += 1;
-            match result {
-                Ok(done) => {
-                    count_outcome(&mut totals, done.outcome);
-                    out.outcome(run, done.outcome, Some(&done.state));
+        while let Some((run, waited)) = results.next().await {
+            match waited {
+                Waited::NotAttempted => totals.not_attempted += 1,
+                Waited::Failed(e) => {
+                    totals.requests += 1;
+                    totals.failed += 1;
+                    totals.saw_error(&e);
+                    out.run_failed(run, &e);
                 }
-                Err(e) => {
+                Waited::Done(outcome, None) => {
+                    totals.requests += 1;
+                    count_outcome(&mut totals, outcome);
+                    out.outcome(run, outcome, None);
+                    totals.interrupted.get_or_insert(wfcancel::Interruption::Stopped);
+                }
+                Waited::Done(outcome, Some(Ok(state))) => {
+                    totals.requests += 1;
+                    count_outcome(&mut totals, outcome);
+                    out.outcome(run, outcome, Some(&state));
+                }
+                Waited::Done(outcome, Some(Err(e))) => {
+                    totals.requests += 1;
+                    let answered = match outcome {
+                        wfcancel::CancelOutcome::NotActive => {
+                            format!("the cancel answered {outcome} (nothing to cancel)")
+                        }
+                        _ => format!("the cancel was accepted ({outcome}), then waiting failed"),
+                    };
+                    let e = e.with_context(answered);
                     totals.failed += 1;
                     totals.saw_error(&e);
                     out.run_failed(run, &e);
@@ -179,6 +216,17 @@ pub async fn cancel(
         out.summary(&totals, false);
     }
     Ok(totals.exit_code())
+}
+
+/// What cancelling and waiting for one run came to.
+enum Waited {
+    /// Not started: the command was stopped first.
+    NotAttempted,
+    /// The cancel failed.
+    Failed(CancelError),
+    /// The cancel's outcome, then the wait's result (`None`: the command was stopped while
+    /// waiting).
+    Done(wfcancel::CancelOutcome, Option<Result<wfcancel::RunState, CancelError>>),
 }
 
 fn count_outcome(t: &mut Totals, o: wfcancel::CancelOutcome) {
@@ -233,11 +281,10 @@ impl ChunkLines {
         };
         let cancelled = p.cancelled.saturating_sub(prev.cancelled);
         let not_active = p.not_active.saturating_sub(prev.not_active);
-        let failed = p.failed.saturating_sub(prev.failed);
         *prev = p.clone();
         drop(prev);
-        // Failed requests are listed run by run afterwards.
-        if failed == 0 && cancelled + not_active > 0 {
+        // Failed runs are listed one by one afterwards; a line says what a request settled.
+        if cancelled + not_active > 0 {
             let n = self.chunk.fetch_add(1, Ordering::Relaxed) + 1;
             let ids = cancelled + not_active;
             let mut m = Map::new();
@@ -479,7 +526,6 @@ async fn bulk_rounds(
         bar.set_position(u64::from(p.rounds));
         bar.set_message(format!("rounds, {} cancelled", p.cancelled));
     });
-    let max_rounds = opts.max_rounds;
     let report = c.cancel_many(selector, &opts).await;
     out.finish_progress();
     let report = report?;
@@ -496,12 +542,13 @@ async fn bulk_rounds(
             &format!("started bulk action {id} (the provider cancels in the background)"),
         );
     }
-    if drain && !report.drained && report.failed.is_empty() && report.action_id.is_none() && report.rounds >= max_rounds
-    {
-        out.note(&format!(
-            "warning: stopped after {} rounds while runs were still being cancelled (the round limit)",
-            report.rounds
-        ));
+    if drain && !report.drained && report.action_id.is_none() {
+        if let Some(why) = &report.not_confirmed {
+            out.note(&format!(
+                "warning: not confirmed drained after {}: {why}",
+                plural(u64::from(report.rounds), "round")
+            ));
+        }
     }
     let mut totals = Totals::default();
     totals.add_report(&report);
@@ -538,7 +585,22 @@ async fn bulk_ids(
     let mut unread = false;
     // Repeats across batches (each batch drops its own): 8 bytes a run, so a million ids fit.
     let mut seen_runs = crate::ids::SeenRuns::default();
-    while let Some(batch) = rx.recv().await {
+    let stop = opts.stop.clone();
+    loop {
+        // A stop (Ctrl-C, SIGTERM) also ends the wait for input that may never come.
+        let batch = match &stop {
+            Some(stop) => tokio::select! {
+                batch = rx.recv() => batch,
+                () = stop.stopped() => {
+                    unread = true;
+                    break;
+                }
+            },
+            None => rx.recv().await,
+        };
+        let Some(batch) = batch else {
+            break;
+        };
         let ids = match batch {
             Ok(ids) => ids,
             Err(f) => {
@@ -561,6 +623,7 @@ async fn bulk_ids(
         let runs: Vec<RunRef> = ids.into_iter().map(|id| t.run(id)).collect();
         let (runs, repeats) = seen_runs.keep_new(runs);
         totals.duplicates += repeats;
+        let kept = runs.len() as u64;
         let selector = Selector::Ids(runs);
         if dry_run {
             let plan = client.plan(&selector, &opts)?;
@@ -582,7 +645,7 @@ async fn bulk_ids(
             Err(e) => {
                 out.call_failed(&format!("ids {}..{}", seen + 1, seen + n), &e);
                 totals.failed_calls += 1;
-                totals.not_attempted += n;
+                totals.not_attempted += kept;
                 totals.saw_error(&e);
                 totals.aborted = Some(e);
                 seen += n;
@@ -601,6 +664,7 @@ async fn bulk_ids(
     }
     if unread {
         out.note("stopped: the rest of the input was not read");
+        totals.interrupted.get_or_insert(wfcancel::Interruption::Stopped);
     }
     if dry_run {
         dry_run_note(out, client, &totals);

@@ -85,11 +85,6 @@ impl Interrupt {
         self.stop.clone()
     }
 
-    /// Whether a signal stopped the command.
-    pub fn stopped(&self) -> bool {
-        self.stop.is_stopped()
-    }
-
     /// The exit code: the signal's when one stopped the command, else `code`.
     pub fn exit_code(&self, code: u8) -> u8 {
         match self.code.load(Ordering::Acquire) {

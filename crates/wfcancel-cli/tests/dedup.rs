@@ -26,10 +26,11 @@ async fn repeated_ids_are_cancelled_once_and_counted() {
         .spawn()
         .unwrap();
     let mut stdin = child.stdin.take().unwrap();
-    // 6,000 ids, then the first 1,000 again (a later batch: batches hold 5,000), and one
-    // repeated within the first batch.
-    let mut input: String = (0..6000).map(|i| format!("wfr_{i}\n")).collect();
+    // 6,000 ids with `wfr_7` repeated within the first batch (batches hold 5,000 lines), then
+    // the first 1,000 again (in later batches).
+    let mut input: String = (0..10).map(|i| format!("wfr_{i}\n")).collect();
     input.push_str("wfr_7\n");
+    input.extend((10..6000).map(|i| format!("wfr_{i}\n")));
     input.extend((0..1000).map(|i| format!("wfr_{i}\n")));
     stdin.write_all(input.as_bytes()).await.unwrap();
     drop(stdin);

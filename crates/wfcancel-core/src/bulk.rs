@@ -236,19 +236,16 @@ impl BulkOptions {
         self
     }
 
-    /// A time limit for the whole bulk (see [`deadline`](Self::deadline)).
+    /// A time limit for the whole bulk (see [`deadline`](Self::deadline)): a bulk cut short
+    /// still reports, with what it did not try in `not_attempted`.
     ///
     /// ```
-    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
     /// use std::time::Duration;
-    /// use wfcancel_core::{BulkOptions, Interruption, Selector, WorkflowCanceller};
-    /// # let c = wfcancel_core::InMemoryCanceller::new();
-    /// let opts = BulkOptions::new().deadline(Duration::from_secs(30));
-    /// let report = c.cancel_many(&Selector::ids(["a", "b"]), &opts).await.unwrap();
-    /// // A bulk cut short still reports: what it did not try is in `not_attempted`.
-    /// assert_eq!(report.accounted(), 2);
-    /// assert!(report.interrupted.is_none() || report.interrupted == Some(Interruption::Deadline));
-    /// # }
+    /// use wfcancel_core::{BulkOptions, Interruption};
+    /// let opts = BulkOptions::new().deadline(Duration::ZERO);
+    /// // The control a backend makes at the start of `cancel_many`: past its deadline at once.
+    /// assert_eq!(opts.control().interrupted(), Some(Interruption::Deadline));
+    /// assert_eq!(BulkOptions::new().control().interrupted(), None);
     /// ```
     pub fn deadline(mut self, d: Duration) -> Self {
         self.deadline = Some(d);
@@ -743,7 +740,7 @@ where
         },
     )
     .await;
-    report.finish_driven(backend, &driven, |i| std::slice::from_ref(&runs[i]));
+    report.finish_driven(backend, &driven, |i| std::slice::from_ref(&runs[i]), false);
     if opts.progress.is_some() && (!driven.not_started.is_empty() || !driven.abandoned.is_empty()) {
         opts.report_progress(&report.progress(Some(total)));
     }
@@ -754,18 +751,19 @@ impl BulkReport {
     /// Books what [`drive`] left undone: items never started go to `not_attempted`, items
     /// abandoned at the deadline to `failed` (a [`CancelError::Timeout`] saying their request
     /// may have reached the provider), and the interruption to `interrupted`. `runs_of(i)` gives
-    /// the runs of item `i` (one run, or a chunk).
+    /// the runs of item `i` (one run, or a chunk); with `chunks`, a failure names its chunk `i`.
     pub fn finish_driven<'r>(
         &mut self,
         backend: &'static str,
         driven: &Driven,
         runs_of: impl Fn(usize) -> &'r [RunRef],
+        chunks: bool,
     ) {
         for i in driven.not_started.clone() {
             self.not_attempted.extend_from_slice(runs_of(i));
         }
         for &i in &driven.abandoned {
-            self.failed.push(BulkFailure::new(
+            let failure = BulkFailure::new(
                 runs_of(i).to_vec(),
                 CancelError::Timeout {
                     backend,
@@ -773,7 +771,8 @@ impl BulkReport {
                         "abandoned at the bulk's deadline without an answer; the cancel may have reached the provider"
                             .to_owned(),
                 },
-            ));
+            );
+            self.failed.push(if chunks { failure.chunk(i) } else { failure });
         }
         if self.interrupted.is_none() {
             self.interrupted = driven.interrupted;

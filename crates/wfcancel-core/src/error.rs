@@ -92,6 +92,8 @@ pub enum ErrorKind {
     Transport,
     /// See [`CancelError::Decode`].
     Decode,
+    /// See [`CancelError::Interrupted`].
+    Interrupted,
 }
 
 impl ErrorKind {
@@ -111,6 +113,7 @@ impl ErrorKind {
             ErrorKind::Timeout => "timeout",
             ErrorKind::Transport => "transport",
             ErrorKind::Decode => "decode",
+            ErrorKind::Interrupted => "interrupted",
         }
     }
 }
@@ -247,6 +250,16 @@ pub enum CancelError {
         /// What could not be decoded.
         message: String,
     },
+    /// A bulk was stopped ([`crate::StopHandle`]) or reached its deadline while this part of it
+    /// was under way: its request may have reached the provider, and what it did is unknown.
+    /// Run the bulk again for these runs.
+    #[error("{backend}: interrupted: {message}")]
+    Interrupted {
+        /// Backend name.
+        backend: &'static str,
+        /// What was under way.
+        message: String,
+    },
 }
 
 impl CancelError {
@@ -265,7 +278,8 @@ impl CancelError {
             | CancelError::Provider { backend, .. }
             | CancelError::Timeout { backend, .. }
             | CancelError::Transport { backend, .. }
-            | CancelError::Decode { backend, .. } => backend,
+            | CancelError::Decode { backend, .. }
+            | CancelError::Interrupted { backend, .. } => backend,
         }
     }
 
@@ -285,6 +299,7 @@ impl CancelError {
             CancelError::Timeout { .. } => ErrorKind::Timeout,
             CancelError::Transport { .. } => ErrorKind::Transport,
             CancelError::Decode { .. } => ErrorKind::Decode,
+            CancelError::Interrupted { .. } => ErrorKind::Interrupted,
         }
     }
 
@@ -292,7 +307,10 @@ impl CancelError {
     /// (rate limits, provider faults, timeouts, connection failures).
     pub fn is_retryable(&self) -> bool {
         match self {
-            CancelError::RateLimited { .. } | CancelError::Timeout { .. } | CancelError::Transport { .. } => true,
+            CancelError::RateLimited { .. }
+            | CancelError::Timeout { .. }
+            | CancelError::Transport { .. }
+            | CancelError::Interrupted { .. } => true,
             CancelError::Provider { status, .. } => match status {
                 Some(s) => *s == 408 || *s >= 500,
                 None => true,
@@ -373,7 +391,8 @@ impl CancelError {
             | CancelError::Provider { message, .. }
             | CancelError::Timeout { message, .. }
             | CancelError::Transport { message, .. }
-            | CancelError::Decode { message, .. } => message,
+            | CancelError::Decode { message, .. }
+            | CancelError::Interrupted { message, .. } => message,
             CancelError::Unsupported { operation, .. } => operation,
         }
     }

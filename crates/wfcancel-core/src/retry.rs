@@ -113,9 +113,10 @@ impl RetryPolicy {
         }
     }
 
-    /// The pause before retry number `retry`: the provider's hint when given (never shorter than
-    /// it), else the backoff. `None` when the pause would end past `remaining` (the time left
-    /// before the deadline), which means: do not retry.
+    /// The pause before retry number `retry`: the backoff, or the provider's hint when that is
+    /// longer (a hint is "no sooner than": `Retry-After: 0` still backs off). `None` when the
+    /// pause would end past `remaining` (the time left before the deadline), which means: do not
+    /// retry.
     ///
     /// This accepts a pause that leaves almost no time for the attempt after it; a caller that
     /// knows how long an attempt needs uses [`pause_within`](Self::pause_within).
@@ -146,7 +147,9 @@ impl RetryPolicy {
         if retry >= self.max_attempts {
             return None;
         }
-        let pause = hint.unwrap_or_else(|| self.backoff(retry));
+        // A hint is "no sooner than": a zero or past one (`Retry-After: 0`) still backs off.
+        let backoff = self.backoff(retry);
+        let pause = hint.map_or(backoff, |h| h.max(backoff));
         (pause < remaining && remaining - pause >= window).then_some(pause)
     }
 

@@ -246,36 +246,71 @@ impl RunState {
         }
     }
 
-    /// Whether a provider's state name that this library does not know reads as "over": it
-    /// holds (in any case) one of `CANCEL`, `FAIL`, `ERROR`, `COMPLETE`, `SUCCE`, `DONE`,
-    /// `FINISH`, `TERMINAT`, `TIMEOUT`, `TIMED_OUT`, `ABORT`, `EXPIRE`, `KILL`, `CRASH`,
-    /// `STOPPED`. For backends whose answer has no better sign (such as a completion time).
+    /// Whether a provider's state name that this library does not know reads as "over": one of
+    /// its words (split at `_`, `-`, spaces, dots and lower-to-upper case changes, compared
+    /// without case) is a finished form — `CANCELLED`/`CANCELED`, `FAILED`/`FAILURE`, `ERROR`/
+    /// `ERRORED`, `COMPLETED`/`COMPLETE`, `SUCCEEDED`/`SUCCESS`, `DONE`, `FINISHED`,
+    /// `TERMINATED`, `TIMEOUT`/`TIMEDOUT` (and `TIMED OUT`), `ABORTED`, `EXPIRED`, `KILLED`,
+    /// `CRASHED`, `STOPPED` — and none is an ongoing form (a word ending in `ING`, or
+    /// `REQUESTED`/`PENDING`): `CANCELLING`, `CANCEL_REQUESTED` and `RETRYING_AFTER_ERROR` are
+    /// not over. For backends whose answer has no better sign (such as a completion time).
     ///
     /// ```
     /// use wfcancel_core::RunState;
     /// assert!(RunState::name_looks_terminal("RUN_ABORTED"));
+    /// assert!(RunState::name_looks_terminal("timedOut"));
     /// assert!(!RunState::name_looks_terminal("QUEUED"));
+    /// assert!(!RunState::name_looks_terminal("CANCELLING"));
+    /// assert!(!RunState::name_looks_terminal("CANCEL_REQUESTED"));
+    /// assert!(!RunState::name_looks_terminal("RETRYING_AFTER_ERROR"));
     /// ```
     pub fn name_looks_terminal(name: &str) -> bool {
-        const OVER: [&str; 15] = [
-            "CANCEL",
-            "FAIL",
+        const OVER: [&str; 22] = [
+            "CANCELLED",
+            "CANCELED",
+            "FAILED",
+            "FAILURE",
             "ERROR",
+            "ERRORED",
+            "COMPLETED",
             "COMPLETE",
-            "SUCCE",
+            "SUCCEEDED",
+            "SUCCESS",
             "DONE",
-            "FINISH",
-            "TERMINAT",
+            "FINISHED",
+            "TERMINATED",
             "TIMEOUT",
-            "TIMED_OUT",
-            "ABORT",
-            "EXPIRE",
-            "KILL",
-            "CRASH",
+            "TIMEDOUT",
+            "ABORTED",
+            "EXPIRED",
+            "KILLED",
+            "CRASHED",
             "STOPPED",
+            "SUCCESSFUL",
+            "DEAD",
         ];
-        let upper = name.to_ascii_uppercase();
-        OVER.iter().any(|w| upper.contains(w))
+        let mut words: Vec<String> = Vec::new();
+        let mut word = String::new();
+        let mut prev_lower = false;
+        for c in name.chars() {
+            if !c.is_alphanumeric() {
+                words.push(std::mem::take(&mut word));
+                prev_lower = false;
+                continue;
+            }
+            if c.is_uppercase() && prev_lower {
+                words.push(std::mem::take(&mut word));
+            }
+            prev_lower = c.is_lowercase();
+            word.extend(c.to_uppercase());
+        }
+        words.push(word);
+        words.retain(|w| !w.is_empty());
+        let ongoing = words
+            .iter()
+            .any(|w| w.ends_with("ING") || w == "REQUESTED" || w == "PENDING");
+        let timed_out = words.windows(2).any(|p| p[0] == "TIMED" && p[1] == "OUT");
+        !ongoing && (timed_out || words.iter().any(|w| OVER.contains(&w.as_str())))
     }
 
     /// Whether the run is over: completed, failed or cancelled, or an unknown state its backend

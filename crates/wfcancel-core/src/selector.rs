@@ -335,7 +335,12 @@ pub fn epoch_millis(t: SystemTime) -> i64 {
 
 /// The time `ms` milliseconds after the Unix epoch.
 pub fn from_epoch_millis(ms: u64) -> SystemTime {
-    UNIX_EPOCH + Duration::from_millis(ms)
+    // A time the platform cannot hold (a hostile answer's `u64::MAX`) saturates rather than
+    // panics.
+    UNIX_EPOCH
+        .checked_add(Duration::from_millis(ms))
+        .or_else(|| UNIX_EPOCH.checked_add(Duration::from_secs(i32::MAX as u64)))
+        .unwrap_or(UNIX_EPOCH)
 }
 
 /// Proof that the caller asked to cancel every run. Only [`Selector::cancel_all_runs`] makes one.

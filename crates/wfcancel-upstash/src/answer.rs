@@ -355,10 +355,11 @@ pub(crate) fn decode_bulk(resp: &HttpResponse) -> Result<BulkAnswer, CancelError
 
 /// The outcome of `DELETE /v2/workflows/runs/{id}`, whose answer is about that run alone: 2xx
 /// with the body `OK` (or none) → `Cancelled`, with another body → a decode error (not
-/// Upstash's answer); 404 with Upstash's JSON error body (`{"error": "..."}`) → `NotActive`
-/// (no such active run: unknown, finished or already cancelled, on the server's word); any
-/// other answer → [`map_error`] (a 404 that is not Upstash's, such as an HTML page, means the
-/// request did not reach the API: `NotFound` asking to check `QSTASH_URL`).
+/// Upstash's answer); 404 with Upstash's JSON error about the run (`{"error": "workflowRun not
+/// found"}`) → `NotActive` (no such active run: unknown, finished or already cancelled, on the
+/// server's word); any other answer → [`map_error`] (a 404 that is not Upstash's, such as an HTML
+/// page or a gateway's bare `Not Found`, means the request did not reach the API: `NotFound`
+/// asking to check `QSTASH_URL`).
 pub(crate) fn path_cancel_outcome(resp: &HttpResponse) -> Result<CancelOutcome, CancelError> {
     if resp.is_success() {
         // Upstash answers `OK` (plain text). Another body (an HTML page, some other JSON) is
@@ -372,7 +373,7 @@ pub(crate) fn path_cancel_outcome(resp: &HttpResponse) -> Result<CancelOutcome, 
     }
     if resp.status == 404 {
         if let Ok(Value::Object(map)) = serde_json::from_slice::<Value>(&resp.body) {
-            if map.get("error").is_some_and(Value::is_string) {
+            if map.get("error").and_then(Value::as_str).is_some_and(says_no_such_run) {
                 return Ok(CancelOutcome::NotActive);
             }
         }
@@ -388,6 +389,14 @@ pub(crate) fn path_cancel_outcome(resp: &HttpResponse) -> Result<CancelOutcome, 
         });
     }
     Err(map_error(Op::Cancel, resp))
+}
+
+/// Whether a 404's message is Upstash's "no such (active) workflow run": it says "not found"
+/// about a run (`workflowRun not found`, `workflow run not found`, `run not found`). A gateway's
+/// bare `{"error":"Not Found"}` is not that: the request did not reach the API.
+fn says_no_such_run(message: &str) -> bool {
+    let m = message.to_ascii_lowercase();
+    m.contains("not found") && (m.contains("workflowrun") || m.contains("workflow run") || m.contains("run "))
 }
 
 /// One entry of the logs: a run, as the server describes it.
@@ -495,6 +504,15 @@ mod tests {
             h.insert(*k, HeaderValue::from_str(v).unwrap());
         }
         HttpResponse::new(status, h, body.to_owned())
+    }
+
+    #[test]
+    fn only_upstashs_404_about_a_run_is_not_active() {
+        assert!(super::says_no_such_run("workflowRun not found"));
+        assert!(super::says_no_such_run("Workflow run not found: wfr_1"));
+        assert!(super::says_no_such_run("run not found"));
+        assert!(!super::says_no_such_run("Not Found"));
+        assert!(!super::says_no_such_run("route not found"));
     }
 
     #[test]

@@ -145,8 +145,8 @@ use futures::StreamExt;
 use wfcancel_core::http::{Call, HttpClient, HttpConfig, HttpResponse, Method, Url};
 use wfcancel_core::{
     BulkControl, BulkFailure, BulkOptions, BulkReport, CancelError, CancelOutcome, Capabilities, FilterCapabilities,
-    NotFoundKind, Polled, RunFilter, RunRef, RunState, Selector, UrlMatch, WaitOptions, WorkflowCanceller, drive,
-    from_epoch_millis, poll_until, validate_id,
+    Interruption, NotFoundKind, Polled, RunFilter, RunRef, RunState, Selector, UrlMatch, WaitOptions,
+    WorkflowCanceller, drive, from_epoch_millis, poll_until, validate_id,
 };
 
 pub use action::{BulkAction, BulkActionState};
@@ -395,7 +395,8 @@ impl UpstashCanceller {
         ])?;
         let op = Op::BulkAction(action_id);
         let resp = self.send(op, Method::GET, url).await?;
-        answer(op, &resp, |r| decode_bulk_action(r, action_id))
+        self.http
+            .scrub_result(answer(op, &resp, |r| decode_bulk_action(r, action_id)))
     }
 
     /// Polls [`bulk_action`](Self::bulk_action) with growing intervals while the action is in
@@ -481,10 +482,12 @@ impl UpstashCanceller {
                     None => {
                         report.cancelled += chunk.cancelled;
                         report.not_active += chunk.not_active;
+                        let mut go_on = true;
                         for (run, error) in chunk.failures {
+                            go_on &= !error.fails_every_call();
                             report.record_failure(BulkFailure::new(vec![run], error).chunk(index));
                         }
-                        true
+                        go_on
                     }
                     Some(error) => {
                         if chunk.cancelled > 0 {
@@ -510,7 +513,7 @@ impl UpstashCanceller {
             },
         )
         .await;
-        report.finish_driven(BACKEND, &driven, |i| &runs[ranges[i].clone()]);
+        report.finish_driven(BACKEND, &driven, |i| &runs[ranges[i].clone()], true);
         report.failed.sort_by_key(|f| f.chunk);
         if opts.progress.is_some() && (!driven.not_started.is_empty() || !driven.abandoned.is_empty()) {
             // The untried ids are accounted for now: one last callback, with done == total.
@@ -546,6 +549,18 @@ impl UpstashCanceller {
         let mut chunk = ChunkResult::default();
         let mut counted = 0u64;
         loop {
+            if chunk.requests > 0 {
+                if let Some(why) = control.interrupted() {
+                    // Stopped between two sends of the chunk: which of its runs the counts
+                    // covered is unknown, so the whole chunk is failed (never counted cancelled).
+                    chunk.cancelled = counted;
+                    chunk.error = Some(interrupted(
+                        why,
+                        "before its runs were all accounted for; its cancel reached the server",
+                    ));
+                    return chunk;
+                }
+            }
             chunk.requests += 1;
             let result = match call
                 .send_with(Op::CancelMany.name(), Method::DELETE, url.clone(), &answer::retry_hint)
@@ -589,6 +604,13 @@ impl UpstashCanceller {
         let call = &call;
         let reads = futures::stream::iter(0..chunk_runs.len())
             .map(|i| async move {
+                if let Some(why) = control.interrupted() {
+                    let e = interrupted(
+                        why,
+                        "before this run's state was read; the chunk's cancel may have reached it",
+                    );
+                    return (i, Err(e));
+                }
                 let state = self.read_state(call, chunk_runs[i].run_id()).await;
                 (i, state)
             })
@@ -602,7 +624,9 @@ impl UpstashCanceller {
             let run = &chunk_runs[i];
             match state {
                 Ok(None) => over += 1,
-                Ok(Some(s)) if !s.is_active() => over += 1,
+                // Over by the server's word; a state it cannot name but does not call over
+                // (`Unknown { terminal: false }`) is treated as still running.
+                Ok(Some(s)) if s.is_terminal() => over += 1,
                 Ok(Some(s)) => active.push((i, s)),
                 Err(e) => chunk.failures.push((
                     run.clone(),
@@ -617,7 +641,12 @@ impl UpstashCanceller {
         let singles = futures::stream::iter(active)
             .map(|(i, state)| async move {
                 let run = &chunk_runs[i];
-                let result = if plan::fits_path(run.run_id()) {
+                let result = if let Some(why) = control.interrupted() {
+                    Err(interrupted(
+                        why,
+                        "before this run, still running, was cancelled by itself",
+                    ))
+                } else if plan::fits_path(run.run_id()) {
                     self.cancel_by_path(call, run).await
                 } else {
                     Err(still_active(run.run_id(), &state))
@@ -634,8 +663,10 @@ impl UpstashCanceller {
             match result {
                 Ok(CancelOutcome::Cancelled) => chunk.cancelled += 1,
                 Ok(_) => chunk.not_active += 1,
-                // (`still_active` already says so.)
-                Err(e) if !plan::fits_path(run.run_id()) => chunk.failures.push((run.clone(), e)),
+                // (`still_active` and `interrupted` already say so.)
+                Err(e) if !plan::fits_path(run.run_id()) || e.kind() == wfcancel_core::ErrorKind::Interrupted => {
+                    chunk.failures.push((run.clone(), e))
+                }
                 Err(e) => chunk.failures.push((
                     run.clone(),
                     e.with_context(format!("still {state} after the chunk's cancel answered 0")),
@@ -752,9 +783,11 @@ impl UpstashCanceller {
                             if n > 0 {
                                 zero_rounds = 0;
                                 again = true;
+                                // What an earlier read found may be cancelled by now.
+                                report.not_confirmed = None;
                             } else {
                                 zero_rounds += 1;
-                                let (confirmed, reads) = self.confirm_drained(filter, &control).await;
+                                let (confirmed, reads) = self.confirm_drained(&call, filter, &control).await;
                                 report.requests_sent += reads;
                                 match confirmed {
                                     Ok(()) => {
@@ -803,12 +836,25 @@ impl UpstashCanceller {
     /// Reads the logs for a run still active (`RUN_STARTED`) that `filter` matches (any active
     /// run for cancel-all): `Ok(())` when there is none, else why the drain cannot be called
     /// done. Also returns how many reads it sent.
-    async fn confirm_drained(&self, filter: Option<&RunFilter>, control: &BulkControl) -> (Result<(), String>, u64) {
-        let call = self.http.call().until(control.deadline());
+    async fn confirm_drained(
+        &self,
+        call: &Call<'_>,
+        filter: Option<&RunFilter>,
+        control: &BulkControl,
+    ) -> (Result<(), String>, u64) {
         let mut reads = 0u64;
         let mut cursor: Option<String> = None;
         let mut unknown: Option<&'static str> = None;
         for _ in 0..CONFIRM_MAX_PAGES {
+            if let Some(why) = control.interrupted() {
+                return (
+                    Err(format!(
+                        "the bulk was {} before the logs were read to confirm",
+                        past(why)
+                    )),
+                    reads,
+                );
+            }
             let mut url = match self.logs_url() {
                 Ok(u) => u,
                 Err(e) => return (Err(format!("could not read the logs: {e}")), reads),
@@ -923,6 +969,22 @@ fn logs_entry_matches(
     Ok(filter.matches(url, &labels, created, caller_ip, flow_control_key))
 }
 
+/// The error for a part of a bulk left unsettled by a stop or the bulk's deadline.
+fn interrupted(why: Interruption, what: &str) -> CancelError {
+    CancelError::Interrupted {
+        backend: BACKEND,
+        message: format!("the bulk was {} {what}", past(why)),
+    }
+}
+
+/// `stopped` or `past its deadline`.
+fn past(why: Interruption) -> &'static str {
+    match why {
+        Interruption::Stopped => "stopped",
+        _ => "past its deadline",
+    }
+}
+
 /// The error for a run the server answered 0 for while its state says it is still active.
 fn still_active(id: &str, state: &RunState) -> CancelError {
     CancelError::Provider {
@@ -1006,7 +1068,7 @@ impl WorkflowCanceller for UpstashCanceller {
             return Ok(CancelOutcome::Cancelled);
         }
         match self.read_state(&call, run.run_id()).await? {
-            Some(state) if state.is_active() => Err(still_active(run.run_id(), &state)),
+            Some(state) if !state.is_terminal() => Err(still_active(run.run_id(), &state)),
             _ => Ok(CancelOutcome::NotActive),
         }
     }

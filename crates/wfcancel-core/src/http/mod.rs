@@ -470,7 +470,10 @@ impl HttpClient {
                 .headers()
                 .get(reqwest::header::LOCATION)
                 .and_then(|v| v.to_str().ok())
-                .map(|l| match Url::parse(l).or_else(|_| url.join(l)) {
+                // Masked before parsing: the parser lower-cases a host, which would hide a
+                // token echoed there from the (case-sensitive) mask.
+                .map(|l| self.scrubbed_text(l))
+                .map(|l| match Url::parse(&l).or_else(|_| url.join(&l)) {
                     Ok(u) => format!("{}://{}{}", u.scheme(), u.host_str().unwrap_or(""), u.path()),
                     Err(_) => "an unreadable location".to_owned(),
                 })
@@ -526,6 +529,10 @@ impl HttpClient {
                 body.truncate(body.len() - cut);
             }
             if let Some(scrubbed) = scrubber.scrub_bytes(&body) {
+                body = scrubbed;
+            }
+            // Spellings that only show once the JSON is decoded (an escape inside an escape).
+            if let Some(scrubbed) = scrubber.scrub_json(&body) {
                 body = scrubbed;
             }
             for value in headers.values_mut() {
