@@ -17,6 +17,7 @@ mod canceller;
 mod capabilities;
 mod error;
 mod retry;
+mod router;
 mod run;
 mod secret;
 mod selector;
@@ -41,7 +42,8 @@ pub use canceller::{CancelledRun, Polled, WaitOptions, WorkflowCanceller, Workfl
 pub use capabilities::{Capabilities, FilterCapabilities};
 pub use error::{CancelError, ErrorKind, NotFoundKind, RateLimitKind};
 pub use retry::RetryPolicy;
-pub use run::{CancelOutcome, Owner, OwnerKind, RunRef, RunState, validate_id};
+pub use router::{ROUTER, Router};
+pub use run::{AddressError, CancelOutcome, Owner, OwnerKind, RunRef, RunState, validate_id};
 pub use secret::SecretToken;
 pub use selector::{AllRuns, RunFilter, Selector, UrlMatch, epoch_millis, from_epoch_millis, url_host, url_path};
 

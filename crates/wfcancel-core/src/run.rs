@@ -14,6 +14,8 @@ pub enum OwnerKind {
     Agent,
     /// A team of agents.
     Team,
+    /// A thread (LangGraph: a run belongs to a thread).
+    Thread,
 }
 
 impl OwnerKind {
@@ -23,7 +25,20 @@ impl OwnerKind {
             OwnerKind::Workflow => "workflow",
             OwnerKind::Agent => "agent",
             OwnerKind::Team => "team",
+            OwnerKind::Thread => "thread",
         }
+    }
+
+    /// The kind named `name` (`"workflow"`, `"agent"`, `"team"`, `"thread"`).
+    pub fn from_name(name: &str) -> Option<Self> {
+        [
+            OwnerKind::Workflow,
+            OwnerKind::Agent,
+            OwnerKind::Team,
+            OwnerKind::Thread,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == name)
     }
 }
 
@@ -42,23 +57,59 @@ pub struct Owner {
     pub id: Arc<str>,
 }
 
-/// A reference to one run: its id, plus what some providers need to find it.
+/// A reference to one run: its id, plus what some providers need to find it — a scope (Temporal
+/// namespace), an owner (Agno workflow, agent or team; LangGraph thread), a session, a second id
+/// under the first (Temporal's run id under a workflow id) — and, optionally, the backend that
+/// runs it.
 ///
 /// ```
 /// use wfcancel_core::RunRef;
 /// let upstash = RunRef::new("wfr_123");
 /// let agno = RunRef::new("run-9").workflow("nightly-report").session("sess-1");
 /// assert_eq!(agno.owner().map(|o| &*o.id), Some("nightly-report"));
+/// let temporal = RunRef::new("order-42").scope("default").sub_id("7f3c");
+/// assert_eq!((temporal.scope_id(), temporal.sub_id_str()), (Some("default"), Some("7f3c")));
 /// # let _ = upstash;
 /// ```
 ///
+/// # Its address: one string
+///
+/// A run with its backend named is written as one string that round-trips exactly
+/// (`Display` / `FromStr`), so an app can store it beside its own record and cancel the run
+/// later without knowing which orchestrator runs it:
+///
+/// ```text
+/// backend:[//scope/][owner-kind/owner-id/]run-id[?session=…][&sub=…]
+/// upstash:wfr_123
+/// agno:workflow/nightly/run-9?session=s-1
+/// temporal://default/order-42?sub=7f3c
+/// langgraph:thread/5e3f…/1ef0…
+/// ```
+///
+/// Every part is percent-encoded (all but `A–Z a–z 0–9 - . _ ~`), so any id — `/`, `?`, `#`,
+/// `%`, `:`, spaces, non-ASCII — round-trips. The backend name is lower-case letters, digits and
+/// `-`, starting with a letter. Without a backend, `Display` writes the same form without the
+/// `backend:` prefix, which parses back too.
+///
+/// ```
+/// use wfcancel_core::RunRef;
+/// let run = RunRef::new("run 9/a?b").workflow("nightly").session("s-1").backend("agno");
+/// let text = run.to_string();
+/// assert_eq!(text, "agno:workflow/nightly/run%209%2Fa%3Fb?session=s-1");
+/// assert_eq!(text.parse::<RunRef>().unwrap(), run);
+/// assert!("agno:workflow//r".parse::<RunRef>().is_err(), "empty parts are refused");
+/// ```
+///
 /// Its strings are shared (`Arc<str>`), so cloning a `RunRef` (as bulk reports do for every run)
-/// allocates nothing.
+/// allocates nothing. Two `RunRef`s are the same run when every part is equal.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct RunRef {
     run_id: Arc<str>,
     owner: Option<Owner>,
     session_id: Option<Arc<str>>,
+    scope: Option<Arc<str>>,
+    sub_id: Option<Arc<str>>,
+    backend: Option<Arc<str>>,
 }
 
 impl RunRef {
@@ -68,7 +119,35 @@ impl RunRef {
             run_id: Arc::from(run_id.as_ref()),
             owner: None,
             session_id: None,
+            scope: None,
+            sub_id: None,
+            backend: None,
         }
+    }
+
+    /// The run lives in this scope (Temporal: its namespace).
+    pub fn scope(mut self, scope: impl AsRef<str>) -> Self {
+        self.scope = Some(Arc::from(scope.as_ref()));
+        self
+    }
+
+    /// A second id under the run id (Temporal: the run id under a workflow id; without it, the
+    /// current run).
+    pub fn sub_id(mut self, id: impl AsRef<str>) -> Self {
+        self.sub_id = Some(Arc::from(id.as_ref()));
+        self
+    }
+
+    /// The backend that runs it (`"upstash"`, `"agno"`, …): what a router sends it to, and the
+    /// prefix of its address.
+    pub fn backend(mut self, name: impl AsRef<str>) -> Self {
+        self.backend = Some(Arc::from(name.as_ref()));
+        self
+    }
+
+    /// The run belongs to this thread (LangGraph).
+    pub fn thread(self, id: impl AsRef<str>) -> Self {
+        self.owned_by(OwnerKind::Thread, id)
     }
 
     /// The run belongs to this workflow (Agno: `/workflows/{id}/runs/...`).
@@ -116,8 +195,24 @@ impl RunRef {
         self.session_id.as_deref()
     }
 
-    /// Checks the run id, owner id and session id: none may be empty or blank or contain
-    /// control characters. Every backend calls this before sending anything.
+    /// The scope (Temporal namespace), if given.
+    pub fn scope_id(&self) -> Option<&str> {
+        self.scope.as_deref()
+    }
+
+    /// The second id under the run id, if given.
+    pub fn sub_id_str(&self) -> Option<&str> {
+        self.sub_id.as_deref()
+    }
+
+    /// The backend named in the run's address, if any.
+    pub fn backend_name(&self) -> Option<&str> {
+        self.backend.as_deref()
+    }
+
+    /// Checks the run id, owner id, session, scope and second id: none may be empty or blank
+    /// or contain control characters; a backend name must be lower-case letters, digits and
+    /// `-`, starting with a letter. Every backend calls this before sending anything.
     pub fn validate(&self, backend: &'static str) -> Result<(), CancelError> {
         validate_id(backend, "run_id", &self.run_id)?;
         if let Some(owner) = &self.owner {
@@ -126,7 +221,141 @@ impl RunRef {
         if let Some(session) = &self.session_id {
             validate_id(backend, "session_id", session)?;
         }
+        if let Some(scope) = &self.scope {
+            validate_id(backend, "scope", scope)?;
+        }
+        if let Some(sub) = &self.sub_id {
+            validate_id(backend, "sub_id", sub)?;
+        }
+        if let Some(name) = &self.backend {
+            if !is_backend_name(name) {
+                return Err(CancelError::invalid_input(
+                    backend,
+                    "backend",
+                    format!(
+                        "{name:?} is not a backend name (lower-case letters, digits and '-', starting with a letter)"
+                    ),
+                ));
+            }
+        }
         Ok(())
+    }
+}
+
+/// Whether `name` can name a backend in an address.
+fn is_backend_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars.next().is_some_and(|c| c.is_ascii_lowercase())
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+}
+
+/// Why a string is not a run's address ([`RunRef`]'s `FromStr`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("not a run address: {message} (expected backend:[//scope/][owner-kind/owner-id/]run-id[?session=…][&sub=…])")]
+pub struct AddressError {
+    message: String,
+}
+
+impl AddressError {
+    fn new(message: impl Into<String>) -> Self {
+        AddressError {
+            message: message.into(),
+        }
+    }
+}
+
+/// Everything but `A–Z a–z 0–9 - . _ ~` is percent-encoded in an address.
+const ADDRESS_PART: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+fn encode(part: &str) -> percent_encoding::PercentEncode<'_> {
+    percent_encoding::utf8_percent_encode(part, ADDRESS_PART)
+}
+
+fn decode(part: &str, what: &str) -> Result<Arc<str>, AddressError> {
+    if part.is_empty() {
+        return Err(AddressError::new(format!("the {what} is empty")));
+    }
+    let decoded = percent_encoding::percent_decode_str(part)
+        .decode_utf8()
+        .map_err(|_| AddressError::new(format!("the {what} is not UTF-8 once decoded")))?;
+    Ok(Arc::from(decoded.as_ref()))
+}
+
+impl std::str::FromStr for RunRef {
+    type Err = AddressError;
+
+    /// Parses a run's address (see [`RunRef`]); the `backend:` prefix may be left out.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        // The backend: up to the first ':' (never in an encoded part).
+        let (backend, rest) = match s.split_once(':') {
+            Some((name, rest)) => {
+                if !is_backend_name(name) {
+                    return Err(AddressError::new(format!("{name:?} is not a backend name")));
+                }
+                (Some(Arc::from(name)), rest)
+            }
+            None => (None, s),
+        };
+        let (path, query) = match rest.split_once('?') {
+            Some((p, q)) => (p, Some(q)),
+            None => (rest, None),
+        };
+        let (scope, path) = match path.strip_prefix("//") {
+            Some(after) => {
+                let (scope, path) = after
+                    .split_once('/')
+                    .ok_or_else(|| AddressError::new("a scope (//scope/) must be followed by the run"))?;
+                (Some(decode(scope, "scope")?), path)
+            }
+            None => (None, path),
+        };
+        let segments: Vec<&str> = path.split('/').collect();
+        let (owner, run_id) = match segments.as_slice() {
+            [id] => (None, decode(id, "run id")?),
+            [kind, owner, id] => {
+                let kind = OwnerKind::from_name(kind).ok_or_else(|| {
+                    AddressError::new(format!("{kind:?} is not an owner kind (workflow, agent, team, thread)"))
+                })?;
+                (
+                    Some(Owner {
+                        kind,
+                        id: decode(owner, "owner id")?,
+                    }),
+                    decode(id, "run id")?,
+                )
+            }
+            _ => return Err(AddressError::new("the path is run-id or owner-kind/owner-id/run-id")),
+        };
+        let mut session_id = None;
+        let mut sub_id = None;
+        if let Some(query) = query {
+            for pair in query.split('&') {
+                let (key, value) = pair
+                    .split_once('=')
+                    .ok_or_else(|| AddressError::new(format!("{pair:?} is not key=value")))?;
+                let slot = match key {
+                    "session" => &mut session_id,
+                    "sub" => &mut sub_id,
+                    other => return Err(AddressError::new(format!("unknown part {other:?} (session, sub)"))),
+                };
+                if slot.is_some() {
+                    return Err(AddressError::new(format!("{key} is given twice")));
+                }
+                *slot = Some(decode(value, key)?);
+            }
+        }
+        Ok(RunRef {
+            run_id,
+            owner,
+            session_id,
+            scope,
+            sub_id,
+            backend,
+        })
     }
 }
 
@@ -142,14 +371,26 @@ impl From<String> for RunRef {
     }
 }
 
+/// The run's address (see [`RunRef`]): `backend:…` when the backend is named.
 impl std::fmt::Display for RunRef {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        if let Some(owner) = &self.owner {
-            write!(f, "{}/{}/", owner.kind, owner.id)?;
+        if let Some(backend) = &self.backend {
+            write!(f, "{backend}:")?;
         }
-        f.write_str(&self.run_id)?;
+        if let Some(scope) = &self.scope {
+            write!(f, "//{}/", encode(scope))?;
+        }
+        if let Some(owner) = &self.owner {
+            write!(f, "{}/{}/", owner.kind, encode(&owner.id))?;
+        }
+        write!(f, "{}", encode(&self.run_id))?;
+        let mut sep = '?';
         if let Some(session) = &self.session_id {
-            write!(f, " (session {session})")?;
+            write!(f, "{sep}session={}", encode(session))?;
+            sep = '&';
+        }
+        if let Some(sub) = &self.sub_id {
+            write!(f, "{sep}sub={}", encode(sub))?;
         }
         Ok(())
     }
