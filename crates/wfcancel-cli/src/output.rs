@@ -55,9 +55,12 @@ pub fn printable(s: &str) -> std::borrow::Cow<'_, str> {
 }
 
 /// `{"run": "run-9", "workflow": "nightly", "session": "s1"}` (fields only when known).
+/// `{"run": id, "workflow"|"agent"|…: owner, "session": …, "address": "<the run's address>"}`
+/// (the address from the library's serde: store it to cancel the run later).
 fn run_json(run: &RunRef) -> Map<String, Value> {
     let mut m = Map::new();
     m.insert("run".into(), Value::String(run.run_id().to_owned()));
+    m.insert("address".into(), serde_json::to_value(run).unwrap_or(Value::Null));
     if let Some(o) = run.owner() {
         m.insert(o.kind.as_str().into(), Value::String(o.id.to_string()));
     }
@@ -67,9 +70,10 @@ fn run_json(run: &RunRef) -> Map<String, Value> {
     m
 }
 
-/// `{"kind": "unauthenticated", "message": "..."}`.
+/// `{"kind": "unauthenticated", "backend": …, "message": "...", "status"?, "retryable"}`: the
+/// library's serde of the error.
 pub fn error_json(e: &CancelError) -> Value {
-    json!({ "kind": e.kind().as_str(), "message": e.message() })
+    serde_json::to_value(e).unwrap_or_else(|_| json!({ "kind": e.kind().as_str(), "message": e.message() }))
 }
 
 /// Totals across everything a command did, for the summary and the exit code.
@@ -185,7 +189,7 @@ impl Totals {
         if let Some(map) = s.as_object_mut() {
             map.insert("duplicates_dropped".into(), json!(self.duplicates));
             if let Some(i) = self.interrupted {
-                map.insert("interrupted".into(), json!(i.as_str()));
+                map.insert("interrupted".into(), serde_json::to_value(i).unwrap_or(Value::Null));
             }
             if let Some(why) = &self.not_confirmed {
                 map.insert("not_confirmed".into(), json!(why));
@@ -343,9 +347,9 @@ impl Output {
     pub fn outcome(&self, run: &RunRef, outcome: CancelOutcome, state: Option<&RunState>) {
         if self.json {
             let mut m = run_json(run);
-            m.insert("outcome".into(), Value::String(outcome.as_str().to_owned()));
+            m.insert("outcome".into(), serde_json::to_value(outcome).unwrap_or(Value::Null));
             if let Some(s) = state {
-                m.insert("state".into(), Value::String(s.as_str().to_owned()));
+                m.insert("state".into(), serde_json::to_value(s).unwrap_or(Value::Null));
             }
             self.object(m);
         } else {
@@ -394,7 +398,7 @@ impl Output {
     pub fn state(&self, run: &RunRef, state: &RunState) {
         if self.json {
             let mut m = run_json(run);
-            m.insert("state".into(), Value::String(state.as_str().to_owned()));
+            m.insert("state".into(), serde_json::to_value(state).unwrap_or(Value::Null));
             m.insert("terminal".into(), Value::Bool(state.is_terminal()));
             self.object(m);
         } else {

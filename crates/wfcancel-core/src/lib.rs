@@ -9,6 +9,7 @@
 //! - Feature `memory`: `InMemoryCanceller`, a real in-memory orchestrator for tests.
 //! - Feature `mock`: `MockWorkflowCanceller`, a `mockall` mock of the trait.
 //! - Feature `conformance`: module `conformance`, the suite every backend passes.
+//! - Feature `serde`: serde for run addresses, outcomes, states and reports.
 #![warn(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
@@ -21,6 +22,8 @@ mod router;
 mod run;
 mod secret;
 mod selector;
+#[cfg(feature = "serde")]
+mod serde_impls;
 
 #[cfg(feature = "http")]
 pub mod http;

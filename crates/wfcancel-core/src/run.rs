@@ -454,12 +454,19 @@ pub enum RunState {
     Running,
     /// Paused (waiting for input or an event).
     Paused,
+    /// A cancel was requested and the run has not stopped yet (Temporal `cancelRequested`,
+    /// Prefect `CANCELLING`, Dagster `CANCELING`).
+    Cancelling,
     /// Finished successfully.
     Completed,
     /// Finished with an error.
     Failed,
     /// Cancelled.
     Cancelled,
+    /// Stopped at once, without cleanup (Temporal terminated, Restate killed).
+    Terminated,
+    /// Ended by a timeout.
+    TimedOut,
     /// A state this library does not name, as the provider named it, classified by the backend
     /// as terminal (the run is over: a wait ends on it) or not.
     Unknown {
@@ -554,19 +561,28 @@ impl RunState {
         !ongoing && (timed_out || words.iter().any(|w| OVER.contains(&w.as_str())))
     }
 
-    /// Whether the run is over: completed, failed or cancelled, or an unknown state its backend
-    /// classified as terminal.
+    /// Whether the run is over: completed, failed, cancelled, terminated or timed out, or an
+    /// unknown state its backend classified as terminal.
     pub fn is_terminal(&self) -> bool {
         match self {
-            RunState::Completed | RunState::Failed | RunState::Cancelled => true,
+            RunState::Completed
+            | RunState::Failed
+            | RunState::Cancelled
+            | RunState::Terminated
+            | RunState::TimedOut => true,
             RunState::Unknown { terminal, .. } => *terminal,
             _ => false,
         }
     }
 
-    /// Whether a cancel could still stop the run (pending, running or paused).
+    /// Whether the run is not over yet and a cancel could still stop it (pending, running,
+    /// paused, or cancelling: a forced cancel may still stop a run whose graceful cancel is under
+    /// way).
     pub fn is_active(&self) -> bool {
-        matches!(self, RunState::Pending | RunState::Running | RunState::Paused)
+        matches!(
+            self,
+            RunState::Pending | RunState::Running | RunState::Paused | RunState::Cancelling
+        )
     }
 
     /// snake_case name, e.g. `"cancelled"`; an unknown state keeps the provider's name.
@@ -575,9 +591,12 @@ impl RunState {
             RunState::Pending => "pending",
             RunState::Running => "running",
             RunState::Paused => "paused",
+            RunState::Cancelling => "cancelling",
             RunState::Completed => "completed",
             RunState::Failed => "failed",
             RunState::Cancelled => "cancelled",
+            RunState::Terminated => "terminated",
+            RunState::TimedOut => "timed_out",
             RunState::Unknown { name, .. } => name,
         }
     }
