@@ -52,6 +52,27 @@ fn owner_of(o: &OwnerArgs) -> Option<(OwnerKind, String, &'static str)> {
     }
 }
 
+/// Whether `text` is a run's address naming a backend the command reaches (`upstash:…`,
+/// `agno:…`) rather than a plain run id.
+fn is_address(text: &str) -> bool {
+    text.split_once(':')
+        .is_some_and(|(prefix, _)| crate::setup::ADDRESS_BACKENDS.contains(&prefix))
+}
+
+/// The run `text` names: an address as it says (owner and session flags do not apply to it), a
+/// plain id with the owner and session flags (`template`, which may be the reason it cannot).
+fn target(text: &str, template: &Result<RunTemplate, Failure>) -> Result<RunRef, Failure> {
+    if is_address(text) {
+        return text
+            .parse::<RunRef>()
+            .map_err(|e| Failure::usage(format!("{}: {e}", crate::output::printable(text))));
+    }
+    match template {
+        Ok(t) => Ok(t.run(text)),
+        Err(f) => Err(f.clone()),
+    }
+}
+
 /// Checks the owner and session flags against the backend. `needs_session`: the command reads
 /// run states (status, --wait).
 fn template(
@@ -111,8 +132,11 @@ pub async fn cancel(
             c.backend()
         )));
     }
-    let t = template(c.backend(), &caps, &args.owner, args.session.as_deref(), args.wait)?;
-    let runs: Vec<RunRef> = args.run_ids.iter().map(|id| t.run(id.clone())).collect();
+    let t = template(c.backend(), &caps, &args.owner, args.session.as_deref(), args.wait);
+    let mut runs: Vec<RunRef> = args.run_ids.iter().map(|id| target(id, &t)).collect::<Result<_, _>>()?;
+    // Addresses naming other backends: a router over the configured backend and those.
+    let routed = client.for_runs(&mut runs)?;
+    let c = routed.as_ref();
     let several = runs.len() > 1;
     let mut totals = Totals::default();
     if args.wait {
@@ -393,7 +417,8 @@ pub async fn bulk(
         opts = opts.page_size(n as usize);
     }
     if let Some(source) = &a.ids_file {
-        let t = template(backend, &caps, &a.owner, a.session.as_deref(), false)?;
+        // Checked when a line is a plain id (lines that are addresses need no flags).
+        let t = template(backend, &caps, &a.owner, a.session.as_deref(), false);
         return bulk_ids(client, source, &t, opts, a.dry_run, out).await;
     }
     if let Some(flag) = owner_of(&a.owner)
@@ -560,7 +585,7 @@ async fn bulk_rounds(
 async fn bulk_ids(
     client: &Client,
     source: &str,
-    t: &RunTemplate,
+    t: &Result<RunTemplate, Failure>,
     opts: BulkOptions,
     dry_run: bool,
     out: &mut Output,
@@ -620,10 +645,21 @@ async fn bulk_ids(
             skipped += n;
             continue;
         }
-        let runs: Vec<RunRef> = ids.into_iter().map(|id| t.run(id)).collect();
-        let (runs, repeats) = seen_runs.keep_new(runs);
+        let runs: Vec<RunRef> = ids.iter().map(|id| target(id, t)).collect::<Result<_, _>>()?;
+        let (mut runs, repeats) = seen_runs.keep_new(runs);
         totals.duplicates += repeats;
         let kept = runs.len() as u64;
+        if dry_run
+            && runs
+                .iter()
+                .any(|r| r.backend_name().is_some_and(|b| b != client.name()))
+        {
+            return Err(Failure::usage(format!(
+                "a dry run plans {}'s requests only; give other backends' runs to a dry run of their own",
+                client.name()
+            )));
+        }
+        let routed = client.for_runs(&mut runs)?;
         let selector = Selector::Ids(runs);
         if dry_run {
             let plan = client.plan(&selector, &opts)?;
@@ -636,7 +672,7 @@ async fn bulk_ids(
         }
         let lines = ChunkLines::with_counter(out, counts_only, seen, 0, Arc::clone(&chunk_counter));
         let batch_opts = opts.clone().on_progress(lines.callback());
-        match c.cancel_many(&selector, &batch_opts).await {
+        match routed.cancel_many(&selector, &batch_opts).await {
             Ok(report) => {
                 out.report_runs(&report);
                 totals.add_report(&report);
@@ -701,9 +737,11 @@ pub async fn status(client: &Client, a: &StatusArgs, out: &Output) -> Result<u8,
     if !caps.status {
         return Err(Failure::usage(format!("{} cannot read run states", c.backend())));
     }
-    let t = template(c.backend(), &caps, &a.owner, a.session.as_deref(), true)?;
-    let run = t.run(a.run_id.clone());
-    match c.status(&run).await {
+    let t = template(c.backend(), &caps, &a.owner, a.session.as_deref(), true);
+    let mut runs = [target(&a.run_id, &t)?];
+    let routed = client.for_runs(&mut runs)?;
+    let [run] = runs;
+    match routed.status(&run).await {
         Ok(state) => {
             out.state(&run, &state);
             Ok(EXIT_OK)

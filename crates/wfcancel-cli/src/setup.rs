@@ -2,10 +2,14 @@
 
 use std::time::Duration;
 
+use std::sync::Arc;
 use wfcancel::agno::{AgnoCanceller, AgnoCancellerBuilder};
 use wfcancel::http::{DEFAULT_CONNECT_TIMEOUT, HttpConfig};
 use wfcancel::upstash::{UpstashBuilder, UpstashCanceller};
-use wfcancel::{BACKEND_ENV, Backend, BulkOptions, CancelError, SecretToken, Selector, WorkflowCanceller};
+
+use wfcancel::{
+    BACKEND_ENV, Backend, BulkOptions, CancelError, Router, RunRef, SecretToken, Selector, WorkflowCanceller,
+};
 
 use crate::cli::{BackendArg, Cli, Command};
 use crate::error::Failure;
@@ -20,6 +24,10 @@ pub struct Client {
     /// Set when the canceller was built with a placeholder token for a dry run (no token was
     /// configured): it may plan requests, never send them. Holds why (the missing-token message).
     planning_only: Option<String>,
+    /// The HTTP settings of the command, for the other backends that run addresses name.
+    http: HttpConfig,
+    /// The other backends built so far (from their own environment), by name.
+    others: std::sync::Mutex<std::collections::BTreeMap<&'static str, Arc<dyn WorkflowCanceller>>>,
 }
 
 #[derive(Debug)]
@@ -42,12 +50,73 @@ pub struct Planned {
 /// it is `planning_only`, and the commands refuse to send with such a client.
 const DRY_RUN_PLACEHOLDER_TOKEN: &str = "wfcancel-dry-run-placeholder";
 
+/// The backends a run's address may name on the command line: an argument or a line of
+/// `--ids-file` that starts with `upstash:` or `agno:` is read as an address.
+pub const ADDRESS_BACKENDS: [&str; 2] = ["upstash", "agno"];
+
 impl Client {
     fn new(inner: Inner) -> Self {
         Client {
             inner,
             planning_only: None,
+            http: HttpConfig::default(),
+            others: std::sync::Mutex::default(),
         }
+    }
+
+    fn with_http(mut self, http: HttpConfig) -> Self {
+        self.http = http;
+        self
+    }
+
+    /// The configured canceller, shared.
+    pub fn shared(&self) -> Arc<dyn WorkflowCanceller> {
+        match &self.inner {
+            Inner::Upstash(c) => Arc::new(c.clone()),
+            Inner::Agno(c) => Arc::new(c.clone()),
+        }
+    }
+
+    /// The canceller for `runs`: the configured one when no run names a backend (an address);
+    /// otherwise a [`Router`] holding it and every other backend the addresses name, each built
+    /// from its own environment (`QSTASH_*`, `AGENTOS_URL`, …; `--url` and `--token-env` apply to
+    /// the configured backend only). Runs given as plain ids are the configured backend's.
+    pub fn for_runs(&self, runs: &mut [RunRef]) -> Result<Arc<dyn WorkflowCanceller>, Failure> {
+        if runs.iter().all(|r| r.backend_name().is_none()) {
+            return Ok(self.shared());
+        }
+        let main = self.name();
+        let mut router = Router::new().with(self.shared());
+        let mut others = match self.others.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        for run in runs.iter_mut() {
+            let Some(name) = run.backend_name() else {
+                *run = run.clone().backend(main);
+                continue;
+            };
+            if name == main {
+                continue;
+            }
+            let name: &'static str = match ADDRESS_BACKENDS.iter().find(|b| **b == name) {
+                Some(b) => b,
+                None => {
+                    return Err(Failure::usage(format!(
+                        "{run}: the command reaches {} only",
+                        ADDRESS_BACKENDS.join(" and ")
+                    )));
+                }
+            };
+            if !others.contains_key(name) {
+                let c = build_from_env(name, self.http.clone())?;
+                others.insert(name, c);
+            }
+        }
+        for c in others.values() {
+            router = router.with(c.clone());
+        }
+        Ok(Arc::new(router))
     }
 
     pub fn canceller(&self) -> &dyn WorkflowCanceller {
@@ -99,6 +168,29 @@ impl Client {
                 .collect()),
         }
     }
+}
+
+/// Another backend than the configured one, from its own environment, for run addresses.
+fn build_from_env(name: &str, http: HttpConfig) -> Result<Arc<dyn WorkflowCanceller>, Failure> {
+    let built: Result<Arc<dyn WorkflowCanceller>, CancelError> = match name {
+        "upstash" => UpstashBuilder::from_env()
+            .http_config(http)
+            .build()
+            .map(|c| Arc::new(c) as Arc<dyn WorkflowCanceller>),
+        _ => AgnoCancellerBuilder::from_env()
+            .http_config(http)
+            .build()
+            .map(|c| Arc::new(c) as Arc<dyn WorkflowCanceller>),
+    };
+    built.map_err(|e| {
+        Failure::config(format!(
+            "runs given by address name {name}, which is not configured: {}",
+            e.message()
+        ))
+        .hint(format!(
+            "set {name}'s variables (see `wfcancel --help`), or give those runs to a separate command"
+        ))
+    })
 }
 
 /// `--backend`, else `WFCANCEL_BACKEND`, else a clear error.
@@ -204,6 +296,15 @@ fn token_from(name: Option<&str>, lookup: Lookup<'_>) -> Result<Option<SecretTok
 
 /// Builds the canceller the flags and the environment describe.
 pub fn build_client(cli: &Cli, lookup: Lookup<'_>) -> Result<Client, Failure> {
+    let http = http_config(
+        cli.timeout,
+        cli.retries,
+        allow_insecure_http(cli.allow_insecure_http, lookup)?,
+    );
+    build_configured(cli, lookup).map(|c| c.with_http(http))
+}
+
+fn build_configured(cli: &Cli, lookup: Lookup<'_>) -> Result<Client, Failure> {
     let backend = resolve_backend(cli.backend, lookup)?;
     let token = token_from(cli.token_env.as_deref(), lookup)?;
     let insecure = allow_insecure_http(cli.allow_insecure_http, lookup)?;
@@ -232,8 +333,8 @@ pub fn build_client(cli: &Cli, lookup: Lookup<'_>) -> Result<Client, Failure> {
                         .build()
                         .map_err(|e| config_failure(e, "upstash", explicit_token))?;
                     Ok(Client {
-                        inner: Inner::Upstash(c),
                         planning_only: Some(why),
+                        ..Client::new(Inner::Upstash(c))
                     })
                 }
                 Err(e) => Err(config_failure(e, "upstash", explicit_token)),
