@@ -270,7 +270,8 @@ mod tests {
     async fn with_a_mock_backend_that_reports_counts_only() {
         // A backend with a native bulk call (like Upstash) may report counts without per-run outcomes.
         let mut mock = MockWorkflowCanceller::new();
-        mock.expect_cancel_many()
+        mock.expect_backend().return_const("mock");
+        mock.expect_cancel_runs()
             .withf(|sel, _| matches!(sel, Selector::Ids(runs) if runs.len() == 3 && runs[0].run_id() == "r1"))
             .times(1)
             .returning(|_, _| {
@@ -287,7 +288,8 @@ mod tests {
     #[tokio::test]
     async fn with_a_mock_backend_that_cannot_read_status() {
         let mut mock = MockWorkflowCanceller::new();
-        mock.expect_cancel_many().returning(|sel, _| {
+        mock.expect_backend().return_const("mock");
+        mock.expect_cancel_runs().returning(|sel, _| {
             let Selector::Ids(runs) = sel else { unreachable!() };
             let mut report = BulkReport::new("mock");
             for r in runs {
@@ -296,7 +298,7 @@ mod tests {
             Ok(report)
         });
         mock.expect_capabilities().return_const(Capabilities::default()); // status: false
-        mock.expect_status().never();
+        mock.expect_read_status().never();
         let summary = stop_user_runs(&mock, &ids(&["r1", "r2"])).await.unwrap();
         assert_eq!((summary.stopped, summary.stopping), (0, 2));
     }
@@ -304,7 +306,8 @@ mod tests {
     #[tokio::test]
     async fn with_a_mock_backend_whose_provider_is_down() {
         let mut mock = MockWorkflowCanceller::new();
-        mock.expect_cancel_many().returning(|sel, _| {
+        mock.expect_backend().return_const("mock");
+        mock.expect_cancel_runs().returning(|sel, _| {
             let Selector::Ids(runs) = sel else { unreachable!() };
             let mut report = BulkReport::new("mock");
             report.failed.push(BulkFailure {
@@ -319,6 +322,7 @@ mod tests {
             });
             Ok(report)
         });
+        mock.expect_capabilities().return_const(Capabilities::default());
         let summary = stop_user_runs(&mock, &ids(&["r1", "r2"])).await.unwrap();
         assert_eq!(summary.failed.len(), 2);
         assert_eq!(summary.stopped, 0);

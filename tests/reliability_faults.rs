@@ -103,9 +103,9 @@ impl<C: WorkflowCanceller + ?Sized> WorkflowCanceller for Timed<'_, C> {
         self.inner.capabilities()
     }
 
-    async fn cancel(&self, run: &RunRef) -> Result<CancelOutcome, CancelError> {
+    async fn cancel_run(&self, run: &RunRef, opts: &wfcancel::CancelOptions) -> Result<CancelOutcome, CancelError> {
         let t0 = Instant::now();
-        let r = self.inner.cancel(run).await;
+        let r = self.inner.cancel_with(run, opts).await;
         self.longest_ms
             .fetch_max(t0.elapsed().as_millis() as u64, Ordering::Relaxed);
         r

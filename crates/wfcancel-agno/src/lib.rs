@@ -58,8 +58,8 @@ mod request;
 
 use wfcancel_core::http::{Call, HttpClient};
 use wfcancel_core::{
-    BulkOptions, BulkReport, CancelError, CancelOutcome, Capabilities, RunRef, RunState, Selector, WorkflowCanceller,
-    async_trait, fan_out,
+    BulkOptions, BulkReport, CancelError, CancelOptions, CancelOutcome, Capabilities, RunRef, RunState, Selector,
+    WorkflowCanceller, async_trait, fan_out,
 };
 
 pub use config::{AgnoCancellerBuilder, DEFAULT_BASE_URL, ENV_SECURITY_KEY, ENV_URL};
@@ -369,7 +369,8 @@ impl WorkflowCanceller for AgnoCanceller {
     /// read first, and a run it shows over is `NotActive` without a cancel; any other answer to
     /// the read (`404 Run not found` included: a wrong session or owner answers that too) leaves
     /// the decision to the cancel.
-    async fn cancel(&self, run: &RunRef) -> Result<CancelOutcome, CancelError> {
+    async fn cancel_run(&self, run: &RunRef, _opts: &CancelOptions) -> Result<CancelOutcome, CancelError> {
+        // Graceful only, no reason: core refused anything else before this.
         // Refuse bad input before any request, the state check included; the request is built
         // once and sent as built.
         let req = request::build(&self.http, Op::Cancel, run)?;
@@ -390,8 +391,7 @@ impl WorkflowCanceller for AgnoCanceller {
 
     /// Fans `Selector::Ids` out over [`cancel`](Self::cancel), `opts.concurrency` in flight
     /// (default 32), after checking every run; filters and "all" are `Unsupported`.
-    async fn cancel_many(&self, selector: &Selector, opts: &BulkOptions) -> Result<BulkReport, CancelError> {
-        opts.validate(BACKEND)?;
+    async fn cancel_runs(&self, selector: &Selector, opts: &BulkOptions) -> Result<BulkReport, CancelError> {
         match selector {
             Selector::Ids(runs) => {
                 // Every run is checked before the first request, without building its URL (the
@@ -411,7 +411,7 @@ impl WorkflowCanceller for AgnoCanceller {
     }
 
     /// `GET /{workflows|agents|teams}/{owner}/runs/{run}?session_id=…` and its `status` field.
-    async fn status(&self, run: &RunRef) -> Result<RunState, CancelError> {
+    async fn read_status(&self, run: &RunRef) -> Result<RunState, CancelError> {
         match self.send(&self.http.call(), Op::Status, run, true).await? {
             Answer::State(s) => Ok(s),
             other => Err(unexpected(Op::Status, other)),

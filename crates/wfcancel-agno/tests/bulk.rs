@@ -216,7 +216,7 @@ async fn filters_and_all_are_unsupported_before_any_request() {
                 backend: "agno",
                 operation,
             }) => {
-                assert!(operation.contains("AgentOS has no"), "{operation}");
+                assert!(operation.contains("agno has no"), "{operation}");
             }
             other => panic!("{other:?}"),
         }

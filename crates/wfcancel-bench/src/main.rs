@@ -985,7 +985,11 @@ impl WorkflowCanceller for OneBuildAgno {
         wfcancel_core::Capabilities::default()
     }
 
-    async fn cancel(&self, run: &RunRef) -> Result<CancelOutcome, wfcancel_core::CancelError> {
+    async fn cancel_run(
+        &self,
+        run: &RunRef,
+        _opts: &wfcancel_core::CancelOptions,
+    ) -> Result<CancelOutcome, wfcancel_core::CancelError> {
         let owner = run
             .owner()
             .ok_or_else(|| wfcancel_core::CancelError::invalid_input("agno", "owner", "missing"))?;

@@ -440,7 +440,7 @@ pub async fn bulk(
             if let Some(field) = caps.filter.unsupported_field(&f) {
                 return Err(Failure::usage(format!(
                     "{backend} cannot filter on {}",
-                    filter_flag(field)
+                    filter_flag(&field)
                 )));
             }
             f.validate(backend)?;

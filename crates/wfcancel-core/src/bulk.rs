@@ -13,7 +13,7 @@ use futures::stream::FuturesUnordered;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
-use crate::{CancelError, CancelOutcome, RunRef, WorkflowCanceller};
+use crate::{CancelError, CancelOptions, CancelOutcome, RunRef, WorkflowCanceller};
 
 /// Default number of requests in flight for a bulk cancel.
 pub const DEFAULT_CONCURRENCY: usize = 32;
@@ -170,6 +170,9 @@ pub struct BulkOptions {
     pub deadline: Option<Duration>,
     /// Stops the bulk from outside (default none); see [`StopHandle`].
     pub stop: Option<StopHandle>,
+    /// How each run is cancelled (graceful by default; forced; a reason). Checked against the
+    /// backend's capabilities before anything is sent.
+    pub cancel: CancelOptions,
 }
 
 impl Default for BulkOptions {
@@ -182,6 +185,7 @@ impl Default for BulkOptions {
             progress: None,
             deadline: None,
             stop: None,
+            cancel: CancelOptions::default(),
         }
     }
 }
@@ -196,6 +200,7 @@ impl std::fmt::Debug for BulkOptions {
             .field("progress", &self.progress.as_ref().map(|_| "Fn(&Progress)"))
             .field("deadline", &self.deadline)
             .field("stop", &self.stop)
+            .field("cancel", &self.cancel)
             .finish()
     }
 }
@@ -249,6 +254,12 @@ impl BulkOptions {
     /// ```
     pub fn deadline(mut self, d: Duration) -> Self {
         self.deadline = Some(d);
+        self
+    }
+
+    /// How each run is cancelled (mode and reason; see [`CancelOptions`]).
+    pub fn cancel_options(mut self, cancel: CancelOptions) -> Self {
+        self.cancel = cancel;
         self
     }
 
@@ -452,6 +463,57 @@ pub fn unique_runs(runs: &[RunRef]) -> (Cow<'_, [RunRef]>, u64) {
         }
     }
     (Cow::Owned(unique), dropped)
+}
+
+/// A bulk job the provider runs itself (Upstash bulk action, Temporal batch operation), as
+/// [`crate::WorkflowCanceller::bulk_action`] reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct BulkActionState {
+    /// The job's id ([`BulkReport::action_id`]).
+    pub id: String,
+    /// The provider's name for its state (`IN_PROGRESS`, `FINISHED`, `RUNNING`, `COMPLETED`, …).
+    pub state: String,
+    /// Whether the job is over (finished, failed or cancelled): a wait ends on it.
+    pub finished: bool,
+    /// Runs it matched, where the provider says.
+    pub total: Option<u64>,
+    /// Runs it has handled so far, where the provider says.
+    pub processed: Option<u64>,
+    /// Runs it has cancelled so far, where the provider says.
+    pub cancelled: Option<u64>,
+    /// Runs it failed to cancel, where the provider says.
+    pub failed: Option<u64>,
+}
+
+impl BulkActionState {
+    /// A job in `state` (the provider's name), over or not; no counts yet.
+    pub fn new(id: impl Into<String>, state: impl Into<String>, finished: bool) -> Self {
+        BulkActionState {
+            id: id.into(),
+            state: state.into(),
+            finished,
+            total: None,
+            processed: None,
+            cancelled: None,
+            failed: None,
+        }
+    }
+
+    /// With the counts the provider reports.
+    pub fn counts(
+        mut self,
+        total: Option<u64>,
+        processed: Option<u64>,
+        cancelled: Option<u64>,
+        failed: Option<u64>,
+    ) -> Self {
+        self.total = total;
+        self.processed = processed;
+        self.cancelled = cancelled;
+        self.failed = failed;
+        self
+    }
 }
 
 /// One run and what cancelling it did.
@@ -714,7 +776,7 @@ where
         runs.len(),
         opts.concurrency,
         &control,
-        |i| canceller.cancel(&runs[i]),
+        |i| canceller.cancel_run(&runs[i], &opts.cancel),
         |i, result| {
             let run = &runs[i];
             let go_on = match result {

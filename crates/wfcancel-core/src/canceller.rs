@@ -7,15 +7,27 @@ use tokio::time::Instant;
 
 use async_trait::async_trait;
 
-use crate::{BulkOptions, BulkReport, CancelError, CancelOutcome, Capabilities, RunRef, RunState, Selector};
+use crate::{
+    BulkActionState, BulkOptions, BulkReport, CancelError, CancelOptions, CancelOutcome, Capabilities, RunRef,
+    RunState, Selector,
+};
 
 /// One portable way to cancel workflow runs, whichever orchestrator runs them.
 ///
-/// Hold it as `Arc<dyn WorkflowCanceller>`. Only [`cancel`](Self::cancel), [`backend`](Self::backend)
-/// and [`capabilities`](Self::capabilities) are required; the default
-/// [`cancel_many`](Self::cancel_many) fans `Selector::Ids` out over `cancel` with bounded concurrency
-/// and answers `Unsupported` for filters, and the default [`status`](Self::status) answers
-/// `Unsupported`.
+/// Hold it as `Arc<dyn WorkflowCanceller>`, and call [`cancel`](Self::cancel),
+/// [`cancel_with`](Self::cancel_with), [`cancel_many`](Self::cancel_many),
+/// [`status`](Self::status) and [`bulk_action`](Self::bulk_action). Each checks the call against
+/// the backend's [`capabilities`](Self::capabilities) first — the mode and reason, every
+/// selector, filter field and option — and refuses what the backend does not list before the
+/// backend sees it (fail closed: a filter field added to [`crate::RunFilter`] later is refused
+/// by every backend until it lists it). Then it calls the backend's hook.
+///
+/// A backend implements [`backend`](Self::backend), [`capabilities`](Self::capabilities) and
+/// the hooks: [`cancel_run`](Self::cancel_run) (required), and, where it has them,
+/// [`cancel_runs`](Self::cancel_runs) (default: ids fanned out over `cancel_run` with bounded
+/// concurrency), [`read_status`](Self::read_status) and
+/// [`read_bulk_action`](Self::read_bulk_action) (default: `Unsupported`). It does not override
+/// the calling methods.
 ///
 /// ```
 /// use wfcancel_core::{CancelError, CancelOutcome, RunRef, WorkflowCanceller};
@@ -32,18 +44,16 @@ pub trait WorkflowCanceller: Send + Sync + std::fmt::Debug {
     /// What this backend does natively.
     fn capabilities(&self) -> Capabilities;
 
-    /// Cancels one run. Idempotent: cancelling a run that is not active is `Ok(NotActive)`.
-    async fn cancel(&self, run: &RunRef) -> Result<CancelOutcome, CancelError>;
+    /// Backend hook: cancels one run. Called by [`cancel_with`](Self::cancel_with) once `opts`
+    /// passed the capability check. Idempotent: cancelling a run that is not active is
+    /// `Ok(NotActive)`.
+    async fn cancel_run(&self, run: &RunRef, opts: &CancelOptions) -> Result<CancelOutcome, CancelError>;
 
-    /// Cancels many runs and reports exactly what was cancelled, skipped and failed.
-    ///
-    /// `Err` means nothing was attempted: the selector or options were invalid, or the backend
-    /// cannot do this kind of bulk. Once requests go out, the answer is `Ok(BulkReport)`, and
-    /// failures of single runs, chunks or drain rounds are listed in it (`failed`, `aborted`,
-    /// `not_attempted`), so that nothing is half-done silently.
-    async fn cancel_many(&self, selector: &Selector, opts: &BulkOptions) -> Result<BulkReport, CancelError> {
-        selector.validate(self.backend())?;
-        opts.validate(self.backend())?;
+    /// Backend hook: cancels many runs (see [`cancel_many`](Self::cancel_many)), called once
+    /// the selector and options passed the capability check. The default fans `Selector::Ids`
+    /// out over [`cancel_run`](Self::cancel_run) ([`crate::fan_out`]) and answers
+    /// `Unsupported` for filters and "all".
+    async fn cancel_runs(&self, selector: &Selector, opts: &BulkOptions) -> Result<BulkReport, CancelError> {
         match selector {
             Selector::Ids(runs) => crate::bulk::fan_out(self, runs, opts).await,
             Selector::Filter(_) => Err(CancelError::unsupported(self.backend(), "cancel by filter")),
@@ -51,10 +61,111 @@ pub trait WorkflowCanceller: Send + Sync + std::fmt::Debug {
         }
     }
 
-    /// Reads a run's state.
-    async fn status(&self, run: &RunRef) -> Result<RunState, CancelError> {
+    /// Backend hook: reads a run's state. Default: `Unsupported`.
+    async fn read_status(&self, run: &RunRef) -> Result<RunState, CancelError> {
         let _ = run;
         Err(CancelError::unsupported(self.backend(), "reading a run's status"))
+    }
+
+    /// Backend hook: reads a bulk job the provider runs itself. Default: `Unsupported`.
+    async fn read_bulk_action(&self, id: &str) -> Result<BulkActionState, CancelError> {
+        let _ = id;
+        Err(CancelError::unsupported(
+            self.backend(),
+            "reading a bulk action: this provider runs no bulk jobs",
+        ))
+    }
+
+    /// Cancels one run, gracefully, with no reason: `cancel_with(run, &CancelOptions::default())`.
+    async fn cancel(&self, run: &RunRef) -> Result<CancelOutcome, CancelError> {
+        self.cancel_with(run, &CancelOptions::default()).await
+    }
+
+    /// Cancels one run the way `opts` says (graceful or forced, with a reason). A mode or a
+    /// reason the backend lacks is `Unsupported` before any request, never swapped for another.
+    /// Idempotent: cancelling a run that is not active is `Ok(NotActive)`.
+    async fn cancel_with(&self, run: &RunRef, opts: &CancelOptions) -> Result<CancelOutcome, CancelError> {
+        opts.check(self.backend(), &self.capabilities())?;
+        self.cancel_run(run, opts).await
+    }
+
+    /// Cancels many runs and reports exactly what was cancelled, skipped and failed.
+    ///
+    /// `Err` means nothing was attempted: the selector or options were invalid, or the backend
+    /// cannot do this kind of bulk (checked against its capabilities before it sees the call:
+    /// see [`check_bulk`]). Once requests go out, the answer is `Ok(BulkReport)`, and failures
+    /// of single runs, chunks or drain rounds are listed in it (`failed`, `aborted`,
+    /// `not_attempted`), so that nothing is half-done silently.
+    async fn cancel_many(&self, selector: &Selector, opts: &BulkOptions) -> Result<BulkReport, CancelError> {
+        check_bulk(self.backend(), &self.capabilities(), selector, opts)?;
+        self.cancel_runs(selector, opts).await
+    }
+
+    /// Reads a run's state (`Unsupported` where the backend cannot).
+    async fn status(&self, run: &RunRef) -> Result<RunState, CancelError> {
+        if !self.capabilities().status {
+            return Err(CancelError::unsupported(self.backend(), "reading a run's status"));
+        }
+        self.read_status(run).await
+    }
+
+    /// Reads a bulk job the provider runs itself ([`BulkReport::action_id`]).
+    async fn bulk_action(&self, id: &str) -> Result<BulkActionState, CancelError> {
+        crate::run::validate_id(self.backend(), "action_id", id)?;
+        self.read_bulk_action(id).await
+    }
+}
+
+/// What core checks before a backend sees a bulk: the selector and options are valid; a filter
+/// sets only fields the backend lists (fail closed) and does not match every run (that is
+/// [`Selector::cancel_all_runs`], which needs its own capability); "all" and filters at all are
+/// in the capabilities; the mode and reason are supported.
+///
+/// ```
+/// use wfcancel_core::{check_bulk, BulkOptions, Capabilities, RunFilter, Selector};
+/// let caps = Capabilities::default(); // ids only
+/// let filter = Selector::filter(RunFilter::new().label("nightly"));
+/// assert!(check_bulk("memory", &caps, &filter, &BulkOptions::new()).is_err());
+/// assert!(check_bulk("memory", &caps, &Selector::ids(["r1"]), &BulkOptions::new()).is_ok());
+/// ```
+pub fn check_bulk(
+    backend: &'static str,
+    caps: &Capabilities,
+    selector: &Selector,
+    opts: &BulkOptions,
+) -> Result<(), CancelError> {
+    opts.validate(backend)?;
+    selector.validate(backend)?;
+    opts.cancel.check(backend, caps)?;
+    match selector {
+        Selector::Ids(_) => Ok(()),
+        Selector::Filter(f) => {
+            if !caps.filter.any() {
+                return Err(CancelError::unsupported(
+                    backend,
+                    format!("cancel by filter: {backend} has no filtered cancel; cancel the runs by id"),
+                ));
+            }
+            if let Some(field) = f.fields().into_iter().find(|field| !caps.filter.supports(field)) {
+                return Err(CancelError::unsupported(
+                    backend,
+                    format!("filtering on {}: {backend} cannot", field.name()),
+                ));
+            }
+            if f.matches_every_run() {
+                return Err(CancelError::invalid_input(
+                    backend,
+                    "filter",
+                    "this filter matches every run; to cancel everything, say so with Selector::cancel_all_runs()",
+                ));
+            }
+            Ok(())
+        }
+        Selector::All(_) if !caps.cancel_all => Err(CancelError::unsupported(
+            backend,
+            format!("cancel all runs: {backend} has no bulk cancel; cancel the runs by id"),
+        )),
+        Selector::All(_) => Ok(()),
     }
 }
 
@@ -68,14 +179,17 @@ macro_rules! forward {
             fn capabilities(&self) -> Capabilities {
                 (**self).capabilities()
             }
-            async fn cancel(&self, run: &RunRef) -> Result<CancelOutcome, CancelError> {
-                (**self).cancel(run).await
+            async fn cancel_run(&self, run: &RunRef, opts: &CancelOptions) -> Result<CancelOutcome, CancelError> {
+                (**self).cancel_run(run, opts).await
             }
-            async fn cancel_many(&self, selector: &Selector, opts: &BulkOptions) -> Result<BulkReport, CancelError> {
-                (**self).cancel_many(selector, opts).await
+            async fn cancel_runs(&self, selector: &Selector, opts: &BulkOptions) -> Result<BulkReport, CancelError> {
+                (**self).cancel_runs(selector, opts).await
             }
-            async fn status(&self, run: &RunRef) -> Result<RunState, CancelError> {
-                (**self).status(run).await
+            async fn read_status(&self, run: &RunRef) -> Result<RunState, CancelError> {
+                (**self).read_status(run).await
+            }
+            async fn read_bulk_action(&self, id: &str) -> Result<BulkActionState, CancelError> {
+                (**self).read_bulk_action(id).await
             }
         }
     )*};

@@ -1,9 +1,10 @@
 //! What a backend can do natively.
 
-use crate::{RunFilter, UrlMatch};
+use crate::{FilterField, RunFilter};
 
-/// Which filter fields a backend supports.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+/// Which filter fields a backend supports. Each is off unless the backend turns it on, so a
+/// field added later is refused by every backend until it lists it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub struct FilterCapabilities {
     /// Exact workflow URL.
@@ -22,11 +23,18 @@ pub struct FilterCapabilities {
     pub hosts: bool,
     /// Workflow URL paths.
     pub paths: bool,
+    /// The workflow's name or type.
+    pub workflows: bool,
+    /// The states to target.
+    pub states: bool,
+    /// The provider-specific fields it understands, by name.
+    pub custom: Vec<String>,
 }
 
 impl FilterCapabilities {
-    /// Every field.
-    pub fn all() -> Self {
+    /// The fields Upstash Workflow filters on: URL (exact or prefix), labels, creation time,
+    /// caller IPs, flow-control keys, hosts and paths.
+    pub fn upstash_fields() -> Self {
         FilterCapabilities {
             url_exact: true,
             url_prefix: true,
@@ -36,47 +44,62 @@ impl FilterCapabilities {
             flow_control_keys: true,
             hosts: true,
             paths: true,
+            ..Default::default()
         }
     }
 
     /// Whether any filter field is supported.
     pub fn any(&self) -> bool {
-        self.url_exact
-            || self.url_prefix
-            || self.labels
-            || self.created_range
-            || self.caller_ips
-            || self.flow_control_keys
-            || self.hosts
-            || self.paths
+        let FilterCapabilities {
+            url_exact,
+            url_prefix,
+            labels,
+            created_range,
+            caller_ips,
+            flow_control_keys,
+            hosts,
+            paths,
+            workflows,
+            states,
+            custom,
+        } = self;
+        *url_exact
+            || *url_prefix
+            || *labels
+            || *created_range
+            || *caller_ips
+            || *flow_control_keys
+            || *hosts
+            || *paths
+            || *workflows
+            || *states
+            || !custom.is_empty()
     }
 
-    /// The first field of `filter` this backend cannot filter on, if any.
-    pub fn unsupported_field(&self, filter: &RunFilter) -> Option<&'static str> {
-        match &filter.url {
-            Some(UrlMatch::Exact(_)) if !self.url_exact => return Some("filter.url_exact"),
-            Some(UrlMatch::Prefix(_)) if !self.url_prefix => return Some("filter.url_prefix"),
-            _ => {}
+    /// Whether the backend filters on `field`.
+    pub fn supports(&self, field: &FilterField) -> bool {
+        match field {
+            FilterField::UrlExact => self.url_exact,
+            FilterField::UrlPrefix => self.url_prefix,
+            FilterField::Labels => self.labels,
+            FilterField::CreatedRange => self.created_range,
+            FilterField::CallerIps => self.caller_ips,
+            FilterField::FlowControlKeys => self.flow_control_keys,
+            FilterField::Hosts => self.hosts,
+            FilterField::Paths => self.paths,
+            FilterField::Workflows => self.workflows,
+            FilterField::States => self.states,
+            FilterField::Custom(name) => self.custom.iter().any(|c| c == name),
         }
-        if filter.labels.is_some() && !self.labels {
-            return Some("filter.labels");
-        }
-        if (filter.from.is_some() || filter.to.is_some()) && !self.created_range {
-            return Some("filter.from/to");
-        }
-        if filter.caller_ips.is_some() && !self.caller_ips {
-            return Some("filter.caller_ips");
-        }
-        if filter.flow_control_keys.is_some() && !self.flow_control_keys {
-            return Some("filter.flow_control_keys");
-        }
-        if filter.hosts.is_some() && !self.hosts {
-            return Some("filter.hosts");
-        }
-        if filter.paths.is_some() && !self.paths {
-            return Some("filter.paths");
-        }
-        None
+    }
+
+    /// The name of the first field of `filter` this backend cannot filter on, if any.
+    pub fn unsupported_field(&self, filter: &RunFilter) -> Option<String> {
+        filter
+            .fields()
+            .into_iter()
+            .find(|f| !self.supports(f))
+            .map(|f| f.name())
     }
 }
 
@@ -87,7 +110,7 @@ impl FilterCapabilities {
 /// let caps = Capabilities::default();
 /// assert!(caps.cancel && !caps.cancel_all && !caps.filter.any());
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub struct Capabilities {
     /// Cancel one run.
@@ -109,6 +132,12 @@ pub struct Capabilities {
     pub status_needs_session: bool,
     /// Whether filtered bulk cancels can run as tracked background actions.
     pub background_actions: bool,
+    /// A graceful cancel ([`crate::CancelMode::Graceful`]: the run may clean up).
+    pub graceful: bool,
+    /// A forced cancel ([`crate::CancelMode::Forced`]: stop now, no cleanup).
+    pub forced: bool,
+    /// Whether a reason ([`crate::CancelOptions::reason`]) reaches the provider.
+    pub reason: bool,
 }
 
 impl Default for Capabilities {
@@ -124,6 +153,9 @@ impl Default for Capabilities {
             needs_owner: false,
             status_needs_session: false,
             background_actions: false,
+            graceful: true,
+            forced: false,
+            reason: false,
         }
     }
 }

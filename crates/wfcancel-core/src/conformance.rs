@@ -197,7 +197,7 @@ impl std::fmt::Display for Summary {
 /// Needs a server dedicated to the suite when the backend can cancel all runs (see the module docs).
 pub async fn run_all(c: &dyn WorkflowCanceller, h: &dyn Harness) -> Summary {
     let caps = c.capabilities();
-    let f = caps.filter;
+    let f = caps.filter.clone();
     let mut s = Summary {
         backend: c.backend(),
         ..Default::default()
@@ -473,7 +473,7 @@ impl Dim {
 }
 
 fn supported_dims(caps: &Capabilities) -> Vec<Dim> {
-    let f = caps.filter;
+    let f = caps.filter.clone();
     // Ordered so that with every field supported no two neighbours both touch the URL.
     [
         (Dim::UrlPrefix, f.url_prefix),

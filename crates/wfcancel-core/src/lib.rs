@@ -17,6 +17,7 @@ mod bulk;
 mod canceller;
 mod capabilities;
 mod error;
+mod options;
 mod retry;
 mod router;
 mod run;
@@ -38,17 +39,22 @@ mod mock;
 pub mod conformance;
 
 pub use bulk::{
-    BulkControl, BulkFailure, BulkOptions, BulkReport, DEFAULT_CONCURRENCY, DEFAULT_MAX_ROUNDS, DEFAULT_PAGE_SIZE,
-    Driven, Interruption, Progress, ProgressFn, RunOutcome, StopHandle, drive, fan_out, unique_runs,
+    BulkActionState, BulkControl, BulkFailure, BulkOptions, BulkReport, DEFAULT_CONCURRENCY, DEFAULT_MAX_ROUNDS,
+    DEFAULT_PAGE_SIZE, Driven, Interruption, Progress, ProgressFn, RunOutcome, StopHandle, drive, fan_out, unique_runs,
 };
-pub use canceller::{CancelledRun, Polled, WaitOptions, WorkflowCanceller, WorkflowCancellerExt, poll_until};
+pub use canceller::{
+    CancelledRun, Polled, WaitOptions, WorkflowCanceller, WorkflowCancellerExt, check_bulk, poll_until,
+};
 pub use capabilities::{Capabilities, FilterCapabilities};
 pub use error::{CancelError, ErrorKind, NotFoundKind, RateLimitKind};
+pub use options::{CancelMode, CancelOptions};
 pub use retry::RetryPolicy;
 pub use router::{ROUTER, Router};
 pub use run::{AddressError, CancelOutcome, Owner, OwnerKind, RunRef, RunState, validate_id};
 pub use secret::SecretToken;
-pub use selector::{AllRuns, RunFilter, Selector, UrlMatch, epoch_millis, from_epoch_millis, url_host, url_path};
+pub use selector::{
+    AllRuns, FilterField, RunFilter, Selector, UrlMatch, epoch_millis, from_epoch_millis, url_host, url_path,
+};
 
 #[cfg(feature = "memory")]
 pub use memory::*;

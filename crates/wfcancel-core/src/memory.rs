@@ -9,8 +9,8 @@ use async_trait::async_trait;
 use tokio::time::Instant;
 
 use crate::{
-    BulkFailure, BulkOptions, BulkReport, CancelError, CancelOutcome, Capabilities, FilterCapabilities, NotFoundKind,
-    Owner, OwnerKind, RunFilter, RunRef, RunState, Selector, WorkflowCanceller,
+    BulkFailure, BulkOptions, BulkReport, CancelError, CancelMode, CancelOptions, CancelOutcome, Capabilities,
+    FilterCapabilities, NotFoundKind, Owner, OwnerKind, RunFilter, RunRef, RunState, Selector, WorkflowCanceller,
 };
 
 const BACKEND: &str = "memory";
@@ -173,14 +173,21 @@ impl MemoryRun {
         r
     }
 
+    /// Whether the run matches `filter`; its workflow name is its owner's id when a workflow
+    /// owns it.
     fn matches(&self, filter: &RunFilter) -> bool {
+        let workflow = self
+            .owner
+            .as_ref()
+            .filter(|o| o.kind == OwnerKind::Workflow)
+            .map(|o| &*o.id);
         filter.matches(
             &self.url,
             &self.labels,
             self.created_at,
             self.caller_ip.as_deref(),
             self.flow_control_key.as_deref(),
-        )
+        ) && filter.matches_workflow_and_state(workflow, &self.state)
     }
 }
 
@@ -189,8 +196,9 @@ impl MemoryRun {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum MemoryCall {
-    /// [`WorkflowCanceller::cancel`].
-    Cancel(RunRef),
+    /// [`WorkflowCanceller::cancel`] or [`WorkflowCanceller::cancel_with`], with its options
+    /// (mode and reason).
+    Cancel(RunRef, CancelOptions),
     /// [`WorkflowCanceller::cancel_many`] (the cancels it fans out to are not recorded).
     CancelMany(Selector),
     /// [`WorkflowCanceller::status`].
@@ -624,7 +632,7 @@ impl InMemoryCanceller {
     }
 
     /// One single cancel request (validated by the caller).
-    async fn cancel_request(&self, run: &RunRef) -> Result<CancelOutcome, CancelError> {
+    async fn cancel_request(&self, run: &RunRef, opts: &CancelOptions) -> Result<CancelOutcome, CancelError> {
         self.request().await?;
         let now = Instant::now();
         let delay = self.cancel_delay;
@@ -636,6 +644,12 @@ impl InMemoryCanceller {
             entry.settle(now);
             if !entry.run.state.is_active() {
                 return CancelOutcome::NotActive;
+            }
+            if opts.mode == CancelMode::Forced {
+                // Stopped now, whatever the run does with a graceful cancel.
+                entry.pending = None;
+                entry.run.state = RunState::Terminated;
+                return CancelOutcome::Cancelled;
             }
             if entry.pending.is_some() {
                 return CancelOutcome::Requested;
@@ -652,6 +666,7 @@ impl InMemoryCanceller {
         &self,
         filter: Option<&RunFilter>,
         page_size: usize,
+        mode: CancelMode,
         cursor: &mut Option<Cursor>,
         report: &mut BulkReport,
     ) -> u64 {
@@ -687,7 +702,13 @@ impl InMemoryCanceller {
         let mut done = 0;
         for id in picked {
             let cancelled = inner.update(&id, |entry| {
-                let outcome = Inner::cancel_entry(entry, delay, now);
+                let outcome = if mode == CancelMode::Forced {
+                    entry.pending = None;
+                    entry.run.state = RunState::Terminated;
+                    CancelOutcome::Cancelled
+                } else {
+                    Inner::cancel_entry(entry, delay, now)
+                };
                 (entry.run.run_ref(), outcome)
             });
             if let Some((run, outcome)) = cancelled {
@@ -715,7 +736,7 @@ impl InMemoryCanceller {
                 report.record_failure(BulkFailure::new(Vec::new(), error).round(round));
                 break;
             }
-            let cancelled = self.cancel_round(filter, opts.page_size, &mut cursor, &mut report);
+            let cancelled = self.cancel_round(filter, opts.page_size, opts.cancel.mode, &mut cursor, &mut report);
             if opts.progress.is_some() {
                 // No run has failed yet: a failed round ends the bulk.
                 let mut progress = report.progress_with(None, 0);
@@ -745,9 +766,9 @@ impl WorkflowCanceller for FanOut<'_> {
         self.0.capabilities()
     }
 
-    async fn cancel(&self, run: &RunRef) -> Result<CancelOutcome, CancelError> {
+    async fn cancel_run(&self, run: &RunRef, opts: &CancelOptions) -> Result<CancelOutcome, CancelError> {
         run.validate(BACKEND)?;
-        self.0.cancel_request(run).await
+        self.0.cancel_request(run, opts).await
     }
 }
 
@@ -761,23 +782,30 @@ impl WorkflowCanceller for InMemoryCanceller {
         Capabilities {
             cancel: true,
             bulk_ids: false,
-            filter: FilterCapabilities::all(),
+            filter: FilterCapabilities {
+                workflows: true,
+                states: true,
+                ..FilterCapabilities::upstash_fields()
+            },
             cancel_all: true,
             status: true,
             cancel_confirms: self.cancel_delay.is_none(),
             needs_owner: false,
             status_needs_session: false,
             background_actions: false,
+            graceful: true,
+            forced: true,
+            reason: true,
         }
     }
 
-    async fn cancel(&self, run: &RunRef) -> Result<CancelOutcome, CancelError> {
-        self.record(MemoryCall::Cancel(run.clone()));
+    async fn cancel_run(&self, run: &RunRef, opts: &CancelOptions) -> Result<CancelOutcome, CancelError> {
+        self.record(MemoryCall::Cancel(run.clone(), opts.clone()));
         run.validate(BACKEND)?;
-        self.cancel_request(run).await
+        self.cancel_request(run, opts).await
     }
 
-    async fn cancel_many(&self, selector: &Selector, opts: &BulkOptions) -> Result<BulkReport, CancelError> {
+    async fn cancel_runs(&self, selector: &Selector, opts: &BulkOptions) -> Result<BulkReport, CancelError> {
         self.record(MemoryCall::CancelMany(selector.clone()));
         selector.validate(BACKEND)?;
         opts.validate(BACKEND)?;
@@ -788,7 +816,7 @@ impl WorkflowCanceller for InMemoryCanceller {
         }
     }
 
-    async fn status(&self, run: &RunRef) -> Result<RunState, CancelError> {
+    async fn read_status(&self, run: &RunRef) -> Result<RunState, CancelError> {
         self.record(MemoryCall::Status(run.clone()));
         run.validate(BACKEND)?;
         self.request().await?;

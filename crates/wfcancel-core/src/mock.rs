@@ -1,6 +1,9 @@
 //! [`MockWorkflowCanceller`]: a `mockall` mock of [`WorkflowCanceller`].
 
-use crate::{BulkOptions, BulkReport, CancelError, CancelOutcome, Capabilities, RunRef, RunState, Selector};
+use crate::{
+    BulkActionState, BulkOptions, BulkReport, CancelError, CancelOptions, CancelOutcome, Capabilities, RunRef,
+    RunState, Selector,
+};
 use crate::{WorkflowCanceller, async_trait};
 
 mockall::mock! {
@@ -8,8 +11,11 @@ mockall::mock! {
     /// and assert exact calls. For tests that want a canceller that behaves like an orchestrator,
     /// prefer `InMemoryCanceller` (feature `memory`).
     ///
-    /// Every method, `backend()` and `capabilities()` included, needs an expectation if the code
-    /// under test calls it. It implements `Debug` (as the trait requires; `mockall` generates one
+    /// It mocks the backend's side of the trait: `backend()`, `capabilities()` and the hooks
+    /// (`cancel_run`, `cancel_runs`, `read_status`, `read_bulk_action`); the calling methods
+    /// (`cancel`, `cancel_with`, `cancel_many`, `status`) check against the mocked capabilities
+    /// and then call the hooks, as with any backend. Every mocked method the code under test
+    /// reaches needs an expectation. It implements `Debug` (as the trait requires; `mockall` generates one
     /// that prints only the name when asked to derive it).
     ///
     /// ```
@@ -22,10 +28,12 @@ mockall::mock! {
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() {
     /// let mut mock = MockWorkflowCanceller::new();
-    /// mock.expect_cancel()
-    ///     .withf(|run| run.run_id() == "wfr_1")
+    /// mock.expect_backend().return_const("mock");
+    /// mock.expect_capabilities().returning(Default::default);
+    /// mock.expect_cancel_run()
+    ///     .withf(|run, _opts| run.run_id() == "wfr_1")
     ///     .times(1)
-    ///     .returning(|_| Ok(CancelOutcome::Cancelled));
+    ///     .returning(|_, _| Ok(CancelOutcome::Cancelled));
     /// assert!(stop(&mock, "wfr_1").await);
     /// # }
     /// ```
@@ -36,8 +44,9 @@ mockall::mock! {
     impl WorkflowCanceller for WorkflowCanceller {
         fn backend(&self) -> &'static str;
         fn capabilities(&self) -> Capabilities;
-        async fn cancel(&self, run: &RunRef) -> Result<CancelOutcome, CancelError>;
-        async fn cancel_many(&self, selector: &Selector, opts: &BulkOptions) -> Result<BulkReport, CancelError>;
-        async fn status(&self, run: &RunRef) -> Result<RunState, CancelError>;
+        async fn cancel_run(&self, run: &RunRef, opts: &CancelOptions) -> Result<CancelOutcome, CancelError>;
+        async fn cancel_runs(&self, selector: &Selector, opts: &BulkOptions) -> Result<BulkReport, CancelError>;
+        async fn read_status(&self, run: &RunRef) -> Result<RunState, CancelError>;
+        async fn read_bulk_action(&self, id: &str) -> Result<BulkActionState, CancelError>;
     }
 }

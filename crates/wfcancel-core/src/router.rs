@@ -6,8 +6,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use crate::{
-    BulkFailure, BulkOptions, BulkReport, CancelError, CancelOutcome, Capabilities, FilterCapabilities, RunRef,
-    RunState, Selector, WorkflowCanceller,
+    BulkFailure, BulkOptions, BulkReport, CancelError, CancelOptions, CancelOutcome, Capabilities, FilterCapabilities,
+    RunRef, RunState, Selector, WorkflowCanceller,
 };
 
 /// The name a [`Router`] reports as its backend.
@@ -130,23 +130,27 @@ impl WorkflowCanceller for Router {
             ..Capabilities::default()
         };
         if let [one] = all.as_slice() {
-            caps.filter = one.filter;
+            caps.filter = one.filter.clone();
             caps.cancel_all = one.cancel_all;
             caps.background_actions = one.background_actions;
         } else {
             caps.filter = FilterCapabilities::default();
         }
+        // A mode or a reason only where every backend has it (a run's backend is known only
+        // per run; the router's check comes first).
+        caps.graceful = all.iter().all(|c| c.graceful);
+        caps.forced = !all.is_empty() && all.iter().all(|c| c.forced);
+        caps.reason = !all.is_empty() && all.iter().all(|c| c.reason);
         caps
     }
 
-    async fn cancel(&self, run: &RunRef) -> Result<CancelOutcome, CancelError> {
-        self.route(run)?.cancel(run).await
+    async fn cancel_run(&self, run: &RunRef, opts: &CancelOptions) -> Result<CancelOutcome, CancelError> {
+        self.route(run)?.cancel_with(run, opts).await
     }
 
     /// Checks that every run names a backend held here, then sends each backend its runs (in
     /// their order), the backends concurrently, and adds the reports up.
-    async fn cancel_many(&self, selector: &Selector, opts: &BulkOptions) -> Result<BulkReport, CancelError> {
-        opts.validate(ROUTER)?;
+    async fn cancel_runs(&self, selector: &Selector, opts: &BulkOptions) -> Result<BulkReport, CancelError> {
         let runs = match selector {
             Selector::Ids(runs) => runs,
             Selector::Filter(_) => return self.only("a filter")?.cancel_many(selector, opts).await,
@@ -183,7 +187,7 @@ impl WorkflowCanceller for Router {
         Ok(total)
     }
 
-    async fn status(&self, run: &RunRef) -> Result<RunState, CancelError> {
+    async fn read_status(&self, run: &RunRef) -> Result<RunState, CancelError> {
         self.route(run)?.status(run).await
     }
 }

@@ -3,7 +3,7 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::run::validate_id;
-use crate::{CancelError, RunRef};
+use crate::{CancelError, RunRef, RunState};
 
 /// How a filter matches the workflow URL of a run.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -70,6 +70,64 @@ pub struct RunFilter {
     ///
     /// Upstash's exact server-side semantics are not confirmed; exact match is assumed.
     pub paths: Option<Vec<String>>,
+    /// The workflow's name or type (any of): Temporal workflow type, Restate service,
+    /// LangGraph assistant or graph, Agno workflow.
+    pub workflows: Option<Vec<String>>,
+    /// The states to target (any of); without it, every active state.
+    pub states: Option<Vec<RunState>>,
+    /// Provider-specific fields by name (a Temporal search attribute, …): refused by every
+    /// backend that does not list the name ([`FilterCapabilities::custom`](crate::FilterCapabilities::custom)).
+    pub custom: Option<std::collections::BTreeMap<String, String>>,
+}
+
+/// One field of a [`RunFilter`], as capabilities name it. Every field of `RunFilter` maps to one
+/// ([`RunFilter::fields`]), and a backend supports only the ones it lists
+/// ([`FilterCapabilities::supports`](crate::FilterCapabilities::supports)): a field added later is refused by every backend until it
+/// opts in.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
+pub enum FilterField {
+    /// [`RunFilter::url_exact`].
+    UrlExact,
+    /// [`RunFilter::url_prefix`].
+    UrlPrefix,
+    /// [`RunFilter::label`].
+    Labels,
+    /// [`RunFilter::from`] / [`RunFilter::to`].
+    CreatedRange,
+    /// [`RunFilter::caller_ip`].
+    CallerIps,
+    /// [`RunFilter::flow_control_key`].
+    FlowControlKeys,
+    /// [`RunFilter::host`].
+    Hosts,
+    /// [`RunFilter::path`].
+    Paths,
+    /// [`RunFilter::workflow`].
+    Workflows,
+    /// [`RunFilter::state`].
+    States,
+    /// [`RunFilter::custom_field`], by name.
+    Custom(String),
+}
+
+impl FilterField {
+    /// The field's name in errors: `filter.labels`, `filter.custom.<name>`, …
+    pub fn name(&self) -> String {
+        match self {
+            FilterField::UrlExact => "filter.url_exact".into(),
+            FilterField::UrlPrefix => "filter.url_prefix".into(),
+            FilterField::Labels => "filter.labels".into(),
+            FilterField::CreatedRange => "filter.from/to".into(),
+            FilterField::CallerIps => "filter.caller_ips".into(),
+            FilterField::FlowControlKeys => "filter.flow_control_keys".into(),
+            FilterField::Hosts => "filter.hosts".into(),
+            FilterField::Paths => "filter.paths".into(),
+            FilterField::Workflows => "filter.workflows".into(),
+            FilterField::States => "filter.states".into(),
+            FilterField::Custom(name) => format!("filter.custom.{name}"),
+        }
+    }
 }
 
 fn push(field: &mut Option<Vec<String>>, value: String) {
@@ -126,6 +184,109 @@ impl RunFilter {
         self
     }
 
+    /// Add a workflow name or type (runs of any of them match): Temporal workflow type, Restate
+    /// service, LangGraph assistant or graph, Agno workflow.
+    pub fn workflow(mut self, name: impl Into<String>) -> Self {
+        push(&mut self.workflows, name.into());
+        self
+    }
+
+    /// Add a state to target (runs in any of them match).
+    pub fn state(mut self, state: RunState) -> Self {
+        self.states.get_or_insert_with(Vec::new).push(state);
+        self
+    }
+
+    /// Set a provider-specific field (refused by backends that do not list `name`).
+    pub fn custom_field(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.custom
+            .get_or_insert_with(Default::default)
+            .insert(name.into(), value.into());
+        self
+    }
+
+    /// Every field this filter sets, as capabilities name them. Written so that a field added
+    /// to `RunFilter` without a `FilterField` does not compile.
+    pub fn fields(&self) -> Vec<FilterField> {
+        let RunFilter {
+            url,
+            labels,
+            from,
+            to,
+            caller_ips,
+            flow_control_keys,
+            hosts,
+            paths,
+            workflows,
+            states,
+            custom,
+        } = self;
+        let mut out = Vec::new();
+        match url {
+            Some(UrlMatch::Exact(_)) => out.push(FilterField::UrlExact),
+            Some(UrlMatch::Prefix(_)) => out.push(FilterField::UrlPrefix),
+            None => {}
+        }
+        for (set, field) in [
+            (labels.is_some(), FilterField::Labels),
+            (from.is_some() || to.is_some(), FilterField::CreatedRange),
+            (caller_ips.is_some(), FilterField::CallerIps),
+            (flow_control_keys.is_some(), FilterField::FlowControlKeys),
+            (hosts.is_some(), FilterField::Hosts),
+            (paths.is_some(), FilterField::Paths),
+            (workflows.is_some(), FilterField::Workflows),
+            (states.is_some(), FilterField::States),
+        ] {
+            if set {
+                out.push(field);
+            }
+        }
+        if let Some(custom) = custom {
+            out.extend(custom.keys().map(|k| FilterField::Custom(k.clone())));
+        }
+        out
+    }
+
+    /// Whether the filter cannot tell any run apart: every field it sets would match every run
+    /// (a URL prefix of `https://` or `http://` or shorter, a time range from 1970 to the year
+    /// 9999). Such a filter is "all", and [`crate::check_bulk`] asks for
+    /// [`Selector::cancel_all_runs`] instead.
+    ///
+    /// ```
+    /// use std::time::UNIX_EPOCH;
+    /// use wfcancel_core::RunFilter;
+    /// assert!(RunFilter::new().url_prefix("https://").matches_every_run());
+    /// assert!(RunFilter::new().from(UNIX_EPOCH).matches_every_run());
+    /// assert!(!RunFilter::new().url_prefix("https://api.example.com/").matches_every_run());
+    /// ```
+    pub fn matches_every_run(&self) -> bool {
+        let fields = self.fields();
+        if fields.is_empty() {
+            return false;
+        }
+        fields.iter().all(|f| match f {
+            FilterField::UrlPrefix => self.url.as_ref().is_some_and(|u| {
+                let p = u.value().to_ascii_lowercase();
+                "https://".starts_with(&p) || "http://".starts_with(&p)
+            }),
+            FilterField::CreatedRange => {
+                let far = UNIX_EPOCH + Duration::from_secs(253_402_300_799); // 9999-12-31
+                self.from.is_none_or(|t| t <= UNIX_EPOCH + Duration::from_millis(1)) && self.to.is_none_or(|t| t >= far)
+            }
+            _ => false,
+        })
+    }
+
+    /// Whether a run of workflow `workflow` in `state` matches the workflow and state fields.
+    pub fn matches_workflow_and_state(&self, workflow: Option<&str>, state: &RunState) -> bool {
+        let workflow_ok = self
+            .workflows
+            .as_ref()
+            .is_none_or(|w| workflow.is_some_and(|name| w.iter().any(|x| x == name)));
+        let state_ok = self.states.as_ref().is_none_or(|s| s.contains(state));
+        workflow_ok && state_ok
+    }
+
     /// Match runs created at or after `t`.
     pub fn from(mut self, t: SystemTime) -> Self {
         self.from = Some(t);
@@ -148,6 +309,9 @@ impl RunFilter {
             && self.flow_control_keys.is_none()
             && self.hosts.is_none()
             && self.paths.is_none()
+            && self.workflows.is_none()
+            && self.states.is_none()
+            && self.custom.is_none()
     }
 
     /// Checks the filter before any request: not empty, no empty list, no blank value,
@@ -172,6 +336,23 @@ impl RunFilter {
         validate_list(backend, "filter.flow_control_keys", &self.flow_control_keys)?;
         validate_list(backend, "filter.hosts", &self.hosts)?;
         validate_list(backend, "filter.paths", &self.paths)?;
+        validate_list(backend, "filter.workflows", &self.workflows)?;
+        if self.states.as_ref().is_some_and(Vec::is_empty) {
+            return Err(CancelError::invalid_input(
+                backend,
+                "filter.states",
+                "the list is empty",
+            ));
+        }
+        if let Some(custom) = &self.custom {
+            if custom.is_empty() {
+                return Err(CancelError::invalid_input(backend, "filter.custom", "the map is empty"));
+            }
+            for (k, v) in custom {
+                validate_id(backend, "filter.custom", k)?;
+                validate_id(backend, "filter.custom", v)?;
+            }
+        }
         for (field, t) in [("filter.from", self.from), ("filter.to", self.to)] {
             if let Some(t) = t {
                 if t.duration_since(UNIX_EPOCH).is_err() {
@@ -352,6 +533,9 @@ pub struct AllRuns {
 /// What a bulk cancel applies to (`#[non_exhaustive]`: providers to come may add ways to select).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[non_exhaustive]
+// A selector is built once per bulk and passed by reference: its size does not matter, and a
+// box would only make `Selector::Filter(f)` clumsier to build and match.
+#[allow(clippy::large_enum_variant)]
 pub enum Selector {
     /// These runs.
     Ids(Vec<RunRef>),

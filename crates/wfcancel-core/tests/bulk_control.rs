@@ -34,7 +34,11 @@ impl WorkflowCanceller for Slow {
     fn capabilities(&self) -> Capabilities {
         Capabilities::default()
     }
-    async fn cancel(&self, run: &RunRef) -> Result<CancelOutcome, CancelError> {
+    async fn cancel_run(
+        &self,
+        run: &RunRef,
+        _opts: &wfcancel_core::CancelOptions,
+    ) -> Result<CancelOutcome, CancelError> {
         self.sent.lock().unwrap().push(run.run_id().to_owned());
         tokio::time::sleep(self.delay).await;
         Ok(CancelOutcome::Cancelled)

@@ -80,10 +80,14 @@ impl WorkflowCanceller for Background {
         caps.background_actions = true;
         caps
     }
-    async fn cancel(&self, run: &RunRef) -> Result<CancelOutcome, CancelError> {
+    async fn cancel_run(
+        &self,
+        run: &RunRef,
+        _opts: &wfcancel_core::CancelOptions,
+    ) -> Result<CancelOutcome, CancelError> {
         self.0.cancel(run).await
     }
-    async fn cancel_many(&self, selector: &Selector, opts: &BulkOptions) -> Result<BulkReport, CancelError> {
+    async fn cancel_runs(&self, selector: &Selector, opts: &BulkOptions) -> Result<BulkReport, CancelError> {
         if !matches!(selector, Selector::Filter(_)) {
             return self.0.cancel_many(selector, opts).await;
         }
@@ -100,7 +104,7 @@ impl WorkflowCanceller for Background {
         report.action_id = Some("act_1".to_owned());
         Ok(report)
     }
-    async fn status(&self, run: &RunRef) -> Result<RunState, CancelError> {
+    async fn read_status(&self, run: &RunRef) -> Result<RunState, CancelError> {
         self.0.status(run).await
     }
 }
@@ -152,7 +156,11 @@ async fn summary_lists_skipped_checks_for_a_minimal_backend() {
         fn capabilities(&self) -> Capabilities {
             Capabilities::default()
         }
-        async fn cancel(&self, run: &RunRef) -> Result<CancelOutcome, CancelError> {
+        async fn cancel_run(
+            &self,
+            run: &RunRef,
+            _opts: &wfcancel_core::CancelOptions,
+        ) -> Result<CancelOutcome, CancelError> {
             run.validate(self.backend())?;
             self.0.cancel(run).await
         }
@@ -203,7 +211,11 @@ impl WorkflowCanceller for Broken {
     fn capabilities(&self) -> Capabilities {
         self.inner.capabilities()
     }
-    async fn cancel(&self, run: &RunRef) -> Result<CancelOutcome, CancelError> {
+    async fn cancel_run(
+        &self,
+        run: &RunRef,
+        _opts: &wfcancel_core::CancelOptions,
+    ) -> Result<CancelOutcome, CancelError> {
         match self.inner.cancel(run).await {
             Ok(CancelOutcome::NotActive) if self.defect == Defect::SecondCancelSaysCancelled => {
                 Ok(CancelOutcome::Cancelled)
@@ -217,7 +229,7 @@ impl WorkflowCanceller for Broken {
             other => other,
         }
     }
-    async fn cancel_many(&self, selector: &Selector, opts: &BulkOptions) -> Result<BulkReport, CancelError> {
+    async fn cancel_runs(&self, selector: &Selector, opts: &BulkOptions) -> Result<BulkReport, CancelError> {
         let selector = match selector {
             Selector::Filter(f) if self.defect == Defect::IgnoresLabels && f.labels.is_some() => {
                 let mut f = f.clone();
@@ -236,7 +248,7 @@ impl WorkflowCanceller for Broken {
         }
         Ok(report)
     }
-    async fn status(&self, run: &RunRef) -> Result<RunState, CancelError> {
+    async fn read_status(&self, run: &RunRef) -> Result<RunState, CancelError> {
         match self.inner.status(run).await {
             Err(CancelError::NotFound { .. }) if self.defect == Defect::StatusOfUnknownIsOk => {
                 Ok(RunState::unknown("gone", false))

@@ -46,7 +46,11 @@ impl WorkflowCanceller for Probe {
         Capabilities::default()
     }
 
-    async fn cancel(&self, run: &RunRef) -> Result<CancelOutcome, CancelError> {
+    async fn cancel_run(
+        &self,
+        run: &RunRef,
+        _opts: &wfcancel_core::CancelOptions,
+    ) -> Result<CancelOutcome, CancelError> {
         self.calls.fetch_add(1, Ordering::SeqCst);
         let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
         self.max_in_flight.fetch_max(now, Ordering::SeqCst);
@@ -361,7 +365,11 @@ impl WorkflowCanceller for AlwaysFails {
         Capabilities::default()
     }
 
-    async fn cancel(&self, _run: &RunRef) -> Result<CancelOutcome, CancelError> {
+    async fn cancel_run(
+        &self,
+        _run: &RunRef,
+        _opts: &wfcancel_core::CancelOptions,
+    ) -> Result<CancelOutcome, CancelError> {
         Err(provider("down"))
     }
 }

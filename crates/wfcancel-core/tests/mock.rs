@@ -6,24 +6,28 @@ use std::sync::Arc;
 use mockall::Sequence;
 use mockall::predicate::eq;
 use wfcancel_core::{
-    BulkOptions, BulkReport, CancelError, CancelOutcome, Capabilities, MockWorkflowCanceller, RunRef, RunState,
-    Selector, WaitOptions, WorkflowCanceller, WorkflowCancellerExt,
+    BulkOptions, BulkReport, CancelError, CancelOptions, CancelOutcome, Capabilities, MockWorkflowCanceller, RunRef,
+    RunState, Selector, WaitOptions, WorkflowCanceller, WorkflowCancellerExt,
 };
 
 #[tokio::test]
 async fn scripted_answers_through_a_trait_object() {
     let mut mock = MockWorkflowCanceller::new();
     mock.expect_backend().return_const("mock");
-    mock.expect_cancel()
-        .with(eq(RunRef::new("a")))
+    mock.expect_capabilities().return_const(Capabilities::default());
+    mock.expect_cancel_run()
+        .with(eq(RunRef::new("a")), eq(CancelOptions::default()))
         .times(1)
-        .returning(|_| Ok(CancelOutcome::Cancelled));
-    mock.expect_cancel().with(eq(RunRef::new("b"))).times(1).returning(|_| {
-        Err(CancelError::Unauthenticated {
-            backend: "mock",
-            message: "expired".into(),
-        })
-    });
+        .returning(|_, _| Ok(CancelOutcome::Cancelled));
+    mock.expect_cancel_run()
+        .withf(|r, _| r == &RunRef::new("b"))
+        .times(1)
+        .returning(|_, _| {
+            Err(CancelError::Unauthenticated {
+                backend: "mock",
+                message: "expired".into(),
+            })
+        });
     let c: Arc<dyn WorkflowCanceller> = Arc::new(mock);
     assert_eq!(c.backend(), "mock");
     assert_eq!(c.cancel(&RunRef::new("a")).await.unwrap(), CancelOutcome::Cancelled);
@@ -42,15 +46,15 @@ async fn cancel_and_wait_with_a_sequence() {
     caps.status = true;
     mock.expect_capabilities().return_const(caps);
     mock.expect_backend().return_const("mock");
-    mock.expect_cancel()
+    mock.expect_cancel_run()
         .times(1)
         .in_sequence(&mut seq)
-        .returning(|_| Ok(CancelOutcome::Requested));
-    mock.expect_status()
+        .returning(|_, _| Ok(CancelOutcome::Requested));
+    mock.expect_read_status()
         .times(1)
         .in_sequence(&mut seq)
         .returning(|_| Ok(RunState::Running));
-    mock.expect_status()
+    mock.expect_read_status()
         .times(1)
         .in_sequence(&mut seq)
         .returning(|_| Ok(RunState::Cancelled));
@@ -65,7 +69,9 @@ async fn cancel_and_wait_with_a_sequence() {
 #[tokio::test]
 async fn bulk_reports_can_be_scripted() {
     let mut mock = MockWorkflowCanceller::new();
-    mock.expect_cancel_many()
+    mock.expect_backend().return_const("mock");
+    mock.expect_capabilities().return_const(Capabilities::default());
+    mock.expect_cancel_runs()
         .withf(|sel, opts| matches!(sel, Selector::Ids(ids) if ids.len() == 2) && opts.concurrency == 8)
         .returning(|_, _| {
             let mut r = BulkReport::new("mock");

@@ -33,17 +33,21 @@ impl WorkflowCanceller for Named {
     }
     fn capabilities(&self) -> Capabilities {
         let mut c = Capabilities::default();
-        c.filter = FilterCapabilities::all();
+        c.filter = FilterCapabilities::upstash_fields();
         c
     }
-    async fn cancel(&self, run: &RunRef) -> Result<CancelOutcome, CancelError> {
+    async fn cancel_run(
+        &self,
+        run: &RunRef,
+        _opts: &wfcancel_core::CancelOptions,
+    ) -> Result<CancelOutcome, CancelError> {
         if run.run_id() == "refused" {
             return Err(CancelError::invalid_input(self.name, "run_id", "refused"));
         }
         self.sent.lock().unwrap().push(run.to_string());
         Ok(CancelOutcome::Cancelled)
     }
-    async fn cancel_many(
+    async fn cancel_runs(
         &self,
         selector: &Selector,
         opts: &BulkOptions,

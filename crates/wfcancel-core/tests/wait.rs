@@ -40,11 +40,15 @@ impl WorkflowCanceller for Scripted {
         c.cancel_confirms = false;
         c
     }
-    async fn cancel(&self, _run: &RunRef) -> Result<CancelOutcome, CancelError> {
+    async fn cancel_run(
+        &self,
+        _run: &RunRef,
+        _opts: &wfcancel_core::CancelOptions,
+    ) -> Result<CancelOutcome, CancelError> {
         self.cancels.fetch_add(1, Ordering::SeqCst);
         Ok(CancelOutcome::Requested)
     }
-    async fn status(&self, run: &RunRef) -> Result<RunState, CancelError> {
+    async fn read_status(&self, run: &RunRef) -> Result<RunState, CancelError> {
         if run.run_id() == "ghost" {
             return Err(CancelError::NotFound {
                 backend: "scripted",
@@ -224,10 +228,14 @@ impl WorkflowCanceller for Slow {
         c.status = true;
         c
     }
-    async fn cancel(&self, _run: &RunRef) -> Result<CancelOutcome, CancelError> {
+    async fn cancel_run(
+        &self,
+        _run: &RunRef,
+        _opts: &wfcancel_core::CancelOptions,
+    ) -> Result<CancelOutcome, CancelError> {
         Ok(self.outcome)
     }
-    async fn status(&self, run: &RunRef) -> Result<RunState, CancelError> {
+    async fn read_status(&self, run: &RunRef) -> Result<RunState, CancelError> {
         if run.run_id() == "unknown" {
             return Err(CancelError::NotFound {
                 backend: "slow",

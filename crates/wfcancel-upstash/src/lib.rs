@@ -144,9 +144,9 @@ use async_trait::async_trait;
 use futures::StreamExt;
 use wfcancel_core::http::{Call, HttpClient, HttpConfig, HttpResponse, Method, Url};
 use wfcancel_core::{
-    BulkControl, BulkFailure, BulkOptions, BulkReport, CancelError, CancelOutcome, Capabilities, FilterCapabilities,
-    Interruption, NotFoundKind, Polled, RunFilter, RunRef, RunState, Selector, UrlMatch, WaitOptions,
-    WorkflowCanceller, drive, from_epoch_millis, poll_until, validate_id,
+    BulkControl, BulkFailure, BulkOptions, BulkReport, CancelError, CancelOptions, CancelOutcome, Capabilities,
+    FilterCapabilities, Interruption, NotFoundKind, Polled, RunFilter, RunRef, RunState, Selector, UrlMatch,
+    WaitOptions, WorkflowCanceller, drive, from_epoch_millis, poll_until, validate_id,
 };
 
 pub use action::{BulkAction, BulkActionState};
@@ -380,6 +380,7 @@ impl UpstashCanceller {
     /// accepted (`InvalidInput` otherwise): bulk actions are filter-based.
     pub async fn cancel_many_async(&self, selector: &Selector, opts: &BulkOptions) -> Result<BulkReport, CancelError> {
         refuse_unless_filter(selector)?;
+        wfcancel_core::check_bulk(BACKEND, &self.capabilities(), selector, opts)?;
         self.bulk(selector, opts, true).await
     }
 
@@ -1032,7 +1033,7 @@ impl WorkflowCanceller for UpstashCanceller {
         let mut c = Capabilities::default();
         c.cancel = true;
         c.bulk_ids = true;
-        c.filter = FilterCapabilities::all();
+        c.filter = FilterCapabilities::upstash_fields();
         c.cancel_all = true;
         c.status = true;
         c.cancel_confirms = true;
@@ -1052,7 +1053,8 @@ impl WorkflowCanceller for UpstashCanceller {
     /// answers 0 too for a run it cannot cancel now), so the run's state is read (the logs
     /// endpoint): over or unknown → `NotActive`; still active → an error saying so. Every
     /// request of the call shares one deadline.
-    async fn cancel(&self, run: &RunRef) -> Result<CancelOutcome, CancelError> {
+    async fn cancel_run(&self, run: &RunRef, _opts: &CancelOptions) -> Result<CancelOutcome, CancelError> {
+        // Graceful only, no reason: core refused anything else before this.
         let planned = self.plan_cancel(run)?;
         let call = self.http.call();
         if planned.run_ids == 0 {
@@ -1075,18 +1077,32 @@ impl WorkflowCanceller for UpstashCanceller {
 
     /// See the [crate documentation](crate#what-is-sent). Validates the selector and options
     /// before any request; per-run outcomes are not reported (the server answers counts).
-    async fn cancel_many(&self, selector: &Selector, opts: &BulkOptions) -> Result<BulkReport, CancelError> {
+    async fn cancel_runs(&self, selector: &Selector, opts: &BulkOptions) -> Result<BulkReport, CancelError> {
         self.bulk(selector, opts, self.background).await
     }
 
     /// `GET /v2/workflows/logs?workflowRunId=<id>`: the first run with that id;
     /// `RUN_STARTED` → `Running`, `RUN_SUCCESS` → `Completed`, `RUN_FAILED` → `Failed`,
     /// `RUN_CANCELED` → `Cancelled`, anything else → `Unknown`; no such run → `NotFound`.
-    async fn status(&self, run: &RunRef) -> Result<RunState, CancelError> {
+    async fn read_status(&self, run: &RunRef) -> Result<RunState, CancelError> {
         let planned = self.plan_status(run)?;
         let op = Op::Status;
         let resp = self.send(op, planned.method, planned.url).await?;
         self.http
             .scrub_result(answer(op, &resp, |r| decode_status(r, run.run_id())))
+    }
+
+    /// [`bulk_action`](Self::bulk_action) as the portable [`wfcancel_core::BulkActionState`]:
+    /// over unless still in progress; Upstash's `total`, `processed` and `cancelled`.
+    async fn read_bulk_action(&self, id: &str) -> Result<wfcancel_core::BulkActionState, CancelError> {
+        let a = self.bulk_action(id).await?;
+        Ok(
+            wfcancel_core::BulkActionState::new(a.action_id.clone(), a.state.as_str(), !a.is_in_progress()).counts(
+                a.total,
+                a.processed,
+                a.cancelled,
+                None,
+            ),
+        )
     }
 }

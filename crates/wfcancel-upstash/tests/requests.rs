@@ -1070,7 +1070,7 @@ async fn rate_limits_carry_the_wait_and_the_kind() {
 #[tokio::test]
 async fn a_429_is_retried_after_the_burst_reset() {
     let mut server = Server::new_async().await;
-    let reset = (unix_now() + 2).to_string();
+    let reset = (unix_now() + 3).to_string();
     let first = path_mock(&mut server, "wfr_r")
         .with_status(429)
         .with_header("Burst-RateLimit-Reset", &reset)
@@ -1098,8 +1098,9 @@ async fn a_429_is_retried_after_the_burst_reset() {
     let t0 = Instant::now();
     assert_eq!(c.cancel(&RunRef::new("wfr_r")).await.unwrap(), CancelOutcome::Cancelled);
     let waited = t0.elapsed();
-    // The reset is 1 to 2 s away: far above the 1 ms backoff the policy would otherwise use.
-    assert!(waited >= Duration::from_millis(900), "{waited:?}");
+    // The reset is 2 to 3 s away (whole seconds): far above the 1 ms backoff the policy would
+    // otherwise use.
+    assert!(waited >= Duration::from_millis(1500), "{waited:?}");
     first.assert_async().await;
     second.assert_async().await;
 }

@@ -587,8 +587,8 @@ async fn calls_are_recorded_in_order_valid_or_not() {
     assert_eq!(
         m.calls(),
         vec![
-            MemoryCall::Cancel(RunRef::new("a")),
-            MemoryCall::Cancel(RunRef::new("")),
+            MemoryCall::Cancel(RunRef::new("a"), CancelOptions::default()),
+            MemoryCall::Cancel(RunRef::new(""), CancelOptions::default()),
             MemoryCall::Status(RunRef::new("a")),
             MemoryCall::CancelMany(Selector::cancel_all_runs()),
         ]
@@ -629,7 +629,12 @@ async fn clones_share_state_and_work_across_tasks() {
 fn capabilities_claim_everything_but_native_bulk_ids() {
     let c = InMemoryCanceller::new().capabilities();
     assert!(c.cancel && c.cancel_all && c.status && c.cancel_confirms && !c.bulk_ids);
-    assert_eq!(c.filter, FilterCapabilities::all());
+    assert!(c.filter.supports(&crate::FilterField::Labels) && c.filter.workflows && c.filter.states);
+    assert!(c.graceful && c.forced && c.reason);
+    assert!(
+        !c.filter.supports(&crate::FilterField::Custom("anything".into())),
+        "no custom field: fail closed"
+    );
     assert!(!c.needs_owner && !c.status_needs_session && !c.background_actions);
     assert_eq!(InMemoryCanceller::new().backend(), "memory");
 }
