@@ -118,11 +118,46 @@ pub struct CancelArgs {
     /// How long --wait waits, in seconds (default 60).
     #[arg(long, value_name = "SECS", value_parser = parse_secs)]
     pub wait_timeout: Option<Duration>,
+
+    #[command(flatten)]
+    pub mode: ModeArgs,
+}
+
+/// How runs are cancelled: graceful by default.
+#[derive(Debug, Args, Clone, Default)]
+pub struct ModeArgs {
+    /// Stop the runs now, without cleanup (Temporal terminate, Restate kill); refused by a
+    /// backend that has no such mode.
+    #[arg(long)]
+    pub force: bool,
+
+    /// Why, recorded with the cancel where the provider records one; refused by a backend that
+    /// would drop it.
+    #[arg(long, value_name = "TEXT")]
+    pub reason: Option<String>,
+}
+
+impl ModeArgs {
+    /// The library's options for these flags.
+    pub fn options(&self) -> wfcancel::CancelOptions {
+        let mut o = if self.force {
+            wfcancel::CancelOptions::forced()
+        } else {
+            wfcancel::CancelOptions::graceful()
+        };
+        if let Some(r) = &self.reason {
+            o = o.reason(r.clone());
+        }
+        o
+    }
 }
 
 /// `wfcancel bulk`.
 #[derive(Debug, Args)]
 pub struct BulkArgs {
+    #[command(flatten)]
+    pub mode: ModeArgs,
+
     /// Cancel the ids in this file, one per line (`-` for stdin; blank lines and # comments skipped).
     #[arg(long, value_name = "PATH|-", conflicts_with_all = FILTER_ARGS, conflicts_with = "all")]
     pub ids_file: Option<String>,

@@ -137,6 +137,9 @@ pub async fn cancel(
     // Addresses naming other backends: a router over the configured backend and those.
     let routed = client.for_runs(&mut runs)?;
     let c = routed.as_ref();
+    let mode = args.mode.options();
+    // --force and --reason are refused, before any request, by a backend that cannot honour them.
+    mode.check(c.backend(), &c.capabilities())?;
     let several = runs.len() > 1;
     let mut totals = Totals::default();
     if args.wait {
@@ -146,6 +149,7 @@ pub async fn cancel(
         let (runs, repeats) = wfcancel::unique_runs(&runs);
         totals.duplicates = repeats;
         let stop = interrupt.map(Interrupt::handle);
+        let mode = &mode;
         let mut results = futures::stream::iter(runs.iter())
             .map(|run| {
                 let stop = stop.clone();
@@ -154,7 +158,7 @@ pub async fn cancel(
                     if stop.as_ref().is_some_and(wfcancel::StopHandle::is_stopped) {
                         return (run, Waited::NotAttempted);
                     }
-                    let outcome = match c.cancel(run).await {
+                    let outcome = match c.cancel_with(run, mode).await {
                         Ok(o) => o,
                         Err(e) => return (run, Waited::Failed(e)),
                     };
@@ -208,7 +212,7 @@ pub async fn cancel(
         }
     } else if let [run] = runs.as_slice() {
         totals.requests = 1;
-        match c.cancel(run).await {
+        match c.cancel_with(run, &mode).await {
             Ok(o) => {
                 count_outcome(&mut totals, o);
                 out.outcome(run, o, None);
@@ -224,7 +228,9 @@ pub async fn cancel(
         // run gets its own line even from a provider whose bulk call answers only a count.
         let n = runs.len() as u64;
         let progress = ChunkLines::new(out, false, 0, n);
-        let mut opts = BulkOptions::new().on_progress(progress.callback());
+        let mut opts = BulkOptions::new()
+            .on_progress(progress.callback())
+            .cancel_options(mode.clone());
         if let Some(i) = interrupt {
             opts = opts.stop_handle(i.handle());
         }
@@ -406,7 +412,9 @@ pub async fn bulk(
     let c = client.canceller();
     let backend = c.backend();
     let caps = c.capabilities();
-    let mut opts = BulkOptions::new();
+    let mut opts = BulkOptions::new().cancel_options(a.mode.options());
+    // --force and --reason are refused, before any request, by a backend that cannot honour them.
+    opts.cancel.check(backend, &caps)?;
     if let Some(i) = interrupt {
         opts = opts.stop_handle(i.handle());
     }

@@ -39,8 +39,9 @@ use std::time::{Duration, SystemTime};
 use async_trait::async_trait;
 
 use crate::{
-    BulkOptions, BulkReport, CancelError, CancelOutcome, Capabilities, ErrorKind, RunFilter, RunRef, RunState,
-    Selector, WaitOptions, WorkflowCanceller, WorkflowCancellerExt, from_epoch_millis, url_host, url_path,
+    BulkOptions, BulkReport, CancelError, CancelMode, CancelOptions, CancelOutcome, Capabilities, ErrorKind,
+    Interruption, RunFilter, RunRef, RunState, Selector, StopHandle, WaitOptions, WorkflowCanceller,
+    WorkflowCancellerExt, from_epoch_millis, url_host, url_path,
 };
 
 /// How long a check waits for a cooperative backend to reach a run's final state.
@@ -261,6 +262,16 @@ pub async fn run_all(c: &dyn WorkflowCanceller, h: &dyn Harness) -> Summary {
     step!("filter_drain", f.any(), "a filter field", check_filter_drain);
     step!("filter_no_drain", f.any(), "a filter field", check_filter_no_drain);
     step!("status", caps.status, "status", check_status);
+    step!("modes", true, "", check_modes);
+    step!("capability_check", true, "", check_capability_check);
+    step!("addresses", caps.cancel, "cancel", check_addresses);
+    step!("duplicates", caps.cancel, "cancel", check_duplicates);
+    step!(
+        "bulk_stop_and_deadline",
+        caps.cancel,
+        "cancel",
+        check_bulk_stop_and_deadline
+    );
     step!("cancel_all", caps.cancel_all, "cancel_all", check_cancel_all);
     s
 }
@@ -1511,6 +1522,187 @@ pub async fn check_cancel_all(c: &dyn WorkflowCanceller, h: &dyn Harness) {
 
 /// Whether `outcome` is right for a run with nothing to cancel: `NotActive`, or `Requested` from
 /// a cooperative backend, whose provider cannot tell (Agno answers every cancel `200 {}`).
+/// Each mode and a reason: what the capabilities list works (a forced cancel of a confirming
+/// backend ends `Terminated` or `Cancelled`), what they do not list is `Unsupported` and leaves
+/// the run running — never swapped for another mode.
+pub async fn check_modes(c: &dyn WorkflowCanceller, h: &dyn Harness) {
+    let check = "modes";
+    let caps = c.capabilities();
+    let p = unique(check);
+    let cases = [
+        (CancelOptions::graceful(), caps.graceful),
+        (CancelOptions::forced(), caps.forced),
+        (
+            CancelOptions::graceful().reason("conformance: graceful with a reason"),
+            caps.graceful && caps.reason,
+        ),
+        (
+            CancelOptions::forced().reason("conformance: forced with a reason"),
+            caps.forced && caps.reason,
+        ),
+    ];
+    for (i, (opts, supported)) in cases.into_iter().enumerate() {
+        let run = h.seed(SeedRun::new(format!("{p}-{i}"))).await;
+        let result = c.cancel_with(&run, &opts).await;
+        if supported {
+            let outcome = ok(c, check, &format!("cancel_with {opts:?}"), result);
+            assert_stops(c, check, &format!("cancel_with {opts:?}"), outcome);
+            if opts.mode == CancelMode::Forced && !cooperative(c) {
+                let state = h.true_state(&run).await;
+                ensure!(
+                    c,
+                    check,
+                    matches!(state, Some(RunState::Terminated | RunState::Cancelled)),
+                    "a forced cancel left the run {state:?}"
+                );
+            }
+        } else {
+            ensure!(
+                c,
+                check,
+                matches!(result, Err(CancelError::Unsupported { .. })),
+                "{opts:?} is not in the capabilities: expected Unsupported, got {result:?}"
+            );
+            expect_unchanged(c, h, check, &run, &RunState::Running).await;
+        }
+    }
+}
+
+/// Core's check before the backend: a filter field no backend lists (a provider-specific field
+/// by a made-up name) is `Unsupported`, a filter that matches every run is `InvalidInput` (it is
+/// "all"), "all" without `cancel_all` is `Unsupported`; none of them touches a run.
+pub async fn check_capability_check(c: &dyn WorkflowCanceller, h: &dyn Harness) {
+    let check = "capability_check";
+    let caps = c.capabilities();
+    let run = h.seed(SeedRun::new(unique(check))).await;
+    let unlisted = RunFilter::new().custom_field(format!("{}-field", unique(check)), "1");
+    let r = c.cancel_many(&Selector::filter(unlisted), &BulkOptions::new()).await;
+    ensure!(
+        c,
+        check,
+        matches!(r, Err(CancelError::Unsupported { .. })),
+        "a filter field no backend lists: expected Unsupported, got {r:?}"
+    );
+    if caps.filter.url_prefix {
+        let r = c
+            .cancel_many(
+                &Selector::filter(RunFilter::new().url_prefix("https://")),
+                &BulkOptions::new(),
+            )
+            .await;
+        ensure!(
+            c,
+            check,
+            matches!(r, Err(CancelError::InvalidInput { .. })),
+            "a filter that matches every run: expected InvalidInput, got {r:?}"
+        );
+    }
+    if !caps.cancel_all {
+        let r = c.cancel_many(&Selector::cancel_all_runs(), &BulkOptions::new()).await;
+        ensure!(
+            c,
+            check,
+            matches!(r, Err(CancelError::Unsupported { .. })),
+            "cancel all without the capability: expected Unsupported, got {r:?}"
+        );
+    }
+    expect_unchanged(c, h, check, &run, &RunState::Running).await;
+}
+
+/// A run's address round-trips through its string, and the run parsed back is cancelled.
+pub async fn check_addresses(c: &dyn WorkflowCanceller, h: &dyn Harness) {
+    let check = "addresses";
+    let run = h.seed(SeedRun::new(unique(check))).await.backend(c.backend());
+    let text = run.to_string();
+    let back: RunRef = match text.parse() {
+        Ok(r) => r,
+        Err(e) => fail!(c, check, "{text}: {e}"),
+    };
+    ensure!(c, check, back == run, "{text} parsed back as {back:?}, not {run:?}");
+    let outcome = ok(
+        c,
+        check,
+        "cancel of a run parsed from its address",
+        c.cancel(&back).await,
+    );
+    assert_stops(c, check, "cancel of a run parsed from its address", outcome);
+    expect_state(c, h, check, &run, &RunState::Cancelled).await;
+}
+
+/// A run named twice in a bulk is cancelled once, and the report says one was dropped.
+pub async fn check_duplicates(c: &dyn WorkflowCanceller, h: &dyn Harness) {
+    let check = "duplicates";
+    let p = unique(check);
+    let a = h.seed(SeedRun::new(format!("{p}-a"))).await;
+    let b = h.seed(SeedRun::new(format!("{p}-b"))).await;
+    let runs = vec![a.clone(), b.clone(), a.clone()];
+    let report = ok(
+        c,
+        check,
+        "cancel_many",
+        c.cancel_many(&Selector::Ids(runs), &BulkOptions::new()).await,
+    );
+    ensure!(
+        c,
+        check,
+        report.duplicates_dropped == 1,
+        "duplicates_dropped: {report:?}"
+    );
+    ensure!(
+        c,
+        check,
+        report.accounted() == 2,
+        "accounted for 2 unique runs: {report:?}"
+    );
+    ensure!(
+        c,
+        check,
+        report.not_active == 0 && report.failed.is_empty(),
+        "a repeat is not a second cancel: {report:?}"
+    );
+    expect_state(c, h, check, &a, &RunState::Cancelled).await;
+    expect_state(c, h, check, &b, &RunState::Cancelled).await;
+}
+
+/// A bulk stopped before it starts, or whose deadline has passed, sends nothing, still answers
+/// its report (every run in `not_attempted`, `interrupted` set) and leaves every run running.
+pub async fn check_bulk_stop_and_deadline(c: &dyn WorkflowCanceller, h: &dyn Harness) {
+    let check = "bulk_stop_and_deadline";
+    let p = unique(check);
+    let mut runs = Vec::new();
+    for i in 0..5 {
+        runs.push(h.seed(SeedRun::new(format!("{p}-{i}"))).await);
+    }
+    let stop = StopHandle::new();
+    stop.stop();
+    for (opts, why) in [
+        (BulkOptions::new().stop_handle(stop), Interruption::Stopped),
+        (BulkOptions::new().deadline(Duration::ZERO), Interruption::Deadline),
+    ] {
+        let report = ok(
+            c,
+            check,
+            "cancel_many",
+            c.cancel_many(&Selector::Ids(runs.clone()), &opts).await,
+        );
+        ensure!(
+            c,
+            check,
+            report.interrupted == Some(why) && report.not_attempted.len() == 5 && report.requests_sent == 0,
+            "{why}: expected 5 runs not attempted and nothing sent, got {report:?}"
+        );
+        ensure!(
+            c,
+            check,
+            report.accounted() == 5,
+            "{why}: the counts add up: {report:?}"
+        );
+    }
+    for run in &runs {
+        expect_unchanged(c, h, check, run, &RunState::Running).await;
+    }
+}
+
 fn nothing_to_cancel(c: &dyn WorkflowCanceller, outcome: CancelOutcome) -> bool {
     outcome == CancelOutcome::NotActive || (cooperative(c) && outcome == CancelOutcome::Requested)
 }

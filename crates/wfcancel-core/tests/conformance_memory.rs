@@ -10,7 +10,7 @@ use wfcancel_core::{
     WorkflowCanceller, async_trait,
 };
 
-const ALL_CHECKS: usize = 18;
+const ALL_CHECKS: usize = 23;
 
 #[tokio::test]
 async fn confirming_mode_passes_every_check() {
@@ -174,10 +174,15 @@ async fn summary_lists_skipped_checks_for_a_minimal_backend() {
             "validation",
             "idempotent_cancel",
             "not_active",
-            "bulk_ids_accounting"
+            "bulk_ids_accounting",
+            "modes",
+            "capability_check",
+            "addresses",
+            "duplicates",
+            "bulk_stop_and_deadline"
         ]
     );
-    assert_eq!(summary.skipped.len(), ALL_CHECKS - 5);
+    assert_eq!(summary.skipped.len(), ALL_CHECKS - 10);
     assert!(
         summary
             .to_string()
