@@ -60,8 +60,18 @@ impl Scrubber {
     pub(crate) fn scrub_bytes(&self, bytes: &[u8]) -> Option<Vec<u8>> {
         let mut out: Option<Vec<u8>> = None;
         let mut copied = 0;
+        // A spelling of the first character starts with its first byte, `%`, `\` or (a space)
+        // `+`: every other position is skipped without a search.
+        let mut first = [0u8; 4];
+        let lead = self.token[0].encode_utf8(&mut first).as_bytes()[0];
+        let plus = self.token[0] == ' ';
         let mut i = 0;
         while i < bytes.len() {
+            let b = bytes[i];
+            if b != lead && b != b'%' && b != b'\\' && !(plus && b == b'+') {
+                i += 1;
+                continue;
+            }
             match self.match_at(bytes, i, 0, &mut self.search()) {
                 Some(end) if end > i && self.stands_alone(bytes, i, end) => {
                     let o = out.get_or_insert_with(|| Vec::with_capacity(bytes.len()));
