@@ -395,8 +395,7 @@ impl WorkflowCanceller for AgnoCanceller {
         match selector {
             Selector::Ids(runs) => {
                 // Every run is checked before the first request, without building its URL (the
-                // fan-out builds each request once, when it sends it).
-                Selector::validate_ids(BACKEND, runs)?;
+                // fan-out builds each request once, when it sends it); core checked the ids.
                 for (i, run) in runs.iter().enumerate() {
                     request::check(Op::Cancel, run).map_err(|e| in_list(e, i))?;
                 }

@@ -136,9 +136,9 @@ impl Raw {
         }
     }
 
-    /// Upstash's single cancel: `DELETE /v2/workflows/runs?workflowRunIds=<id>`.
+    /// Upstash's single cancel: `DELETE /v2/workflows/runs/<id>`.
     async fn upstash(&self, id: &str) -> bool {
-        let url = format!("{}/v2/workflows/runs?workflowRunIds={id}", self.base);
+        let url = format!("{}/v2/workflows/runs/{id}", self.base);
         match self
             .client
             .delete(url)
@@ -391,7 +391,9 @@ fn throughput_and_latency(
     };
     res.rows.push(Row::new(
         "1",
-        format!("LIMIT (Upstash request): raw reqwest `DELETE /v2/workflows/runs?workflowRunIds=<id>`, {n} ids, {CONCURRENCY} in flight"),
+        format!(
+            "LIMIT (Upstash request): raw reqwest `DELETE /v2/workflows/runs/<id>`, {n} ids, {CONCURRENCY} in flight"
+        ),
         figures(&t_raw_up, al_raw_up),
         "1.00 (the limit)",
         "",
@@ -1213,8 +1215,8 @@ fn run() -> Result<(), String> {
     ));
     md.push_str(&format!(
         "Set-up: every figure comes from this one run, against servers on 127.0.0.1 in the same process: a minimal \
-         hyper HTTP/1.1 server that answers like the providers (Upstash `200 {{\"cancelled\":N}}` to `DELETE \
-         /v2/workflows/runs?workflowRunIds=…`, Agno `200 {{}}` to `POST /workflows/{{id}}/runs/{{run}}/cancel`; no \
+         hyper HTTP/1.1 server that answers like the providers (Upstash `200 OK` to `DELETE /v2/workflows/runs/{{id}}` \
+         and `200 {{\"cancelled\":N}}` to `DELETE /v2/workflows/runs?workflowRunIds=…`, Agno `200 {{}}` to `POST /workflows/{{id}}/runs/{{run}}/cancel`; no \
          state, no auth check: the cheapest possible answer, so it is the ceiling) for items 1, 2, 4 and 7, and the \
          Upstash emulator (`wfcancel-emulator`, which keeps state) for items 3, 5 and 6. The servers run on their own \
          tokio runtime with {} worker thread; the Rust clients (raw reqwest and wfcancel) run on a current-thread \

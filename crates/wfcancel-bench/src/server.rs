@@ -3,6 +3,7 @@
 //! The minimal server is a bare hyper HTTP/1.1 server (keep-alive, `TCP_NODELAY`) answering
 //! - `DELETE /v2/workflows/runs?workflowRunIds=…` with `200 {"cancelled":N}`, N the number of
 //!   `workflowRunIds` keys (Upstash's answer when every id was active);
+//! - `DELETE /v2/workflows/runs/{id}` with `200 OK` (Upstash's single cancel of an active run);
 //! - `POST /{workflows|agents|teams}/{id}/runs/{run}/cancel` with `200 {}` (AgentOS 2.5+);
 //! - anything else with `404 {"detail":"Not Found"}`.
 //!
@@ -130,6 +131,12 @@ async fn answer(req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infalli
                 Bytes::from(format!("{{\"cancelled\":{n}}}"))
             };
             json(StatusCode::OK, body)
+        }
+        Method::DELETE if path.starts_with("/v2/workflows/runs/") && path.len() > "/v2/workflows/runs/".len() => {
+            let mut resp = Response::new(Full::new(Bytes::from_static(b"OK")));
+            resp.headers_mut()
+                .insert(CONTENT_TYPE, hyper::header::HeaderValue::from_static("text/plain"));
+            resp
         }
         Method::POST if is_agno_cancel(path) => json(StatusCode::OK, Bytes::from_static(b"{}")),
         _ => json(StatusCode::NOT_FOUND, Bytes::from_static(b"{\"detail\":\"Not Found\"}")),

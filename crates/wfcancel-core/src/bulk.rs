@@ -393,7 +393,8 @@ where
     let mut go_on = true;
     let mut interrupted = None;
     let mut in_flight = FuturesUnordered::new();
-    let mut flying: HashSet<usize> = HashSet::new();
+    // Which items are in flight, by index (a plain vector: no hashing on the hot path).
+    let mut flying: Vec<bool> = vec![false; n];
     let deadline = control.deadline_reached();
     tokio::pin!(deadline);
     loop {
@@ -404,7 +405,7 @@ where
             }
             let i = next;
             next += 1;
-            flying.insert(i);
+            flying[i] = true;
             let fut = start(i);
             in_flight.push(async move { (i, fut.await) });
         }
@@ -414,7 +415,7 @@ where
         tokio::select! {
             biased;
             Some((i, result)) = in_flight.next() => {
-                flying.remove(&i);
+                flying[i] = false;
                 if !on_result(i, result) {
                     go_on = false;
                 }
@@ -428,8 +429,11 @@ where
     if interrupted.is_none() && go_on && next < n {
         interrupted = control.interrupted();
     }
-    let mut abandoned: Vec<usize> = flying.into_iter().collect();
-    abandoned.sort_unstable();
+    let abandoned: Vec<usize> = if in_flight.is_empty() {
+        Vec::new()
+    } else {
+        (0..n).filter(|&i| flying[i]).collect()
+    };
     Driven {
         not_started: next..n,
         abandoned,
@@ -449,20 +453,74 @@ where
 /// assert_eq!(dropped, 1);
 /// ```
 pub fn unique_runs(runs: &[RunRef]) -> (Cow<'_, [RunRef]>, u64) {
-    let mut seen: HashSet<&RunRef> = HashSet::with_capacity(runs.len());
-    let Some(first_repeat) = runs.iter().position(|r| !seen.insert(r)) else {
+    // Runs are found by the hash of their id alone (fast, and any two equal runs share it),
+    // and compared whole: two runs with one id and different owners are two runs.
+    let state = IdHashState::new();
+    let mut seen: HashSet<ById<'_>, IdHashState> = HashSet::with_capacity_and_hasher(runs.len(), state);
+    let Some(first_repeat) = runs.iter().position(|r| !seen.insert(ById(r))) else {
         return (Cow::Borrowed(runs), 0);
     };
     let mut unique: Vec<RunRef> = runs[..first_repeat].to_vec();
     let mut dropped = 1;
     for run in &runs[first_repeat + 1..] {
-        if seen.insert(run) {
+        if seen.insert(ById(run)) {
             unique.push(run.clone());
         } else {
             dropped += 1;
         }
     }
     (Cow::Owned(unique), dropped)
+}
+
+/// A run in [`unique_runs`]' set: hashed by its id, equal when its whole address is.
+#[derive(PartialEq, Eq)]
+struct ById<'a>(&'a RunRef);
+
+impl std::hash::Hash for ById<'_> {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        h.write(self.0.run_id().as_bytes());
+    }
+}
+
+/// A fast multiply-and-rotate hasher for run ids, seeded afresh for every set (the ids are the
+/// caller's own: a colliding set costs only that caller's time, and no secret depends on it).
+#[derive(Clone)]
+struct IdHashState(u64);
+
+impl IdHashState {
+    fn new() -> Self {
+        IdHashState(fastrand::u64(..) | 1)
+    }
+}
+
+impl std::hash::BuildHasher for IdHashState {
+    type Hasher = IdHasher;
+    fn build_hasher(&self) -> IdHasher {
+        IdHasher(self.0)
+    }
+}
+
+struct IdHasher(u64);
+
+impl std::hash::Hasher for IdHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        const K: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(c);
+            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(w)).wrapping_mul(K);
+        }
+        let mut tail = [0u8; 8];
+        let rest = chunks.remainder();
+        tail[..rest.len()].copy_from_slice(rest);
+        self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(tail) ^ bytes.len() as u64).wrapping_mul(K);
+    }
+
+    fn finish(&self) -> u64 {
+        // Fold the high bits down: the table uses the low ones.
+        self.0 ^ (self.0 >> 29)
+    }
 }
 
 /// A bulk job the provider runs itself (Upstash bulk action, Temporal batch operation), as

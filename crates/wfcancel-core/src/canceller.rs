@@ -116,7 +116,8 @@ pub trait WorkflowCanceller: Send + Sync + std::fmt::Debug {
     }
 }
 
-/// What core checks before a backend sees a bulk: the selector and options are valid; a filter
+/// What core checks before a backend sees a bulk: the options are valid, a list of runs is not
+/// empty (each run is checked by the backend before anything is sent), a filter is valid; a filter
 /// sets only fields the backend lists (fail closed) and does not match every run (that is
 /// [`Selector::cancel_all_runs`], which needs its own capability); "all" and filters at all are
 /// in the capabilities; the mode and reason are supported.
@@ -135,11 +136,18 @@ pub fn check_bulk(
     opts: &BulkOptions,
 ) -> Result<(), CancelError> {
     opts.validate(backend)?;
-    selector.validate(backend)?;
     opts.cancel.check(backend, caps)?;
     match selector {
+        // Each run is checked by the backend before anything is sent (every backend validates
+        // its runs, and the default fan-out does): here only that there is one.
+        Selector::Ids(runs) if runs.is_empty() => Err(CancelError::invalid_input(
+            backend,
+            "ids",
+            "the list of run ids is empty",
+        )),
         Selector::Ids(_) => Ok(()),
         Selector::Filter(f) => {
+            f.validate(backend)?;
             if !caps.filter.any() {
                 return Err(CancelError::unsupported(
                     backend,
