@@ -530,8 +530,9 @@ fn refuse_planning_only(client: &Client) -> Result<(), Failure> {
 }
 
 /// A filtered or cancel-all bulk, one line per round. With `drain`, the backend repeats the
-/// call until nothing is left, by its own rule (Upstash: two rounds in a row that cancel
-/// nothing, since one zero may be a stop at a run it cannot cancel), within the round limit.
+/// call until nothing is left, by its own rule (Upstash: a round that cancels nothing, confirmed
+/// by a state read, since one zero may be a stop at a run it cannot cancel), within the round
+/// limit.
 async fn bulk_rounds(
     c: &dyn WorkflowCanceller,
     selector: &Selector,
