@@ -20,13 +20,87 @@
 //! }
 //! ```
 //!
-//! The contract lives in [`wfcancel_core`] and is re-exported here.
+//! The contract lives in [`wfcancel_core`]; what an application uses is re-exported here, and
+//! what only backend authors need (the HTTP plumbing, the fan-out, the polling loop, report
+//! builders) is in [`backend`].
 #![warn(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 use std::str::FromStr;
 
-pub use wfcancel_core::*;
+pub use wfcancel_core::{
+    AddressError, AllRuns, BulkActionState, BulkFailure, BulkOptions, BulkReport, CancelError, CancelMode,
+    CancelOptions, CancelOutcome, CancelledRun, Capabilities, DEFAULT_CONCURRENCY, DEFAULT_MAX_ROUNDS,
+    DEFAULT_PAGE_SIZE, ErrorKind, FilterCapabilities, FilterField, Interruption, NotFoundKind, Owner, OwnerKind,
+    Progress, ProgressFn, ROUTER, RateLimitKind, RetryPolicy, Router, RunFilter, RunOutcome, RunRef, RunState,
+    SecretToken, Selector, StopHandle, UrlMatch, WaitOptions, WorkflowCanceller, WorkflowCancellerExt, async_trait,
+    epoch_millis, from_epoch_millis, url_host, url_path,
+};
+
+#[cfg(feature = "memory")]
+pub use wfcancel_core::{InMemoryCanceller, MemoryCall, MemoryRun};
+
+#[cfg(feature = "mock")]
+pub use wfcancel_core::MockWorkflowCanceller;
+
+/// The HTTP settings every HTTP backend's builder takes (timeouts, retries, body cap).
+#[cfg(any(feature = "rustls", feature = "native-tls", feature = "upstash", feature = "agno"))]
+pub use wfcancel_core::http::HttpConfig;
+
+#[cfg(feature = "conformance")]
+pub use wfcancel_core::conformance;
+
+/// For backend authors: what a backend of your own needs beyond the trait — the shared HTTP
+/// plumbing ([`http`](backend::http): pooled client, timeouts, retries with the provider's hints,
+/// one deadline per call, the token masked in every answer), the bounded, stoppable fan-out over
+/// single cancels ([`fan_out`](backend::fan_out), [`drive`](backend::drive)), the polling loop
+/// ([`poll_until`](backend::poll_until)), the capability check core runs
+/// ([`check_bulk`](backend::check_bulk)), and report builders. Applications do not need it.
+///
+/// Implementing a backend is implementing [`WorkflowCanceller`]'s `backend`, `capabilities` and
+/// hooks (`cancel_run`, and where the provider has them `cancel_runs`, `read_status`,
+/// `read_bulk_action`), then passing the conformance suite (feature `conformance`;
+/// `examples/custom_backend.rs` is a whole backend that passes it):
+///
+/// ```
+/// use wfcancel::{CancelError, CancelOptions, CancelOutcome, Capabilities, RunRef, WorkflowCanceller};
+///
+/// /// A provider that answers every cancel "accepted": a minimal backend.
+/// #[derive(Debug)]
+/// struct Echo;
+///
+/// #[wfcancel::async_trait]
+/// impl WorkflowCanceller for Echo {
+///     fn backend(&self) -> &'static str {
+///         "echo"
+///     }
+///     fn capabilities(&self) -> Capabilities {
+///         let mut c = Capabilities::default(); // graceful cancels of single runs, fanned out for bulks
+///         c.cancel_confirms = false;
+///         c
+///     }
+///     async fn cancel_run(&self, run: &RunRef, _opts: &CancelOptions) -> Result<CancelOutcome, CancelError> {
+///         run.validate(self.backend())?; // refuse bad input before any request
+///         Ok(CancelOutcome::Requested)
+///     }
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let c = Echo;
+/// assert_eq!(c.cancel(&RunRef::new("r1")).await.unwrap(), CancelOutcome::Requested);
+/// // Core refused the forced mode before the hook ran: `Echo` does not list it.
+/// assert!(c.cancel_with(&RunRef::new("r1"), &CancelOptions::forced()).await.is_err());
+/// # }
+/// ```
+pub mod backend {
+    pub use wfcancel_core::{
+        BulkControl, Driven, Polled, check_bulk, drive, fan_out, poll_until, unique_runs, validate_id,
+    };
+
+    /// The HTTP plumbing every HTTP backend shares.
+    #[cfg(any(feature = "rustls", feature = "native-tls", feature = "upstash", feature = "agno"))]
+    pub use wfcancel_core::http;
+}
 
 #[cfg(feature = "agno")]
 pub use wfcancel_agno::{self as agno, AgnoCanceller};

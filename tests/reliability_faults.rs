@@ -23,9 +23,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use reliability_support as rs;
+use wfcancel::backend::fan_out;
 use wfcancel::{
     AgnoCanceller, BulkOptions, CancelError, CancelOutcome, Capabilities, RunRef, Selector, WorkflowCanceller,
-    async_trait, fan_out,
+    async_trait,
 };
 use wfcancel_emulator::{AgnoRun, AgnoStatus, Endpoint, FaultKind, Faults, Stats, UpstashState};
 

@@ -10,7 +10,7 @@ use std::net::Ipv4Addr;
 use std::time::Duration;
 
 use reliability_support::{self as rs, AGNO_KEY, UPSTASH_TOKEN};
-use wfcancel::http::HttpConfig;
+use wfcancel::HttpConfig;
 use wfcancel::upstash::UpstashBuilder;
 use wfcancel::{
     AgnoCanceller, BulkOptions, CancelError, RunFilter, RunRef, SecretToken, Selector, UpstashCanceller,

@@ -14,7 +14,7 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
 use reliability_support as rs;
-use wfcancel::http::HttpConfig;
+use wfcancel::HttpConfig;
 use wfcancel::{BulkOptions, CancelError, CancelOutcome, NotFoundKind, RunRef, RunState, Selector, WorkflowCanceller};
 use wfcancel_emulator::{
     AgnoEmulator, AgnoRun, AgnoStatus, Endpoint, FaultKind, Faults, Scenario, ScenarioRule, UpstashEmulator,

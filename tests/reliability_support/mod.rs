@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
-use wfcancel::http::HttpConfig;
+use wfcancel::HttpConfig;
 use wfcancel::{AgnoCanceller, RetryPolicy, UpstashCanceller};
 use wfcancel_emulator::{AgnoConfig, AgnoEmulator, Faults, UpstashConfig, UpstashEmulator};
 

@@ -146,7 +146,7 @@ pub async fn cancel(
         let timeout = args.wait_timeout.unwrap_or(DEFAULT_WAIT_TIMEOUT);
         let opts = WaitOptions::with_timeout(timeout);
         // A repeated run is cancelled and waited for once.
-        let (runs, repeats) = wfcancel::unique_runs(&runs);
+        let (runs, repeats) = wfcancel::backend::unique_runs(&runs);
         totals.duplicates = repeats;
         let stop = interrupt.map(Interrupt::handle);
         let mode = &mode;
@@ -234,7 +234,7 @@ pub async fn cancel(
         if let Some(i) = interrupt {
             opts = opts.stop_handle(i.handle());
         }
-        match wfcancel::fan_out(c, &runs, &opts).await {
+        match wfcancel::backend::fan_out(c, &runs, &opts).await {
             Ok(report) => {
                 out.report_runs(&report);
                 totals.add_report(&report);

@@ -3,8 +3,9 @@
 use std::time::Duration;
 
 use std::sync::Arc;
+use wfcancel::HttpConfig;
 use wfcancel::agno::{AgnoCanceller, AgnoCancellerBuilder};
-use wfcancel::http::{DEFAULT_CONNECT_TIMEOUT, HttpConfig};
+use wfcancel::backend::http::DEFAULT_CONNECT_TIMEOUT;
 use wfcancel::upstash::{UpstashBuilder, UpstashCanceller};
 
 use wfcancel::{
