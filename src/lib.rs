@@ -116,6 +116,17 @@ pub struct ReadmeDoctests;
 pub const BACKEND_ENV: &str = "WFCANCEL_BACKEND";
 
 /// A provider this crate can talk to.
+///
+/// ```
+/// use wfcancel::Backend;
+/// let b: Backend = "upstash".parse().unwrap();
+/// assert_eq!(b.as_str(), "upstash");
+/// // Which ones this build holds (Cargo features), e.g. to say what `WFCANCEL_BACKEND` may name.
+/// for b in Backend::compiled() {
+///     assert!(b.is_compiled());
+/// }
+/// assert!("prefect".parse::<Backend>().is_err(), "not (yet) a backend");
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Backend {

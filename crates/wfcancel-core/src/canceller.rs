@@ -326,6 +326,20 @@ pub trait WorkflowCancellerExt: WorkflowCanceller {
     ///   says "unknown run" and a caller matching on `NotFound` should keep seeing it.
     ///
     /// Other errors of the wait come back unchanged.
+    ///
+    /// ```
+    /// # #[cfg(feature = "memory")]
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use std::time::Duration;
+    /// use wfcancel_core::{CancelOutcome, InMemoryCanceller, MemoryRun, RunRef, RunState, WaitOptions, WorkflowCancellerExt};
+    /// // A provider whose cancels take effect later (cooperatively), like Agno.
+    /// let c = InMemoryCanceller::new().with_cancel_delay(Duration::from_millis(50));
+    /// c.insert(MemoryRun::new("run-1"));
+    /// let done = c.cancel_and_wait(&RunRef::new("run-1"), WaitOptions::with_timeout(Duration::from_secs(5))).await.unwrap();
+    /// assert_eq!((done.outcome, done.state), (CancelOutcome::Requested, RunState::Cancelled));
+    /// # }
+    /// # #[cfg(not(feature = "memory"))] fn main() {}
+    /// ```
     async fn cancel_and_wait(&self, run: &RunRef, opts: WaitOptions) -> Result<CancelledRun, CancelError> {
         let caps = self.capabilities();
         if !caps.status {

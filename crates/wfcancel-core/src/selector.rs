@@ -531,6 +531,21 @@ pub struct AllRuns {
 }
 
 /// What a bulk cancel applies to (`#[non_exhaustive]`: providers to come may add ways to select).
+///
+/// ```
+/// use wfcancel_core::{RunFilter, RunRef, Selector};
+/// // These runs (repeats are cancelled once).
+/// let ids = Selector::ids(["wfr_1", "wfr_2"]);
+/// let owned = Selector::Ids(vec![RunRef::new("run-9").workflow("nightly")]);
+/// // Every active run that matches (fields combine with AND, values within one with OR).
+/// let bad_release = Selector::filter(RunFilter::new().label("v1.2.3").url_prefix("https://api.example.com/"));
+/// // Everything: only through the explicit constructor, and only where the backend can.
+/// let all = Selector::cancel_all_runs();
+/// assert!(ids.validate("memory").is_ok() && owned.validate("memory").is_ok());
+/// assert!(bad_release.validate("memory").is_ok() && all.validate("memory").is_ok());
+/// // An empty filter is an error, never "all".
+/// assert!(Selector::filter(RunFilter::new()).validate("memory").is_err());
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 // A selector is built once per bulk and passed by reference: its size does not matter, and a
