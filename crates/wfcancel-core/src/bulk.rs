@@ -333,20 +333,6 @@ impl BulkControl {
         }
     }
 
-    /// Completes when the bulk is stopped or its deadline passes, saying which.
-    pub async fn interruption(&self) -> Interruption {
-        let stop = async {
-            match &self.stop {
-                Some(s) => s.stopped().await,
-                None => std::future::pending().await,
-            }
-        };
-        tokio::select! {
-            () = self.deadline_reached() => Interruption::Deadline,
-            () = stop => Interruption::Stopped,
-        }
-    }
-
     /// Runs `fut` unless the deadline passes first (`Err(Interruption::Deadline)`: `fut` was
     /// abandoned). A stop does not abandon it: a request in flight finishes.
     pub async fn within_deadline<T>(&self, fut: impl Future<Output = T>) -> Result<T, Interruption> {

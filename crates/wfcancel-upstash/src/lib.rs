@@ -396,8 +396,7 @@ impl UpstashCanceller {
         ])?;
         let op = Op::BulkAction(action_id);
         let resp = self.send(op, Method::GET, url).await?;
-        self.http
-            .scrub_result(answer(op, &resp, |r| decode_bulk_action(r, action_id)))
+        self.answered(op, &resp, |r| decode_bulk_action(r, action_id))
     }
 
     /// Polls [`bulk_action`](Self::bulk_action) with growing intervals while the action is in
@@ -568,8 +567,8 @@ impl UpstashCanceller {
                 .await
             {
                 Ok(resp) => self
-                    .http
-                    .scrub_result(answer(Op::CancelMany, &resp, decode_bulk).and_then(answer::cancelled_count)),
+                    .answered(Op::CancelMany, &resp, decode_bulk)
+                    .and_then(answer::cancelled_count),
                 Err(e) => Err(e),
             };
             let count = match result {
@@ -642,36 +641,32 @@ impl UpstashCanceller {
         let singles = futures::stream::iter(active)
             .map(|(i, state)| async move {
                 let run = &chunk_runs[i];
-                let result = if let Some(why) = control.interrupted() {
-                    Err(interrupted(
-                        why,
-                        "before this run, still running, was cancelled by itself",
-                    ))
+                // `sent`: whether a request went out for it (the outcome of one, or its error).
+                let (sent, result) = if let Some(why) = control.interrupted() {
+                    let why = interrupted(why, "before this run, still running, was cancelled by itself");
+                    (false, Err(why))
                 } else if plan::fits_path(run.run_id()) {
-                    self.cancel_by_path(call, run).await
+                    (true, self.cancel_by_path(call, run).await)
                 } else {
-                    Err(still_active(run.run_id(), &state))
+                    (false, Err(still_active(run.run_id(), &state)))
                 };
-                (run, state, result)
+                (run, state, sent, result)
             })
             .buffer_unordered(STATE_READS_IN_FLIGHT)
             .collect::<Vec<_>>()
             .await;
-        for (run, state, result) in singles {
-            if plan::fits_path(run.run_id()) {
-                chunk.requests += 1;
-            }
+        for (run, state, sent, result) in singles {
+            chunk.requests += u64::from(sent);
             match result {
                 Ok(CancelOutcome::Cancelled) => chunk.cancelled += 1,
                 Ok(_) => chunk.not_active += 1,
-                // (`still_active` and `interrupted` already say so.)
-                Err(e) if !plan::fits_path(run.run_id()) || e.kind() == wfcancel_core::ErrorKind::Interrupted => {
-                    chunk.failures.push((run.clone(), e))
-                }
-                Err(e) => chunk.failures.push((
+                // An error of the single cancel, about a run still running.
+                Err(e) if sent => chunk.failures.push((
                     run.clone(),
                     e.with_context(format!("still {state} after the chunk's cancel answered 0")),
                 )),
+                // `still_active` and `interrupted` already say so.
+                Err(e) => chunk.failures.push((run.clone(), e)),
             }
         }
         chunk
@@ -687,6 +682,17 @@ impl UpstashCanceller {
         self.http.scrub_result(answer::path_cancel_outcome(&resp))
     }
 
+    /// [`answer`]'s mapping of `resp`, with what it built from the answer masked for the token:
+    /// the one place Upstash's answers become shared types.
+    fn answered<T>(
+        &self,
+        op: Op<'_>,
+        resp: &HttpResponse,
+        decode: impl FnOnce(&HttpResponse) -> Result<T, CancelError>,
+    ) -> Result<T, CancelError> {
+        self.http.scrub_result(answer(op, resp, decode))
+    }
+
     fn path_url(&self, id: &str) -> Result<Url, CancelError> {
         self.http
             .endpoint(&[("path", "v2"), ("path", "workflows"), ("path", "runs"), ("run_id", id)])
@@ -700,10 +706,7 @@ impl UpstashCanceller {
         let resp = call
             .send_with(Op::Status.name(), Method::GET, url, &answer::retry_hint)
             .await?;
-        match self
-            .http
-            .scrub_result(answer(Op::Status, &resp, |r| decode_status(r, id)))
-        {
+        match self.answered(Op::Status, &resp, |r| decode_status(r, id)) {
             Ok(state) => Ok(Some(state)),
             Err(CancelError::NotFound {
                 what: NotFoundKind::Run,
@@ -759,7 +762,7 @@ impl UpstashCanceller {
                 ))
                 .await;
             let result = match sent {
-                Ok(Ok(resp)) => self.http.scrub_result(answer(Op::CancelMany, &resp, decode_bulk)),
+                Ok(Ok(resp)) => self.answered(Op::CancelMany, &resp, decode_bulk),
                 Ok(Err(e)) => Err(e),
                 Err(why) => {
                     report.interrupted = Some(why);
@@ -876,9 +879,7 @@ impl UpstashCanceller {
                 .send_with(Op::Status.name(), Method::GET, url, &answer::retry_hint)
                 .await
             {
-                Ok(resp) => self
-                    .http
-                    .scrub_result(answer(Op::Status, &resp, answer::decode_logs_page)),
+                Ok(resp) => self.answered(Op::Status, &resp, answer::decode_logs_page),
                 Err(e) => Err(e),
             };
             let (runs, next) = match page {
@@ -1064,8 +1065,8 @@ impl WorkflowCanceller for UpstashCanceller {
             .send_with(Op::Cancel.name(), planned.method, planned.url, &answer::retry_hint)
             .await?;
         let count = self
-            .http
-            .scrub_result(answer(Op::Cancel, &resp, decode_bulk).and_then(answer::cancelled_count))?;
+            .answered(Op::Cancel, &resp, decode_bulk)
+            .and_then(answer::cancelled_count)?;
         if count > 0 {
             return Ok(CancelOutcome::Cancelled);
         }
@@ -1088,8 +1089,7 @@ impl WorkflowCanceller for UpstashCanceller {
         let planned = self.plan_status(run)?;
         let op = Op::Status;
         let resp = self.send(op, planned.method, planned.url).await?;
-        self.http
-            .scrub_result(answer(op, &resp, |r| decode_status(r, run.run_id())))
+        self.answered(op, &resp, |r| decode_status(r, run.run_id()))
     }
 
     /// [`bulk_action`](Self::bulk_action) as the portable [`wfcancel_core::BulkActionState`]:

@@ -626,19 +626,6 @@ impl<'a> Call<'a> {
         self.deadline
     }
 
-    /// Time left before the deadline (`Duration::MAX` without one).
-    pub fn remaining(&self) -> Duration {
-        match self.deadline {
-            Some(d) => d.saturating_duration_since(Instant::now()),
-            None => Duration::MAX,
-        }
-    }
-
-    /// The client this call sends through.
-    pub fn client(&self) -> &'a HttpClient {
-        self.http
-    }
-
     /// Sends a request with the shared retry rule. See [`send_with`](Self::send_with).
     pub async fn send(&self, operation: &'static str, method: Method, url: Url) -> Result<HttpResponse, CancelError> {
         self.send_with(operation, method, url, &|_| RetryDecision::Default)
