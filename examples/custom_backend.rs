@@ -12,8 +12,8 @@ use std::sync::{Arc, Mutex};
 
 use wfcancel::conformance::{Harness, SeedRun, run_all};
 use wfcancel::{
-    CancelError, CancelOptions, CancelOutcome, Capabilities, NotFoundKind, RunRef, RunState, WorkflowCanceller,
-    async_trait,
+    CancelError, CancelOptions, CancelOutcome, Capabilities, Inactive, NotFoundKind, RunRef, RunState,
+    WorkflowCanceller, async_trait,
 };
 
 /// The "provider": jobs by id, each in a state. A real backend would send HTTP requests here
@@ -38,6 +38,7 @@ impl WorkflowCanceller for JobsCanceller {
         let mut c = Capabilities::default();
         c.status = true;
         c.forced = true;
+        c.inactive_reasons = true; // the table tells "over" from "never seen"
         c
     }
 
@@ -57,7 +58,8 @@ impl WorkflowCanceller for JobsCanceller {
                 CancelOutcome::Cancelled
             }
             // Over, or never seen: nothing to cancel, on the table's word.
-            _ => CancelOutcome::NotActive,
+            Some(_) => CancelOutcome::NotActive(Inactive::Finished),
+            None => CancelOutcome::NotActive(Inactive::NoSuchRun),
         })
     }
 
@@ -68,11 +70,8 @@ impl WorkflowCanceller for JobsCanceller {
             .0
             .lock()
             .map_err(|_| CancelError::config("jobs", "poisoned"))?;
-        jobs.get(run.run_id()).cloned().ok_or_else(|| CancelError::NotFound {
-            backend: "jobs",
-            what: NotFoundKind::Run,
-            id: Some(run.run_id().to_owned()),
-            message: "no such job".into(),
+        jobs.get(run.run_id()).cloned().ok_or_else(|| {
+            CancelError::not_found("jobs", NotFoundKind::Run, Some(run.run_id().to_owned()), "no such job")
         })
     }
 }

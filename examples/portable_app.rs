@@ -225,14 +225,7 @@ mod tests {
     #[tokio::test]
     async fn one_provider_failure_is_shown_per_run() {
         let m = alice();
-        m.fail_next(
-            1,
-            CancelError::Provider {
-                backend: "memory",
-                status: Some(503),
-                message: "busy".into(),
-            },
-        );
+        m.fail_next(1, CancelError::provider("memory", Some(503), "busy"));
         let summary = stop_user_runs(&m, &ids(&["a1", "a2"])).await.unwrap();
         assert_eq!(summary.stopped, 1);
         assert_eq!(summary.failed.len(), 1);
@@ -242,13 +235,7 @@ mod tests {
     #[tokio::test]
     async fn a_bad_token_is_the_operators_problem() {
         let m = alice();
-        m.fail_next(
-            1,
-            CancelError::Unauthenticated {
-                backend: "memory",
-                message: "expired".into(),
-            },
-        );
+        m.fail_next(1, CancelError::unauthenticated("memory", "expired"));
         let err = stop_user_runs(&m, &ids(&["a1", "a2"])).await.unwrap_err();
         assert!(matches!(err, AppError::Misconfigured(_)), "{err}");
     }
@@ -314,11 +301,7 @@ mod tests {
                 runs: runs.clone(),
                 chunk: Some(0),
                 round: None,
-                error: CancelError::Provider {
-                    backend: "mock",
-                    status: Some(502),
-                    message: "bad gateway".into(),
-                },
+                error: CancelError::provider("mock", Some(502), "bad gateway"),
             });
             Ok(report)
         });

@@ -30,11 +30,11 @@ use std::str::FromStr;
 
 pub use wfcancel_core::{
     AddressError, AllRuns, BulkActionState, BulkFailure, BulkOptions, BulkReport, CancelError, CancelMode,
-    CancelOptions, CancelOutcome, CancelledRun, Capabilities, DEFAULT_CONCURRENCY, DEFAULT_MAX_ROUNDS,
-    DEFAULT_PAGE_SIZE, ErrorKind, FilterCapabilities, FilterField, Interruption, NotFoundKind, Owner, OwnerKind,
-    Progress, ProgressFn, ROUTER, RateLimitKind, RetryPolicy, Router, RunFilter, RunOutcome, RunRef, RunState,
-    SecretToken, Selector, StopHandle, UrlMatch, WaitOptions, WorkflowCanceller, WorkflowCancellerExt, async_trait,
-    epoch_millis, from_epoch_millis, url_host, url_path,
+    CancelOptions, CancelOutcome, CancelledRun, Capabilities, ConfigProblem, ConfigSetting, DEFAULT_CONCURRENCY,
+    DEFAULT_MAX_ROUNDS, DEFAULT_PAGE_SIZE, ErrorKind, ErrorSource, FilterCapabilities, FilterField, Inactive,
+    Interruption, NotFoundKind, Owner, OwnerKind, Progress, ProgressFn, ROUTER, RateLimitKind, RetryPolicy, Router,
+    RunFilter, RunOutcome, RunRef, RunState, SecretToken, Selector, StopHandle, UrlMatch, WaitOptions,
+    WorkflowCanceller, WorkflowCancellerExt, async_trait, epoch_millis, from_epoch_millis, url_host, url_path,
 };
 
 #[cfg(feature = "memory")]
@@ -187,8 +187,10 @@ impl FromStr for Backend {
             .copied()
             .find(|b| b.as_str().eq_ignore_ascii_case(t))
             .ok_or_else(|| {
-                CancelError::config(
+                CancelError::config_of(
                     "wfcancel",
+                    ConfigSetting::Backend,
+                    ConfigProblem::Invalid,
                     format!("unknown backend {t:?}; expected one of: upstash, agno, memory"),
                 )
             })
@@ -241,12 +243,16 @@ pub fn default_backend() -> Result<Backend, CancelError> {
     match real.as_slice() {
         [one] => Ok(*one),
         [] if Backend::Memory.is_compiled() => Ok(Backend::Memory),
-        [] => Err(CancelError::config(
+        [] => Err(CancelError::config_of(
             "wfcancel",
+            ConfigSetting::Backend,
+            ConfigProblem::NotCompiledIn,
             "no backend is compiled in; enable the `upstash`, `agno` or `memory` feature",
         )),
-        many => Err(CancelError::config(
+        many => Err(CancelError::config_of(
             "wfcancel",
+            ConfigSetting::Backend,
+            ConfigProblem::Missing,
             format!(
                 "several backends are compiled in ({}); set {BACKEND_ENV} to choose one",
                 many.iter().map(|b| b.as_str()).collect::<Vec<_>>().join(", ")
@@ -277,13 +283,20 @@ pub fn build(
         #[cfg(feature = "memory")]
         Backend::Memory => Ok(Box::new(InMemoryCanceller::new())),
         #[allow(unreachable_patterns)]
-        _ => Err(CancelError::config(backend.as_str(), "this backend is not compiled in")),
+        _ => Err(CancelError::config_of(
+            backend.as_str(),
+            ConfigSetting::Backend,
+            ConfigProblem::NotCompiledIn,
+            "this backend is not compiled in",
+        )),
     }
 }
 
 fn not_compiled(backend: Backend, what: &str) -> CancelError {
-    CancelError::config(
+    CancelError::config_of(
         backend.as_str(),
+        ConfigSetting::Backend,
+        ConfigProblem::NotCompiledIn,
         format!("{what}; enable the `{}` feature of wfcancel", backend.feature()),
     )
 }

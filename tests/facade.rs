@@ -45,7 +45,7 @@ async fn memory_backend_from_env() {
     assert_eq!(c.backend(), "memory");
     assert_eq!(
         c.cancel(&wfcancel::RunRef::new("unknown")).await.unwrap(),
-        wfcancel::CancelOutcome::NotActive
+        wfcancel::CancelOutcome::NotActive(wfcancel::Inactive::NoSuchRun)
     );
 }
 

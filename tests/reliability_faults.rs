@@ -271,7 +271,7 @@ async fn upstash_10k_single_cancels_under_a_fault_storm() {
                 assert!(active.contains(id), "{id} reported cancelled but was not running");
                 assert_eq!(state, UpstashState::Canceled, "{id} reported cancelled");
             }
-            CancelOutcome::NotActive => {
+            CancelOutcome::NotActive(_) => {
                 assert!(!active.contains(id), "{id} was running but reported not active");
             }
             other => panic!("{id}: {other:?}"),

@@ -9,6 +9,7 @@
 mod checks;
 
 use std::path::PathBuf;
+use wfcancel::Inactive;
 
 type Check = fn(&[u8]);
 
@@ -101,7 +102,7 @@ fn the_single_cancel_answers_pass_the_checks_and_map_as_documented() {
             404,
             JSON,
             br#"{"error":"workflowRun not found"}"#,
-            Want::Outcome(CancelOutcome::NotActive),
+            Want::Outcome(CancelOutcome::NotActive(Inactive::Unspecified)),
         ),
         (
             404,

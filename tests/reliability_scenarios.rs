@@ -12,6 +12,7 @@ mod reliability_support;
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
+use wfcancel::Inactive;
 
 use reliability_support as rs;
 use wfcancel::HttpConfig;
@@ -168,7 +169,7 @@ async fn a_lost_answer_then_a_retry_under_counts_and_never_over_counts() {
         emu.requests()
     })
     .await;
-    assert_eq!(r, Ok(CancelOutcome::NotActive));
+    assert_eq!(r, Ok(CancelOutcome::NotActive(Inactive::Unspecified)));
     assert_eq!(emu.state(UP_RUN), Some(UpstashState::Canceled));
     assert_eq!(emu.cancelled(), 1, "the server cancelled it once");
     // The lost attempt and its retry (answered 404: the path endpoint's answer is about this run

@@ -12,7 +12,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use wfcancel_agno::fuzz as agno;
 use wfcancel_core::http::{HeaderMap, HeaderValue, RetryDecision, parse_retry_after, readable_body as readable};
-use wfcancel_core::{CancelError, CancelOutcome, NotFoundKind, RateLimitKind, RunRef};
+use wfcancel_core::{CancelError, CancelOutcome, Inactive, NotFoundKind, RateLimitKind, RunRef};
 use wfcancel_upstash::fuzz as upstash;
 
 pub const HEADER_NAMES: [&str; 10] = [
@@ -193,7 +193,7 @@ pub fn upstash_answers(data: &[u8]) {
             let expected = if ok {
                 CancelOutcome::Cancelled
             } else {
-                CancelOutcome::NotActive
+                CancelOutcome::NotActive(Inactive::Unspecified)
             };
             assert_eq!(*outcome, expected, "status {status}");
         }
@@ -295,7 +295,7 @@ pub fn agno_answers(data: &[u8]) {
                 } else {
                     assert_eq!(
                         (status, *o),
-                        (500, CancelOutcome::NotActive),
+                        (500, CancelOutcome::NotActive(Inactive::Unspecified)),
                         "only a 2.x 500 means nothing to cancel"
                     );
                 }

@@ -14,6 +14,9 @@ Environment (flags win over env):
 Workflows:
     slow-steps  N (default 5) async steps step1..stepN, each sleeping 1 s, then logging its line
     quick       one async step "quick1" that logs its line and returns at once
+    long-steps  60 async steps of --step-seconds each (a run that stays RUNNING for a minute,
+                for the conformance suite; cancelled, it stops at the next step boundary)
+    failing     a workflow function that raises: its run ends ERROR
 
 Prints nothing but errors; exits on SIGTERM / SIGINT.
 """
@@ -82,9 +85,18 @@ def build_app(a):
     )
     quick = Workflow(id="quick", name="quick", db=db, telemetry=False,
                      steps=[make_step("quick1", 0, a.step_log)])
+    long = Workflow(id="long-steps", name="long-steps", db=db, telemetry=False,
+                    steps=[make_step(f"long{i}", a.step_seconds, None) for i in range(1, 61)])
+
+    # A step's exception is retried and then swallowed (the run still ends COMPLETED); an
+    # exception from the workflow function itself ends the run ERROR.
+    async def explode(workflow, execution_input):
+        raise RuntimeError("failing on purpose (wfcancel live test)")
+
+    failing = Workflow(id="failing", name="failing", db=db, telemetry=False, steps=explode)
     agent_os = AgentOS(
         id="wfcancel-live",
-        workflows=[slow, quick],
+        workflows=[slow, quick, long, failing],
         db=db,
         telemetry=False,
     )

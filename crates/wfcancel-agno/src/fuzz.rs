@@ -22,11 +22,7 @@ fn map(
 }
 
 fn unexpected(answer: Answer) -> CancelError {
-    CancelError::Provider {
-        backend: crate::BACKEND,
-        status: None,
-        message: format!("internal: mapped to {answer:?}"),
-    }
+    CancelError::provider(crate::BACKEND, None, format!("internal: mapped to {answer:?}"))
 }
 
 /// What a cancel of `run` makes of an answer, and whether it would be retried.

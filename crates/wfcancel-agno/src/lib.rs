@@ -14,7 +14,7 @@
 //! // Agno cancels cooperatively: "requested", the run stops at its next checkpoint
 //! // (or "not active" when it is already over).
 //! let outcome = agno.cancel(&run).await?;
-//! assert!(matches!(outcome, CancelOutcome::Requested | CancelOutcome::NotActive));
+//! assert!(matches!(outcome, CancelOutcome::Requested | CancelOutcome::NotActive(_)));
 //!
 //! // Or cancel and wait for the terminal state (needs the session id).
 //! let done = agno.cancel_and_wait(&run, WaitOptions::with_timeout(Duration::from_secs(30))).await?;
@@ -58,8 +58,8 @@ mod request;
 
 use wfcancel_core::http::{Call, HttpClient};
 use wfcancel_core::{
-    BulkOptions, BulkReport, CancelError, CancelOptions, CancelOutcome, Capabilities, RunRef, RunState, Selector,
-    WorkflowCanceller, async_trait, fan_out,
+    BulkOptions, BulkReport, CancelError, CancelOptions, CancelOutcome, Capabilities, Inactive, RunRef, RunState,
+    Selector, WorkflowCanceller, async_trait, fan_out,
 };
 
 pub use config::{AgnoCancellerBuilder, DEFAULT_BASE_URL, ENV_SECURITY_KEY, ENV_URL};
@@ -325,21 +325,14 @@ fn in_list(e: CancelError, index: usize) -> CancelError {
             backend,
             field,
             message,
-        } => CancelError::InvalidInput {
-            backend,
-            field,
-            message: format!("run #{index}: {message}"),
-        },
+            ..
+        } => CancelError::invalid_input(backend, field, format!("run #{index}: {message}")),
         other => other,
     }
 }
 
 fn unexpected(op: Op, answer: Answer) -> CancelError {
-    CancelError::Provider {
-        backend: BACKEND,
-        status: None,
-        message: format!("internal: {} mapped to {answer:?}", op.name()),
-    }
+    CancelError::provider(BACKEND, None, format!("internal: {} mapped to {answer:?}", op.name()))
 }
 
 #[async_trait]
@@ -381,7 +374,7 @@ impl WorkflowCanceller for AgnoCanceller {
             .await
             .is_some_and(|s| s.is_terminal())
         {
-            return Ok(CancelOutcome::NotActive);
+            return Ok(CancelOutcome::NotActive(Inactive::Finished));
         }
         match self.send_built(&call, req, Op::Cancel, run, true).await? {
             Answer::Outcome(o) => Ok(o),

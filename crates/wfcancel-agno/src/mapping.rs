@@ -20,7 +20,7 @@
 
 use serde_json::Value;
 use wfcancel_core::http::{HttpResponse, RetryDecision, parse_retry_after, readable_body};
-use wfcancel_core::{CancelError, CancelOutcome, NotFoundKind, OwnerKind, RateLimitKind, RunRef, RunState};
+use wfcancel_core::{CancelError, CancelOutcome, Inactive, NotFoundKind, OwnerKind, RateLimitKind, RunRef, RunState};
 
 use crate::BACKEND;
 use crate::request::Op;
@@ -49,14 +49,14 @@ fn cancel_accepted(body: &[u8]) -> Result<CancelOutcome, CancelError> {
     if body.iter().all(u8::is_ascii_whitespace) || serde_json::from_slice::<serde_json::Value>(body).is_ok() {
         return Ok(CancelOutcome::Requested);
     }
-    Err(CancelError::Decode {
-        backend: BACKEND,
-        message: format!(
+    Err(CancelError::decode(
+        BACKEND,
+        format!(
             "a cancel was answered 2xx with a body that is not JSON ({}); AgentOS answers {{}}: \
              does the base URL (AGENTOS_URL) point at an AgentOS?",
             readable_body(body)
         ),
-    })
+    ))
 }
 
 /// Turns any AgentOS answer into an outcome, a state or a [`CancelError`].
@@ -77,62 +77,39 @@ pub(crate) fn map_answer(ctx: &Context<'_>, resp: &HttpResponse) -> Result<Answe
             } else {
                 format!("{detail}; no security key is configured (set OS_SECURITY_KEY)")
             };
-            CancelError::Unauthenticated {
-                backend: BACKEND,
-                message,
-            }
+            CancelError::unauthenticated(BACKEND, message)
         }
-        403 => CancelError::PermissionDenied {
-            backend: BACKEND,
-            message: detail,
-        },
-        400 | 422 => CancelError::InvalidRequest {
-            backend: BACKEND,
-            status,
-            message: detail,
-        },
-        405 => CancelError::Provider {
-            backend: BACKEND,
-            status: Some(status),
-            message: format!(
+        403 => CancelError::permission_denied(BACKEND, detail),
+        400 | 422 => CancelError::invalid_request(BACKEND, status, detail),
+        405 => CancelError::provider(
+            BACKEND,
+            Some(status),
+            format!(
                 "{detail}: the server has no {} route for this path; check that the base URL points at an AgentOS (2.x or later)",
                 match ctx.op {
                     Op::Cancel => "POST",
                     Op::Status => "GET",
                 }
             ),
-        },
-        429 => CancelError::RateLimited {
-            backend: BACKEND,
-            retry_after: resp
-                .headers
+        ),
+        429 => CancelError::rate_limited(
+            BACKEND,
+            RateLimitKind::Unspecified,
+            resp.headers
                 .get("retry-after")
                 .and_then(|v| parse_retry_after(v, std::time::SystemTime::now())),
-            limit: RateLimitKind::Unspecified,
-            message: detail,
-        },
-        501 => CancelError::Unsupported {
-            backend: BACKEND,
-            operation: format!("{} of run {:?}: {detail}", ctx.op.name(), ctx.run.run_id()),
-        },
+            detail,
+        ),
+        501 => CancelError::unsupported(
+            BACKEND,
+            format!("{} of run {:?}: {detail}", ctx.op.name(), ctx.run.run_id()),
+        ),
         500 if ctx.op == Op::Cancel && is_nothing_to_cancel(&detail) => {
-            return Ok(Answer::Outcome(CancelOutcome::NotActive));
+            return Ok(Answer::Outcome(CancelOutcome::NotActive(Inactive::Unspecified)));
         }
-        408 | 500..=599 => CancelError::Provider {
-            backend: BACKEND,
-            status: Some(status),
-            message: detail,
-        },
-        400..=499 => CancelError::InvalidRequest {
-            backend: BACKEND,
-            status,
-            message: detail,
-        },
-        _ => CancelError::Provider {
-            backend: BACKEND,
-            status: Some(status),
-            message: format!("unexpected answer: {detail}"),
-        },
+        408 | 500..=599 => CancelError::provider(BACKEND, Some(status), detail),
+        400..=499 => CancelError::invalid_request(BACKEND, status, detail),
+        _ => CancelError::provider(BACKEND, Some(status), format!("unexpected answer: {detail}")),
     };
     Err(err)
 }
@@ -169,28 +146,21 @@ fn not_found(ctx: &Context<'_>, detail: String) -> CancelError {
         (NotFoundKind::Run, Some(ctx.run.run_id().to_owned()))
     } else if let Some((what, id)) = slash_id(ctx.run) {
         // Starlette routes on the decoded path: `%2F` becomes `/` and no route matches.
-        return CancelError::NotFound {
-            backend: BACKEND,
+        return CancelError::not_found(
+            BACKEND,
             what,
-            id: Some(id),
-            message: format!(
-                "{detail}: AgentOS decodes `%2F` before routing, so an id containing `/` cannot be addressed"
-            ),
-        };
+            Some(id),
+            format!("{detail}: AgentOS decodes `%2F` before routing, so an id containing `/` cannot be addressed"),
+        );
     } else {
-        return CancelError::NotFound {
-            backend: BACKEND,
-            what: NotFoundKind::Other,
-            id: None,
-            message: format!("{detail} (no such endpoint: check that the base URL points at an AgentOS)"),
-        };
+        return CancelError::not_found(
+            BACKEND,
+            NotFoundKind::Other,
+            None,
+            format!("{detail} (no such endpoint: check that the base URL points at an AgentOS)"),
+        );
     };
-    CancelError::NotFound {
-        backend: BACKEND,
-        what,
-        id,
-        message: detail,
-    }
+    CancelError::not_found(BACKEND, what, id, detail)
 }
 
 /// The first id of the request that contains `/` (the run's, else its owner's), with its kind.
@@ -265,40 +235,44 @@ fn validation_errors(items: &[Value]) -> String {
 /// A run's state from a status answer: `{"status": "RUNNING", ...}` (other fields ignored).
 /// An empty or `null` body means the server does not know the run.
 fn decode_state(run: &RunRef, body: &[u8]) -> Result<RunState, CancelError> {
-    let run_not_found = || CancelError::NotFound {
-        backend: BACKEND,
-        what: NotFoundKind::Run,
-        id: Some(run.run_id().to_owned()),
-        message: "the server returned no run".to_owned(),
+    let run_not_found = || {
+        CancelError::not_found(
+            BACKEND,
+            NotFoundKind::Run,
+            Some(run.run_id().to_owned()),
+            "the server returned no run".to_owned(),
+        )
     };
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err(run_not_found());
     }
-    let json: Value = serde_json::from_slice(body).map_err(|e| CancelError::Decode {
-        backend: BACKEND,
-        message: format!("the run status is not JSON ({e}): {}", readable_body(body)),
+    let json: Value = serde_json::from_slice(body).map_err(|e| {
+        CancelError::decode(
+            BACKEND,
+            format!("the run status is not JSON ({e}): {}", readable_body(body)),
+        )
     })?;
     match &json {
         Value::Null => Err(run_not_found()),
         Value::Object(map) => match map.get("status") {
             Some(Value::String(s)) => Ok(parse_state(s)),
             Some(Value::Null) | None if map.is_empty() => Err(run_not_found()),
-            Some(other) => Err(CancelError::Decode {
-                backend: BACKEND,
-                message: format!("the run's `status` is not a string: {other}"),
-            }),
-            None => Err(CancelError::Decode {
-                backend: BACKEND,
-                message: format!("the run has no `status` field: {}", readable_body(body)),
-            }),
+            Some(other) => Err(CancelError::decode(
+                BACKEND,
+                format!("the run's `status` is not a string: {other}"),
+            )),
+            None => Err(CancelError::decode(
+                BACKEND,
+                format!("the run has no `status` field: {}", readable_body(body)),
+            )),
         },
-        other => Err(CancelError::Decode {
-            backend: BACKEND,
-            message: format!(
+        other => Err(CancelError::decode(
+            BACKEND,
+            format!(
                 "expected a run object, got: {}",
                 readable_body(other.to_string().as_bytes())
             ),
-        }),
+        )),
     }
 }
 
@@ -414,7 +388,10 @@ mod tests {
             "Failed to cancel run - run not found or already completed",
         ] {
             let body = format!(r#"{{"detail":"{d}"}}"#);
-            assert_eq!(cancel(500, &body), Ok(Answer::Outcome(CancelOutcome::NotActive)));
+            assert_eq!(
+                cancel(500, &body),
+                Ok(Answer::Outcome(CancelOutcome::NotActive(Inactive::Unspecified)))
+            );
             assert!(matches!(
                 status(500, &body),
                 Err(CancelError::Provider { status: Some(500), .. })

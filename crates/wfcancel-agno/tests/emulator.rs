@@ -6,6 +6,7 @@ mod common;
 use std::time::Duration;
 
 use wfcancel_agno::AgnoCanceller;
+use wfcancel_core::Inactive;
 use wfcancel_core::{
     BulkOptions, CancelError, CancelOutcome, NotFoundKind, OwnerKind, RunRef, RunState, Selector, WaitOptions,
     WorkflowCanceller, WorkflowCancellerExt,
@@ -74,7 +75,7 @@ async fn cancel_and_wait_end_to_end() {
     );
     assert_eq!(emu.status(run.run_id()), Some(AgnoStatus::Cancelled));
     // Once it is over, cancelling again is NotActive.
-    assert_eq!(c.cancel(&run).await, Ok(CancelOutcome::NotActive));
+    assert_eq!(c.cancel(&run).await, Ok(CancelOutcome::NotActive(Inactive::Finished)));
     emu.shutdown().await;
 }
 
@@ -228,11 +229,11 @@ async fn a_2x_server_says_not_active_in_one_request() {
         .unwrap();
     assert_eq!(
         c.cancel(&RunRef::new("done").workflow("wf")).await,
-        Ok(CancelOutcome::NotActive)
+        Ok(CancelOutcome::NotActive(Inactive::Unspecified))
     );
     assert_eq!(
         c.cancel(&RunRef::new("unknown").workflow("wf")).await,
-        Ok(CancelOutcome::NotActive)
+        Ok(CancelOutcome::NotActive(Inactive::Unspecified))
     );
     let stats = emu.stats();
     assert_eq!(stats.endpoint(Endpoint::AgnoCancel), 2, "never retried: {stats:?}");
@@ -251,14 +252,7 @@ async fn a_proxy_error_page_reads_as_its_title() {
         .cancel(&RunRef::new("r").workflow("wf").session("s"))
         .await
         .unwrap_err();
-    assert_eq!(
-        err,
-        CancelError::Provider {
-            backend: "agno",
-            status: Some(502),
-            message: "502 Error".into()
-        }
-    );
+    assert_eq!(err, CancelError::provider("agno", Some(502), "502 Error"));
     assert_eq!(emu.status("r"), Some(AgnoStatus::Running));
     emu.shutdown().await;
 }

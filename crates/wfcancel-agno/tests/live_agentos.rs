@@ -22,9 +22,11 @@ use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+use wfcancel_core::Inactive;
 
 use futures::future::join_all;
 use wfcancel_agno::AgnoCanceller;
+use wfcancel_core::conformance;
 use wfcancel_core::{
     BulkOptions, CancelError, CancelOutcome, NotFoundKind, RunRef, RunState, Selector, WaitOptions, WorkflowCanceller,
     WorkflowCancellerExt,
@@ -237,7 +239,10 @@ async fn live_agentos_cancels_for_real() {
 
     // 2. A second cancel of the cancelled run is NotActive (the state check sees it is over);
     //    without the check, AgentOS's bare 200 is all there is: Requested.
-    assert_eq!(agno.cancel(&run).await, Ok(CancelOutcome::NotActive));
+    assert_eq!(
+        agno.cancel(&run).await,
+        Ok(CancelOutcome::NotActive(Inactive::Finished))
+    );
     let unchecked = AgnoCanceller::builder()
         .base_url(&server.base)
         .security_key(KEY)
@@ -254,7 +259,7 @@ async fn live_agentos_cancels_for_real() {
     let done = agno.cancel_and_wait(&quick, wait).await.expect("cancel completed run");
     assert_eq!(
         (done.outcome, done.state),
-        (CancelOutcome::NotActive, RunState::Completed)
+        (CancelOutcome::NotActive(Inactive::Finished), RunState::Completed)
     );
 
     // 4. Authentication.
@@ -368,5 +373,130 @@ async fn live_agentos_cancels_for_real() {
         assert!(steps.len() <= 2, "run {r} ran {steps:?}");
     }
     eprintln!("live_agentos: 50 runs cancelled through cancel_many");
+
+    // 7. The conformance suite on the real server: the canceller as the live test builds it
+    //    (state check on), then with the builder's default (no state check).
+    let harness = LiveHarness {
+        server: &server,
+        http: http.clone(),
+    };
+    for checked in [true, false] {
+        let c = AgnoCanceller::builder()
+            .base_url(&server.base)
+            .security_key(KEY)
+            .http_config(common::fast_retries(3))
+            .check_state_before_cancel(checked)
+            .build()
+            .expect("canceller");
+        let summary = conformance::run_all(&c, &harness).await;
+        eprintln!("live_agentos: conformance (state check {checked}): {summary}");
+        for check in [
+            "idempotent_cancel",
+            "not_active",
+            "bulk_ids_accounting",
+            "modes",
+            "duplicates",
+        ] {
+            assert!(summary.ran.contains(&check), "{check} did not run: {summary}");
+        }
+    }
     drop(server);
+}
+
+/// Seeds runs on the live AgentOS for the conformance suite: a running run is a `long-steps` run
+/// (60 one-second steps) seen `RUNNING`; a completed one a `quick` run, a failed one a `failing`
+/// run, a cancelled one a `long-steps` run cancelled through the raw API, each waited for. The
+/// server picks run ids, so the seed's id names nothing; states the server cannot be put in on
+/// demand (pending, paused) are seeded running, which the checks treat alike (active).
+struct LiveHarness<'a> {
+    server: &'a LiveServer,
+    http: reqwest::Client,
+}
+
+impl LiveHarness<'_> {
+    /// The run's status as AgentOS reports it (`None` on 404), read without the canceller.
+    async fn raw_status(&self, run: &RunRef) -> Option<String> {
+        let owner = run.owner().expect("live runs have an owner");
+        let resp = self
+            .http
+            .get(format!(
+                "{}/workflows/{}/runs/{}",
+                self.server.base,
+                owner.id,
+                run.run_id()
+            ))
+            .query(&[("session_id", run.session_id().unwrap_or_default())])
+            .bearer_auth(KEY)
+            .send()
+            .await
+            .expect("status read");
+        if resp.status() == reqwest::StatusCode::NOT_FOUND {
+            return None;
+        }
+        assert!(resp.status().is_success(), "status read of {run}: {}", resp.status());
+        let body = resp.bytes().await.expect("status body");
+        let json: serde_json::Value = serde_json::from_slice(&body).expect("status JSON");
+        json["status"].as_str().map(str::to_owned)
+    }
+
+    /// Polls (bounded) until the run's status is `want`.
+    async fn wait_for(&self, run: &RunRef, want: &str) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let now = self.raw_status(run).await;
+            if now.as_deref() == Some(want) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "run {run} did not reach {want} within 30 s (last: {now:?})"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+#[wfcancel_core::async_trait]
+impl conformance::Harness for LiveHarness<'_> {
+    async fn seed(&self, seed: conformance::SeedRun) -> RunRef {
+        let (workflow, want) = match seed.state {
+            RunState::Completed => ("quick", "COMPLETED"),
+            RunState::Failed => ("failing", "ERROR"),
+            _ => ("long-steps", "RUNNING"),
+        };
+        let run = self.server.start_run(&self.http, workflow).await;
+        self.wait_for(&run, want).await;
+        if seed.state == RunState::Cancelled {
+            let resp = self
+                .http
+                .post(format!(
+                    "{}/workflows/long-steps/runs/{}/cancel",
+                    self.server.base,
+                    run.run_id()
+                ))
+                .bearer_auth(KEY)
+                .send()
+                .await
+                .expect("raw cancel");
+            assert!(resp.status().is_success(), "raw cancel: {}", resp.status());
+            self.wait_for(&run, "CANCELLED").await;
+        }
+        run
+    }
+
+    async fn true_state(&self, run: &RunRef) -> Option<RunState> {
+        self.raw_status(run).await.map(|s| match s.as_str() {
+            "PENDING" => RunState::Pending,
+            "RUNNING" => RunState::Running,
+            "PAUSED" => RunState::Paused,
+            "COMPLETED" => RunState::Completed,
+            "CANCELLED" => RunState::Cancelled,
+            "ERROR" => RunState::Failed,
+            other => RunState::unknown(other, false),
+        })
+    }
+
+    fn unknown_run(&self, id: &str) -> RunRef {
+        RunRef::new(id).workflow("long-steps").session(format!("{id}-session"))
+    }
 }

@@ -7,6 +7,7 @@ use std::time::Duration;
 use common::canceller;
 use mockito::{Server, ServerGuard};
 use wfcancel_agno::AgnoCanceller;
+use wfcancel_core::Inactive;
 use wfcancel_core::{CancelError, CancelOutcome, NotFoundKind, RunRef, RunState, WorkflowCanceller};
 
 const CANCEL_PATH: &str = "/workflows/wf/runs/r1/cancel";
@@ -80,6 +81,7 @@ async fn not_found_names_what_and_which() {
                     what,
                     id: Some(got),
                     message,
+                    ..
                 } => {
                     assert_eq!((*what, got.as_str(), message.as_str()), (kind, id, detail));
                 }
@@ -179,6 +181,7 @@ async fn unauthenticated_both_bodies() {
             CancelError::Unauthenticated {
                 backend: "agno",
                 message,
+                ..
             } => assert_eq!(message, detail),
             other => panic!("{other:?}"),
         }
@@ -206,13 +209,7 @@ async fn permission_denied() {
     let err = cancel_answered(403, &format!(r#"{{"detail":"{detail}"}}"#), 1)
         .await
         .unwrap_err();
-    assert_eq!(
-        err,
-        CancelError::PermissionDenied {
-            backend: "agno",
-            message: detail.into()
-        }
-    );
+    assert_eq!(err, CancelError::permission_denied("agno", detail));
 }
 
 #[tokio::test]
@@ -222,11 +219,7 @@ async fn bad_request_and_validation_errors() {
         .unwrap_err();
     assert_eq!(
         err,
-        CancelError::InvalidRequest {
-            backend: "agno",
-            status: 400,
-            message: "session_id is required for this action".into()
-        }
+        CancelError::invalid_request("agno", 400, "session_id is required for this action")
     );
     let body = r#"{"detail":[{"type":"missing","loc":["query","session_id"],"msg":"Field required","input":null}]}"#;
     for err in [
@@ -235,11 +228,7 @@ async fn bad_request_and_validation_errors() {
     ] {
         assert_eq!(
             err,
-            CancelError::InvalidRequest {
-                backend: "agno",
-                status: 422,
-                message: "query.session_id: Field required".into()
-            }
+            CancelError::invalid_request("agno", 422, "query.session_id: Field required")
         );
         assert_eq!(
             err.to_string(),
@@ -284,6 +273,7 @@ async fn not_implemented_is_unsupported() {
         CancelError::Unsupported {
             backend: "agno",
             operation,
+            ..
         } => {
             assert!(
                 operation.contains("This agent does not support cancel_run"),
@@ -302,7 +292,7 @@ async fn old_servers_failed_to_cancel_is_not_active_and_not_retried() {
     ] {
         // `expect(1)`: the plumbing would retry a 500 three times; this one must not be.
         let out = cancel_answered(500, &format!(r#"{{"detail":"{detail}"}}"#), 1).await;
-        assert_eq!(out, Ok(CancelOutcome::NotActive), "{detail}");
+        assert_eq!(out, Ok(CancelOutcome::NotActive(Inactive::Unspecified)), "{detail}");
     }
 }
 
@@ -312,24 +302,10 @@ async fn other_server_faults_are_provider_errors_after_retries() {
     let err = cancel_answered(500, r#"{"detail":"database is locked"}"#, 3)
         .await
         .unwrap_err();
-    assert_eq!(
-        err,
-        CancelError::Provider {
-            backend: "agno",
-            status: Some(500),
-            message: "database is locked".into()
-        }
-    );
+    assert_eq!(err, CancelError::provider("agno", Some(500), "database is locked"));
     assert!(err.is_retryable());
     let err = status_answered_with_hits(503, "", 3).await.unwrap_err();
-    assert_eq!(
-        err,
-        CancelError::Provider {
-            backend: "agno",
-            status: Some(503),
-            message: "(empty body)".into()
-        }
-    );
+    assert_eq!(err, CancelError::provider("agno", Some(503), "(empty body)"));
 }
 
 async fn status_answered_with_hits(status: usize, body: &str, hits: usize) -> Result<RunState, CancelError> {
@@ -344,37 +320,18 @@ async fn status_answered_with_hits(status: usize, body: &str, hits: usize) -> Re
 async fn non_json_bodies_still_read() {
     let html = "<!DOCTYPE html><html><head><title>502 Bad Gateway</title></head><body><h1>502</h1>nginx</body></html>";
     let err = cancel_answered(502, html, 3).await.unwrap_err();
-    assert_eq!(
-        err,
-        CancelError::Provider {
-            backend: "agno",
-            status: Some(502),
-            message: "502 Bad Gateway".into()
-        }
-    );
+    assert_eq!(err, CancelError::provider("agno", Some(502), "502 Bad Gateway"));
     let err = cancel_answered(500, "Internal Server Error", 3).await.unwrap_err();
     assert_eq!(
         err.to_string(),
         "agno: provider error (HTTP 500): Internal Server Error"
     );
     let err = cancel_answered(401, "", 1).await.unwrap_err();
-    assert_eq!(
-        err,
-        CancelError::Unauthenticated {
-            backend: "agno",
-            message: "(empty body)".into()
-        }
-    );
+    assert_eq!(err, CancelError::unauthenticated("agno", "(empty body)"));
     let err = cancel_answered(403, "<html><body>Forbidden by proxy</body></html>", 1)
         .await
         .unwrap_err();
-    assert_eq!(
-        err,
-        CancelError::PermissionDenied {
-            backend: "agno",
-            message: "Forbidden by proxy".into()
-        }
-    );
+    assert_eq!(err, CancelError::permission_denied("agno", "Forbidden by proxy"));
     // A status body that is not JSON is a decode error naming what came back.
     match status_answered(200, "<html><title>Login</title></html>").await {
         Err(CancelError::Decode { message, .. }) => assert!(message.contains("Login"), "{message}"),

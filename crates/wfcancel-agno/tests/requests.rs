@@ -4,6 +4,7 @@ mod common;
 
 use common::canceller;
 use mockito::{Matcher, Server};
+use wfcancel_core::Inactive;
 use wfcancel_core::{BulkOptions, CancelError, CancelOutcome, RunRef, RunState, Selector, WorkflowCanceller};
 
 fn user_agent() -> Matcher {
@@ -83,7 +84,11 @@ async fn state_check_finished_run_is_not_active_and_not_cancelled() {
         let body = format!(r#"{{"status":"{status}"}}"#);
         let (get, post) = state_then_cancel(&mut server, 200, &body, 1, 0).await;
         let c = canceller(&server.url(), None);
-        assert_eq!(c.cancel(&wf_run()).await, Ok(CancelOutcome::NotActive), "{status}");
+        assert_eq!(
+            c.cancel(&wf_run()).await,
+            Ok(CancelOutcome::NotActive(Inactive::Finished)),
+            "{status}"
+        );
         get.assert_async().await;
         post.assert_async().await;
     }
@@ -335,6 +340,7 @@ async fn a_run_without_owner_is_refused_before_any_request() {
                 backend: "agno",
                 field: "owner",
                 message,
+                ..
             } => {
                 assert!(
                     message.contains(".workflow(id)")

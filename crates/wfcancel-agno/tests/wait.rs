@@ -13,6 +13,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use serde_json::{Value, json};
+use wfcancel_core::Inactive;
 use wfcancel_core::{CancelError, CancelOutcome, RunRef, RunState, WaitOptions, WorkflowCancellerExt};
 
 #[derive(Clone)]
@@ -123,7 +124,10 @@ async fn a_run_that_finished_first_is_reported_as_such() {
         let run = seed(&runs, status, status, Some(0));
         // The state check sees the run is over: nothing to cancel.
         let done = c.cancel_and_wait(&run, quick_wait(5_000)).await.unwrap();
-        assert_eq!((done.outcome, done.state), (CancelOutcome::NotActive, want.clone()));
+        assert_eq!(
+            (done.outcome, done.state),
+            (CancelOutcome::NotActive(Inactive::Finished), want.clone())
+        );
         // Without the check, AgentOS's 200 is all there is to go on.
         let unchecked = common::canceller_with(&base, None, false);
         let done = unchecked.cancel_and_wait(&run, quick_wait(5_000)).await.unwrap();
@@ -163,7 +167,7 @@ async fn a_run_that_never_stops_times_out_at_the_deadline() {
     let t0 = std::time::Instant::now();
     let err = c.cancel_and_wait(&run, quick_wait(300)).await.unwrap_err();
     assert!(
-        matches!(&err, CancelError::Timeout { backend: "agno", message } if message.contains("running")),
+        matches!(&err, CancelError::Timeout { backend: "agno", message, .. } if message.contains("running")),
         "{err:?}"
     );
     assert!(t0.elapsed() < Duration::from_secs(3), "{:?}", t0.elapsed());

@@ -1012,11 +1012,11 @@ impl WorkflowCanceller for OneBuildAgno {
         if resp.is_success() {
             Ok(CancelOutcome::Requested)
         } else {
-            Err(wfcancel_core::CancelError::Provider {
-                backend: "agno",
-                status: Some(resp.status),
-                message: resp.readable_body(),
-            })
+            Err(wfcancel_core::CancelError::provider(
+                "agno",
+                Some(resp.status),
+                resp.readable_body(),
+            ))
         }
     }
 }

@@ -198,8 +198,8 @@ pub async fn cancel(
                 Waited::Done(outcome, Some(Err(e))) => {
                     totals.requests += 1;
                     let answered = match outcome {
-                        wfcancel::CancelOutcome::NotActive => {
-                            format!("the cancel answered {outcome} (nothing to cancel)")
+                        wfcancel::CancelOutcome::NotActive(_) => {
+                            format!("the cancel answered {outcome}: nothing to cancel")
                         }
                         _ => format!("the cancel was accepted ({outcome}), then waiting failed"),
                     };

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::{Map, Value, json};
-use wfcancel::{BulkReport, CancelError, CancelOutcome, ErrorKind, RunRef, RunState};
+use wfcancel::{BulkReport, CancelError, CancelOutcome, ErrorKind, Inactive, RunRef, RunState};
 
 use crate::error::Failure;
 
@@ -23,7 +23,7 @@ fn outcome_label(o: CancelOutcome) -> &'static str {
     match o {
         CancelOutcome::Cancelled => "cancelled",
         CancelOutcome::Requested => "requested",
-        CancelOutcome::NotActive => "not-active",
+        CancelOutcome::NotActive(_) => "not-active",
         _ => "done",
     }
 }
@@ -353,9 +353,14 @@ impl Output {
             }
             self.object(m);
         } else {
+            // Why there was nothing to cancel, when the provider told.
+            let why = match outcome.inactive() {
+                Some(w @ (Inactive::Finished | Inactive::NoSuchRun)) => format!(" ({})", w.describe()),
+                _ => String::new(),
+            };
             match state {
-                Some(s) => self.line(&format!("{:<10} {} -> {s}", outcome_label(outcome), run_text(run))),
-                None => self.line(&format!("{:<10} {}", outcome_label(outcome), run_text(run))),
+                Some(s) => self.line(&format!("{:<10} {}{why} -> {s}", outcome_label(outcome), run_text(run))),
+                None => self.line(&format!("{:<10} {}{why}", outcome_label(outcome), run_text(run))),
             }
         }
     }
@@ -513,10 +518,7 @@ mod tests {
         t.not_active = 1;
         assert_eq!(t.exit_code(), EXIT_OK);
         t.failed = 1;
-        t.saw_error(&CancelError::Transport {
-            backend: "x",
-            message: "down".into(),
-        });
+        t.saw_error(&CancelError::transport("x", "down"));
         assert_eq!(t.exit_code(), EXIT_PARTIAL);
         t.not_active = 0;
         assert_eq!(t.exit_code(), EXIT_FAILURE);

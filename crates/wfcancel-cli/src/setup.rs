@@ -9,7 +9,8 @@ use wfcancel::backend::http::DEFAULT_CONNECT_TIMEOUT;
 use wfcancel::upstash::{UpstashBuilder, UpstashCanceller};
 
 use wfcancel::{
-    BACKEND_ENV, Backend, BulkOptions, CancelError, Router, RunRef, SecretToken, Selector, WorkflowCanceller,
+    BACKEND_ENV, Backend, BulkOptions, CancelError, ConfigProblem, ConfigSetting, Router, RunRef, SecretToken,
+    Selector, WorkflowCanceller,
 };
 
 use crate::cli::{BackendArg, Cli, Command};
@@ -358,19 +359,12 @@ fn build_configured(cli: &Cli, lookup: Lookup<'_>) -> Result<Client, Failure> {
 
 /// Whether a configuration error says the token is missing or empty (and nothing else).
 fn is_missing_token(e: &CancelError) -> bool {
-    match e {
-        CancelError::Config { message, .. } => message.starts_with("no token") || message.contains("token is empty"),
-        _ => false,
-    }
-}
-
-/// Whether a configuration error is the refusal of plain `http://` to a host that is not loopback.
-fn is_insecure_http_refusal(message: &str) -> bool {
-    message.contains("plain http://") && message.contains("loopback")
+    e.config_problem() == Some((ConfigSetting::Token, ConfigProblem::Missing))
 }
 
 fn config_failure(e: CancelError, backend: &str, explicit_token: bool) -> Failure {
     let missing_token = is_missing_token(&e);
+    let problem = e.config_problem();
     let message = e.to_string().replace(" or pass a token to the builder", "");
     let mut f = Failure::from(e);
     f.message = message;
@@ -387,7 +381,7 @@ fn config_failure(e: CancelError, backend: &str, explicit_token: bool) -> Failur
                 "export the variable named above, or read the {backend} token from another variable with --token-env NAME"
             ))
         }
-    } else if is_insecure_http_refusal(&f.message) {
+    } else if problem == Some((ConfigSetting::BaseUrl, ConfigProblem::InsecureHttp)) {
         f.message = f
             .message
             .replace("opt in with allow_insecure_http", "opt in with --allow-insecure-http");
@@ -395,7 +389,7 @@ fn config_failure(e: CancelError, backend: &str, explicit_token: bool) -> Failur
             "use https:// in --url or {var}; if the server is only reachable over plain http (a private network), \
              pass --allow-insecure-http or set {ALLOW_INSECURE_HTTP_ENV}=1 (the token then travels unencrypted)"
         ))
-    } else if f.message.contains("URL") || f.message.contains("http") {
+    } else if problem.is_some_and(|(setting, _)| setting == ConfigSetting::BaseUrl) {
         f.hint(format!("check --url or {var}"))
     } else {
         f

@@ -58,6 +58,6 @@ async fn a_zero_for_a_running_run_is_a_failure_not_not_active() {
             !stdout.lines().any(|l| l.starts_with("not-active")),
             "{args:?}: {stdout}"
         );
-        assert!(!stdout.contains("\"outcome\":\"not_active\""), "{args:?}: {stdout}");
+        assert!(!stdout.contains("not_active\":\""), "{args:?}: {stdout}");
     }
 }

@@ -703,7 +703,7 @@ impl BulkReport {
         match outcome {
             CancelOutcome::Cancelled => self.cancelled += 1,
             CancelOutcome::Requested => self.requested += 1,
-            CancelOutcome::NotActive => self.not_active += 1,
+            CancelOutcome::NotActive(_) => self.not_active += 1,
         }
         if keep {
             self.outcomes.push(RunOutcome::new(run, outcome));
@@ -718,7 +718,7 @@ impl BulkReport {
     /// ```
     /// use wfcancel_core::{BulkFailure, BulkReport, CancelError, RunRef};
     /// let mut report = BulkReport::new("memory");
-    /// let denied = CancelError::PermissionDenied { backend: "memory", message: "not yours".into() };
+    /// let denied = CancelError::permission_denied("memory", "not yours");
     /// report.record_failure(BulkFailure::new(vec![RunRef::new("r1")], denied));
     /// assert!(report.aborted.is_none(), "a 403 can concern one run only");
     /// report.record_failure(BulkFailure::new(vec![RunRef::new("r2")], CancelError::config("memory", "no token")));
@@ -871,12 +871,11 @@ impl BulkReport {
         for &i in &driven.abandoned {
             let failure = BulkFailure::new(
                 runs_of(i).to_vec(),
-                CancelError::Timeout {
+                CancelError::timeout(
                     backend,
-                    message:
-                        "abandoned at the bulk's deadline without an answer; the cancel may have reached the provider"
-                            .to_owned(),
-                },
+                    "abandoned at the bulk's deadline without an answer; the cancel may have reached the provider"
+                        .to_owned(),
+                ),
             );
             self.failed.push(if chunks { failure.chunk(i) } else { failure });
         }
@@ -901,7 +900,11 @@ mod tests {
         let mut r = BulkReport::new("memory");
         r.record(RunRef::new("a"), CancelOutcome::Cancelled, true);
         r.record(RunRef::new("b"), CancelOutcome::Requested, false);
-        r.record(RunRef::new("c"), CancelOutcome::NotActive, true);
+        r.record(
+            RunRef::new("c"),
+            CancelOutcome::NotActive(crate::Inactive::Finished),
+            true,
+        );
         r.record_failure(BulkFailure::new(
             vec![RunRef::new("d"), RunRef::new("e")],
             CancelError::unsupported("memory", "x"),

@@ -286,28 +286,28 @@ pub trait WorkflowCancellerExt: WorkflowCanceller {
             Polled::TimedOut {
                 last: Some(state),
                 read_pending: false,
-            } => Err(CancelError::Timeout {
+            } => Err(CancelError::timeout(
                 backend,
-                message: format!(
+                format!(
                     "run {} still {} after {:.1}s",
                     run.run_id(),
                     state,
                     opts.timeout.as_secs_f64()
                 ),
-            }),
+            )),
             Polled::TimedOut { last, .. } => {
                 let last = match &last {
                     Some(state) => format!("last known state: {state}"),
                     None => "its state was never read".to_owned(),
                 };
-                Err(CancelError::Timeout {
+                Err(CancelError::timeout(
                     backend,
-                    message: format!(
+                    format!(
                         "run {}: no terminal state within {:.1}s (a status read was still unanswered; {last})",
                         run.run_id(),
                         opts.timeout.as_secs_f64()
                     ),
-                })
+                ))
             }
         }
     }
@@ -358,27 +358,21 @@ pub trait WorkflowCancellerExt: WorkflowCanceller {
         }
         let outcome = self.cancel(run).await?;
         let answered = match outcome {
-            CancelOutcome::NotActive => format!("the cancel answered {outcome} (nothing to cancel)"),
+            CancelOutcome::NotActive(_) => format!("the cancel answered {outcome}: nothing to cancel"),
             _ => format!("the cancel was accepted ({outcome})"),
         };
         match self.wait_until_terminal(run, opts).await {
             Ok(state) => Ok(CancelledRun { outcome, state }),
-            Err(CancelError::Timeout { backend, message }) => Err(CancelError::Timeout {
-                backend,
-                message: format!("{answered}, but {message}"),
-            }),
-            Err(CancelError::NotFound {
-                backend,
-                what,
-                id,
-                message,
-            }) => Err(CancelError::NotFound {
-                backend,
-                what,
-                id,
-                message: format!("{answered}, then the status read did not find the run: {message}"),
-            }),
-            Err(e) => Err(e),
+            Err(mut e) => {
+                match &mut e {
+                    CancelError::Timeout { message, .. } => *message = format!("{answered}, but {message}"),
+                    CancelError::NotFound { message, .. } => {
+                        *message = format!("{answered}, then the status read did not find the run: {message}")
+                    }
+                    _ => {}
+                }
+                Err(e)
+            }
         }
     }
 }

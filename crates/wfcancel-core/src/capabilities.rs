@@ -138,6 +138,11 @@ pub struct Capabilities {
     pub forced: bool,
     /// Whether a reason ([`crate::CancelOptions::reason`]) reaches the provider.
     pub reason: bool,
+    /// Whether a cancel with nothing to cancel tells a finished run from one the provider does
+    /// not have ([`crate::Inactive::Finished`] / [`crate::Inactive::NoSuchRun`]); when `false`
+    /// it may answer [`crate::Inactive::Unspecified`], and says one of the two only when the
+    /// provider or a state read told it.
+    pub inactive_reasons: bool,
 }
 
 impl Default for Capabilities {
@@ -156,6 +161,7 @@ impl Default for Capabilities {
             graceful: true,
             forced: false,
             reason: false,
+            inactive_reasons: false,
         }
     }
 }

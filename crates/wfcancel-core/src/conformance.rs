@@ -39,7 +39,7 @@ use std::time::{Duration, SystemTime};
 use async_trait::async_trait;
 
 use crate::{
-    BulkOptions, BulkReport, CancelError, CancelMode, CancelOptions, CancelOutcome, Capabilities, ErrorKind,
+    BulkOptions, BulkReport, CancelError, CancelMode, CancelOptions, CancelOutcome, Capabilities, ErrorKind, Inactive,
     Interruption, RunFilter, RunRef, RunState, Selector, StopHandle, WaitOptions, WorkflowCanceller,
     WorkflowCancellerExt, from_epoch_millis, url_host, url_path,
 };
@@ -811,7 +811,7 @@ pub async fn check_idempotent_cancel(c: &dyn WorkflowCanceller, h: &dyn Harness)
     assert_stops(c, check, "first cancel of an active run", first);
     let second = ok(c, check, "second cancel", c.cancel(&run).await);
     let good = match second {
-        CancelOutcome::NotActive => true,
+        CancelOutcome::NotActive(_) => true,
         CancelOutcome::Requested => cooperative(c),
         _ => false,
     };
@@ -830,6 +830,13 @@ pub async fn check_idempotent_cancel(c: &dyn WorkflowCanceller, h: &dyn Harness)
         nothing_to_cancel(c, third),
         "cancel of a cancelled run: expected NotActive{}, got {third:?}",
         lenient_note(c)
+    );
+    ensure!(
+        c,
+        check,
+        truthful_reason(c, third, Inactive::Finished),
+        "cancel of a cancelled run: {}, got {third:?}",
+        reason_rule(c, Inactive::Finished)
     );
     expect_unchanged(c, h, check, &run, &RunState::Cancelled).await;
 }
@@ -853,6 +860,13 @@ pub async fn check_not_active(c: &dyn WorkflowCanceller, h: &dyn Harness) {
     ensure!(
         c,
         check,
+        truthful_reason(c, outcome, Inactive::NoSuchRun),
+        "cancel of an unknown run: {}, got {outcome:?}",
+        reason_rule(c, Inactive::NoSuchRun)
+    );
+    ensure!(
+        c,
+        check,
         h.true_state(&unknown).await.is_none(),
         "cancelling an unknown run created it"
     );
@@ -865,6 +879,13 @@ pub async fn check_not_active(c: &dyn WorkflowCanceller, h: &dyn Harness) {
             nothing_to_cancel(c, outcome),
             "cancel of a {state} run: expected NotActive{}, got {outcome:?}",
             lenient_note(c)
+        );
+        ensure!(
+            c,
+            check,
+            truthful_reason(c, outcome, Inactive::Finished),
+            "cancel of a {state} run: {}, got {outcome:?}",
+            reason_rule(c, Inactive::Finished)
         );
         expect_unchanged(c, h, check, &run, &state).await;
     }
@@ -1704,7 +1725,26 @@ pub async fn check_bulk_stop_and_deadline(c: &dyn WorkflowCanceller, h: &dyn Har
 }
 
 fn nothing_to_cancel(c: &dyn WorkflowCanceller, outcome: CancelOutcome) -> bool {
-    outcome == CancelOutcome::NotActive || (cooperative(c) && outcome == CancelOutcome::Requested)
+    outcome.is_not_active() || (cooperative(c) && outcome == CancelOutcome::Requested)
+}
+
+/// Whether a `NotActive` reason is true for a run whose truth is `truth` (`Finished` or
+/// `NoSuchRun`): never the other one; `Unspecified` only from a backend whose capabilities do not
+/// promise [`Capabilities::inactive_reasons`]. Outcomes other than `NotActive` are judged elsewhere.
+fn truthful_reason(c: &dyn WorkflowCanceller, outcome: CancelOutcome, truth: Inactive) -> bool {
+    match outcome.inactive() {
+        None => true,
+        Some(Inactive::Unspecified) => !c.capabilities().inactive_reasons,
+        Some(why) => why == truth,
+    }
+}
+
+fn reason_rule(c: &dyn WorkflowCanceller, truth: Inactive) -> String {
+    if c.capabilities().inactive_reasons {
+        format!("the backend lists inactive_reasons, so NotActive must say {truth:?}")
+    } else {
+        format!("NotActive may say {truth:?} or Unspecified, never the other reason")
+    }
 }
 
 fn lenient_note(c: &dyn WorkflowCanceller) -> &'static str {

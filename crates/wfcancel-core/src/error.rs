@@ -1,5 +1,6 @@
 //! The one error type shared by every backend.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 /// What a [`CancelError::NotFound`] could not find.
@@ -124,16 +125,134 @@ impl std::fmt::Display for ErrorKind {
     }
 }
 
+/// The setting a [`CancelError::Config`] is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ConfigSetting {
+    /// Which backend to use (`WFCANCEL_BACKEND`, a Cargo feature).
+    Backend,
+    /// The provider's base URL (`QSTASH_URL`, `AGENTOS_URL`, …).
+    BaseUrl,
+    /// The token or API key (`QSTASH_TOKEN`, `OS_SECURITY_KEY`, …).
+    Token,
+    /// The scope runs live in (a Temporal namespace, an Upstash region).
+    Scope,
+    /// A limit or HTTP setting (timeouts, retries, URL and body caps, the HTTP client itself).
+    Http,
+    /// Another setting, named in the message.
+    Other,
+}
+
+impl ConfigSetting {
+    /// snake_case name, e.g. `"base_url"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConfigSetting::Backend => "backend",
+            ConfigSetting::BaseUrl => "base_url",
+            ConfigSetting::Token => "token",
+            ConfigSetting::Scope => "scope",
+            ConfigSetting::Http => "http",
+            ConfigSetting::Other => "other",
+        }
+    }
+}
+
+/// What is wrong with a setting, in a [`CancelError::Config`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ConfigProblem {
+    /// Not set, or set to nothing (an empty or blank token).
+    Missing,
+    /// Set to a value that cannot be used (an unparsable URL, a token with characters no HTTP
+    /// header may hold, two backends at once).
+    Invalid,
+    /// Plain `http://` to a host that is not loopback, which sends the token unencrypted; allowed
+    /// only on request (`HttpConfig::allow_insecure_http`).
+    InsecureHttp,
+    /// The backend it names is not compiled in (its Cargo feature is off).
+    NotCompiledIn,
+}
+
+impl ConfigProblem {
+    /// snake_case name, e.g. `"insecure_http"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConfigProblem::Missing => "missing",
+            ConfigProblem::Invalid => "invalid",
+            ConfigProblem::InsecureHttp => "insecure_http",
+            ConfigProblem::NotCompiledIn => "not_compiled_in",
+        }
+    }
+}
+
+/// The underlying error of a [`CancelError`] ([`std::error::Error::source`]): the HTTP client's
+/// error for a transport failure or a timeout, the JSON parser's for an answer that could not be
+/// decoded. Shared, so a `CancelError` stays `Clone`.
+///
+/// It never takes part in equality: two errors that say the same are equal whatever their
+/// sources. Errors put here hold no token (the HTTP client's errors are kept without their URL,
+/// and tokens travel only in headers).
+#[derive(Clone)]
+pub struct ErrorSource(Arc<dyn std::error::Error + Send + Sync + 'static>);
+
+impl ErrorSource {
+    /// Wraps an error.
+    pub fn new(e: impl std::error::Error + Send + Sync + 'static) -> Self {
+        ErrorSource(Arc::new(e))
+    }
+
+    /// The error inside, for `downcast_ref`.
+    pub fn get(&self) -> &(dyn std::error::Error + Send + Sync + 'static) {
+        &*self.0
+    }
+}
+
+impl std::fmt::Debug for ErrorSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(&*self.0, f)
+    }
+}
+
+impl std::fmt::Display for ErrorSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(&*self.0, f)
+    }
+}
+
+/// Always equal: a source never decides whether two errors are the same.
+impl PartialEq for ErrorSource {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl Eq for ErrorSource {}
+
 /// Every way a cancel, bulk cancel or status call can fail, for every backend.
 ///
 /// Each variant carries the name of the backend that produced it (`"upstash"`, `"agno"`,
 /// `"memory"`, …). Its `Display` is one line a person can act on. No variant ever holds a token.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+///
+/// Variants and their fields may grow: match with `..`, build with the constructors.
+///
+/// ```
+/// use wfcancel_core::{CancelError, ErrorKind};
+/// let e = CancelError::timeout("memory", "no answer within 5s");
+/// assert!(matches!(&e, CancelError::Timeout { message, .. } if message.contains("5s")));
+/// assert_eq!((e.kind(), e.is_retryable()), (ErrorKind::Timeout, true));
+/// ```
+///
+/// A literal cannot be written outside this crate, so a new field is not a breaking change:
+///
+/// ```compile_fail
+/// let e = wfcancel_core::CancelError::Timeout { backend: "memory", message: String::new(), source: None };
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum CancelError {
     /// The caller's input was rejected before any request was sent (empty id, bad filter, …).
     /// Fix the input; retrying cannot help.
-    #[error("{backend}: invalid input: {field}: {message}")]
+    #[non_exhaustive]
     InvalidInput {
         /// Backend name.
         backend: &'static str,
@@ -143,15 +262,21 @@ pub enum CancelError {
         message: String,
     },
     /// The client is misconfigured (missing token, bad URL, feature not compiled in, …).
-    #[error("{backend}: configuration error: {message}")]
+    #[non_exhaustive]
     Config {
         /// Backend name.
         backend: &'static str,
-        /// What is wrong.
+        /// Which setting is wrong ([`ConfigSetting::Other`] when none in particular).
+        setting: ConfigSetting,
+        /// What is wrong with it.
+        problem: ConfigProblem,
+        /// What is wrong, for people (may name the environment variable it was read from).
         message: String,
+        /// The underlying error, when there is one (building the HTTP client).
+        source: Option<ErrorSource>,
     },
     /// The provider does not know the workflow, agent, team or run named in the request.
-    #[error("{backend}: {what} not found{}: {message}", id.as_deref().map(|i| format!(" ({i})")).unwrap_or_default())]
+    #[non_exhaustive]
     NotFound {
         /// Backend name.
         backend: &'static str,
@@ -163,7 +288,7 @@ pub enum CancelError {
         message: String,
     },
     /// The token is missing, wrong or expired (HTTP 401).
-    #[error("{backend}: unauthenticated: {message} (check the token)")]
+    #[non_exhaustive]
     Unauthenticated {
         /// Backend name.
         backend: &'static str,
@@ -171,7 +296,7 @@ pub enum CancelError {
         message: String,
     },
     /// The token is valid but not allowed to do this (HTTP 403).
-    #[error("{backend}: permission denied: {message}")]
+    #[non_exhaustive]
     PermissionDenied {
         /// Backend name.
         backend: &'static str,
@@ -179,7 +304,7 @@ pub enum CancelError {
         message: String,
     },
     /// The provider refused the request as malformed (HTTP 400/422), with its message.
-    #[error("{backend}: request refused (HTTP {status}): {message}")]
+    #[non_exhaustive]
     InvalidRequest {
         /// Backend name.
         backend: &'static str,
@@ -189,7 +314,7 @@ pub enum CancelError {
         message: String,
     },
     /// The provider is rate limiting this client (HTTP 429); retry after `retry_after` if given.
-    #[error("{backend}: rate limited ({limit} limit){}: {message}", retry_after.map(|d| format!(", retry in {:.1}s", d.as_secs_f64())).unwrap_or_default())]
+    #[non_exhaustive]
     RateLimited {
         /// Backend name.
         backend: &'static str,
@@ -201,7 +326,7 @@ pub enum CancelError {
         message: String,
     },
     /// The account's plan quota is used up (Upstash HTTP 412). Retrying will not help.
-    #[error("{backend}: quota exceeded: {message}")]
+    #[non_exhaustive]
     QuotaExceeded {
         /// Backend name.
         backend: &'static str,
@@ -209,7 +334,7 @@ pub enum CancelError {
         message: String,
     },
     /// The backend cannot do this operation (see [`crate::Capabilities`]).
-    #[error("{backend}: unsupported: {operation}")]
+    #[non_exhaustive]
     Unsupported {
         /// Backend name.
         backend: &'static str,
@@ -217,7 +342,7 @@ pub enum CancelError {
         operation: String,
     },
     /// The provider failed (HTTP 5xx) or answered something unexpected.
-    #[error("{backend}: provider error{}: {message}", status.map(|s| format!(" (HTTP {s})")).unwrap_or_default())]
+    #[non_exhaustive]
     Provider {
         /// Backend name.
         backend: &'static str,
@@ -225,41 +350,134 @@ pub enum CancelError {
         status: Option<u16>,
         /// The provider's message, or a description of the unexpected answer.
         message: String,
+        /// The underlying error, when there is one ([`std::error::Error::source`]).
+        source: Option<ErrorSource>,
     },
     /// No answer arrived within the configured time.
-    #[error("{backend}: timed out: {message}")]
+    #[non_exhaustive]
     Timeout {
         /// Backend name.
         backend: &'static str,
         /// What timed out, and after how long.
         message: String,
+        /// The underlying error, when there is one ([`std::error::Error::source`]).
+        source: Option<ErrorSource>,
     },
     /// The connection failed (refused, reset, DNS, TLS …).
-    #[error("{backend}: transport error: {message}")]
+    #[non_exhaustive]
     Transport {
         /// Backend name.
         backend: &'static str,
         /// What failed.
         message: String,
+        /// The underlying error, when there is one ([`std::error::Error::source`]).
+        source: Option<ErrorSource>,
     },
     /// The provider's answer could not be read (bad JSON, over the body size cap, …).
-    #[error("{backend}: could not decode the answer: {message}")]
+    #[non_exhaustive]
     Decode {
         /// Backend name.
         backend: &'static str,
         /// What could not be decoded.
         message: String,
+        /// The underlying error, when there is one ([`std::error::Error::source`]).
+        source: Option<ErrorSource>,
     },
     /// A bulk was stopped ([`crate::StopHandle`]) or reached its deadline while this part of it
     /// was under way: its request may have reached the provider, and what it did is unknown.
     /// Run the bulk again for these runs.
-    #[error("{backend}: interrupted: {message}")]
+    #[non_exhaustive]
     Interrupted {
         /// Backend name.
         backend: &'static str,
         /// What was under way.
         message: String,
     },
+}
+
+impl std::fmt::Display for CancelError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CancelError::InvalidInput {
+                backend,
+                field,
+                message,
+                ..
+            } => write!(f, "{backend}: invalid input: {field}: {message}"),
+            CancelError::Config { backend, message, .. } => write!(f, "{backend}: configuration error: {message}"),
+            CancelError::NotFound {
+                backend,
+                what,
+                id,
+                message,
+                ..
+            } => write!(
+                f,
+                "{backend}: {what} not found{}: {message}",
+                id.as_deref().map(|i| format!(" ({i})")).unwrap_or_default()
+            ),
+            CancelError::Unauthenticated { backend, message, .. } => {
+                write!(f, "{backend}: unauthenticated: {message} (check the token)")
+            }
+            CancelError::PermissionDenied { backend, message, .. } => {
+                write!(f, "{backend}: permission denied: {message}")
+            }
+            CancelError::InvalidRequest {
+                backend,
+                status,
+                message,
+                ..
+            } => write!(f, "{backend}: request refused (HTTP {status}): {message}"),
+            CancelError::RateLimited {
+                backend,
+                retry_after,
+                limit,
+                message,
+                ..
+            } => write!(
+                f,
+                "{backend}: rate limited ({limit} limit){}: {message}",
+                retry_after
+                    .map(|d| format!(", retry in {:.1}s", d.as_secs_f64()))
+                    .unwrap_or_default()
+            ),
+            CancelError::QuotaExceeded { backend, message, .. } => write!(f, "{backend}: quota exceeded: {message}"),
+            CancelError::Unsupported { backend, operation, .. } => write!(f, "{backend}: unsupported: {operation}"),
+            CancelError::Provider {
+                backend,
+                status,
+                message,
+                ..
+            } => write!(
+                f,
+                "{backend}: provider error{}: {message}",
+                status.map(|s| format!(" (HTTP {s})")).unwrap_or_default()
+            ),
+            CancelError::Timeout { backend, message, .. } => write!(f, "{backend}: timed out: {message}"),
+            CancelError::Transport { backend, message, .. } => write!(f, "{backend}: transport error: {message}"),
+            CancelError::Decode { backend, message, .. } => {
+                write!(f, "{backend}: could not decode the answer: {message}")
+            }
+            CancelError::Interrupted { backend, message, .. } => write!(f, "{backend}: interrupted: {message}"),
+        }
+    }
+}
+
+/// The chain: the underlying error itself (the HTTP client's, the JSON parser's), then its own
+/// sources, for the variants that carry one.
+impl std::error::Error for CancelError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            CancelError::Config { source, .. }
+            | CancelError::Provider { source, .. }
+            | CancelError::Timeout { source, .. }
+            | CancelError::Transport { source, .. }
+            | CancelError::Decode { source, .. } => {
+                source.as_ref().map(|s| s.get() as &(dyn std::error::Error + 'static))
+            }
+            _ => None,
+        }
+    }
 }
 
 impl CancelError {
@@ -423,7 +641,7 @@ impl CancelError {
         self
     }
 
-    /// Shorthand for [`CancelError::InvalidInput`].
+    /// [`CancelError::InvalidInput`]: `field` of the caller's input is wrong.
     pub fn invalid_input(backend: &'static str, field: &'static str, message: impl Into<String>) -> Self {
         CancelError::InvalidInput {
             backend,
@@ -432,19 +650,180 @@ impl CancelError {
         }
     }
 
-    /// Shorthand for [`CancelError::Config`].
+    /// [`CancelError::Config`] about no setting in particular ([`ConfigSetting::Other`],
+    /// [`ConfigProblem::Invalid`]); see [`CancelError::config_of`] to say which.
     pub fn config(backend: &'static str, message: impl Into<String>) -> Self {
+        Self::config_of(backend, ConfigSetting::Other, ConfigProblem::Invalid, message)
+    }
+
+    /// [`CancelError::Config`]: `setting` has `problem`.
+    ///
+    /// ```
+    /// use wfcancel_core::{CancelError, ConfigProblem, ConfigSetting};
+    /// let e = CancelError::config_of("upstash", ConfigSetting::Token, ConfigProblem::Missing, "QSTASH_TOKEN is not set");
+    /// assert_eq!(e.config_problem(), Some((ConfigSetting::Token, ConfigProblem::Missing)));
+    /// ```
+    pub fn config_of(
+        backend: &'static str,
+        setting: ConfigSetting,
+        problem: ConfigProblem,
+        message: impl Into<String>,
+    ) -> Self {
         CancelError::Config {
+            backend,
+            setting,
+            problem,
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    /// [`CancelError::NotFound`]: the provider does not know `what` (with its id, when known).
+    pub fn not_found(
+        backend: &'static str,
+        what: NotFoundKind,
+        id: Option<String>,
+        message: impl Into<String>,
+    ) -> Self {
+        CancelError::NotFound {
+            backend,
+            what,
+            id,
+            message: message.into(),
+        }
+    }
+
+    /// [`CancelError::Unauthenticated`].
+    pub fn unauthenticated(backend: &'static str, message: impl Into<String>) -> Self {
+        CancelError::Unauthenticated {
             backend,
             message: message.into(),
         }
     }
 
-    /// Shorthand for [`CancelError::Unsupported`].
+    /// [`CancelError::PermissionDenied`].
+    pub fn permission_denied(backend: &'static str, message: impl Into<String>) -> Self {
+        CancelError::PermissionDenied {
+            backend,
+            message: message.into(),
+        }
+    }
+
+    /// [`CancelError::InvalidRequest`]: the provider refused the request with HTTP `status`.
+    pub fn invalid_request(backend: &'static str, status: u16, message: impl Into<String>) -> Self {
+        CancelError::InvalidRequest {
+            backend,
+            status,
+            message: message.into(),
+        }
+    }
+
+    /// [`CancelError::RateLimited`].
+    pub fn rate_limited(
+        backend: &'static str,
+        limit: RateLimitKind,
+        retry_after: Option<Duration>,
+        message: impl Into<String>,
+    ) -> Self {
+        CancelError::RateLimited {
+            backend,
+            retry_after,
+            limit,
+            message: message.into(),
+        }
+    }
+
+    /// [`CancelError::QuotaExceeded`].
+    pub fn quota_exceeded(backend: &'static str, message: impl Into<String>) -> Self {
+        CancelError::QuotaExceeded {
+            backend,
+            message: message.into(),
+        }
+    }
+
+    /// [`CancelError::Unsupported`].
     pub fn unsupported(backend: &'static str, operation: impl Into<String>) -> Self {
         CancelError::Unsupported {
             backend,
             operation: operation.into(),
+        }
+    }
+
+    /// [`CancelError::Provider`]: the provider failed (HTTP `status`, when there was one).
+    pub fn provider(backend: &'static str, status: Option<u16>, message: impl Into<String>) -> Self {
+        CancelError::Provider {
+            backend,
+            status,
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    /// [`CancelError::Timeout`].
+    pub fn timeout(backend: &'static str, message: impl Into<String>) -> Self {
+        CancelError::Timeout {
+            backend,
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    /// [`CancelError::Transport`].
+    pub fn transport(backend: &'static str, message: impl Into<String>) -> Self {
+        CancelError::Transport {
+            backend,
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    /// [`CancelError::Decode`].
+    pub fn decode(backend: &'static str, message: impl Into<String>) -> Self {
+        CancelError::Decode {
+            backend,
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    /// [`CancelError::Interrupted`].
+    pub fn interrupted(backend: &'static str, message: impl Into<String>) -> Self {
+        CancelError::Interrupted {
+            backend,
+            message: message.into(),
+        }
+    }
+
+    /// The same error with `source` as its [`std::error::Error::source`], for the variants that
+    /// carry one ([`Config`](Self::Config), [`Provider`](Self::Provider),
+    /// [`Timeout`](Self::Timeout), [`Transport`](Self::Transport), [`Decode`](Self::Decode));
+    /// the others are returned unchanged. The source must hold no secret.
+    ///
+    /// ```
+    /// use std::error::Error as _;
+    /// use wfcancel_core::CancelError;
+    /// let parse = serde_json::from_str::<u32>("x").unwrap_err();
+    /// let e = CancelError::decode("memory", "not a number").with_source(parse);
+    /// assert!(e.source().is_some_and(|s| s.to_string().contains("expected value")));
+    /// ```
+    pub fn with_source(mut self, source: impl std::error::Error + Send + Sync + 'static) -> Self {
+        match &mut self {
+            CancelError::Config { source: s, .. }
+            | CancelError::Provider { source: s, .. }
+            | CancelError::Timeout { source: s, .. }
+            | CancelError::Transport { source: s, .. }
+            | CancelError::Decode { source: s, .. } => *s = Some(ErrorSource::new(source)),
+            _ => {}
+        }
+        self
+    }
+
+    /// For a [`CancelError::Config`], which setting is wrong and how; `None` for other errors.
+    /// What a program checks, instead of reading the message.
+    pub fn config_problem(&self) -> Option<(ConfigSetting, ConfigProblem)> {
+        match self {
+            CancelError::Config { setting, problem, .. } => Some((*setting, *problem)),
+            _ => None,
         }
     }
 }

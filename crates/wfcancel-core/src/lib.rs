@@ -46,11 +46,11 @@ pub use canceller::{
     CancelledRun, Polled, WaitOptions, WorkflowCanceller, WorkflowCancellerExt, check_bulk, poll_until,
 };
 pub use capabilities::{Capabilities, FilterCapabilities};
-pub use error::{CancelError, ErrorKind, NotFoundKind, RateLimitKind};
+pub use error::{CancelError, ConfigProblem, ConfigSetting, ErrorKind, ErrorSource, NotFoundKind, RateLimitKind};
 pub use options::{CancelMode, CancelOptions};
 pub use retry::RetryPolicy;
 pub use router::{ROUTER, Router};
-pub use run::{AddressError, CancelOutcome, Owner, OwnerKind, RunRef, RunState, validate_id};
+pub use run::{AddressError, CancelOutcome, Inactive, Owner, OwnerKind, RunRef, RunState, validate_id};
 pub use secret::SecretToken;
 pub use selector::{
     AllRuns, FilterField, RunFilter, Selector, UrlMatch, epoch_millis, from_epoch_millis, url_host, url_path,

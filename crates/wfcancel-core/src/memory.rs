@@ -10,7 +10,8 @@ use tokio::time::Instant;
 
 use crate::{
     BulkFailure, BulkOptions, BulkReport, CancelError, CancelMode, CancelOptions, CancelOutcome, Capabilities,
-    FilterCapabilities, NotFoundKind, Owner, OwnerKind, RunFilter, RunRef, RunState, Selector, WorkflowCanceller,
+    FilterCapabilities, Inactive, NotFoundKind, Owner, OwnerKind, RunFilter, RunRef, RunState, Selector,
+    WorkflowCanceller,
 };
 
 const BACKEND: &str = "memory";
@@ -423,7 +424,7 @@ struct Cursor {
 ///
 /// ```
 /// use wfcancel_core::{
-///     BulkOptions, CancelOutcome, InMemoryCanceller, MemoryRun, RunFilter, RunRef, RunState, Selector,
+///     BulkOptions, CancelOutcome, Inactive, InMemoryCanceller, MemoryRun, RunFilter, RunRef, RunState, Selector,
 ///     WorkflowCanceller,
 /// };
 ///
@@ -435,8 +436,9 @@ struct Cursor {
 /// memory.insert(MemoryRun::new("c").state(RunState::Completed));
 ///
 /// assert_eq!(memory.cancel(&RunRef::new("a")).await?, CancelOutcome::Cancelled);
-/// assert_eq!(memory.cancel(&RunRef::new("a")).await?, CancelOutcome::NotActive);
-/// assert_eq!(memory.cancel(&RunRef::new("c")).await?, CancelOutcome::NotActive);
+/// assert_eq!(memory.cancel(&RunRef::new("a")).await?, CancelOutcome::NotActive(Inactive::Finished));
+/// assert_eq!(memory.cancel(&RunRef::new("c")).await?, CancelOutcome::NotActive(Inactive::Finished));
+/// assert_eq!(memory.cancel(&RunRef::new("z")).await?, CancelOutcome::NotActive(Inactive::NoSuchRun));
 ///
 /// let report = memory
 ///     .cancel_many(&Selector::filter(RunFilter::new().label("nightly")), &BulkOptions::new().drain(true))
@@ -639,11 +641,18 @@ impl InMemoryCanceller {
         let mut inner = self.lock();
         let outcome = inner.update(run.run_id(), |entry| {
             if !entry.addressed_by(run) {
-                return CancelOutcome::NotActive;
+                // Another owner's or session's run: none under this address.
+                return CancelOutcome::NotActive(Inactive::NoSuchRun);
             }
             entry.settle(now);
             if !entry.run.state.is_active() {
-                return CancelOutcome::NotActive;
+                // A state this library cannot name, classified not terminal, is not "finished".
+                let why = if entry.run.state.is_terminal() {
+                    Inactive::Finished
+                } else {
+                    Inactive::Unspecified
+                };
+                return CancelOutcome::NotActive(why);
             }
             if opts.mode == CancelMode::Forced {
                 // Stopped now, whatever the run does with a graceful cancel.
@@ -656,7 +665,7 @@ impl InMemoryCanceller {
             }
             Inner::cancel_entry(entry, delay, now)
         });
-        Ok(outcome.unwrap_or(CancelOutcome::NotActive))
+        Ok(outcome.unwrap_or(CancelOutcome::NotActive(Inactive::NoSuchRun)))
     }
 
     /// One round of a filtered (or cancel-all) bulk: cancels up to `page_size` eligible runs,
@@ -796,6 +805,7 @@ impl WorkflowCanceller for InMemoryCanceller {
             graceful: true,
             forced: true,
             reason: true,
+            inactive_reasons: true,
         }
     }
 
@@ -827,12 +837,12 @@ impl WorkflowCanceller for InMemoryCanceller {
                 entry.settle(now);
                 Ok(entry.run.state.clone())
             }
-            _ => Err(CancelError::NotFound {
-                backend: BACKEND,
-                what: NotFoundKind::Run,
-                id: Some(run.run_id().to_owned()),
-                message: "no such run".to_owned(),
-            }),
+            _ => Err(CancelError::not_found(
+                BACKEND,
+                NotFoundKind::Run,
+                Some(run.run_id().to_owned()),
+                "no such run".to_owned(),
+            )),
         }
     }
 }

@@ -415,6 +415,16 @@ pub fn validate_id(backend: &'static str, field: &'static str, value: &str) -> R
 }
 
 /// What a successful cancel did.
+///
+/// ```
+/// use wfcancel_core::{CancelOutcome, Inactive};
+///
+/// let outcome = CancelOutcome::NotActive(Inactive::Finished);
+/// assert!(outcome.is_not_active());
+/// assert_eq!(outcome.inactive(), Some(Inactive::Finished));
+/// assert_eq!(outcome.as_str(), "not_active");
+/// assert_eq!(outcome.to_string(), "not active (finished)");
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum CancelOutcome {
@@ -423,22 +433,88 @@ pub enum CancelOutcome {
     /// The provider accepted the request; the run stops cooperatively later
     /// (use [`crate::WorkflowCancellerExt::cancel_and_wait`] to wait for it).
     Requested,
-    /// There was nothing to cancel: the run is unknown, finished or already cancelled.
-    NotActive,
+    /// There was nothing to cancel, on the provider's word or a state read; [`Inactive`] says
+    /// why, as far as the provider tells.
+    NotActive(Inactive),
 }
 
 impl CancelOutcome {
-    /// snake_case name, e.g. `"not_active"`.
+    /// snake_case name, e.g. `"not_active"` (whatever the [`Inactive`] reason).
     pub fn as_str(self) -> &'static str {
         match self {
             CancelOutcome::Cancelled => "cancelled",
             CancelOutcome::Requested => "requested",
-            CancelOutcome::NotActive => "not_active",
+            CancelOutcome::NotActive(_) => "not_active",
+        }
+    }
+
+    /// Whether there was nothing to cancel (any [`Inactive`] reason).
+    pub fn is_not_active(self) -> bool {
+        matches!(self, CancelOutcome::NotActive(_))
+    }
+
+    /// Why there was nothing to cancel, for [`CancelOutcome::NotActive`].
+    pub fn inactive(self) -> Option<Inactive> {
+        match self {
+            CancelOutcome::NotActive(why) => Some(why),
+            _ => None,
         }
     }
 }
 
 impl std::fmt::Display for CancelOutcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CancelOutcome::NotActive(why) => write!(f, "not active ({})", why.describe()),
+            other => f.write_str(other.as_str()),
+        }
+    }
+}
+
+/// Why a cancel found nothing to cancel.
+///
+/// Providers differ: Temporal, Restate and LangGraph tell a run that is over from one they never
+/// had; Upstash's single cancel answers the same `404` for both, and AgentOS answers `200 {}` to
+/// everything. A backend says [`Inactive::Unspecified`] when the provider does not tell, rather
+/// than guess.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Inactive {
+    /// The run exists and is over (completed, failed, cancelled, terminated, timed out): the
+    /// provider said so, or a state read showed it.
+    Finished,
+    /// The provider says it has no such run (never started, in another scope, or forgotten after
+    /// its retention).
+    NoSuchRun,
+    /// The provider says there is nothing to cancel without telling "finished" from "no such run".
+    Unspecified,
+}
+
+impl Inactive {
+    /// snake_case name: `"finished"`, `"no_such_run"` or `"unspecified"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Inactive::Finished => "finished",
+            Inactive::NoSuchRun => "no_such_run",
+            Inactive::Unspecified => "unspecified",
+        }
+    }
+
+    /// Every reason, for parsers and tests.
+    pub const ALL: [Inactive; 3] = [Inactive::Finished, Inactive::NoSuchRun, Inactive::Unspecified];
+
+    /// Words for people: `"finished"`, `"no such run"`, `"finished or unknown: the provider does
+    /// not say which"`.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Inactive::Finished => "finished",
+            Inactive::NoSuchRun => "no such run",
+            Inactive::Unspecified => "finished or unknown: the provider does not say which",
+        }
+    }
+}
+
+impl std::fmt::Display for Inactive {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
     }

@@ -7,7 +7,8 @@ use serde::ser::{SerializeMap, SerializeStruct};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::{
-    BulkFailure, BulkReport, CancelError, CancelOutcome, ErrorKind, Interruption, RunOutcome, RunRef, RunState,
+    BulkFailure, BulkReport, CancelError, CancelOutcome, ErrorKind, Inactive, Interruption, RunOutcome, RunRef,
+    RunState,
 };
 
 /// As its address string (see [`RunRef`]).
@@ -24,24 +25,62 @@ impl<'de> Deserialize<'de> for RunRef {
     }
 }
 
-/// As `"cancelled"`, `"requested"` or `"not_active"`.
+/// `Cancelled` and `Requested` as `"cancelled"` and `"requested"`; `NotActive` as
+/// `{"not_active": "finished"}` (or `"no_such_run"`, `"unspecified"`), the shape of an unnamed
+/// [`RunState`].
 impl Serialize for CancelOutcome {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(self.as_str())
+        match self {
+            CancelOutcome::NotActive(why) => {
+                let mut m = s.serialize_map(Some(1))?;
+                m.serialize_entry("not_active", why.as_str())?;
+                m.end()
+            }
+            other => s.serialize_str(other.as_str()),
+        }
     }
 }
 
 impl<'de> Deserialize<'de> for CancelOutcome {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Repr {
+            Named(String),
+            NotActive { not_active: String },
+        }
+        match Repr::deserialize(d)? {
+            Repr::Named(text) => [CancelOutcome::Cancelled, CancelOutcome::Requested]
+                .into_iter()
+                .find(|o| o.as_str() == text)
+                .ok_or_else(|| {
+                    D::Error::custom(format!(
+                        "unknown outcome {text:?} (\"not_active\" is an object: {{\"not_active\": \"finished\"}})"
+                    ))
+                }),
+            Repr::NotActive { not_active } => Inactive::ALL
+                .into_iter()
+                .find(|w| w.as_str() == not_active)
+                .map(CancelOutcome::NotActive)
+                .ok_or_else(|| D::Error::custom(format!("unknown not_active reason {not_active:?}"))),
+        }
+    }
+}
+
+/// As its name: `"finished"`, `"no_such_run"` or `"unspecified"`.
+impl Serialize for Inactive {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for Inactive {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let text = String::deserialize(d)?;
-        [
-            CancelOutcome::Cancelled,
-            CancelOutcome::Requested,
-            CancelOutcome::NotActive,
-        ]
-        .into_iter()
-        .find(|o| o.as_str() == text)
-        .ok_or_else(|| D::Error::custom(format!("unknown outcome {text:?}")))
+        Inactive::ALL
+            .into_iter()
+            .find(|w| w.as_str() == text)
+            .ok_or_else(|| D::Error::custom(format!("unknown not_active reason {text:?}")))
     }
 }
 
@@ -132,6 +171,10 @@ impl Serialize for CancelError {
             m.serialize_entry("retry_after_secs", &after.as_secs_f64())?;
         }
         m.serialize_entry("retryable", &self.is_retryable())?;
+        if let Some((setting, problem)) = self.config_problem() {
+            m.serialize_entry("setting", setting.as_str())?;
+            m.serialize_entry("problem", problem.as_str())?;
+        }
         m.end()
     }
 }

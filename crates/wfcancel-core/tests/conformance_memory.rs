@@ -222,7 +222,7 @@ impl WorkflowCanceller for Broken {
         _opts: &wfcancel_core::CancelOptions,
     ) -> Result<CancelOutcome, CancelError> {
         match self.inner.cancel(run).await {
-            Ok(CancelOutcome::NotActive) if self.defect == Defect::SecondCancelSaysCancelled => {
+            Ok(CancelOutcome::NotActive(_)) if self.defect == Defect::SecondCancelSaysCancelled => {
                 Ok(CancelOutcome::Cancelled)
             }
             Err(CancelError::InvalidInput { message, .. }) if self.defect == Defect::WrongFieldName => {

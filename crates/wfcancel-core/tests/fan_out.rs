@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
+use wfcancel_core::Inactive;
 
 use wfcancel_core::{
     BulkOptions, CancelError, CancelOutcome, Capabilities, ErrorKind, Progress, RunFilter, RunRef, Selector,
@@ -69,7 +70,7 @@ impl WorkflowCanceller for Probe {
         } else if id.starts_with("coop") {
             CancelOutcome::Requested
         } else {
-            CancelOutcome::NotActive
+            CancelOutcome::NotActive(Inactive::NoSuchRun)
         })
     }
 }
@@ -79,18 +80,11 @@ fn ids(prefix: &str, n: usize) -> Vec<RunRef> {
 }
 
 fn provider(msg: &str) -> CancelError {
-    CancelError::Provider {
-        backend: "probe",
-        status: Some(500),
-        message: msg.into(),
-    }
+    CancelError::provider("probe", Some(500), msg)
 }
 
 fn unauthenticated() -> CancelError {
-    CancelError::Unauthenticated {
-        backend: "probe",
-        message: "bad token".into(),
-    }
+    CancelError::unauthenticated("probe", "bad token")
 }
 
 #[tokio::test]
@@ -111,7 +105,7 @@ async fn accounts_for_every_run_exactly_once() {
     assert_eq!(by_id.len(), 15, "each run listed once");
     assert_eq!(by_id["active-0"], CancelOutcome::Cancelled);
     assert_eq!(by_id["coop-2"], CancelOutcome::Requested);
-    assert_eq!(by_id["gone-4"], CancelOutcome::NotActive);
+    assert_eq!(by_id["gone-4"], CancelOutcome::NotActive(Inactive::NoSuchRun));
     assert_eq!(p.calls.load(Ordering::SeqCst), 15);
 }
 
@@ -169,10 +163,7 @@ async fn stops_early_with_cancels_in_flight_and_still_accounts_for_all() {
         .failing("active-5", provider("x"))
         .failing(
             "active-9",
-            CancelError::QuotaExceeded {
-                backend: "probe",
-                message: "max requests per day exceeded".into(),
-            },
+            CancelError::quota_exceeded("probe", "max requests per day exceeded"),
         );
     let report = fan_out(&p, &runs, &BulkOptions::new().concurrency(4)).await.unwrap();
     assert!(matches!(report.aborted, Some(CancelError::QuotaExceeded { .. })));
@@ -290,7 +281,7 @@ async fn the_trait_default_fans_out_ids_and_refuses_the_rest() {
     let boxed: Box<dyn WorkflowCanceller> = Box::new(Probe::default());
     assert_eq!(
         boxed.cancel(&RunRef::new("gone")).await.unwrap(),
-        CancelOutcome::NotActive
+        CancelOutcome::NotActive(Inactive::NoSuchRun)
     );
 }
 
@@ -302,10 +293,7 @@ async fn permission_denied_and_unsupported_do_not_stop_the_bulk() {
     let p = Probe::default()
         .failing(
             "active-1",
-            CancelError::PermissionDenied {
-                backend: "probe",
-                message: "token not scoped to workflows:w1".into(),
-            },
+            CancelError::permission_denied("probe", "token not scoped to workflows:w1"),
         )
         .failing(
             "active-2",

@@ -22,12 +22,7 @@ async fn scripted_answers_through_a_trait_object() {
     mock.expect_cancel_run()
         .withf(|r, _| r == &RunRef::new("b"))
         .times(1)
-        .returning(|_, _| {
-            Err(CancelError::Unauthenticated {
-                backend: "mock",
-                message: "expired".into(),
-            })
-        });
+        .returning(|_, _| Err(CancelError::unauthenticated("mock", "expired")));
     let c: Arc<dyn WorkflowCanceller> = Arc::new(mock);
     assert_eq!(c.backend(), "mock");
     assert_eq!(c.cancel(&RunRef::new("a")).await.unwrap(), CancelOutcome::Cancelled);

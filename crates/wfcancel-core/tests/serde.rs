@@ -2,6 +2,7 @@
 #![cfg(feature = "serde")]
 
 use serde_json::json;
+use wfcancel_core::Inactive;
 use wfcancel_core::{BulkFailure, BulkReport, CancelError, CancelOutcome, RunRef, RunState};
 
 #[test]
@@ -12,15 +13,20 @@ fn addresses_outcomes_and_states_round_trip() {
     assert_eq!(serde_json::from_value::<RunRef>(v).unwrap(), run);
     assert!(serde_json::from_value::<RunRef>(json!("agno:workflow//r")).is_err());
 
-    for o in [
-        CancelOutcome::Cancelled,
-        CancelOutcome::Requested,
-        CancelOutcome::NotActive,
-    ] {
+    for o in [CancelOutcome::Cancelled, CancelOutcome::Requested] {
         let v = serde_json::to_value(o).unwrap();
         assert_eq!(v, json!(o.as_str()));
         assert_eq!(serde_json::from_value::<CancelOutcome>(v).unwrap(), o);
     }
+    for why in Inactive::ALL {
+        let o = CancelOutcome::NotActive(why);
+        let v = serde_json::to_value(o).unwrap();
+        assert_eq!(v, json!({ "not_active": why.as_str() }));
+        assert_eq!(serde_json::from_value::<CancelOutcome>(v).unwrap(), o);
+        assert_eq!(serde_json::from_value::<Inactive>(json!(why.as_str())).unwrap(), why);
+    }
+    assert!(serde_json::from_value::<CancelOutcome>(json!("not_active")).is_err());
+    assert!(serde_json::from_value::<CancelOutcome>(json!({ "not_active": "gone" })).is_err());
     for s in [
         RunState::Pending,
         RunState::Running,
@@ -50,12 +56,12 @@ fn a_report_serializes_whole() {
     r.record(RunRef::new("a").backend("upstash"), CancelOutcome::Cancelled, true);
     r.record_failure(BulkFailure::new(
         vec![RunRef::new("b")],
-        CancelError::RateLimited {
-            backend: "upstash",
-            retry_after: Some(std::time::Duration::from_secs(2)),
-            limit: wfcancel_core::RateLimitKind::Burst,
-            message: "slow down".into(),
-        },
+        CancelError::rate_limited(
+            "upstash",
+            wfcancel_core::RateLimitKind::Burst,
+            Some(std::time::Duration::from_secs(2)),
+            "slow down",
+        ),
     ));
     let v = serde_json::to_value(&r).unwrap();
     assert_eq!(v["cancelled"], 1);

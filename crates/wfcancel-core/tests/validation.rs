@@ -12,9 +12,10 @@ use wfcancel_core::{
 fn field_of<T: std::fmt::Debug>(r: Result<T, CancelError>) -> &'static str {
     match r {
         Err(CancelError::InvalidInput {
-            field,
             backend,
+            field,
             message,
+            ..
         }) => {
             assert!(!message.is_empty());
             assert_eq!(backend, "memory");
@@ -179,14 +180,7 @@ async fn the_in_memory_canceller_refuses_before_any_request() {
     m.insert(MemoryRun::new("ok"));
     m.insert(MemoryRun::new("r").workflow("wf"));
     // A pending fault would be consumed by any request: it must survive every invalid call.
-    m.fail_next(
-        1,
-        CancelError::Provider {
-            backend: "memory",
-            status: Some(500),
-            message: "x".into(),
-        },
-    );
+    m.fail_next(1, CancelError::provider("memory", Some(500), "x"));
     for (case, r, field) in bad_run_refs() {
         assert_eq!(field_of(m.cancel(&r).await), field, "cancel: {case}");
         assert_eq!(field_of(m.status(&r).await), field, "status: {case}");

@@ -4,6 +4,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use wfcancel_core::Inactive;
 use wfcancel_core::{
     CancelError, CancelOutcome, Capabilities, ErrorKind, RunRef, RunState, WaitOptions, WorkflowCanceller,
     WorkflowCancellerExt, async_trait,
@@ -50,12 +51,12 @@ impl WorkflowCanceller for Scripted {
     }
     async fn read_status(&self, run: &RunRef) -> Result<RunState, CancelError> {
         if run.run_id() == "ghost" {
-            return Err(CancelError::NotFound {
-                backend: "scripted",
-                what: wfcancel_core::NotFoundKind::Run,
-                id: Some("ghost".into()),
-                message: "no such run".into(),
-            });
+            return Err(CancelError::not_found(
+                "scripted",
+                wfcancel_core::NotFoundKind::Run,
+                Some("ghost".into()),
+                "no such run",
+            ));
         }
         let mut reads = self.reads.lock().unwrap();
         reads.push(tokio::time::Instant::now());
@@ -237,12 +238,12 @@ impl WorkflowCanceller for Slow {
     }
     async fn read_status(&self, run: &RunRef) -> Result<RunState, CancelError> {
         if run.run_id() == "unknown" {
-            return Err(CancelError::NotFound {
-                backend: "slow",
-                what: wfcancel_core::NotFoundKind::Run,
-                id: Some("unknown".into()),
-                message: "no such run".into(),
-            });
+            return Err(CancelError::not_found(
+                "slow",
+                wfcancel_core::NotFoundKind::Run,
+                Some("unknown".into()),
+                "no such run",
+            ));
         }
         if self.reads.fetch_add(1, Ordering::SeqCst) >= self.fast_reads {
             tokio::time::sleep(self.delay).await;
@@ -339,7 +340,7 @@ async fn cancel_and_wait_timeout_says_the_cancel_was_accepted() {
 #[tokio::test(start_paused = true)]
 async fn cancel_and_wait_on_an_unknown_run_stays_not_found_and_says_what_the_cancel_answered() {
     let mut c = Slow::new(usize::MAX, Duration::ZERO);
-    c.outcome = CancelOutcome::NotActive;
+    c.outcome = CancelOutcome::NotActive(Inactive::NoSuchRun);
     let e = c
         .cancel_and_wait(&RunRef::new("unknown"), WaitOptions::default())
         .await
@@ -351,7 +352,7 @@ async fn cancel_and_wait_on_an_unknown_run_stays_not_found_and_says_what_the_can
     );
     let shown = e.to_string();
     assert!(
-        shown.contains("not_active") && shown.contains("nothing to cancel"),
+        shown.contains("not active (no such run): nothing to cancel") && shown.contains("nothing to cancel"),
         "{shown}"
     );
     assert!(shown.contains("no such run"), "the provider's message is kept: {shown}");
@@ -384,7 +385,7 @@ mod memory {
             .unwrap();
         assert_eq!(
             (done.outcome, done.state),
-            (CancelOutcome::NotActive, RunState::Completed)
+            (CancelOutcome::NotActive(Inactive::Finished), RunState::Completed)
         );
     }
 

@@ -5,7 +5,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
 use wfcancel_core::http::{HttpResponse, RetryDecision, parse_retry_after, readable_body};
-use wfcancel_core::{CancelError, CancelOutcome, NotFoundKind, RateLimitKind, RunState};
+use wfcancel_core::{CancelError, CancelOutcome, Inactive, NotFoundKind, RateLimitKind, RunState};
 
 use crate::BACKEND;
 use crate::action::{BulkAction, BulkActionState};
@@ -64,57 +64,35 @@ pub(crate) const WRONG_BASE_URL: &str = "this endpoint answers unknown runs with
 pub(crate) fn map_error(op: Op<'_>, resp: &HttpResponse) -> CancelError {
     let message = provider_message(resp);
     match resp.status {
-        400 | 422 => CancelError::InvalidRequest {
-            backend: BACKEND,
-            status: resp.status,
-            message,
-        },
-        401 => CancelError::Unauthenticated {
-            backend: BACKEND,
-            message,
-        },
-        403 => CancelError::PermissionDenied {
-            backend: BACKEND,
-            message,
-        },
+        400 | 422 => CancelError::invalid_request(BACKEND, resp.status, message),
+        401 => CancelError::unauthenticated(BACKEND, message),
+        403 => CancelError::permission_denied(BACKEND, message),
         404 => match op {
             // The only 404 that names something: an unknown bulk action.
-            Op::BulkAction(id) => CancelError::NotFound {
-                backend: BACKEND,
-                what: NotFoundKind::Action,
-                id: Some(id.to_owned()),
-                message,
-            },
+            Op::BulkAction(id) => CancelError::not_found(BACKEND, NotFoundKind::Action, Some(id.to_owned()), message),
             // The bulk endpoint skips unknown ids silently (`{"cancelled":0}`) and the logs
             // answer an empty list for an unknown run: a 404 there means the request did not
             // reach the API (a wrong base URL or path prefix), not that a run is missing.
-            Op::Cancel | Op::CancelMany | Op::Status => CancelError::NotFound {
-                backend: BACKEND,
-                what: NotFoundKind::Other,
-                id: None,
-                message: format!("{message} ({WRONG_BASE_URL})"),
-            },
+            Op::Cancel | Op::CancelMany | Op::Status => CancelError::not_found(
+                BACKEND,
+                NotFoundKind::Other,
+                None,
+                format!("{message} ({WRONG_BASE_URL})"),
+            ),
         },
-        412 => CancelError::QuotaExceeded {
-            backend: BACKEND,
+        412 => CancelError::quota_exceeded(BACKEND, message),
+        429 => CancelError::rate_limited(
+            BACKEND,
+            rate_limit_family(resp).map_or(RateLimitKind::Unspecified, RateLimitFamily::kind),
+            rate_limit_wait(resp, SystemTime::now()),
             message,
-        },
-        429 => CancelError::RateLimited {
-            backend: BACKEND,
-            retry_after: rate_limit_wait(resp, SystemTime::now()),
-            limit: rate_limit_family(resp).map_or(RateLimitKind::Unspecified, RateLimitFamily::kind),
-            message,
-        },
-        414 => CancelError::Provider {
-            backend: BACKEND,
-            status: Some(414),
-            message: format!("{message} (the request URL is too long for the server; lower max_url_bytes)"),
-        },
-        status => CancelError::Provider {
-            backend: BACKEND,
-            status: Some(status),
-            message,
-        },
+        ),
+        414 => CancelError::provider(
+            BACKEND,
+            Some(414),
+            format!("{message} (the request URL is too long for the server; lower max_url_bytes)"),
+        ),
+        status => CancelError::provider(BACKEND, Some(status), message),
     }
 }
 
@@ -301,10 +279,10 @@ pub(crate) fn answer<T>(
 }
 
 fn decode_error(what: &str, resp: &HttpResponse) -> CancelError {
-    CancelError::Decode {
-        backend: BACKEND,
-        message: format!("expected {what} (HTTP {}), got: {}", resp.status, resp.readable_body()),
-    }
+    CancelError::decode(
+        BACKEND,
+        format!("expected {what} (HTTP {}), got: {}", resp.status, resp.readable_body()),
+    )
 }
 
 fn json_object(what: &str, resp: &HttpResponse) -> Result<serde_json::Map<String, Value>, CancelError> {
@@ -374,19 +352,19 @@ pub(crate) fn path_cancel_outcome(resp: &HttpResponse) -> Result<CancelOutcome, 
     if resp.status == 404 {
         if let Ok(Value::Object(map)) = serde_json::from_slice::<Value>(&resp.body) {
             if map.get("error").and_then(Value::as_str).is_some_and(says_no_such_run) {
-                return Ok(CancelOutcome::NotActive);
+                return Ok(CancelOutcome::NotActive(Inactive::Unspecified));
             }
         }
         let message = provider_message(resp);
-        return Err(CancelError::NotFound {
-            backend: BACKEND,
-            what: NotFoundKind::Other,
-            id: None,
-            message: format!(
+        return Err(CancelError::not_found(
+            BACKEND,
+            NotFoundKind::Other,
+            None,
+            format!(
                 "{message} (the answer is not Upstash's: check the base URL (QSTASH_URL, or the region's QSTASH_URL) \
                  and its path prefix)"
             ),
-        });
+        ));
     }
     Err(map_error(Op::Cancel, resp))
 }
@@ -430,9 +408,11 @@ pub(crate) fn decode_logs_page(resp: &HttpResponse) -> Result<(Vec<LogEntry>, Op
 /// error. (A count of 0 proves nothing on its own: the server answers 0 too for a run it could
 /// not cancel this time.)
 pub(crate) fn cancelled_count(a: BulkAnswer) -> Result<u64, CancelError> {
-    a.cancelled.ok_or_else(|| CancelError::Decode {
-        backend: BACKEND,
-        message: "a cancel by ids answered an action id instead of a count".to_owned(),
+    a.cancelled.ok_or_else(|| {
+        CancelError::decode(
+            BACKEND,
+            "a cancel by ids answered an action id instead of a count".to_owned(),
+        )
     })
 }
 
@@ -449,12 +429,12 @@ pub(crate) fn decode_status(resp: &HttpResponse, id: &str) -> Result<RunState, C
         .iter()
         .find(|r| r.get("workflowRunId").and_then(Value::as_str) == Some(id));
     let Some(run) = run else {
-        return Err(CancelError::NotFound {
-            backend: BACKEND,
-            what: NotFoundKind::Run,
-            id: Some(id.to_owned()),
-            message: "no run with this id in the workflow logs".to_owned(),
-        });
+        return Err(CancelError::not_found(
+            BACKEND,
+            NotFoundKind::Run,
+            Some(id.to_owned()),
+            "no run with this id in the workflow logs".to_owned(),
+        ));
     };
     let state = run
         .get("workflowState")

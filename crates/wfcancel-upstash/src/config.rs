@@ -3,7 +3,7 @@
 use std::str::FromStr;
 
 use wfcancel_core::http::{HttpClient, HttpConfig};
-use wfcancel_core::{CancelError, SecretToken};
+use wfcancel_core::{CancelError, ConfigProblem, ConfigSetting, SecretToken};
 
 use crate::{BACKEND, UpstashCanceller};
 
@@ -74,8 +74,10 @@ impl FromStr for Region {
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Region::parse(s).ok_or_else(|| {
-            CancelError::config(
+            CancelError::config_of(
                 BACKEND,
+                ConfigSetting::Scope,
+                ConfigProblem::Invalid,
                 format!("unknown Upstash region {s:?}; expected EU_CENTRAL_1 or US_EAST_1"),
             )
         })
@@ -282,8 +284,10 @@ impl UpstashBuilder {
         let token = match self.token {
             Some(t) if !t.is_blank() => t,
             Some(_) => {
-                return Err(CancelError::config(
+                return Err(CancelError::config_of(
                     BACKEND,
+                    ConfigSetting::Token,
+                    ConfigProblem::Missing,
                     format!(
                         "the token is empty; set {} or pass a token to the builder",
                         self.token_source
@@ -291,8 +295,10 @@ impl UpstashBuilder {
                 ));
             }
             None => {
-                return Err(CancelError::config(
+                return Err(CancelError::config_of(
                     BACKEND,
+                    ConfigSetting::Token,
+                    ConfigProblem::Missing,
                     format!("no token; set {} or pass a token to the builder", self.token_source),
                 ));
             }

@@ -145,8 +145,8 @@ use futures::StreamExt;
 use wfcancel_core::http::{Call, HttpClient, HttpConfig, HttpResponse, Method, Url};
 use wfcancel_core::{
     BulkControl, BulkFailure, BulkOptions, BulkReport, CancelError, CancelOptions, CancelOutcome, Capabilities,
-    FilterCapabilities, Interruption, NotFoundKind, Polled, RunFilter, RunRef, RunState, Selector, UrlMatch,
-    WaitOptions, WorkflowCanceller, drive, from_epoch_millis, poll_until, validate_id,
+    ConfigProblem, ConfigSetting, FilterCapabilities, Inactive, Interruption, NotFoundKind, Polled, RunFilter, RunRef,
+    RunState, Selector, UrlMatch, WaitOptions, WorkflowCanceller, drive, from_epoch_millis, poll_until, validate_id,
 };
 
 pub use action::{BulkAction, BulkActionState};
@@ -239,8 +239,10 @@ impl UpstashCanceller {
         let runs_url = http.endpoint(&[("path", "v2"), ("path", "workflows"), ("path", "runs")])?;
         let least = runs_url.as_str().len() + 1 + RUN_IDS_KEY.len() + 2;
         if max_url_bytes < least {
-            return Err(CancelError::config(
+            return Err(CancelError::config_of(
                 BACKEND,
+                ConfigSetting::Http,
+                ConfigProblem::Invalid,
                 format!("max_url_bytes ({max_url_bytes}) is too small: with this base URL it must be at least {least}"),
             ));
         }
@@ -429,13 +431,13 @@ impl UpstashCanceller {
             }
             None => "never read".to_owned(),
         };
-        Err(CancelError::Timeout {
-            backend: BACKEND,
-            message: format!(
+        Err(CancelError::timeout(
+            BACKEND,
+            format!(
                 "bulk action {action_id} {state} after {:.1}s",
                 opts.timeout.as_secs_f64()
             ),
-        })
+        ))
     }
 
     /// Sends a call that is harmless to repeat (a single cancel, a chunk of ids, a read), with
@@ -766,11 +768,11 @@ impl UpstashCanceller {
                 Ok(Err(e)) => Err(e),
                 Err(why) => {
                     report.interrupted = Some(why);
-                    Err(CancelError::Timeout {
-                        backend: BACKEND,
-                        message: "round abandoned at the bulk's deadline without an answer; it may have cancelled runs"
+                    Err(CancelError::timeout(
+                        BACKEND,
+                        "round abandoned at the bulk's deadline without an answer; it may have cancelled runs"
                             .to_owned(),
-                    })
+                    ))
                 }
             };
             let mut last_round_cancelled = 0;
@@ -973,10 +975,7 @@ fn logs_entry_matches(
 
 /// The error for a part of a bulk left unsettled by a stop or the bulk's deadline.
 fn interrupted(why: Interruption, what: &str) -> CancelError {
-    CancelError::Interrupted {
-        backend: BACKEND,
-        message: format!("the bulk was {} {what}", past(why)),
-    }
+    CancelError::interrupted(BACKEND, format!("the bulk was {} {what}", past(why)))
 }
 
 /// `stopped` or `past its deadline`.
@@ -989,13 +988,13 @@ fn past(why: Interruption) -> &'static str {
 
 /// The error for a run the server answered 0 for while its state says it is still active.
 fn still_active(id: &str, state: &RunState) -> CancelError {
-    CancelError::Provider {
-        backend: BACKEND,
-        status: None,
-        message: format!(
+    CancelError::provider(
+        BACKEND,
+        None,
+        format!(
             "run {id} is still {state} although the cancel answered {{\"cancelled\":0}}: the server could not cancel it now; try again"
         ),
-    }
+    )
 }
 
 /// What the sends and reads of one chunk of ids came to.
@@ -1072,7 +1071,8 @@ impl WorkflowCanceller for UpstashCanceller {
         }
         match self.read_state(&call, run.run_id()).await? {
             Some(state) if !state.is_terminal() => Err(still_active(run.run_id(), &state)),
-            _ => Ok(CancelOutcome::NotActive),
+            Some(_) => Ok(CancelOutcome::NotActive(Inactive::Finished)),
+            None => Ok(CancelOutcome::NotActive(Inactive::NoSuchRun)),
         }
     }
 

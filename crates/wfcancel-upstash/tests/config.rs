@@ -285,3 +285,67 @@ async fn the_token_never_shows() {
         assert!(!format!("{p} {p:?}").contains(SECRET));
     }
 }
+
+/// A program tells configuration problems apart by their fields, never by their text.
+#[test]
+fn config_errors_say_which_setting_is_wrong_and_how() {
+    use wfcancel_core::{ConfigProblem as P, ConfigSetting as S};
+    let problem = |e: CancelError| e.config_problem();
+    let no_token = UpstashCanceller::from_env_with(env(&[("QSTASH_URL", "http://localhost:1")])).unwrap_err();
+    assert_eq!(problem(no_token), Some((S::Token, P::Missing)));
+    let empty = UpstashCanceller::from_env_with(env(&[("QSTASH_TOKEN", " ")])).unwrap_err();
+    assert_eq!(problem(empty), Some((S::Token, P::Missing)));
+    let bad = UpstashCanceller::builder().token("a\nb").build().unwrap_err();
+    assert_eq!(problem(bad), Some((S::Token, P::Invalid)));
+    for (url, want) in [
+        ("http://example.com", P::InsecureHttp),
+        ("ftp://example.com", P::Invalid),
+        ("not a url", P::Invalid),
+        ("", P::Missing),
+        ("https://user:pw@example.com", P::Invalid),
+    ] {
+        let e = UpstashCanceller::builder()
+            .token("t")
+            .base_url(url)
+            .build()
+            .unwrap_err();
+        assert_eq!(problem(e), Some((S::BaseUrl, want)), "{url:?}");
+    }
+    let region = UpstashCanceller::builder()
+        .token("t")
+        .region("moon-1")
+        .build()
+        .unwrap_err();
+    assert_eq!(problem(region), Some((S::Scope, P::Invalid)));
+    // Not a configuration error: no setting to name.
+    assert_eq!(CancelError::timeout("upstash", "slow").config_problem(), None);
+}
+
+/// A failure below the API (here: nothing listens on the port) keeps the HTTP client's error as
+/// its `source()`, which a program can downcast; the chain holds no URL and no token.
+#[tokio::test]
+async fn a_transport_error_keeps_the_http_clients_error_as_its_source() {
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let c = UpstashCanceller::builder()
+        .token(SECRET)
+        .base_url(format!("http://127.0.0.1:{port}"))
+        .http_config(HttpConfig::default().retry(RetryPolicy::none()))
+        .build()
+        .unwrap();
+    let e = c.cancel(&RunRef::new("wfr_1")).await.unwrap_err();
+    assert_eq!(e.kind(), wfcancel_core::ErrorKind::Transport, "{e}");
+    let source = std::error::Error::source(&e).expect("a transport error has a source");
+    assert!(source.downcast_ref::<reqwest::Error>().is_some(), "{source:?}");
+    let mut chain = String::new();
+    let mut next: Option<&dyn std::error::Error> = Some(&e);
+    while let Some(err) = next {
+        chain.push_str(&format!("{err} | {err:?}\n"));
+        next = err.source();
+    }
+    assert!(!chain.contains(SECRET), "{chain}");
+    // Equality ignores the source: the same error without it is equal.
+    assert_eq!(e.clone(), e);
+}

@@ -2,6 +2,7 @@
 //! row were taken as "not active" for a run that was still running).
 
 use mockito::{Matcher, Server, ServerGuard};
+use wfcancel_core::Inactive;
 use wfcancel_core::http::HttpConfig;
 use wfcancel_core::{
     BulkOptions, CancelError, CancelOutcome, RetryPolicy, RunFilter, RunRef, Selector, WorkflowCanceller,
@@ -45,7 +46,10 @@ async fn a_single_cancel_uses_the_run_path_and_its_answer() {
         .await;
     let c = canceller(&server);
     assert_eq!(c.cancel(&RunRef::new("wfr_1")).await, Ok(CancelOutcome::Cancelled));
-    assert_eq!(c.cancel(&RunRef::new("wfr_2")).await, Ok(CancelOutcome::NotActive));
+    assert_eq!(
+        c.cancel(&RunRef::new("wfr_2")).await,
+        Ok(CancelOutcome::NotActive(Inactive::Unspecified))
+    );
     let err = c.cancel(&RunRef::new("wfr_3")).await.unwrap_err();
     assert!(matches!(err, CancelError::NotFound { .. }), "not Upstash's 404: {err}");
     assert!(err.to_string().contains("QSTASH_URL"), "{err}");
@@ -100,7 +104,10 @@ async fn a_zero_count_is_checked_against_the_run_state() {
         .with_body(logs_body("..", "RUN_SUCCESS"))
         .create_async()
         .await;
-    assert_eq!(c.cancel(&RunRef::new("..")).await, Ok(CancelOutcome::NotActive));
+    assert_eq!(
+        c.cancel(&RunRef::new("..")).await,
+        Ok(CancelOutcome::NotActive(Inactive::Finished))
+    );
     bulk.assert_async().await;
 }
 
@@ -233,7 +240,10 @@ async fn the_emulator_agrees_run_by_run() {
     assert_eq!(report.not_active, 7, "5 finished, 2 unknown");
     assert!(report.is_success());
     assert_eq!(emu.active_count(), 0);
-    assert_eq!(c.cancel(&RunRef::new("wfr_1")).await, Ok(CancelOutcome::NotActive));
+    assert_eq!(
+        c.cancel(&RunRef::new("wfr_1")).await,
+        Ok(CancelOutcome::NotActive(Inactive::Unspecified))
+    );
 }
 
 /// The sends of one call share one deadline: a bulk-endpoint cancel (1.2 s) and the state read

@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use mockito::{Matcher, Server, ServerGuard};
+use wfcancel_core::Inactive;
 use wfcancel_core::http::HttpConfig;
 use wfcancel_core::{
     BulkOptions, CancelError, CancelOutcome, NotFoundKind, Progress, RateLimitKind, RetryPolicy, RunFilter, RunRef,
@@ -208,7 +209,7 @@ async fn a_single_cancel_of_an_unknown_or_finished_run_is_not_active_on_the_serv
         emu.reset_stats();
         assert_eq!(
             c.cancel(&RunRef::new(id)).await.unwrap(),
-            CancelOutcome::NotActive,
+            CancelOutcome::NotActive(Inactive::Unspecified),
             "{id}"
         );
         assert_eq!(

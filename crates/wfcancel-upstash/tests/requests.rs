@@ -110,7 +110,7 @@ async fn cancel_of_an_inactive_run_is_not_active_on_the_servers_404() {
     let c = canceller(&server);
     assert_eq!(
         c.cancel(&RunRef::new("wfr_done")).await.unwrap(),
-        CancelOutcome::NotActive
+        CancelOutcome::NotActive(wfcancel_core::Inactive::Unspecified)
     );
     m.assert_async().await;
 }

@@ -24,7 +24,7 @@ use tracing::Instrument;
 
 pub use response::{HttpResponse, readable_body};
 
-use crate::{CancelError, RetryPolicy, SecretToken};
+use crate::{CancelError, ConfigProblem, ConfigSetting, RetryPolicy, SecretToken};
 use scrub::Scrubber;
 
 /// The `User-Agent` every request carries.
@@ -162,10 +162,22 @@ impl HttpClient {
     ) -> Result<Self, CancelError> {
         let base = parse_base_url(backend, base_url, config.allow_insecure_http)?;
         let auth = match token {
-            Some(t) if t.is_blank() => return Err(CancelError::config(backend, "the token is empty")),
+            Some(t) if t.is_blank() => {
+                return Err(CancelError::config_of(
+                    backend,
+                    ConfigSetting::Token,
+                    ConfigProblem::Missing,
+                    "the token is empty",
+                ));
+            }
             Some(t) => {
                 let mut v = HeaderValue::from_str(&format!("Bearer {}", t.expose())).map_err(|_| {
-                    CancelError::config(backend, "the token contains characters not allowed in an HTTP header")
+                    CancelError::config_of(
+                        backend,
+                        ConfigSetting::Token,
+                        ConfigProblem::Invalid,
+                        "the token contains characters not allowed in an HTTP header",
+                    )
                 })?;
                 v.set_sensitive(true);
                 Some(v)
@@ -187,7 +199,15 @@ impl HttpClient {
             .tcp_nodelay(true)
             .pool_idle_timeout(Duration::from_secs(60))
             .build()
-            .map_err(|e| CancelError::config(backend, format!("cannot build the HTTP client: {e}")))?;
+            .map_err(|e| {
+                CancelError::config_of(
+                    backend,
+                    ConfigSetting::Http,
+                    ConfigProblem::Invalid,
+                    format!("cannot build the HTTP client: {e}"),
+                )
+                .with_source(e)
+            })?;
         Ok(HttpClient {
             backend,
             client,
@@ -229,9 +249,14 @@ impl HttpClient {
     pub fn endpoint(&self, segments: &[(&'static str, &str)]) -> Result<Url, CancelError> {
         let mut url = self.base.clone();
         {
-            let mut path = url
-                .path_segments_mut()
-                .map_err(|_| CancelError::config(self.backend, "the base URL cannot have a path"))?;
+            let mut path = url.path_segments_mut().map_err(|_| {
+                CancelError::config_of(
+                    self.backend,
+                    ConfigSetting::BaseUrl,
+                    ConfigProblem::Invalid,
+                    "the base URL cannot have a path",
+                )
+            })?;
             path.pop_if_empty();
             for (field, segment) in segments {
                 if segment.is_empty() || *segment == "." || *segment == ".." {
@@ -333,14 +358,14 @@ impl HttpClient {
             if left.is_zero() {
                 return match earlier {
                     Some(resp) => Ok(resp),
-                    None => Err(CancelError::Timeout {
-                        backend: self.backend,
-                        message: format!(
+                    None => Err(CancelError::timeout(
+                        self.backend,
+                        format!(
                             "{method} {}: not sent, the call's deadline ({:.1}s) had passed",
                             url.path(),
                             policy.total_deadline.as_secs_f64()
                         ),
-                    }),
+                    )),
                 };
             }
             let timeout = self.config.request_timeout.min(left);
@@ -479,24 +504,24 @@ impl HttpClient {
                 })
                 .unwrap_or_else(|| "no location".to_owned());
             let to = self.scrubbed_text(&to);
-            return Err(AttemptError::Final(CancelError::Provider {
-                backend: self.backend,
-                status: Some(status),
-                message: format!(
+            return Err(AttemptError::Final(CancelError::provider(
+                self.backend,
+                Some(status),
+                format!(
                     "{method} {} answered a redirect to {to}; redirects are never followed",
                     url.path()
                 ),
-            }));
+            )));
         }
         let cap = self.config.max_body_bytes;
         // A successful answer must be read whole to mean anything; any other is kept (cut at
         // the cap) so that its status still counts and its start can still be shown.
         let must_fit = (200..300).contains(&status);
         let too_large = || {
-            AttemptError::Final(CancelError::Decode {
-                backend: self.backend,
-                message: format!("the answer (HTTP {status}) is larger than the {cap}-byte cap"),
-            })
+            AttemptError::Final(CancelError::decode(
+                self.backend,
+                format!("the answer (HTTP {status}) is larger than the {cap}-byte cap"),
+            ))
         };
         if must_fit && resp.content_length().is_some_and(|n| n > cap as u64) {
             return Err(too_large());
@@ -566,10 +591,11 @@ impl HttpClient {
         // request never left: safe to repeat whatever it does.
         let not_sent = e.is_connect();
         let error = if e.is_timeout() {
-            CancelError::Timeout {
-                backend: self.backend,
-                message: format!("{what}: no complete answer within {:.1}s", timeout.as_secs_f64()),
-            }
+            CancelError::timeout(
+                self.backend,
+                format!("{what}: no complete answer within {:.1}s", timeout.as_secs_f64()),
+            )
+            .with_source(e)
         } else {
             let mut message = format!("{what}: {e}");
             let mut source = std::error::Error::source(&e);
@@ -578,10 +604,7 @@ impl HttpClient {
                 message.push_str(&s.to_string());
                 source = s.source();
             }
-            CancelError::Transport {
-                backend: self.backend,
-                message,
-            }
+            CancelError::transport(self.backend, message).with_source(e)
         };
         if not_sent {
             AttemptError::NotSent(error)
@@ -769,16 +792,23 @@ pub fn parse_retry_after(value: &HeaderValue, now: SystemTime) -> Option<Duratio
 fn parse_base_url(backend: &'static str, raw: &str, allow_insecure: bool) -> Result<Url, CancelError> {
     let raw = raw.trim();
     if raw.is_empty() {
-        return Err(CancelError::config(backend, "the base URL is empty"));
+        return Err(CancelError::config_of(
+            backend,
+            ConfigSetting::BaseUrl,
+            ConfigProblem::Missing,
+            "the base URL is empty",
+        ));
     }
-    let mut url = Url::parse(raw).map_err(|e| CancelError::config(backend, format!("invalid base URL: {e}")))?;
+    let bad = |problem, message: String| CancelError::config_of(backend, ConfigSetting::BaseUrl, problem, message);
+    let mut url =
+        Url::parse(raw).map_err(|e| bad(ConfigProblem::Invalid, format!("invalid base URL: {e}")).with_source(e))?;
     match url.scheme() {
         "https" => {}
         "http" => {
             let loopback = url.host().is_some_and(|h| is_loopback_host(&h));
             if !loopback && !allow_insecure {
-                return Err(CancelError::config(
-                    backend,
+                return Err(bad(
+                    ConfigProblem::InsecureHttp,
                     format!(
                         "refusing plain http:// to non-loopback host {}; use https:// or opt in with allow_insecure_http",
                         url.host_str().unwrap_or("")
@@ -787,25 +817,25 @@ fn parse_base_url(backend: &'static str, raw: &str, allow_insecure: bool) -> Res
             }
         }
         other => {
-            return Err(CancelError::config(
-                backend,
+            return Err(bad(
+                ConfigProblem::Invalid,
                 format!("unsupported URL scheme {other:?}; use https://"),
             ));
         }
     }
     if url.host().is_none() {
-        return Err(CancelError::config(backend, "the base URL has no host"));
+        return Err(bad(ConfigProblem::Invalid, "the base URL has no host".into()));
     }
     if !url.username().is_empty() || url.password().is_some() {
-        return Err(CancelError::config(
-            backend,
-            "the base URL must not carry credentials; pass a token instead",
+        return Err(bad(
+            ConfigProblem::Invalid,
+            "the base URL must not carry credentials; pass a token instead".into(),
         ));
     }
     if url.query().is_some() || url.fragment().is_some() {
-        return Err(CancelError::config(
-            backend,
-            "the base URL must not have a query or fragment",
+        return Err(bad(
+            ConfigProblem::Invalid,
+            "the base URL must not have a query or fragment".into(),
         ));
     }
     let trimmed = url.path().trim_end_matches('/').to_owned();

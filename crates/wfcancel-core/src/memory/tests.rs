@@ -9,18 +9,11 @@ fn t(secs: u64) -> SystemTime {
 }
 
 fn provider_error() -> CancelError {
-    CancelError::Provider {
-        backend: "memory",
-        status: Some(503),
-        message: "injected".into(),
-    }
+    CancelError::provider("memory", Some(503), "injected")
 }
 
 fn unauthenticated() -> CancelError {
-    CancelError::Unauthenticated {
-        backend: "memory",
-        message: "injected".into(),
-    }
+    CancelError::unauthenticated("memory", "injected")
 }
 
 #[test]
@@ -104,7 +97,7 @@ async fn cancel_active_runs_then_not_active() {
         assert_eq!(m.state_of(id), Some(RunState::Cancelled));
         assert_eq!(
             m.cancel(&RunRef::new(id)).await.unwrap(),
-            CancelOutcome::NotActive,
+            CancelOutcome::NotActive(Inactive::Finished),
             "idempotent"
         );
     }
@@ -114,16 +107,31 @@ async fn cancel_active_runs_then_not_active() {
 #[tokio::test]
 async fn unknown_and_finished_runs_are_not_active_and_untouched() {
     let m = InMemoryCanceller::new();
-    assert_eq!(m.cancel(&RunRef::new("nope")).await.unwrap(), CancelOutcome::NotActive);
+    assert_eq!(
+        m.cancel(&RunRef::new("nope")).await.unwrap(),
+        CancelOutcome::NotActive(Inactive::NoSuchRun)
+    );
     assert!(m.is_empty(), "cancel must not create runs");
     for s in [
         RunState::Completed,
         RunState::Failed,
         RunState::Cancelled,
+        RunState::Terminated,
+        RunState::TimedOut,
+        RunState::unknown("weird", true),
         RunState::unknown("weird", false),
     ] {
         m.insert(MemoryRun::new("x").state(s.clone()));
-        assert_eq!(m.cancel(&RunRef::new("x")).await.unwrap(), CancelOutcome::NotActive);
+        let why = if s.is_terminal() {
+            Inactive::Finished
+        } else {
+            Inactive::Unspecified
+        };
+        assert_eq!(
+            m.cancel(&RunRef::new("x")).await.unwrap(),
+            CancelOutcome::NotActive(why),
+            "{s}"
+        );
         assert_eq!(m.state_of("x"), Some(s));
     }
 }
@@ -195,7 +203,11 @@ async fn owner_and_session_must_agree_when_both_are_named() {
         RunRef::new("r1").agent("wf"),
         RunRef::new("r1").session("s2"),
     ] {
-        assert_eq!(m.cancel(&r).await.unwrap(), CancelOutcome::NotActive, "{r}");
+        assert_eq!(
+            m.cancel(&r).await.unwrap(),
+            CancelOutcome::NotActive(Inactive::NoSuchRun),
+            "{r}"
+        );
         assert_eq!(m.status(&r).await.unwrap_err().kind(), ErrorKind::NotFound, "{r}");
     }
     assert_eq!(m.state_of("r1"), Some(RunState::Running));
@@ -231,7 +243,10 @@ async fn cooperative_mode_requests_then_cancels_after_the_delay() {
     tokio::time::advance(Duration::from_millis(200)).await;
     assert_eq!(m.status(&RunRef::new("a")).await.unwrap(), RunState::Cancelled);
     assert!(!m.cancel_pending("a"));
-    assert_eq!(m.cancel(&RunRef::new("a")).await.unwrap(), CancelOutcome::NotActive);
+    assert_eq!(
+        m.cancel(&RunRef::new("a")).await.unwrap(),
+        CancelOutcome::NotActive(Inactive::Finished)
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -332,10 +347,7 @@ async fn fail_next_counts_each_request_and_returns_the_error_as_given() {
     assert_eq!(m.cancel(&RunRef::new("a")).await.unwrap(), CancelOutcome::Cancelled);
 
     // A foreign backend name is kept; n == 0 clears.
-    let foreign = CancelError::Timeout {
-        backend: "upstash",
-        message: "x".into(),
-    };
+    let foreign = CancelError::timeout("upstash", "x");
     m.fail_next(5, foreign.clone());
     assert_eq!(m.status(&RunRef::new("a")).await.unwrap_err(), foreign);
     m.fail_next(0, foreign);
