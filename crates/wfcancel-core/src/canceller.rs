@@ -58,6 +58,7 @@ pub trait WorkflowCanceller: Send + Sync + std::fmt::Debug {
             Selector::Ids(runs) => crate::bulk::fan_out(self, runs, opts).await,
             Selector::Filter(_) => Err(CancelError::unsupported(self.backend(), "cancel by filter")),
             Selector::All(_) => Err(CancelError::unsupported(self.backend(), "cancel all runs")),
+            Selector::Query(_) => Err(CancelError::unsupported(self.backend(), "cancel by a native query")),
         }
     }
 
@@ -120,7 +121,8 @@ pub trait WorkflowCanceller: Send + Sync + std::fmt::Debug {
 /// empty (each run is checked by the backend before anything is sent), a filter is valid; a filter
 /// sets only fields the backend lists (fail closed) and does not match every run (that is
 /// [`Selector::cancel_all_runs`], which needs its own capability); "all" and filters at all are
-/// in the capabilities; the mode and reason are supported.
+/// in the capabilities; the mode and reason are supported; a native query is in the dialect the
+/// backend lists ([`Capabilities::native_query`], none by default: fail closed) and not blank.
 ///
 /// ```
 /// use wfcancel_core::{check_bulk, BulkOptions, Capabilities, RunFilter, Selector};
@@ -174,6 +176,22 @@ pub fn check_bulk(
             format!("cancel all runs: {backend} has no bulk cancel; cancel the runs by id"),
         )),
         Selector::All(_) => Ok(()),
+        Selector::Query(q) => {
+            if caps.native_query != Some(q.dialect()) {
+                return Err(CancelError::unsupported(
+                    backend,
+                    format!(
+                        "a query in the {:?} dialect: {backend} {}",
+                        q.dialect(),
+                        match caps.native_query {
+                            Some(d) => format!("takes {d:?} queries only"),
+                            None => "takes no native query; use ids or a filter".to_owned(),
+                        }
+                    ),
+                ));
+            }
+            q.validate(backend)
+        }
     }
 }
 

@@ -143,6 +143,9 @@ pub struct Capabilities {
     /// it may answer [`crate::Inactive::Unspecified`], and says one of the two only when the
     /// provider or a state read told it.
     pub inactive_reasons: bool,
+    /// The dialect of the native queries [`crate::Selector::Query`] it accepts (`"temporal"`
+    /// for Temporal visibility queries), if any (default none: every native query is refused).
+    pub native_query: Option<&'static str>,
 }
 
 impl Default for Capabilities {
@@ -162,6 +165,7 @@ impl Default for Capabilities {
             forced: false,
             reason: false,
             inactive_reasons: false,
+            native_query: None,
         }
     }
 }

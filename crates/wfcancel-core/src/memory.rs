@@ -806,6 +806,7 @@ impl WorkflowCanceller for InMemoryCanceller {
             forced: true,
             reason: true,
             inactive_reasons: true,
+            native_query: None,
         }
     }
 
@@ -823,6 +824,7 @@ impl WorkflowCanceller for InMemoryCanceller {
             Selector::Ids(runs) => crate::fan_out(&FanOut(self), runs, opts).await,
             Selector::Filter(filter) => Ok(self.cancel_rounds(Some(filter), opts).await),
             Selector::All(_) => Ok(self.cancel_rounds(None, opts).await),
+            Selector::Query(_) => Err(CancelError::unsupported(BACKEND, "cancel by a native query")),
         }
     }
 

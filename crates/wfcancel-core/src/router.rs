@@ -117,7 +117,8 @@ impl WorkflowCanceller for Router {
         ROUTER
     }
 
-    /// What every held backend can do (a filter or "all" only with exactly one backend held).
+    /// What every held backend can do (a filter, a native query or "all" only with exactly one
+    /// backend held).
     fn capabilities(&self) -> Capabilities {
         let all: Vec<Capabilities> = self.routes.values().map(|c| c.capabilities()).collect();
         let mut caps = Capabilities {
@@ -133,6 +134,7 @@ impl WorkflowCanceller for Router {
             caps.filter = one.filter.clone();
             caps.cancel_all = one.cancel_all;
             caps.background_actions = one.background_actions;
+            caps.native_query = one.native_query;
         } else {
             caps.filter = FilterCapabilities::default();
         }
@@ -155,6 +157,7 @@ impl WorkflowCanceller for Router {
             Selector::Ids(runs) => runs,
             Selector::Filter(_) => return self.only("a filter")?.cancel_many(selector, opts).await,
             Selector::All(_) => return self.only("cancelling all runs")?.cancel_many(selector, opts).await,
+            Selector::Query(_) => return self.only("a native query")?.cancel_many(selector, opts).await,
         };
         Selector::validate_ids(ROUTER, runs)?;
         let mut groups: BTreeMap<&'static str, Vec<RunRef>> = BTreeMap::new();

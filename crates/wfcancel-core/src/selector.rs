@@ -558,6 +558,68 @@ pub enum Selector {
     Filter(RunFilter),
     /// Every active run. Made only by [`Selector::cancel_all_runs`].
     All(AllRuns),
+    /// Every run a query in the provider's own language selects (a Temporal visibility query):
+    /// for what [`RunFilter`]'s portable fields cannot say. Refused, before any request, by every
+    /// backend whose [`Capabilities::native_query`](crate::Capabilities::native_query) does not
+    /// name the query's dialect.
+    Query(NativeQuery),
+}
+
+/// A query in one provider's own language ([`Selector::native_query`]), sent to that provider
+/// as written: its dialect names the provider language it is written in (`"temporal"` for a
+/// Temporal visibility query), and only a backend that lists that dialect accepts it.
+///
+/// ```
+/// use wfcancel_core::{NativeQuery, Selector};
+/// let q = NativeQuery::new("temporal", r#"WorkflowType = "Nightly" AND BuildIds IS NULL"#);
+/// assert_eq!((q.dialect(), q.query()), ("temporal", r#"WorkflowType = "Nightly" AND BuildIds IS NULL"#));
+/// assert!(Selector::Query(q).validate("memory").is_ok());
+/// assert!(Selector::native_query("temporal", "  ").validate("memory").is_err());
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct NativeQuery {
+    dialect: String,
+    query: String,
+}
+
+impl NativeQuery {
+    /// A query written in `dialect` (e.g. `"temporal"`).
+    pub fn new(dialect: impl Into<String>, query: impl Into<String>) -> Self {
+        NativeQuery {
+            dialect: dialect.into(),
+            query: query.into(),
+        }
+    }
+
+    /// The provider language it is written in.
+    pub fn dialect(&self) -> &str {
+        &self.dialect
+    }
+
+    /// The query text, as written.
+    pub fn query(&self) -> &str {
+        &self.query
+    }
+
+    /// Checks the query before any request: not blank, no control characters but newlines and
+    /// tabs.
+    pub fn validate(&self, backend: &'static str) -> Result<(), CancelError> {
+        if self.query.trim().is_empty() {
+            return Err(CancelError::invalid_input(backend, "query", "must not be blank"));
+        }
+        if let Some(c) = self
+            .query
+            .chars()
+            .find(|c| c.is_control() && *c != '\n' && *c != '\t' && *c != '\r')
+        {
+            return Err(CancelError::invalid_input(
+                backend,
+                "query",
+                format!("must not contain control characters (found U+{:04X})", c as u32),
+            ));
+        }
+        Ok(())
+    }
 }
 
 impl Selector {
@@ -580,12 +642,20 @@ impl Selector {
         Selector::All(AllRuns { _private: () })
     }
 
-    /// Checks the selector before any request: a non-empty id list of valid ids, or a valid filter.
+    /// Every run `query`, written in the provider language `dialect`, selects (see
+    /// [`Selector::Query`]).
+    pub fn native_query(dialect: impl Into<String>, query: impl Into<String>) -> Self {
+        Selector::Query(NativeQuery::new(dialect, query))
+    }
+
+    /// Checks the selector before any request: a non-empty id list of valid ids, a valid filter,
+    /// or a query that is not blank.
     pub fn validate(&self, backend: &'static str) -> Result<(), CancelError> {
         match self {
             Selector::Ids(ids) => Self::validate_ids(backend, ids),
             Selector::Filter(f) => f.validate(backend),
             Selector::All(_) => Ok(()),
+            Selector::Query(q) => q.validate(backend),
         }
     }
 

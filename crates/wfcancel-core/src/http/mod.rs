@@ -17,8 +17,9 @@ mod scrub;
 use std::net::IpAddr;
 use std::time::{Duration, Instant, SystemTime};
 
-use reqwest::header::{AUTHORIZATION, RETRY_AFTER};
+use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER};
 pub use reqwest::header::{HeaderMap, HeaderValue};
+pub use bytes::Bytes;
 pub use reqwest::{Method, Url};
 use tracing::Instrument;
 
@@ -344,6 +345,7 @@ impl HttpClient {
         url: Url,
         hint: &(dyn Fn(&HttpResponse) -> RetryDecision + Sync),
         mode: SendMode,
+        body: Option<&Bytes>,
     ) -> Result<HttpResponse, CancelError> {
         let policy = self.config.retry;
         let remaining = || match deadline {
@@ -380,7 +382,10 @@ impl HttpClient {
                 elapsed_ms = tracing::field::Empty,
             );
             let t0 = Instant::now();
-            let result = self.attempt(&method, &url, timeout).instrument(span.clone()).await;
+            let result = self
+                .attempt(&method, &url, timeout, body)
+                .instrument(span.clone())
+                .await;
             let took = t0.elapsed();
             span.record("elapsed_ms", took.as_millis() as u64);
             self.log_attempt(&method, &url, attempt, took, &result);
@@ -480,10 +485,21 @@ impl HttpClient {
         }
     }
 
-    async fn attempt(&self, method: &Method, url: &Url, timeout: Duration) -> Result<HttpResponse, AttemptError> {
+    async fn attempt(
+        &self,
+        method: &Method,
+        url: &Url,
+        timeout: Duration,
+        body: Option<&Bytes>,
+    ) -> Result<HttpResponse, AttemptError> {
         let mut req = self.client.request(method.clone(), url.clone()).timeout(timeout);
         if let Some(auth) = &self.auth {
             req = req.header(AUTHORIZATION, auth.clone());
+        }
+        if let Some(body) = body {
+            req = req
+                .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
+                .body(body.clone());
         }
         let mut resp = req
             .send()
@@ -696,7 +712,7 @@ impl<'a> Call<'a> {
         hint: &(dyn Fn(&HttpResponse) -> RetryDecision + Sync),
     ) -> Result<HttpResponse, CancelError> {
         self.http
-            .send_loop(self.deadline, operation, method, url, hint, SendMode::Repeatable)
+            .send_loop(self.deadline, operation, method, url, hint, SendMode::Repeatable, None)
             .await
     }
 
@@ -718,7 +734,7 @@ impl<'a> Call<'a> {
         hint: &(dyn Fn(&HttpResponse) -> RetryDecision + Sync),
     ) -> Result<HttpResponse, CancelError> {
         self.http
-            .send_loop(self.deadline, operation, method, url, hint, SendMode::Unrepeatable)
+            .send_loop(self.deadline, operation, method, url, hint, SendMode::Unrepeatable, None)
             .await
     }
 
@@ -738,6 +754,58 @@ impl<'a> Call<'a> {
                 url,
                 &|_| RetryDecision::Never,
                 SendMode::Once,
+                None,
+            )
+            .await
+    }
+
+    /// Like [`send_with`](Self::send_with), with a JSON body (`Content-Type: application/json`),
+    /// sent again as is by every retry: for requests that are safe to repeat because the body
+    /// makes them idempotent (a request id the provider de-duplicates on, a job id it refuses to
+    /// start twice).
+    ///
+    /// The body is the caller's: it is never logged, and it must not hold the token (which
+    /// travels in the `Authorization` header only).
+    pub async fn send_json_with(
+        &self,
+        operation: &'static str,
+        method: Method,
+        url: Url,
+        body: Bytes,
+        hint: &(dyn Fn(&HttpResponse) -> RetryDecision + Sync),
+    ) -> Result<HttpResponse, CancelError> {
+        self.http
+            .send_loop(
+                self.deadline,
+                operation,
+                method,
+                url,
+                hint,
+                SendMode::Repeatable,
+                Some(&body),
+            )
+            .await
+    }
+
+    /// Like [`send_unrepeatable`](Self::send_unrepeatable), with a JSON body (see
+    /// [`send_json_with`](Self::send_json_with)).
+    pub async fn send_json_unrepeatable(
+        &self,
+        operation: &'static str,
+        method: Method,
+        url: Url,
+        body: Bytes,
+        hint: &(dyn Fn(&HttpResponse) -> RetryDecision + Sync),
+    ) -> Result<HttpResponse, CancelError> {
+        self.http
+            .send_loop(
+                self.deadline,
+                operation,
+                method,
+                url,
+                hint,
+                SendMode::Unrepeatable,
+                Some(&body),
             )
             .await
     }
