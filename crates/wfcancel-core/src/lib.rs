@@ -53,7 +53,8 @@ pub use router::{ROUTER, Router};
 pub use run::{AddressError, CancelOutcome, Inactive, Owner, OwnerKind, RunRef, RunState, validate_id};
 pub use secret::SecretToken;
 pub use selector::{
-    AllRuns, FilterField, NativeQuery, RunFilter, Selector, UrlMatch, epoch_millis, from_epoch_millis, url_host, url_path,
+    AllRuns, FilterField, NativeQuery, RunFilter, Selector, UrlMatch, epoch_millis, from_epoch_millis, url_host,
+    url_path,
 };
 
 #[cfg(feature = "memory")]

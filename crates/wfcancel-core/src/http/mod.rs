@@ -17,9 +17,9 @@ mod scrub;
 use std::net::IpAddr;
 use std::time::{Duration, Instant, SystemTime};
 
+pub use bytes::Bytes;
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER};
 pub use reqwest::header::{HeaderMap, HeaderValue};
-pub use bytes::Bytes;
 pub use reqwest::{Method, Url};
 use tracing::Instrument;
 
@@ -734,7 +734,15 @@ impl<'a> Call<'a> {
         hint: &(dyn Fn(&HttpResponse) -> RetryDecision + Sync),
     ) -> Result<HttpResponse, CancelError> {
         self.http
-            .send_loop(self.deadline, operation, method, url, hint, SendMode::Unrepeatable, None)
+            .send_loop(
+                self.deadline,
+                operation,
+                method,
+                url,
+                hint,
+                SendMode::Unrepeatable,
+                None,
+            )
             .await
     }
 

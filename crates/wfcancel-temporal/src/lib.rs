@@ -1,0 +1,596 @@
+//! [wfcancel](https://docs.rs/wfcancel) backend for [Temporal](https://temporal.io): cancel
+//! (graceful) or terminate (forced) workflow executions, read their state, and cancel many at
+//! once through a server-side batch operation, over Temporal's HTTP API (no gRPC dependency).
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use wfcancel_core::{CancelOptions, RunRef, WaitOptions, WorkflowCanceller, WorkflowCancellerExt};
+//! use wfcancel_temporal::TemporalCanceller;
+//!
+//! # async fn demo() -> Result<(), wfcancel_core::CancelError> {
+//! // TEMPORAL_HTTP_ADDRESS (default http://localhost:7243), TEMPORAL_NAMESPACE (default
+//! // "default"), TEMPORAL_API_KEY (optional).
+//! let temporal = TemporalCanceller::from_env()?;
+//! // A workflow id, in a namespace (else the canceller's), with an optional run id.
+//! let run = RunRef::new("order-42").scope("orders");
+//! let outcome = temporal.cancel(&run).await?; // Requested: the workflow handles the cancel
+//! let forced = temporal.cancel_with(&RunRef::new("order-43"), &CancelOptions::forced().reason("bad deploy")).await?;
+//! let done = temporal.cancel_and_wait(&run, WaitOptions::with_timeout(Duration::from_secs(30))).await?;
+//! # let _ = (outcome, forced, done); Ok(()) }
+//! ```
+//!
+//! ## Addressing
+//! A run is a workflow id ([`RunRef::new`]) in a namespace ([`RunRef::scope`], default the
+//! canceller's), with an optional run id ([`RunRef::sub_id`]; none = the current run). An owner
+//! or a session is refused. A workflow id containing `/` cannot be reached through the HTTP API
+//! (its gateway decodes `%2F` before routing): it is refused with `Unsupported`, naming the
+//! native-query way to cancel it.
+//!
+//! ## Outcomes: what the server's answers are made to say
+//! Temporal answers `200 {}` to a cancel whether the workflow runs or is closed, so a graceful
+//! cancel first **describes** the workflow (a state read), then:
+//! - unknown workflow or run id (404) → `NotActive` (no such run), nothing sent;
+//! - closed (completed, failed, cancelled, terminated, timed out, continued as new) → `NotActive`
+//!   (finished), nothing sent;
+//! - running with a cancel already requested → `Requested`, nothing sent (the server would
+//!   ignore a second request);
+//! - running → `POST …/cancel` for **the run just described** (its run id pinned, so a run
+//!   started meanwhile under the same workflow id is never hit), with a `requestId` kept across
+//!   retries (the server de-duplicates on it) → `Requested`. A 404 there → `NotActive` (no such
+//!   run). The one window left: a workflow that closes between the describe and the cancel is
+//!   reported `Requested` (the server's `200` cannot tell); a wait then reads its final state.
+//!
+//! A forced cancel is `POST …/terminate` alone (terminate answers for itself): `200` →
+//! `Cancelled`; `404 … already completed` → `NotActive` (finished); another 404 → `NotActive` (no
+//! such run). When that "already completed" answers a *retried* terminate (an earlier attempt may
+//! have reached the server and terminated it), the state is read: `Terminated` → `Cancelled`.
+//!
+//! An unknown namespace is an error (`NotFound` naming the namespace), never "not active".
+//!
+//! ## Bulk
+//! - By ids: each run cancelled as above, 32 at a time by default (per-run outcomes are exact;
+//!   a batch operation over `executions` would count unknown ids as completed).
+//! - By filter ([`RunFilter::workflow`](wfcancel_core::RunFilter::workflow), `from`/`to` on the
+//!   start time, `state(Running)`), "all", or a raw visibility query
+//!   ([`Selector::native_query`]`("temporal", …)`): **one batch operation** over the visibility
+//!   query, every value quoted and escaped ([`quote`]). Its job id is chosen by the client
+//!   (`wfcancel-<uuid>`) before the first attempt, so a retried start cannot start a second batch
+//!   (the server answers 409 for a used job id: on a retried attempt that means the first one
+//!   started it). The report carries the job id in `action_id`; [`bulk_action`] reads its
+//!   progress; with `drain`, `cancel_many` waits until the batch is over and reports its counts
+//!   (`requested` for a cancel batch, `cancelled` for a terminate batch).
+//!
+//! [`bulk_action`]: WorkflowCanceller::bulk_action
+#![warn(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+mod config;
+mod mapping;
+mod query;
+mod request;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use wfcancel_core::http::{Bytes, Call, HttpClient};
+use wfcancel_core::{
+    BulkActionState, BulkFailure, BulkOptions, BulkReport, CancelError, CancelMode, CancelOptions, CancelOutcome,
+    Capabilities, FilterCapabilities, RunRef, RunState, Selector, WorkflowCanceller, async_trait, fan_out,
+};
+
+pub use config::{
+    DEFAULT_BASE_URL, DEFAULT_NAMESPACE, ENV_API_KEY, ENV_HTTP_ADDRESS, ENV_NAMESPACE, TemporalCancellerBuilder,
+};
+pub use query::{filter_query, quote, rfc3339};
+pub use request::PlannedRequest;
+
+use mapping::{Answer, Context};
+use request::Op;
+
+/// The backend name, as reported by [`WorkflowCanceller::backend`] and in every error.
+pub const BACKEND: &str = "temporal";
+
+/// The dialect name of Temporal visibility queries in [`Selector::native_query`].
+pub const QUERY_DIALECT: &str = "temporal";
+
+/// The reason a batch operation records when the caller gives none (Temporal requires one).
+pub const DEFAULT_BATCH_REASON: &str = "cancelled with wfcancel";
+
+/// A run that was not active: finished (closed). One place, so that the outcome can say
+/// "finished" where the contract can.
+fn finished() -> CancelOutcome {
+    CancelOutcome::NotActive
+}
+
+/// A run that was not active: the namespace has no such workflow or run.
+fn no_such_run() -> CancelOutcome {
+    CancelOutcome::NotActive
+}
+
+/// Cancels and terminates Temporal workflow executions over Temporal's HTTP API.
+///
+/// Build it with [`TemporalCanceller::builder`] or [`TemporalCanceller::from_env`]; it holds one
+/// pooled HTTP client and is cheap to clone. Its `Debug` and `Display` never show the API key.
+#[derive(Clone)]
+pub struct TemporalCanceller {
+    http: HttpClient,
+    namespace: Arc<str>,
+    identity: Arc<str>,
+    has_key: bool,
+}
+
+impl std::fmt::Debug for TemporalCanceller {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TemporalCanceller")
+            .field("base_url", &self.http.base_url().as_str())
+            .field("namespace", &&*self.namespace)
+            .field("identity", &&*self.identity)
+            .field("api_key", &self.has_key.then_some("***"))
+            .field("http_config", self.http.config())
+            .finish()
+    }
+}
+
+impl std::fmt::Display for TemporalCanceller {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "temporal HTTP API at {}, namespace {} ({})",
+            self.http.base_url(),
+            self.namespace,
+            if self.has_key { "API key set" } else { "no API key" }
+        )
+    }
+}
+
+impl TemporalCanceller {
+    /// A builder with every setting at its default (see [`TemporalCancellerBuilder`]).
+    pub fn builder() -> TemporalCancellerBuilder {
+        TemporalCancellerBuilder::new()
+    }
+
+    /// A canceller configured from the process environment: `TEMPORAL_HTTP_ADDRESS`,
+    /// `TEMPORAL_NAMESPACE`, `TEMPORAL_API_KEY` (see [`TemporalCancellerBuilder::from_env`]).
+    pub fn from_env() -> Result<Self, CancelError> {
+        TemporalCancellerBuilder::from_env().build()
+    }
+
+    /// Like [`from_env`](Self::from_env), reading variables through `lookup`.
+    pub fn from_env_with<F>(lookup: F) -> Result<Self, CancelError>
+    where
+        F: FnMut(&str) -> Option<String>,
+    {
+        TemporalCancellerBuilder::from_env_with(lookup).build()
+    }
+
+    pub(crate) fn from_parts(http: HttpClient, namespace: String, identity: String, has_key: bool) -> Self {
+        TemporalCanceller {
+            http,
+            namespace: Arc::from(namespace),
+            identity: Arc::from(identity),
+            has_key,
+        }
+    }
+
+    /// The HTTP API's base URL.
+    pub fn base_url(&self) -> &wfcancel_core::http::Url {
+        self.http.base_url()
+    }
+
+    /// The namespace of runs that name none, and of filtered cancels.
+    pub fn namespace(&self) -> &str {
+        &self.namespace
+    }
+
+    /// The identity recorded with each cancel.
+    pub fn identity(&self) -> &str {
+        &self.identity
+    }
+
+    /// Whether an API key is sent with each request.
+    pub fn has_api_key(&self) -> bool {
+        self.has_key
+    }
+
+    fn ns<'a>(&'a self, run: &'a RunRef) -> &'a str {
+        run.scope_id().unwrap_or(&self.namespace)
+    }
+
+    /// The describe request [`status`](WorkflowCanceller::status) sends (and a graceful cancel
+    /// sends first), without sending it.
+    pub fn describe_request(&self, run: &RunRef) -> Result<PlannedRequest, CancelError> {
+        request::describe(&self.http, self.ns(run), run)
+    }
+
+    /// The cancel (graceful) or terminate (forced) request for `run`, without sending it. A
+    /// graceful cancel sends it only after a describe showed the run running (with the run id
+    /// read there); the `requestId` here is a fresh one.
+    ///
+    /// ```
+    /// use wfcancel_core::{CancelOptions, RunRef};
+    /// use wfcancel_temporal::TemporalCanceller;
+    /// let c = TemporalCanceller::builder().identity("me").build()?;
+    /// let req = c.cancel_request(&RunRef::new("w1").scope("orders"), &CancelOptions::forced().reason("why"))?;
+    /// assert_eq!(
+    ///     req.to_string(),
+    ///     r#"POST http://localhost:7243/api/v1/namespaces/orders/workflows/w1/terminate {"identity":"me","reason":"why"}"#
+    /// );
+    /// # Ok::<(), wfcancel_core::CancelError>(())
+    /// ```
+    pub fn cancel_request(&self, run: &RunRef, opts: &CancelOptions) -> Result<PlannedRequest, CancelError> {
+        let op = match opts.mode {
+            CancelMode::Forced => Op::Terminate,
+            _ => Op::Cancel,
+        };
+        request::stop(
+            &self.http,
+            self.ns(run),
+            run,
+            None,
+            op,
+            opts.reason.as_deref(),
+            &self.identity,
+            &request::uuid_v4(),
+        )
+    }
+
+    /// The visibility query a bulk by filter, "all" or native query runs its batch operation
+    /// over, without sending anything. Validates as `cancel_many` does.
+    ///
+    /// ```
+    /// use wfcancel_core::{RunFilter, Selector};
+    /// use wfcancel_temporal::TemporalCanceller;
+    /// let c = TemporalCanceller::builder().build()?;
+    /// let q = c.batch_query(&Selector::filter(RunFilter::new().workflow(r#"Evil" OR "1"="1"#)))?;
+    /// assert_eq!(q, r#"WorkflowType IN ("Evil\" OR \"1\"=\"1") AND ExecutionStatus = "Running""#);
+    /// assert_eq!(c.batch_query(&Selector::cancel_all_runs())?, r#"ExecutionStatus = "Running""#);
+    /// # Ok::<(), wfcancel_core::CancelError>(())
+    /// ```
+    pub fn batch_query(&self, selector: &Selector) -> Result<String, CancelError> {
+        match selector {
+            Selector::Filter(f) => {
+                f.validate(BACKEND)?;
+                filter_query(f)
+            }
+            Selector::All(_) => Ok(query::RUNNING.to_owned()),
+            Selector::Query(q) if q.dialect() == QUERY_DIALECT => {
+                q.validate(BACKEND)?;
+                Ok(q.query().to_owned())
+            }
+            Selector::Query(q) => Err(CancelError::unsupported(
+                BACKEND,
+                format!(
+                    "a query in the {:?} dialect: Temporal takes {QUERY_DIALECT:?} queries",
+                    q.dialect()
+                ),
+            )),
+            _ => Err(CancelError::unsupported(
+                BACKEND,
+                "this selector has no visibility query: cancel the runs by id",
+            )),
+        }
+    }
+
+    /// Sends `req` within `call` and maps the answer; returns it with the attempts it took.
+    async fn send(
+        &self,
+        call: &Call<'_>,
+        ctx: &Context<'_>,
+        req: PlannedRequest,
+    ) -> Result<(Answer, u32), CancelError> {
+        let hint = |resp: &wfcancel_core::http::HttpResponse| mapping::retry_decision(ctx, resp);
+        let resp = match &req.body {
+            Some(body) => {
+                let bytes = Bytes::from(serde_json::to_vec(body).map_err(|e| CancelError::Decode {
+                    backend: BACKEND,
+                    message: format!("cannot encode the request: {e}"),
+                })?);
+                call.send_json_with(ctx.op.name(), req.method, req.url, bytes, &hint)
+                    .await?
+            }
+            None => call.send_with(ctx.op.name(), req.method, req.url, &hint).await?,
+        };
+        let answer = self.http.scrub_result(mapping::map_answer(ctx, &resp));
+        tracing::debug!(
+            backend = BACKEND,
+            operation = ctx.op.name(),
+            status = resp.status,
+            attempts = resp.attempts,
+            ok = answer.is_ok(),
+            "temporal answer"
+        );
+        answer.map(|a| (a, resp.attempts))
+    }
+
+    fn ctx<'a>(&self, op: Op, run: Option<&'a RunRef>, namespace: &'a str, job_id: Option<&'a str>) -> Context<'a> {
+        Context {
+            op,
+            run,
+            namespace,
+            job_id,
+            key_sent: self.has_key,
+        }
+    }
+
+    /// Describes `run` (`op`: `Describe` before a cancel, `Status` for a status read).
+    async fn describe(&self, call: &Call<'_>, run: &RunRef, op: Op) -> Result<Answer, CancelError> {
+        let ns = self.ns(run);
+        let req = request::describe(&self.http, ns, run)?;
+        Ok(self.send(call, &self.ctx(op, Some(run), ns, None), req).await?.0)
+    }
+
+    async fn graceful(&self, run: &RunRef, reason: Option<&str>) -> Result<CancelOutcome, CancelError> {
+        request::check(run)?;
+        let call = self.http.call();
+        let ns = self.ns(run);
+        let described = match self.describe(&call, run, Op::Describe).await? {
+            Answer::NoSuchRun => return Ok(no_such_run()),
+            Answer::Described(d) => d,
+            other => return Err(unexpected(Op::Describe, other)),
+        };
+        if described.state.is_terminal() {
+            return Ok(finished());
+        }
+        if described.state == RunState::Cancelling {
+            return Ok(CancelOutcome::Requested);
+        }
+        let req = request::stop(
+            &self.http,
+            ns,
+            run,
+            described.run_id.as_deref(),
+            Op::Cancel,
+            reason,
+            &self.identity,
+            &request::uuid_v4(),
+        )?;
+        match self
+            .send(&call, &self.ctx(Op::Cancel, Some(run), ns, None), req)
+            .await?
+            .0
+        {
+            Answer::Accepted => Ok(CancelOutcome::Requested),
+            Answer::NoSuchRun => Ok(no_such_run()),
+            other => Err(unexpected(Op::Cancel, other)),
+        }
+    }
+
+    async fn forced(&self, run: &RunRef, reason: Option<&str>) -> Result<CancelOutcome, CancelError> {
+        request::check(run)?;
+        let call = self.http.call();
+        let ns = self.ns(run);
+        let req = request::stop(&self.http, ns, run, None, Op::Terminate, reason, &self.identity, "")?;
+        match self
+            .send(&call, &self.ctx(Op::Terminate, Some(run), ns, None), req)
+            .await?
+        {
+            (Answer::Accepted, _) => Ok(CancelOutcome::Cancelled),
+            (Answer::NoSuchRun, _) => Ok(no_such_run()),
+            (Answer::AlreadyClosed, 1) => Ok(finished()),
+            // A retried terminate: an earlier attempt may have terminated it. Read the state.
+            (Answer::AlreadyClosed, _) => match self.describe(&call, run, Op::Describe).await? {
+                Answer::Described(d) if d.state == RunState::Terminated => Ok(CancelOutcome::Cancelled),
+                _ => Ok(finished()),
+            },
+            (other, _) => Err(unexpected(Op::Terminate, other)),
+        }
+    }
+
+    /// Starts one batch operation over `query` in the canceller's namespace, with a job id chosen
+    /// here; with `opts.drain`, waits until it is over. Always a report once the start was sent.
+    async fn batch(&self, query: &str, opts: &BulkOptions) -> Result<BulkReport, CancelError> {
+        let control = opts.control();
+        let mut report = BulkReport::new(BACKEND);
+        if let Some(why) = control.interrupted() {
+            report.interrupted = Some(why);
+            return Ok(report);
+        }
+        let ns: &str = &self.namespace;
+        let job_id = format!("wfcancel-{}", request::uuid_v4());
+        let forced = opts.cancel.mode == CancelMode::Forced;
+        let reason = opts.cancel.reason.as_deref().unwrap_or(DEFAULT_BATCH_REASON);
+        let req = request::batch_start(&self.http, ns, &job_id, query, forced, reason, &self.identity)?;
+        let call = self.http.call().until(control.deadline());
+        report.rounds = 1;
+        let ctx = self.ctx(Op::BatchStart, None, ns, Some(&job_id));
+        match self.send(&call, &ctx, req).await {
+            Ok((Answer::BatchStarted { existed: false }, _)) => {}
+            // A retry of this very start found the job its earlier attempt started.
+            Ok((Answer::BatchStarted { existed: true }, attempts)) if attempts > 1 => {}
+            Ok((Answer::BatchStarted { existed: true }, _)) => {
+                report.requests_sent = 1;
+                report.record_failure(
+                    BulkFailure::new(
+                        Vec::new(),
+                        CancelError::InvalidRequest {
+                            backend: BACKEND,
+                            status: 409,
+                            message: format!("batch job id {job_id} is already in use"),
+                        },
+                    )
+                    .round(1),
+                );
+                return Ok(report);
+            }
+            Ok((other, _)) => return Err(unexpected(Op::BatchStart, other)),
+            Err(e) => {
+                if !matches!(e, CancelError::InvalidInput { .. } | CancelError::Config { .. }) {
+                    report.requests_sent = 1;
+                }
+                report.record_failure(BulkFailure::new(Vec::new(), e).round(1));
+                return Ok(report);
+            }
+        }
+        report.requests_sent = 1;
+        report.action_id = Some(job_id.clone());
+        if !opts.drain {
+            report.not_confirmed = Some(format!(
+                "batch operation {job_id} runs on the server; read it with bulk_action"
+            ));
+            return Ok(report);
+        }
+        let mut pause = Duration::from_millis(100);
+        loop {
+            if let Some(why) = control.interrupted() {
+                report.interrupted = Some(why);
+                report.not_confirmed = Some(format!("batch operation {job_id} was still running ({why})"));
+                return Ok(report);
+            }
+            let call = self.http.call().until(control.deadline());
+            let req = request::batch_describe(&self.http, ns, &job_id)?;
+            let ctx = self.ctx(Op::BatchDescribe, None, ns, Some(&job_id));
+            let state = match control.within_deadline(self.send(&call, &ctx, req)).await {
+                Ok(Ok((Answer::Batch(state), _))) => state,
+                Ok(Ok((other, _))) => return Err(unexpected(Op::BatchDescribe, other)),
+                Ok(Err(e)) if control.interrupted().is_some() => {
+                    report.interrupted = control.interrupted();
+                    report.not_confirmed = Some(format!("batch operation {job_id}: {e}"));
+                    return Ok(report);
+                }
+                Ok(Err(e)) => {
+                    report.not_confirmed = Some(format!("batch operation {job_id} could not be read: {e}"));
+                    report.record_failure(BulkFailure::new(Vec::new(), e).round(1));
+                    return Ok(report);
+                }
+                Err(why) => {
+                    report.interrupted = Some(why);
+                    report.not_confirmed = Some(format!("batch operation {job_id} was still running ({why})"));
+                    return Ok(report);
+                }
+            };
+            report.requests_sent += 1;
+            let done = state.cancelled.unwrap_or(0);
+            let failed = state.failed.unwrap_or(0);
+            let mut progress = BulkReport::new(BACKEND);
+            if forced {
+                progress.cancelled = done;
+            } else {
+                progress.requested = done;
+            }
+            opts.report_progress(&progress.progress(state.total));
+            if state.finished {
+                report.cancelled = progress.cancelled;
+                report.requested = progress.requested;
+                if failed > 0 {
+                    report.record_failure(
+                        BulkFailure::new(
+                            Vec::new(),
+                            CancelError::Provider {
+                                backend: BACKEND,
+                                status: None,
+                                message: format!(
+                                    "batch operation {job_id}: {failed} of {} workflows failed",
+                                    state.total.unwrap_or(done + failed)
+                                ),
+                            },
+                        )
+                        .round(1),
+                    );
+                }
+                report.drained = state.state == "completed" && failed == 0;
+                if !report.drained {
+                    report.not_confirmed = Some(format!("batch operation {job_id} ended {}", state.state));
+                }
+                return Ok(report);
+            }
+            let stop = async {
+                match &opts.stop {
+                    Some(s) => s.stopped().await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                () = tokio::time::sleep(pause) => {}
+                () = stop => {}
+                () = control.deadline_reached() => {}
+            }
+            pause = (pause * 2).min(Duration::from_secs(1));
+        }
+    }
+}
+
+fn unexpected(op: Op, answer: Answer) -> CancelError {
+    CancelError::Provider {
+        backend: BACKEND,
+        status: None,
+        message: format!("internal: {} mapped to {answer:?}", op.name()),
+    }
+}
+
+#[async_trait]
+impl WorkflowCanceller for TemporalCanceller {
+    fn backend(&self) -> &'static str {
+        BACKEND
+    }
+
+    /// Graceful (cancel) and forced (terminate), with a reason; status; filters on workflow
+    /// type, start time and the running state, "all" and native visibility queries, each as one
+    /// batch operation (a background action); a graceful cancel is only "requested".
+    fn capabilities(&self) -> Capabilities {
+        let mut filter = FilterCapabilities::default();
+        filter.workflows = true;
+        filter.states = true;
+        filter.created_range = true;
+        let mut caps = Capabilities::default();
+        caps.cancel = true;
+        caps.bulk_ids = false;
+        caps.filter = filter;
+        caps.cancel_all = true;
+        caps.status = true;
+        caps.cancel_confirms = false;
+        caps.needs_owner = false;
+        caps.status_needs_session = false;
+        caps.background_actions = true;
+        caps.graceful = true;
+        caps.forced = true;
+        caps.reason = true;
+        caps.native_query = Some(QUERY_DIALECT);
+        caps
+    }
+
+    async fn cancel_run(&self, run: &RunRef, opts: &CancelOptions) -> Result<CancelOutcome, CancelError> {
+        match opts.mode {
+            CancelMode::Forced => self.forced(run, opts.reason.as_deref()).await,
+            _ => self.graceful(run, opts.reason.as_deref()).await,
+        }
+    }
+
+    async fn cancel_runs(&self, selector: &Selector, opts: &BulkOptions) -> Result<BulkReport, CancelError> {
+        match selector {
+            Selector::Ids(runs) => {
+                Selector::validate_ids(BACKEND, runs)?;
+                for run in runs {
+                    request::check(run)?;
+                }
+                fan_out(self, runs, opts).await
+            }
+            other => {
+                let query = self.batch_query(other)?;
+                self.batch(&query, opts).await
+            }
+        }
+    }
+
+    async fn read_status(&self, run: &RunRef) -> Result<RunState, CancelError> {
+        request::check(run)?;
+        let call = self.http.call();
+        match self.describe(&call, run, Op::Status).await? {
+            Answer::Described(d) => Ok(d.state),
+            other => Err(unexpected(Op::Status, other)),
+        }
+    }
+
+    async fn read_bulk_action(&self, id: &str) -> Result<BulkActionState, CancelError> {
+        let ns: &str = &self.namespace;
+        let req = request::batch_describe(&self.http, ns, id)?;
+        let call = self.http.call();
+        match self
+            .send(&call, &self.ctx(Op::BatchDescribe, None, ns, Some(id)), req)
+            .await?
+            .0
+        {
+            Answer::Batch(state) => Ok(state),
+            other => Err(unexpected(Op::BatchDescribe, other)),
+        }
+    }
+}

@@ -1,0 +1,581 @@
+//! The one place where Temporal's answers become shared types.
+//!
+//! Temporal's HTTP API answers errors as gRPC statuses in JSON:
+//! `{"code": <gRPC code>, "message": "...", "details": [{"@type": "...Failure", ...}]}`.
+//! The gRPC code decides the error (the HTTP status only when there is no code); the type of the
+//! first detail tells apart the three 404s (an unknown workflow, an unknown namespace, a path the
+//! gateway does not route) and the 409 of a batch job id already used.
+
+use serde_json::Value;
+use wfcancel_core::http::{HttpResponse, RetryDecision, parse_retry_after, readable_body};
+use wfcancel_core::{BulkActionState, CancelError, NotFoundKind, RateLimitKind, RunRef, RunState};
+
+use crate::BACKEND;
+use crate::request::Op;
+
+/// What the mapping needs to know about the request.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Context<'a> {
+    pub(crate) op: Op,
+    /// The run (workflow operations), `None` for batch operations.
+    pub(crate) run: Option<&'a RunRef>,
+    /// The namespace the request named.
+    pub(crate) namespace: &'a str,
+    /// The batch job id (batch operations).
+    pub(crate) job_id: Option<&'a str>,
+    /// Whether an API key was sent.
+    pub(crate) key_sent: bool,
+}
+
+/// A run as describe reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Described {
+    pub(crate) state: RunState,
+    /// The run id of the execution described (the current run when none was asked for).
+    pub(crate) run_id: Option<String>,
+}
+
+/// A successful answer, or an answer that is a fact rather than an error.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Answer {
+    /// Describe: the run's state.
+    Described(Described),
+    /// Cancel or terminate: 200.
+    Accepted,
+    /// Describe-before-cancel, cancel or terminate: the namespace has no such workflow (or no
+    /// such run of it).
+    NoSuchRun,
+    /// Terminate: `404 workflow execution already completed`.
+    AlreadyClosed,
+    /// Batch start: 200 (`existed: false`), or 409 "already started" for this job id
+    /// (`existed: true`: an earlier attempt of this very start reached the server).
+    BatchStarted { existed: bool },
+    /// Batch describe: the job's state.
+    Batch(BulkActionState),
+}
+
+/// A gRPC status decoded from an error body.
+#[derive(Debug, Default)]
+struct Status {
+    code: Option<i64>,
+    message: String,
+    detail_type: Option<String>,
+}
+
+fn decode_status(resp: &HttpResponse) -> Status {
+    let Ok(json) = serde_json::from_slice::<Value>(&resp.body) else {
+        return Status {
+            message: resp.readable_body(),
+            ..Status::default()
+        };
+    };
+    let code = json.get("code").and_then(Value::as_i64);
+    let message = match json.get("message").and_then(Value::as_str) {
+        Some(m) if !m.trim().is_empty() => readable_body(m.as_bytes()),
+        _ => resp.readable_body(),
+    };
+    let detail_type = json
+        .get("details")
+        .and_then(Value::as_array)
+        .and_then(|d| d.first())
+        .and_then(|d| d.get("@type"))
+        .and_then(Value::as_str)
+        .map(|t| t.rsplit('.').next().unwrap_or(t).to_owned());
+    Status {
+        code,
+        message,
+        detail_type,
+    }
+}
+
+/// gRPC codes.
+mod code {
+    pub const INVALID_ARGUMENT: i64 = 3;
+    pub const DEADLINE_EXCEEDED: i64 = 4;
+    pub const NOT_FOUND: i64 = 5;
+    pub const ALREADY_EXISTS: i64 = 6;
+    pub const PERMISSION_DENIED: i64 = 7;
+    pub const RESOURCE_EXHAUSTED: i64 = 8;
+    pub const FAILED_PRECONDITION: i64 = 9;
+    pub const ABORTED: i64 = 10;
+    pub const OUT_OF_RANGE: i64 = 11;
+    pub const UNIMPLEMENTED: i64 = 12;
+    pub const UNAVAILABLE: i64 = 14;
+    pub const UNAUTHENTICATED: i64 = 16;
+}
+
+/// Turns an answer into an [`Answer`] or a [`CancelError`]: the one mapping of the backend.
+///
+/// | answer | result |
+/// |---|---|
+/// | 2xx describe | `Described` (status → state; running with `cancelRequested` → `Cancelling`) |
+/// | 2xx cancel / terminate / batch start | `Accepted` / `BatchStarted` |
+/// | 2xx batch describe | `Batch` (state and counts) |
+/// | `code` 5, `NamespaceNotFoundFailure` | `NotFound{Other}` naming the namespace (a configuration error, never "not active") |
+/// | `code` 5, `NotFoundFailure`, terminate, "already completed" | `AlreadyClosed` |
+/// | `code` 5, `NotFoundFailure`, status | `NotFound{Run}` |
+/// | `code` 5, `NotFoundFailure`, describe before a cancel, cancel, terminate | `NoSuchRun` |
+/// | `code` 5, `NotFoundFailure`, batch describe | `NotFound{Action}` |
+/// | `code` 5 without details (no route) | `NotFound{Other}`: check the base URL |
+/// | `code` 6, batch start | `BatchStarted { existed: true }` |
+/// | `code` 3, 9, 10, 11, other 4xx | `InvalidRequest` with the server's message |
+/// | `code` 7 / 16 | `PermissionDenied` / `Unauthenticated` |
+/// | `code` 8 (429) | `RateLimited` (retried; "Max concurrent batch operations is reached" too) |
+/// | `code` 12 | `Unsupported` |
+/// | `code` 4, 14 (503), other 5xx | `Provider` (retried) |
+pub(crate) fn map_answer(ctx: &Context<'_>, resp: &HttpResponse) -> Result<Answer, CancelError> {
+    let status = resp.status;
+    if resp.is_success() {
+        return match ctx.op {
+            Op::Describe | Op::Status => decode_described(&resp.body).map(Answer::Described),
+            Op::Cancel | Op::Terminate => Ok(Answer::Accepted),
+            Op::BatchStart => Ok(Answer::BatchStarted { existed: false }),
+            Op::BatchDescribe => decode_batch(ctx.job_id.unwrap_or_default(), &resp.body).map(Answer::Batch),
+        };
+    }
+    let st = decode_status(resp);
+    let message = st.message.clone();
+    let code = st.code.unwrap_or(match status {
+        400 => code::INVALID_ARGUMENT,
+        401 => code::UNAUTHENTICATED,
+        403 => code::PERMISSION_DENIED,
+        404 => code::NOT_FOUND,
+        409 => code::ALREADY_EXISTS,
+        429 => code::RESOURCE_EXHAUSTED,
+        501 => code::UNIMPLEMENTED,
+        503 => code::UNAVAILABLE,
+        _ => -1,
+    });
+    let err = match code {
+        code::NOT_FOUND => return not_found(ctx, &st),
+        code::ALREADY_EXISTS if ctx.op == Op::BatchStart => {
+            return Ok(Answer::BatchStarted { existed: true });
+        }
+        code::UNAUTHENTICATED => CancelError::Unauthenticated {
+            backend: BACKEND,
+            message: if ctx.key_sent {
+                message
+            } else {
+                format!("{message} (no API key was sent: set TEMPORAL_API_KEY)")
+            },
+        },
+        code::PERMISSION_DENIED => CancelError::PermissionDenied {
+            backend: BACKEND,
+            message,
+        },
+        code::RESOURCE_EXHAUSTED => CancelError::RateLimited {
+            backend: BACKEND,
+            retry_after: resp
+                .headers
+                .get("retry-after")
+                .and_then(|v| parse_retry_after(v, std::time::SystemTime::now())),
+            limit: RateLimitKind::Unspecified,
+            message,
+        },
+        code::UNIMPLEMENTED => CancelError::Unsupported {
+            backend: BACKEND,
+            operation: format!("{}: {message}", ctx.op.name()),
+        },
+        code::DEADLINE_EXCEEDED | code::UNAVAILABLE => CancelError::Provider {
+            backend: BACKEND,
+            status: Some(if status >= 500 { status } else { 503 }),
+            message,
+        },
+        code::INVALID_ARGUMENT
+        | code::FAILED_PRECONDITION
+        | code::ABORTED
+        | code::OUT_OF_RANGE
+        | code::ALREADY_EXISTS
+            if status < 500 =>
+        {
+            CancelError::InvalidRequest {
+                backend: BACKEND,
+                status,
+                message,
+            }
+        }
+        _ if (400..500).contains(&status) && status != 408 && status != 429 => CancelError::InvalidRequest {
+            backend: BACKEND,
+            status,
+            message,
+        },
+        _ => CancelError::Provider {
+            backend: BACKEND,
+            status: Some(status),
+            message,
+        },
+    };
+    Err(err)
+}
+
+fn not_found(ctx: &Context<'_>, st: &Status) -> Result<Answer, CancelError> {
+    let message = st.message.clone();
+    match st.detail_type.as_deref() {
+        Some("NamespaceNotFoundFailure") => Err(CancelError::NotFound {
+            backend: BACKEND,
+            what: NotFoundKind::Other,
+            id: Some(ctx.namespace.to_owned()),
+            message: format!("{message} (no such namespace: check TEMPORAL_NAMESPACE or the run's namespace)"),
+        }),
+        Some(_) => match ctx.op {
+            Op::Terminate if message.to_ascii_lowercase().contains("already completed") => Ok(Answer::AlreadyClosed),
+            Op::Describe | Op::Cancel | Op::Terminate => Ok(Answer::NoSuchRun),
+            Op::Status => Err(CancelError::NotFound {
+                backend: BACKEND,
+                what: NotFoundKind::Run,
+                id: ctx.run.map(|r| r.run_id().to_owned()),
+                message,
+            }),
+            Op::BatchDescribe | Op::BatchStart => Err(CancelError::NotFound {
+                backend: BACKEND,
+                what: NotFoundKind::Action,
+                id: ctx.job_id.map(str::to_owned),
+                message: format!(
+                    "no batch operation with this job id in namespace {:?}: {message}",
+                    ctx.namespace
+                ),
+            }),
+        },
+        None => Err(CancelError::NotFound {
+            backend: BACKEND,
+            what: NotFoundKind::Other,
+            id: None,
+            message: format!(
+                "{message} (no such endpoint: check that the base URL (TEMPORAL_HTTP_ADDRESS) is Temporal's HTTP API)"
+            ),
+        }),
+    }
+}
+
+fn decode_error(what: &str, body: &[u8]) -> CancelError {
+    CancelError::Decode {
+        backend: BACKEND,
+        message: format!("{what}: {}", readable_body(body)),
+    }
+}
+
+/// A describe answer: `workflowExecutionInfo.status`, `…execution.runId`,
+/// `workflowExtendedInfo.cancelRequested`, `…closeTime` (for states this library does not name).
+fn decode_described(body: &[u8]) -> Result<Described, CancelError> {
+    let json: Value =
+        serde_json::from_slice(body).map_err(|_| decode_error("the describe answer is not JSON", body))?;
+    let info = json
+        .get("workflowExecutionInfo")
+        .ok_or_else(|| decode_error("the describe answer has no workflowExecutionInfo", body))?;
+    let status = info
+        .get("status")
+        .and_then(Value::as_str)
+        .ok_or_else(|| decode_error("the describe answer has no status", body))?;
+    let cancel_requested = json
+        .get("workflowExtendedInfo")
+        .and_then(|e| e.get("cancelRequested"))
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    let closed = info.get("closeTime").is_some_and(|t| !t.is_null());
+    let run_id = info
+        .get("execution")
+        .and_then(|e| e.get("runId"))
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    Ok(Described {
+        state: parse_state(status, cancel_requested, closed),
+        run_id,
+    })
+}
+
+/// Temporal's `WorkflowExecutionStatus` (with or without its `WORKFLOW_EXECUTION_STATUS_`
+/// prefix, any case). A running workflow whose cancel was requested is `Cancelling`. A status
+/// this library does not name is `Unknown`, terminal when the answer has a close time.
+pub(crate) fn parse_state(status: &str, cancel_requested: bool, closed: bool) -> RunState {
+    let upper = status.trim().to_ascii_uppercase();
+    let name = upper.strip_prefix("WORKFLOW_EXECUTION_STATUS_").unwrap_or(&upper);
+    match name {
+        "RUNNING" if cancel_requested => RunState::Cancelling,
+        "RUNNING" => RunState::Running,
+        "PAUSED" => RunState::Paused,
+        "COMPLETED" => RunState::Completed,
+        "FAILED" => RunState::Failed,
+        "CANCELED" | "CANCELLED" => RunState::Cancelled,
+        "TERMINATED" => RunState::Terminated,
+        "TIMED_OUT" => RunState::TimedOut,
+        "CONTINUED_AS_NEW" => RunState::unknown("continued_as_new", true),
+        _ => RunState::unknown(name.to_ascii_lowercase(), closed),
+    }
+}
+
+/// An int64 of proto3 JSON: a string (`"3"`) or a number.
+fn count(v: Option<&Value>) -> Option<u64> {
+    match v? {
+        Value::String(s) => s.parse().ok(),
+        Value::Number(n) => n.as_u64(),
+        _ => None,
+    }
+}
+
+/// A batch describe answer: `state` and the operation counts.
+fn decode_batch(job_id: &str, body: &[u8]) -> Result<BulkActionState, CancelError> {
+    let json: Value =
+        serde_json::from_slice(body).map_err(|_| decode_error("the batch operation answer is not JSON", body))?;
+    if !json.is_object() {
+        return Err(decode_error("the batch operation answer is not an object", body));
+    }
+    let state = json
+        .get("state")
+        .and_then(Value::as_str)
+        .unwrap_or("BATCH_OPERATION_STATE_UNSPECIFIED");
+    let short = state.strip_prefix("BATCH_OPERATION_STATE_").unwrap_or(state);
+    let finished = matches!(short, "COMPLETED" | "FAILED");
+    let total = count(json.get("totalOperationCount"));
+    let complete = count(json.get("completeOperationCount"));
+    let failed = count(json.get("failureOperationCount"));
+    let processed = match (complete, failed) {
+        (None, None) => None,
+        (c, f) => Some(c.unwrap_or(0) + f.unwrap_or(0)),
+    };
+    let id = json.get("jobId").and_then(Value::as_str).unwrap_or(job_id);
+    Ok(BulkActionState::new(id, short.to_ascii_lowercase(), finished).counts(
+        total,
+        processed,
+        Some(complete.unwrap_or(0)),
+        Some(failed.unwrap_or(0)),
+    ))
+}
+
+/// Whether the plumbing may retry this answer: only answers that map to a retryable error
+/// (429, 503, other 5xx); never an answer that means something definite.
+pub(crate) fn retry_decision(ctx: &Context<'_>, resp: &HttpResponse) -> RetryDecision {
+    match map_answer(ctx, resp) {
+        Err(e) if e.is_retryable() => RetryDecision::Default,
+        _ => RetryDecision::Never,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use wfcancel_core::http::HeaderMap;
+
+    use super::*;
+
+    fn resp(status: u16, body: &str) -> HttpResponse {
+        HttpResponse::new(status, HeaderMap::new(), body.to_owned())
+    }
+
+    fn map(op: Op, status: u16, body: &str) -> Result<Answer, CancelError> {
+        let run = RunRef::new("wf-1");
+        let ctx = Context {
+            op,
+            run: Some(&run),
+            namespace: "default",
+            job_id: Some("job-1"),
+            key_sent: false,
+        };
+        map_answer(&ctx, &resp(status, body))
+    }
+
+    const NOT_FOUND: &str = r#"{"code":5,"message":"workflow not found for ID: nope","details":[{"@type":"type.googleapis.com/temporal.api.errordetails.v1.NotFoundFailure"}]}"#;
+    const CLOSED: &str = r#"{"code":5,"message":"workflow execution already completed","details":[{"@type":"type.googleapis.com/temporal.api.errordetails.v1.NotFoundFailure"}]}"#;
+    const NO_NS: &str = r#"{"code":5,"message":"Namespace nons is not found.","details":[{"@type":"type.googleapis.com/temporal.api.errordetails.v1.NamespaceNotFoundFailure","namespace":"nons"}]}"#;
+
+    #[test]
+    fn describe_states() {
+        let body = |status: &str, extra: &str| {
+            format!(
+                r#"{{"workflowExecutionInfo":{{"execution":{{"workflowId":"w","runId":"r-1"}},"status":"{status}"{extra}}},"workflowExtendedInfo":{{"cancelRequested":false}}}}"#
+            )
+        };
+        let cases = [
+            ("WORKFLOW_EXECUTION_STATUS_RUNNING", RunState::Running),
+            ("WORKFLOW_EXECUTION_STATUS_COMPLETED", RunState::Completed),
+            ("WORKFLOW_EXECUTION_STATUS_FAILED", RunState::Failed),
+            ("WORKFLOW_EXECUTION_STATUS_CANCELED", RunState::Cancelled),
+            ("WORKFLOW_EXECUTION_STATUS_TERMINATED", RunState::Terminated),
+            ("WORKFLOW_EXECUTION_STATUS_TIMED_OUT", RunState::TimedOut),
+            ("WORKFLOW_EXECUTION_STATUS_PAUSED", RunState::Paused),
+            (
+                "WORKFLOW_EXECUTION_STATUS_CONTINUED_AS_NEW",
+                RunState::unknown("continued_as_new", true),
+            ),
+            (
+                "WORKFLOW_EXECUTION_STATUS_NEW_THING",
+                RunState::unknown("new_thing", false),
+            ),
+        ];
+        for (s, want) in cases {
+            let got = map(Op::Status, 200, &body(s, ""));
+            assert_eq!(
+                got,
+                Ok(Answer::Described(Described {
+                    state: want,
+                    run_id: Some("r-1".into())
+                })),
+                "{s}"
+            );
+        }
+        let closed_unknown = map(
+            Op::Status,
+            200,
+            &body("WEIRD", r#","closeTime":"2026-01-01T00:00:00Z""#),
+        );
+        assert!(matches!(closed_unknown, Ok(Answer::Described(d)) if d.state == RunState::unknown("weird", true)));
+        let cancelling = r#"{"workflowExecutionInfo":{"status":"WORKFLOW_EXECUTION_STATUS_RUNNING"},"workflowExtendedInfo":{"cancelRequested":true}}"#;
+        assert!(
+            matches!(map(Op::Status, 200, cancelling), Ok(Answer::Described(d)) if d.state == RunState::Cancelling && d.run_id.is_none())
+        );
+        for bad in ["", "nope", "{}", r#"{"workflowExecutionInfo":{}}"#] {
+            assert!(
+                matches!(map(Op::Status, 200, bad), Err(CancelError::Decode { .. })),
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn not_founds() {
+        assert_eq!(map(Op::Cancel, 404, NOT_FOUND), Ok(Answer::NoSuchRun));
+        assert_eq!(map(Op::Describe, 404, NOT_FOUND), Ok(Answer::NoSuchRun));
+        assert_eq!(map(Op::Terminate, 404, NOT_FOUND), Ok(Answer::NoSuchRun));
+        assert_eq!(map(Op::Terminate, 404, CLOSED), Ok(Answer::AlreadyClosed));
+        assert!(matches!(
+            map(Op::Status, 404, NOT_FOUND),
+            Err(CancelError::NotFound { what: NotFoundKind::Run, id: Some(i), .. }) if i == "wf-1"
+        ));
+        for op in [Op::Cancel, Op::Terminate, Op::Status, Op::Describe, Op::BatchStart] {
+            let e = map(op, 404, NO_NS).unwrap_err();
+            assert!(
+                matches!(&e, CancelError::NotFound { what: NotFoundKind::Other, id: Some(ns), message, .. } if ns == "default" && message.contains("namespace")),
+                "{e:?}"
+            );
+        }
+        assert!(matches!(
+            map(Op::BatchDescribe, 404, NOT_FOUND),
+            Err(CancelError::NotFound { what: NotFoundKind::Action, id: Some(i), .. }) if i == "job-1"
+        ));
+        // A path the gateway does not route (an id with '/', a wrong base URL).
+        let e = map(Op::Cancel, 404, r#"{"code":5,"message":"Not Found","details":[]}"#).unwrap_err();
+        assert!(
+            matches!(&e, CancelError::NotFound { what: NotFoundKind::Other, message, .. } if message.contains("TEMPORAL_HTTP_ADDRESS")),
+            "{e:?}"
+        );
+        let e = map(Op::Cancel, 404, "404 page not found").unwrap_err();
+        assert!(
+            matches!(
+                e,
+                CancelError::NotFound {
+                    what: NotFoundKind::Other,
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+    }
+
+    #[test]
+    fn codes() {
+        let e = map(Op::Cancel, 400, r#"{"code":3,"message":"Invalid RunId."}"#).unwrap_err();
+        assert_eq!(
+            e,
+            CancelError::InvalidRequest {
+                backend: BACKEND,
+                status: 400,
+                message: "Invalid RunId.".into()
+            }
+        );
+        assert_eq!(
+            map(
+                Op::BatchStart,
+                409,
+                r#"{"code":6,"message":"Workflow execution already finished."}"#
+            ),
+            Ok(Answer::BatchStarted { existed: true })
+        );
+        assert!(matches!(
+            map(Op::Cancel, 409, r#"{"code":6,"message":"x"}"#),
+            Err(CancelError::InvalidRequest { status: 409, .. })
+        ));
+        let e = map(Op::Cancel, 401, r#"{"code":16,"message":"Request unauthorized."}"#).unwrap_err();
+        assert!(
+            matches!(&e, CancelError::Unauthenticated { message, .. } if message.contains("TEMPORAL_API_KEY")),
+            "{e:?}"
+        );
+        assert!(matches!(
+            map(Op::Cancel, 403, r#"{"code":7,"message":"no"}"#),
+            Err(CancelError::PermissionDenied { .. })
+        ));
+        let e = map(
+            Op::BatchStart,
+            429,
+            r#"{"code":8,"message":"Max concurrent batch operations is reached"}"#,
+        )
+        .unwrap_err();
+        assert!(
+            matches!(e, CancelError::RateLimited { .. }) && e.is_retryable(),
+            "{e:?}"
+        );
+        assert!(matches!(
+            map(Op::Cancel, 400, r#"{"code":9,"message":"Namespace is not active"}"#),
+            Err(CancelError::InvalidRequest { status: 400, .. })
+        ));
+        assert!(matches!(
+            map(Op::Cancel, 501, r#"{"code":12,"message":"x"}"#),
+            Err(CancelError::Unsupported { .. })
+        ));
+        let e = map(Op::Cancel, 503, r#"{"code":14,"message":"unavailable"}"#).unwrap_err();
+        assert!(matches!(e, CancelError::Provider { status: Some(503), .. }) && e.is_retryable());
+        let e = map(Op::Cancel, 502, "<html><title>502 Bad Gateway</title></html>").unwrap_err();
+        assert!(matches!(&e, CancelError::Provider { status: Some(502), message, .. } if message == "502 Bad Gateway"));
+        assert!(matches!(
+            map(Op::Cancel, 418, ""),
+            Err(CancelError::InvalidRequest { status: 418, .. })
+        ));
+    }
+
+    #[test]
+    fn batch_states() {
+        let running = r#"{"operationType":"BATCH_OPERATION_TYPE_CANCEL_WORKFLOW","jobId":"job-1","state":"BATCH_OPERATION_STATE_RUNNING"}"#;
+        let Ok(Answer::Batch(b)) = map(Op::BatchDescribe, 200, running) else {
+            panic!()
+        };
+        assert_eq!(
+            (b.state.as_str(), b.finished, b.total, b.processed),
+            ("running", false, None, None)
+        );
+        let done = r#"{"jobId":"job-1","state":"BATCH_OPERATION_STATE_COMPLETED","totalOperationCount":"3","completeOperationCount":"2","failureOperationCount":1}"#;
+        let Ok(Answer::Batch(b)) = map(Op::BatchDescribe, 200, done) else {
+            panic!()
+        };
+        assert_eq!(
+            (
+                b.state.as_str(),
+                b.finished,
+                b.total,
+                b.processed,
+                b.cancelled,
+                b.failed
+            ),
+            ("completed", true, Some(3), Some(3), Some(2), Some(1))
+        );
+        assert!(matches!(
+            map(Op::BatchDescribe, 200, "[]"),
+            Err(CancelError::Decode { .. })
+        ));
+    }
+
+    #[test]
+    fn retries() {
+        let run = RunRef::new("w");
+        let ctx = Context {
+            op: Op::Cancel,
+            run: Some(&run),
+            namespace: "default",
+            job_id: None,
+            key_sent: true,
+        };
+        assert_eq!(retry_decision(&ctx, &resp(503, "")), RetryDecision::Default);
+        assert_eq!(
+            retry_decision(&ctx, &resp(429, r#"{"code":8}"#)),
+            RetryDecision::Default
+        );
+        assert_eq!(retry_decision(&ctx, &resp(404, NOT_FOUND)), RetryDecision::Never);
+        assert_eq!(retry_decision(&ctx, &resp(200, "{}")), RetryDecision::Never);
+    }
+}
