@@ -17,5 +17,4 @@ exec "$venv/bin/temporal" server start-dev \
   --ip 127.0.0.1 --port "$grpc" --http-port "$http" --metrics-port "$metrics" \
   --headless --db-filename "$db" --log-level warn \
   --namespace other \
-  --dynamic-config-value frontend.MaxConcurrentBatchOperationPerNamespace=4 \
   "$@"
