@@ -163,6 +163,7 @@ pub(crate) fn describe(http: &HttpClient, ns: &str, run: &RunRef) -> Result<Plan
 
 /// `POST …/workflows/{id}/cancel` or `/terminate`, with the reason, identity, the request id (a
 /// cancel only: terminate has none) and the run id when known.
+#[allow(clippy::too_many_arguments)] // the parts of one request body, named at each call
 pub(crate) fn stop(
     http: &HttpClient,
     ns: &str,

@@ -337,6 +337,8 @@ impl HttpClient {
     }
 
     /// The retry loop of every send: `mode` says which failures may be retried.
+    // One private loop behind every public send: its arguments are the request and the mode.
+    #[allow(clippy::too_many_arguments)]
     async fn send_loop(
         &self,
         deadline: Option<Instant>,
