@@ -75,7 +75,7 @@ use std::time::Duration;
 use wfcancel_core::http::{Bytes, Call, HttpClient};
 use wfcancel_core::{
     BulkActionState, BulkFailure, BulkOptions, BulkReport, CancelError, CancelMode, CancelOptions, CancelOutcome,
-    Capabilities, FilterCapabilities, RunRef, RunState, Selector, WorkflowCanceller, async_trait, fan_out,
+    Capabilities, FilterCapabilities, Inactive, RunRef, RunState, Selector, WorkflowCanceller, async_trait, fan_out,
 };
 
 pub use config::{
@@ -96,15 +96,14 @@ pub const QUERY_DIALECT: &str = "temporal";
 /// The reason a batch operation records when the caller gives none (Temporal requires one).
 pub const DEFAULT_BATCH_REASON: &str = "cancelled with wfcancel";
 
-/// A run that was not active: finished (closed). One place, so that the outcome can say
-/// "finished" where the contract can.
+/// A run that was not active: finished (closed), on a describe.
 fn finished() -> CancelOutcome {
-    CancelOutcome::NotActive
+    CancelOutcome::NotActive(Inactive::Finished)
 }
 
 /// A run that was not active: the namespace has no such workflow or run.
 fn no_such_run() -> CancelOutcome {
-    CancelOutcome::NotActive
+    CancelOutcome::NotActive(Inactive::NoSuchRun)
 }
 
 /// Cancels and terminates Temporal workflow executions over Temporal's HTTP API.
@@ -281,10 +280,10 @@ impl TemporalCanceller {
         let hint = |resp: &wfcancel_core::http::HttpResponse| mapping::retry_decision(ctx, resp);
         let resp = match &req.body {
             Some(body) => {
-                let bytes = Bytes::from(serde_json::to_vec(body).map_err(|e| CancelError::Decode {
-                    backend: BACKEND,
-                    message: format!("cannot encode the request: {e}"),
-                })?);
+                let bytes = Bytes::from(
+                    serde_json::to_vec(body)
+                        .map_err(|e| CancelError::decode(BACKEND, format!("cannot encode the request: {e}")))?,
+                );
                 call.send_json_with(ctx.op.name(), req.method, req.url, bytes, &hint)
                     .await?
             }
@@ -402,11 +401,7 @@ impl TemporalCanceller {
                 report.record_failure(
                     BulkFailure::new(
                         Vec::new(),
-                        CancelError::InvalidRequest {
-                            backend: BACKEND,
-                            status: 409,
-                            message: format!("batch job id {job_id} is already in use"),
-                        },
+                        CancelError::invalid_request(BACKEND, 409, format!("batch job id {job_id} is already in use")),
                     )
                     .round(1),
                 );
@@ -475,14 +470,14 @@ impl TemporalCanceller {
                     report.record_failure(
                         BulkFailure::new(
                             Vec::new(),
-                            CancelError::Provider {
-                                backend: BACKEND,
-                                status: None,
-                                message: format!(
+                            CancelError::provider(
+                                BACKEND,
+                                None,
+                                format!(
                                     "batch operation {job_id}: {failed} of {} workflows failed",
                                     state.total.unwrap_or(done + failed)
                                 ),
-                            },
+                            ),
                         )
                         .round(1),
                     );
@@ -510,11 +505,7 @@ impl TemporalCanceller {
 }
 
 fn unexpected(op: Op, answer: Answer) -> CancelError {
-    CancelError::Provider {
-        backend: BACKEND,
-        status: None,
-        message: format!("internal: {} mapped to {answer:?}", op.name()),
-    }
+    CancelError::provider(BACKEND, None, format!("internal: {} mapped to {answer:?}", op.name()))
 }
 
 #[async_trait]
@@ -544,6 +535,7 @@ impl WorkflowCanceller for TemporalCanceller {
         caps.graceful = true;
         caps.forced = true;
         caps.reason = true;
+        caps.inactive_reasons = true;
         caps.native_query = Some(QUERY_DIALECT);
         caps
     }

@@ -151,36 +151,27 @@ pub(crate) fn map_answer(ctx: &Context<'_>, resp: &HttpResponse) -> Result<Answe
         code::ALREADY_EXISTS if ctx.op == Op::BatchStart => {
             return Ok(Answer::BatchStarted { existed: true });
         }
-        code::UNAUTHENTICATED => CancelError::Unauthenticated {
-            backend: BACKEND,
-            message: if ctx.key_sent {
+        code::UNAUTHENTICATED => CancelError::unauthenticated(
+            BACKEND,
+            if ctx.key_sent {
                 message
             } else {
                 format!("{message} (no API key was sent: set TEMPORAL_API_KEY)")
             },
-        },
-        code::PERMISSION_DENIED => CancelError::PermissionDenied {
-            backend: BACKEND,
-            message,
-        },
-        code::RESOURCE_EXHAUSTED => CancelError::RateLimited {
-            backend: BACKEND,
-            retry_after: resp
-                .headers
+        ),
+        code::PERMISSION_DENIED => CancelError::permission_denied(BACKEND, message),
+        code::RESOURCE_EXHAUSTED => CancelError::rate_limited(
+            BACKEND,
+            RateLimitKind::Unspecified,
+            resp.headers
                 .get("retry-after")
                 .and_then(|v| parse_retry_after(v, std::time::SystemTime::now())),
-            limit: RateLimitKind::Unspecified,
             message,
-        },
-        code::UNIMPLEMENTED => CancelError::Unsupported {
-            backend: BACKEND,
-            operation: format!("{}: {message}", ctx.op.name()),
-        },
-        code::DEADLINE_EXCEEDED | code::UNAVAILABLE => CancelError::Provider {
-            backend: BACKEND,
-            status: Some(if status >= 500 { status } else { 503 }),
-            message,
-        },
+        ),
+        code::UNIMPLEMENTED => CancelError::unsupported(BACKEND, format!("{}: {message}", ctx.op.name())),
+        code::DEADLINE_EXCEEDED | code::UNAVAILABLE => {
+            CancelError::provider(BACKEND, Some(if status >= 500 { status } else { 503 }), message)
+        }
         code::INVALID_ARGUMENT
         | code::FAILED_PRECONDITION
         | code::ABORTED
@@ -188,22 +179,12 @@ pub(crate) fn map_answer(ctx: &Context<'_>, resp: &HttpResponse) -> Result<Answe
         | code::ALREADY_EXISTS
             if status < 500 =>
         {
-            CancelError::InvalidRequest {
-                backend: BACKEND,
-                status,
-                message,
-            }
+            CancelError::invalid_request(BACKEND, status, message)
         }
-        _ if (400..500).contains(&status) && status != 408 && status != 429 => CancelError::InvalidRequest {
-            backend: BACKEND,
-            status,
-            message,
-        },
-        _ => CancelError::Provider {
-            backend: BACKEND,
-            status: Some(status),
-            message,
-        },
+        _ if (400..500).contains(&status) && status != 408 && status != 429 => {
+            CancelError::invalid_request(BACKEND, status, message)
+        }
+        _ => CancelError::provider(BACKEND, Some(status), message),
     };
     Err(err)
 }
@@ -211,47 +192,44 @@ pub(crate) fn map_answer(ctx: &Context<'_>, resp: &HttpResponse) -> Result<Answe
 fn not_found(ctx: &Context<'_>, st: &Status) -> Result<Answer, CancelError> {
     let message = st.message.clone();
     match st.detail_type.as_deref() {
-        Some("NamespaceNotFoundFailure") => Err(CancelError::NotFound {
-            backend: BACKEND,
-            what: NotFoundKind::Other,
-            id: Some(ctx.namespace.to_owned()),
-            message: format!("{message} (no such namespace: check TEMPORAL_NAMESPACE or the run's namespace)"),
-        }),
+        Some("NamespaceNotFoundFailure") => Err(CancelError::not_found(
+            BACKEND,
+            NotFoundKind::Other,
+            Some(ctx.namespace.to_owned()),
+            format!("{message} (no such namespace: check TEMPORAL_NAMESPACE or the run's namespace)"),
+        )),
         Some(_) => match ctx.op {
             Op::Terminate if message.to_ascii_lowercase().contains("already completed") => Ok(Answer::AlreadyClosed),
             Op::Describe | Op::Cancel | Op::Terminate => Ok(Answer::NoSuchRun),
-            Op::Status => Err(CancelError::NotFound {
-                backend: BACKEND,
-                what: NotFoundKind::Run,
-                id: ctx.run.map(|r| r.run_id().to_owned()),
+            Op::Status => Err(CancelError::not_found(
+                BACKEND,
+                NotFoundKind::Run,
+                ctx.run.map(|r| r.run_id().to_owned()),
                 message,
-            }),
-            Op::BatchDescribe | Op::BatchStart => Err(CancelError::NotFound {
-                backend: BACKEND,
-                what: NotFoundKind::Action,
-                id: ctx.job_id.map(str::to_owned),
-                message: format!(
+            )),
+            Op::BatchDescribe | Op::BatchStart => Err(CancelError::not_found(
+                BACKEND,
+                NotFoundKind::Action,
+                ctx.job_id.map(str::to_owned),
+                format!(
                     "no batch operation with this job id in namespace {:?}: {message}",
                     ctx.namespace
                 ),
-            }),
+            )),
         },
-        None => Err(CancelError::NotFound {
-            backend: BACKEND,
-            what: NotFoundKind::Other,
-            id: None,
-            message: format!(
+        None => Err(CancelError::not_found(
+            BACKEND,
+            NotFoundKind::Other,
+            None,
+            format!(
                 "{message} (no such endpoint: check that the base URL (TEMPORAL_HTTP_ADDRESS) is Temporal's HTTP API)"
             ),
-        }),
+        )),
     }
 }
 
 fn decode_error(what: &str, body: &[u8]) -> CancelError {
-    CancelError::Decode {
-        backend: BACKEND,
-        message: format!("{what}: {}", readable_body(body)),
-    }
+    CancelError::decode(BACKEND, format!("{what}: {}", readable_body(body)))
 }
 
 /// A describe answer: `workflowExecutionInfo.status`, `…execution.runId`,
@@ -472,14 +450,7 @@ mod tests {
     #[test]
     fn codes() {
         let e = map(Op::Cancel, 400, r#"{"code":3,"message":"Invalid RunId."}"#).unwrap_err();
-        assert_eq!(
-            e,
-            CancelError::InvalidRequest {
-                backend: BACKEND,
-                status: 400,
-                message: "Invalid RunId.".into()
-            }
-        );
+        assert_eq!(e, CancelError::invalid_request(BACKEND, 400, "Invalid RunId."));
         assert_eq!(
             map(
                 Op::BatchStart,

@@ -24,6 +24,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use futures::StreamExt;
 use serde_json::{Value, json};
+use wfcancel_core::Inactive;
 use wfcancel_core::conformance::{self, Harness, SeedRun};
 use wfcancel_core::http::HttpConfig;
 use wfcancel_core::{
@@ -453,7 +454,7 @@ async fn live_temporal() {
     );
     eprintln!("live_temporal: cancelled mid-run after {later:?}");
     // Cancelling it again: closed → NotActive, and nothing new in the history.
-    assert_eq!(t.cancel(&run).await, Ok(CancelOutcome::NotActive));
+    assert_eq!(t.cancel(&run).await, Ok(CancelOutcome::NotActive(Inactive::Finished)));
     assert_eq!(live.history("default", &id).await.len(), history.len());
 
     // 2. Terminate with a reason: Cancelled, TERMINATED, the reason in the history.
@@ -480,26 +481,29 @@ async fn live_temporal() {
     );
     assert_eq!(
         t.cancel_with(&run, &CancelOptions::forced()).await,
-        Ok(CancelOutcome::NotActive)
+        Ok(CancelOutcome::NotActive(Inactive::Finished))
     );
 
     // 3. Closed, unknown, unknown namespace, a run id.
     let done = unique("quick");
     live.start("default", &done, "Quick", QUEUE, json!({})).await;
     live.wait_status("default", &done, "COMPLETED").await;
-    assert_eq!(t.cancel(&RunRef::new(&done)).await, Ok(CancelOutcome::NotActive));
+    assert_eq!(
+        t.cancel(&RunRef::new(&done)).await,
+        Ok(CancelOutcome::NotActive(Inactive::Finished))
+    );
     assert_eq!(
         live.describe("default", &done).await.map(|d| d.0).as_deref(),
         Some("COMPLETED")
     );
     assert_eq!(
         t.cancel(&RunRef::new(unique("unknown"))).await,
-        Ok(CancelOutcome::NotActive)
+        Ok(CancelOutcome::NotActive(Inactive::NoSuchRun))
     );
     assert_eq!(
         t.cancel_with(&RunRef::new(unique("unknown")), &CancelOptions::forced())
             .await,
-        Ok(CancelOutcome::NotActive)
+        Ok(CancelOutcome::NotActive(Inactive::NoSuchRun))
     );
     let err = t.status(&RunRef::new("no-such-workflow")).await.unwrap_err();
     assert!(
