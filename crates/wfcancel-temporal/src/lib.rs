@@ -270,6 +270,35 @@ impl TemporalCanceller {
         }
     }
 
+    /// The batch-operation start a bulk by filter, "all" or native query sends, without sending
+    /// it. Its job id is a fresh `wfcancel-<uuid>`: a real bulk chooses its own, once, before
+    /// the first attempt.
+    ///
+    /// ```
+    /// use wfcancel_core::{CancelOptions, Selector};
+    /// use wfcancel_temporal::TemporalCanceller;
+    /// let c = TemporalCanceller::builder().identity("me").build()?;
+    /// let req = c.batch_request(&Selector::native_query("temporal", "WorkflowType = \"A\""), &CancelOptions::forced())?;
+    /// assert!(req.path().starts_with("/api/v1/namespaces/default/batch-operations/wfcancel-"));
+    /// let body = req.body.as_ref().unwrap();
+    /// assert_eq!(body["visibilityQuery"], "WorkflowType = \"A\"");
+    /// assert_eq!(body["terminationOperation"]["identity"], "me");
+    /// # Ok::<(), wfcancel_core::CancelError>(())
+    /// ```
+    pub fn batch_request(&self, selector: &Selector, opts: &CancelOptions) -> Result<PlannedRequest, CancelError> {
+        let query = self.batch_query(selector)?;
+        let job_id = format!("wfcancel-{}", request::uuid_v4());
+        request::batch_start(
+            &self.http,
+            &self.namespace,
+            &job_id,
+            &query,
+            opts.mode == CancelMode::Forced,
+            opts.reason.as_deref().unwrap_or(DEFAULT_BATCH_REASON),
+            &self.identity,
+        )
+    }
+
     /// Sends `req` within `call` and maps the answer; returns it with the attempts it took.
     async fn send(
         &self,
