@@ -55,7 +55,9 @@ fn grpc(code: i64, message: &str, detail: Option<&str>) -> String {
 
 #[tokio::test]
 async fn each_grpc_code_maps_to_one_error_kind() {
-    let cases: &[(usize, i64, &str, Option<&str>, ErrorKind, usize)] = &[
+    // (HTTP status, gRPC code, message, detail type, error kind, attempts)
+    type Case = (usize, i64, &'static str, Option<&'static str>, ErrorKind, usize);
+    let cases: &[Case] = &[
         (400, 3, "Invalid RunId.", None, ErrorKind::InvalidRequest, 1),
         (
             404,
