@@ -285,6 +285,21 @@ async fn live_temporal_cli() {
         live.describe("default", &miss).await,
         Some(("RUNNING".to_owned(), true))
     );
+
+    // 5. A workflow id holding '/': status, cancel, then --wait, through the binary.
+    let slash = format!("order/{}", unique("cli"));
+    live.start_grpc("default", &slash, "SlowSteps", QUEUE);
+    live.wait_listed("default", &slash, "RUNNING").await;
+    let out = wfcancel(&live, &["status", &slash], None);
+    out.expect(0);
+    assert_eq!(out.stdout.trim(), format!("running    {slash}"));
+    let out = wfcancel(&live, &["cancel", &slash, "--reason", "cli: slash"], None);
+    out.expect(0);
+    assert_eq!(out.stdout.trim(), format!("requested  {slash}"), "{}", out.stderr);
+    live.wait_listed("default", &slash, "CANCELED").await;
+    let out = wfcancel(&live, &["cancel", &slash, "--wait"], None);
+    out.expect(0);
+    assert_eq!(out.stdout.trim(), format!("not-active {slash} (finished) -> cancelled"));
     eprintln!("live_temporal_cli: bulk by type, by query and by ids checked");
     drop(live);
 }

@@ -263,6 +263,46 @@ async fn live_temporal() {
         "{err:?}"
     );
 
+    // 3b. Workflow ids holding '/': no path reaches them (the gateway decodes %2F, a bare 404);
+    //     read through visibility, cancelled and terminated through a batch over the execution.
+    let (url_status, _) = live.get(&live.url("default", "workflows/no%2Fsuch")).await;
+    assert_eq!(url_status, 404);
+    let slash = format!("order/{}", unique("live"));
+    live.start_grpc("default", &slash, "SlowSteps", QUEUE);
+    let slash_run_id = live.wait_listed("default", &slash, "RUNNING").await;
+    let run = RunRef::new(&slash);
+    assert_eq!(t.status(&run).await, Ok(RunState::Running));
+    assert_eq!(
+        t.status(&RunRef::new(&slash).sub_id(&slash_run_id)).await,
+        Ok(RunState::Running)
+    );
+    let outcome = t
+        .cancel_with(&run, &CancelOptions::graceful().reason("live: slash"))
+        .await
+        .expect("cancel a/b");
+    assert_eq!(outcome, CancelOutcome::Requested);
+    live.wait_listed("default", &slash, "CANCELED").await;
+    assert_eq!(t.wait_until_terminal(&run, wait).await, Ok(RunState::Cancelled));
+    assert_eq!(t.cancel(&run).await, Ok(CancelOutcome::NotActive(Inactive::Finished)));
+    let slash2 = format!("tenant/a/{}", unique("live"));
+    live.start_grpc("default", &slash2, "SlowSteps", NO_WORKER);
+    live.wait_listed("default", &slash2, "RUNNING").await;
+    assert_eq!(
+        t.cancel_with(
+            &RunRef::new(&slash2),
+            &CancelOptions::forced().reason("live: slash forced")
+        )
+        .await,
+        Ok(CancelOutcome::Cancelled)
+    );
+    live.wait_listed("default", &slash2, "TERMINATED").await;
+    assert_eq!(t.status(&RunRef::new(&slash2)).await, Ok(RunState::Terminated));
+    assert_eq!(
+        t.cancel(&RunRef::new(format!("order/{}", unique("unknown")))).await,
+        Ok(CancelOutcome::NotActive(Inactive::NoSuchRun))
+    );
+    eprintln!("live_temporal: workflow ids with '/' cancelled, terminated and read through visibility");
+
     // 4. No worker on the task queue: Requested; a wait times out saying so; a second cancel is
     //    Requested again.
     let id = unique("no-worker");

@@ -402,3 +402,116 @@ async fn invalid_input_sends_nothing() {
     never_get.assert_async().await;
     never_post.assert_async().await;
 }
+
+#[tokio::test]
+async fn a_workflow_id_with_a_slash_is_listed_then_cancelled_by_a_batch_over_its_execution() {
+    let mut server = Server::new_async().await;
+    let list = server
+        .mock("GET", "/api/v1/namespaces/default/workflows")
+        .match_query(Matcher::UrlEncoded(
+            "query".into(),
+            r#"WorkflowId = "order/42""#.into(),
+        ))
+        .with_body(
+            json!({"executions": [
+                {"execution": {"workflowId": "order/42", "runId": "old"}, "status": "WORKFLOW_EXECUTION_STATUS_COMPLETED", "closeTime": "2026-01-01T00:00:00Z"},
+                {"execution": {"workflowId": "order/42", "runId": RUN_ID}, "status": "WORKFLOW_EXECUTION_STATUS_RUNNING"},
+            ]})
+            .to_string(),
+        )
+        .expect(1)
+        .create_async()
+        .await;
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let _rec = recorder(&mut server, "POST", batch_path(), seen.clone());
+    let lost = server
+        .mock("POST", batch_path())
+        .with_status(503)
+        .expect(1)
+        .create_async()
+        .await;
+    let exists = server
+        .mock("POST", batch_path())
+        .with_status(409)
+        .with_body(r#"{"code":6,"message":"already started"}"#)
+        .expect(1)
+        .create_async()
+        .await;
+    let running = server
+        .mock("GET", batch_path())
+        .with_body(r#"{"state":"BATCH_OPERATION_STATE_RUNNING"}"#)
+        .expect(1)
+        .create_async()
+        .await;
+    let done = server
+        .mock("GET", batch_path())
+        .with_body(
+            r#"{"state":"BATCH_OPERATION_STATE_COMPLETED","totalOperationCount":"1","completeOperationCount":"1"}"#,
+        )
+        .expect(1)
+        .create_async()
+        .await;
+    let c = canceller(&server.url());
+    let outcome = c
+        .cancel_with(&RunRef::new("order/42"), &CancelOptions::graceful().reason("moved"))
+        .await;
+    assert_eq!(outcome, Ok(CancelOutcome::Requested));
+    for m in [&list, &lost, &exists, &running, &done] {
+        m.assert_async().await;
+    }
+    let seen = seen.lock().unwrap();
+    assert_eq!(seen.len(), 2);
+    assert_eq!(seen[0], seen[1], "the retry keeps the job id and body");
+    let job = seen[0].0.rsplit('/').next().unwrap();
+    assert_eq!(
+        seen[0].1,
+        json!({
+            "jobId": job,
+            "executions": [{"workflowId": "order/42", "runId": RUN_ID}],
+            "reason": "moved",
+            "cancellationOperation": {"identity": "billing-svc"},
+        })
+    );
+}
+
+#[tokio::test]
+async fn a_slash_id_that_is_closed_unknown_or_failed_in_its_batch() {
+    let mut server = Server::new_async().await;
+    let never = server.mock("POST", Matcher::Any).expect(0).create_async().await;
+    let closed = server
+        .mock("GET", "/api/v1/namespaces/default/workflows")
+        .match_query(Matcher::Any)
+        .with_body(r#"{"executions":[{"execution":{"workflowId":"a/b","runId":"r"},"status":"WORKFLOW_EXECUTION_STATUS_TERMINATED","closeTime":"2026-01-01T00:00:00Z"}]}"#)
+        .expect(2)
+        .create_async()
+        .await;
+    let c = canceller(&server.url());
+    assert_eq!(
+        c.cancel(&RunRef::new("a/b")).await,
+        Ok(CancelOutcome::NotActive(Inactive::Finished))
+    );
+    assert_eq!(
+        c.cancel_with(&RunRef::new("a/b"), &CancelOptions::forced()).await,
+        Ok(CancelOutcome::NotActive(Inactive::Finished))
+    );
+    closed.assert_async().await;
+    closed.remove_async().await;
+    let none = server
+        .mock("GET", "/api/v1/namespaces/default/workflows")
+        .match_query(Matcher::Any)
+        .with_body("{}")
+        .expect(2)
+        .create_async()
+        .await;
+    assert_eq!(
+        c.cancel(&RunRef::new("a/b")).await,
+        Ok(CancelOutcome::NotActive(Inactive::NoSuchRun))
+    );
+    let e = c.status(&RunRef::new("a/b")).await.unwrap_err();
+    assert_eq!(e.kind(), wfcancel_core::ErrorKind::NotFound, "{e}");
+    none.assert_async().await;
+    never.assert_async().await;
+    // A quote or backslash beside the slash: refused before any request.
+    let e = c.cancel(&RunRef::new("a/\"b")).await.unwrap_err();
+    assert_eq!(e.kind(), wfcancel_core::ErrorKind::Unsupported, "{e}");
+}
