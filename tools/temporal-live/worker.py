@@ -11,6 +11,8 @@ defaults):
   ran. A cancel reaches the running activity through its heartbeat; the workflow then ends
   CANCELED (it does not catch the cancellation).
 - ``OtherSlowSteps``: the same code under another type name (a batch by type must leave it alone).
+- ``Waiting``: waits for nothing, forever, with no timer and no activity; a cancel ends it
+  CANCELED at its next workflow task (the benchmark's workflows: light for the worker).
 - ``Quick``: completes at once (seeds a COMPLETED run).
 - ``Failing``: fails at once with a non-retryable error (seeds a FAILED run).
 
@@ -90,6 +92,14 @@ class OtherSlowSteps:
         return await run_steps(arg or {})
 
 
+@workflow.defn(name="Waiting")
+class Waiting:
+    @workflow.run
+    async def run(self, arg: Optional[dict] = None) -> str:
+        await workflow.wait_condition(lambda: False)
+        return "never"
+
+
 @workflow.defn(name="Quick")
 class Quick:
     @workflow.run
@@ -120,7 +130,7 @@ async def main() -> None:
     async with Worker(
         client,
         task_queue=args.task_queue,
-        workflows=[SlowSteps, OtherSlowSteps, Quick, Failing],
+        workflows=[SlowSteps, OtherSlowSteps, Waiting, Quick, Failing],
         activities=[step],
         max_concurrent_activities=2000,
         max_concurrent_workflow_tasks=200,

@@ -299,6 +299,8 @@ pub struct Official {
     pub cpu_secs: f64,
     /// The first error, if any.
     pub first_error: Option<String>,
+    /// The cancel requests alone, when the driver also waits for something after them.
+    pub cancel_secs: Option<f64>,
 }
 
 impl Official {
@@ -379,5 +381,6 @@ pub fn run_driver(mut cmd: Command, log: &Path, limit: Duration) -> Result<Offic
         secs: v["secs"].as_f64().unwrap_or(0.0),
         cpu_secs: v["cpu_secs"].as_f64().unwrap_or(0.0),
         first_error: v["first_error"].as_str().map(str::to_owned),
+        cancel_secs: v["cancel_secs"].as_f64(),
     })
 }

@@ -20,6 +20,7 @@ mod external;
 mod measure;
 mod report;
 mod server;
+mod temporal;
 
 use std::path::PathBuf;
 use std::process::{Command, ExitCode};
@@ -57,6 +58,9 @@ struct Opts {
     out: Option<PathBuf>,
     chart: Option<PathBuf>,
     profile: Option<(String, u64)>,
+    /// Item 8 (a real Temporal dev server): on unless `--no-temporal`; `--only-temporal` skips the rest.
+    temporal: bool,
+    only_temporal: bool,
 }
 
 impl Opts {
@@ -69,6 +73,8 @@ impl Opts {
             out: None,
             chart: None,
             profile: None,
+            temporal: true,
+            only_temporal: false,
         };
         let mut args = std::env::args().skip(1);
         while let Some(a) = args.next() {
@@ -76,6 +82,8 @@ impl Opts {
                 "--quick" => o.quick = true,
                 "--no-official" => o.official = false,
                 "--no-cli" => o.cli = false,
+                "--no-temporal" => o.temporal = false,
+                "--only-temporal" => o.only_temporal = true,
                 "--cli-bin" => o.cli_bin = Some(args.next().ok_or("--cli-bin needs a path")?.into()),
                 "--out" => o.out = Some(args.next().ok_or("--out needs a path")?.into()),
                 "--chart" => o.chart = Some(args.next().ok_or("--chart needs a path")?.into()),
@@ -89,8 +97,8 @@ impl Opts {
                 }
                 "-h" | "--help" => {
                     return Err(
-                        "usage: wfcancel-bench [--quick] [--no-official] [--no-cli] [--cli-bin PATH] \
-                                [--out FILE.md] [--chart FILE.png]"
+                        "usage: wfcancel-bench [--quick] [--no-official] [--no-cli] [--no-temporal] [--only-temporal] \
+                                [--cli-bin PATH] [--out FILE.md] [--chart FILE.png]"
                             .to_owned(),
                     );
                 }
@@ -163,6 +171,7 @@ impl Raw {
 
 /// What preparation found.
 struct Prepared {
+    temporal: Result<PathBuf, String>,
     cli: Result<PathBuf, String>,
     node: Result<PathBuf, String>,
     python: Result<PathBuf, String>,
@@ -214,7 +223,22 @@ fn prepare(o: &Opts, p: &Paths) -> Prepared {
         };
         (node, python)
     };
+    let temporal = if !o.temporal {
+        Err("--no-temporal".to_owned())
+    } else if !external::have("python3") {
+        Err("python3 not found: rows skipped".to_owned())
+    } else {
+        eprintln!("bench: tools/temporal-live/setup.sh target/bench/temporal-venv ...");
+        let t0 = Instant::now();
+        let r = temporal::setup(p);
+        notes.push(format!(
+            "tools/temporal-live/setup.sh (venv + pip, skipped when already built): {:.1} s",
+            t0.elapsed().as_secs_f64()
+        ));
+        r
+    };
     Prepared {
+        temporal,
         cli,
         node,
         python,
@@ -1113,6 +1137,41 @@ fn profile(mode: &str, secs: u64) -> Result<(), String> {
     Ok(())
 }
 
+/// Item 8: Temporal, on a real dev server (rows skipped, with why, when it cannot run).
+fn item8(prep: &Prepared, p: &Paths, rt: &tokio::runtime::Runtime, res: &mut Results) {
+    const WHAT: &str = "Temporal: 1,000 workflows by ids vs the Python SDK, by type vs the CLI";
+    match &prep.temporal {
+        Err(why) => res.rows.push(Row::skipped("8", WHAT, why.clone())),
+        Ok(venv) => {
+            if let Err(e) = temporal::measure(rt, p, venv, &mut res.rows, &mut res.misses) {
+                res.rows.push(Row::skipped("8", WHAT, e));
+            }
+        }
+    }
+}
+
+/// `--only-temporal`: item 8 alone, printed (BENCHMARKS.md is not rewritten).
+fn temporal_only(
+    o: &Opts,
+    p: &Paths,
+    prep: &Prepared,
+    rt: &tokio::runtime::Runtime,
+    started: Instant,
+) -> Result<(), String> {
+    let mut res = Results::default();
+    item8(prep, p, rt, &mut res);
+    println!("\n{}", report::markdown(&res.rows));
+    for m in &res.misses {
+        println!("missed: {m}");
+    }
+    eprintln!(
+        "bench: {} done in {:.1} s",
+        o.command_line(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
 fn run() -> Result<(), String> {
     let o = Opts::parse()?;
     if let Some((mode, secs)) = &o.profile {
@@ -1133,6 +1192,9 @@ fn run() -> Result<(), String> {
     let minimal = MinimalServer::start(&srv).map_err(|e| e.to_string())?;
     let mut res = Results::default();
 
+    if o.only_temporal {
+        return temporal_only(&o, &p, &prep, &client, started);
+    }
     let rates = throughput_and_latency(&o, &client, &minimal, &mut res)?;
     if let Err(e) = bulk_ids(&o, &client, &srv, rates.raw_upstash, &mut res) {
         res.rows.push(Row::skipped("3", "bulk by ids", e));
@@ -1151,6 +1213,7 @@ fn run() -> Result<(), String> {
             .push(Row::skipped("6", "CLI streaming ids from stdin", e.clone())),
     }
     official(&o, &prep, &p, &minimal, &rates, &mut res);
+    item8(&prep, &p, &client, &mut res);
     let minimal_requests = minimal.requests();
     drop(minimal);
     let measured = measuring.elapsed();
