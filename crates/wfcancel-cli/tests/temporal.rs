@@ -242,3 +242,39 @@ fn other_backends_refuse_the_temporal_flags() {
         assert_eq!(o.status.code(), Some(2), "{args:?}");
     }
 }
+
+#[test]
+fn temporal_addresses_reach_temporal_from_another_backend() {
+    let mut server = mockito::Server::new();
+    let describe = server
+        .mock("GET", "/api/v1/namespaces/orders/workflows/w1")
+        .match_query(Matcher::UrlEncoded("execution.runId".into(), "r-1".into()))
+        .with_body(RUNNING.replace("RUNNING", "COMPLETED"))
+        .expect(1)
+        .create();
+    // The configured backend is Upstash; the address names Temporal, built from its variables.
+    let out = Command::new(BIN)
+        .args([
+            "--backend",
+            "upstash",
+            "--json",
+            "status",
+            "temporal://orders/w1?sub=r-1",
+        ])
+        .env_clear()
+        .env("QSTASH_TOKEN", "t")
+        .env("TEMPORAL_HTTP_ADDRESS", server.url())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let line: serde_json::Value = serde_json::from_str(stdout.lines().next().unwrap()).unwrap();
+    assert_eq!(line["state"], "completed", "{stdout}");
+    assert_eq!(line["address"], "temporal://orders/w1?sub=r-1", "{stdout}");
+    describe.assert();
+}
