@@ -18,7 +18,7 @@ use std::net::IpAddr;
 use std::time::{Duration, Instant, SystemTime};
 
 pub use bytes::Bytes;
-use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER};
+use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER};
 pub use reqwest::header::{HeaderMap, HeaderValue};
 pub use reqwest::{Method, Url};
 use tracing::Instrument;
@@ -499,8 +499,11 @@ impl HttpClient {
             req = req.header(AUTHORIZATION, auth.clone());
         }
         if let Some(body) = body {
+            // A JSON request asks for a JSON answer: some APIs answer another format by default
+            // (Restate's `/query` answers an Arrow stream unless asked for JSON).
             req = req
                 .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
+                .header(ACCEPT, HeaderValue::from_static("application/json"))
                 .body(body.clone());
         }
         let mut resp = req
@@ -769,10 +772,10 @@ impl<'a> Call<'a> {
             .await
     }
 
-    /// Like [`send_with`](Self::send_with), with a JSON body (`Content-Type: application/json`),
-    /// sent again as is by every retry: for requests that are safe to repeat because the body
-    /// makes them idempotent (a request id the provider de-duplicates on, a job id it refuses to
-    /// start twice).
+    /// Like [`send_with`](Self::send_with), with a JSON body (`Content-Type: application/json`,
+    /// and `Accept: application/json`), sent again as is by every retry: for requests that are
+    /// safe to repeat because the body makes them idempotent (a request id the provider
+    /// de-duplicates on, a job id it refuses to start twice, a read-only query).
     ///
     /// The body is the caller's: it is never logged, and it must not hold the token (which
     /// travels in the `Authorization` header only).

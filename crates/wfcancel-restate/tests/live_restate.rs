@@ -1,0 +1,711 @@
+//! Live test against a real Restate server (`restate-server` 1.7.12 from the npm package
+//! `@restatedev/restate-server`, whose binary ships inside it) and a service on the TypeScript SDK
+//! (`@restatedev/restate-sdk` 1.17.2), both from `tools/restate-live/`, on free 127.0.0.1 ports,
+//! with a base directory of their own, killed by a guard. One server and service serve every
+//! scenario (one test function); every outcome is checked against the server's `sys_invocation`.
+//!
+//! Needs node and npm: the test always runs `tools/restate-live/setup.sh` (an `npm ci` of the
+//! pinned lock the first time, a few seconds; otherwise it returns at once) into
+//! `<target>/live/restate`, or the folder `WFCANCEL_RESTATE_DIR=<dir>` names. Without node or npm
+//! the test writes a visible `SKIPPED` line and passes, unless `CI=true`: then it fails.
+//!
+//! ```text
+//! cargo test -p wfcancel-restate --test live_restate -- --nocapture
+//! ```
+
+#[path = "../../../tests/support/mod.rs"]
+mod support;
+
+use std::fs;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant, SystemTime};
+
+use futures::StreamExt;
+use serde_json::{Value, json};
+use wfcancel_core::conformance::{self, Harness, SeedRun};
+use wfcancel_core::http::HttpConfig;
+use wfcancel_core::{
+    BulkOptions, CancelError, CancelOptions, CancelOutcome, Inactive, NotFoundKind, RetryPolicy, RunFilter, RunRef,
+    RunState, Selector, WaitOptions, WorkflowCanceller, WorkflowCancellerExt, async_trait,
+};
+use wfcancel_restate::{RestateCanceller, quote};
+
+fn install() -> Option<PathBuf> {
+    let tools = support::root().join("tools/restate-live");
+    for f in [
+        "setup.sh",
+        "run_server.sh",
+        "run_service.sh",
+        "service.mjs",
+        "package.json",
+        "package-lock.json",
+    ] {
+        assert!(tools.join(f).is_file(), "{} is missing", tools.join(f).display());
+    }
+    if !support::live_gate("live_restate", &["node", "npm"]) {
+        return None;
+    }
+    let dir = std::env::var_os("WFCANCEL_RESTATE_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| support::owned_dir("restate"));
+    support::run_setup(&tools.join("setup.sh"), &dir, support::SETUP_TIMEOUT);
+    assert!(
+        dir.join("node_modules/.bin/restate-server").exists(),
+        "setup.sh left no restate-server in {}",
+        dir.display()
+    );
+    Some(dir)
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
+}
+
+/// Kills a process group (the child was started as its own group leader), then reaps it.
+fn kill(child: &mut Child) {
+    let _ = Command::new("kill")
+        .args(["-TERM", "--", &format!("-{}", child.id())])
+        .stderr(Stdio::null())
+        .status();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < deadline {
+        if let Ok(Some(_)) = child.try_wait() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = Command::new("kill")
+        .args(["-KILL", "--", &format!("-{}", child.id())])
+        .stderr(Stdio::null())
+        .status();
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+fn spawn(cmd: &mut Command) -> Child {
+    std::os::unix::process::CommandExt::process_group(cmd, 0);
+    cmd.stdin(Stdio::null()).spawn().expect("spawn")
+}
+
+/// A row of `sys_invocation`: status, completion result and failure.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Row {
+    status: String,
+    result: Option<String>,
+    failure: Option<String>,
+}
+
+impl Row {
+    fn is(&self, status: &str, result: Option<&str>, failure: Option<&str>) -> bool {
+        self.status == status && self.result.as_deref() == result && self.failure.as_deref() == failure
+    }
+
+    /// The state the test reads a row as (written here, independently of the library).
+    fn state(&self) -> RunState {
+        match (self.status.as_str(), self.result.as_deref(), self.failure.as_deref()) {
+            ("running" | "backing-off", _, _) => RunState::Running,
+            ("suspended" | "paused", _, _) => RunState::Paused,
+            ("pending" | "scheduled" | "ready", _, _) => RunState::Pending,
+            ("completed", Some("success"), _) => RunState::Completed,
+            ("completed", Some("failure"), Some("[409] Cancelled")) => RunState::Cancelled,
+            ("completed", Some("failure"), Some("[409] killed")) => RunState::Terminated,
+            ("completed", Some("failure"), _) => RunState::Failed,
+            (other, _, _) => RunState::unknown(other, other == "completed"),
+        }
+    }
+}
+
+/// The server and the service; both killed (and the folder removed) when dropped.
+struct Live {
+    server: Child,
+    service: Option<Child>,
+    dir: PathBuf,
+    admin: String,
+    ingress: String,
+    http: reqwest::Client,
+}
+
+impl Drop for Live {
+    fn drop(&mut self) {
+        if let Some(s) = &mut self.service {
+            kill(s);
+        }
+        kill(&mut self.server);
+        let _ = fs::remove_dir_all(&self.dir);
+    }
+}
+
+impl Live {
+    async fn launch(install: &Path) -> Self {
+        let tools = support::root().join("tools/restate-live");
+        let nanos = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        let dir = std::env::temp_dir().join(format!("wfcancel-restate-live-{}-{nanos}", std::process::id()));
+        fs::create_dir_all(&dir).expect("dir");
+        let (admin, ingress, node) = (free_port(), free_port(), free_port());
+        let server = spawn(
+            Command::new(tools.join("run_server.sh"))
+                .arg(install)
+                .arg(dir.join("base"))
+                .args([admin.to_string(), ingress.to_string(), node.to_string()])
+                .stdout(fs::File::create(dir.join("server.log")).expect("log"))
+                .stderr(fs::File::create(dir.join("server.err")).expect("log")),
+        );
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .no_proxy()
+            .build()
+            .expect("client");
+        let mut live = Live {
+            server,
+            service: None,
+            dir,
+            admin: format!("http://127.0.0.1:{admin}"),
+            ingress: format!("http://127.0.0.1:{ingress}"),
+            http,
+        };
+        // Bounded: the server is ready in about 2 s here.
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Ok(Some(status)) = live.server.try_wait() {
+                panic!("the server exited ({status}): {}", live.log("server.err"));
+            }
+            if let Ok(r) = live.http.get(format!("{}/health", live.admin)).send().await {
+                if r.status().is_success() {
+                    break;
+                }
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the server was not ready within 60 s: {}",
+                live.log("server.err")
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let ready = live.dir.join("service.ready");
+        live.service = Some(spawn(
+            Command::new(tools.join("run_service.sh"))
+                .arg(install)
+                .arg(&ready)
+                .env("WFCANCEL_STEP_LOG", live.dir.join("steps.log"))
+                .stdout(Stdio::null())
+                .stderr(fs::File::create(live.dir.join("service.err")).expect("log")),
+        ));
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !ready.exists() {
+            if let Some(Ok(Some(status))) = live.service.as_mut().map(Child::try_wait) {
+                panic!("the service exited ({status}): {}", live.log("service.err"));
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the service was not ready within 60 s: {}",
+                live.log("service.err")
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let port = fs::read_to_string(&ready).expect("ready file").trim().to_owned();
+        let r = live
+            .http
+            .post(format!("{}/deployments", live.admin))
+            .header("content-type", "application/json")
+            .body(json!({ "uri": format!("http://127.0.0.1:{port}") }).to_string())
+            .send()
+            .await
+            .expect("register");
+        let status = r.status();
+        assert!(
+            status.is_success(),
+            "register: {status} {}",
+            r.text().await.unwrap_or_default()
+        );
+        live
+    }
+
+    fn log(&self, name: &str) -> String {
+        fs::read_to_string(self.dir.join(name)).unwrap_or_default()
+    }
+
+    fn canceller(&self) -> RestateCanceller {
+        RestateCanceller::builder()
+            .admin_url(&self.admin)
+            .http_config(HttpConfig::default().retry(RetryPolicy::default().initial_backoff(Duration::from_millis(50))))
+            .build()
+            .expect("canceller")
+    }
+
+    /// Starts an invocation through the ingress without waiting (the test's own client).
+    async fn send(&self, target: &str, input: Value, delay: Option<&str>) -> String {
+        let mut url = format!("{}/{target}/send", self.ingress);
+        if let Some(d) = delay {
+            url = format!("{url}?delay={d}");
+        }
+        let r = self
+            .http
+            .post(&url)
+            .header("content-type", "application/json")
+            .body(input.to_string())
+            .send()
+            .await
+            .expect("send");
+        let status = r.status();
+        let text = r.text().await.unwrap_or_default();
+        assert!(status.is_success(), "send {target}: {status} {text}");
+        let json: Value = serde_json::from_str(&text).expect("json");
+        json["invocationId"].as_str().expect("invocationId").to_owned()
+    }
+
+    /// Runs SQL on the admin API (the test's own client): the rows, or the status and message.
+    async fn query(&self, sql: &str) -> Result<Vec<Value>, (u16, String)> {
+        let r = self
+            .http
+            .post(format!("{}/query", self.admin))
+            .header("accept", "application/json")
+            .header("content-type", "application/json")
+            .body(json!({ "query": sql }).to_string())
+            .send()
+            .await
+            .expect("query");
+        let status = r.status().as_u16();
+        let text = r.text().await.unwrap_or_default();
+        if status != 200 {
+            return Err((status, text));
+        }
+        let json: Value = serde_json::from_str(&text).expect("json");
+        Ok(json["rows"].as_array().cloned().unwrap_or_default())
+    }
+
+    /// The server's own row for `id` (`None` when it has none).
+    async fn row(&self, id: &str) -> Option<Row> {
+        let rows = self
+            .query(&format!(
+                "SELECT status, completion_result, completion_failure FROM sys_invocation WHERE id = {}",
+                quote(id)
+            ))
+            .await
+            .expect("row query");
+        let row = rows.first()?;
+        let s = |k: &str| row.get(k).and_then(Value::as_str).map(str::to_owned);
+        Some(Row {
+            status: s("status").expect("status"),
+            result: s("completion_result"),
+            failure: s("completion_failure"),
+        })
+    }
+
+    /// Waits (bounded) until the server's row of `id` reads as `want`.
+    async fn wait_state(&self, id: &str, want: &RunState) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let got = self.row(id).await;
+            if got.as_ref().map(Row::state).as_ref() == Some(want) {
+                return;
+            }
+            assert!(Instant::now() < deadline, "{id}: expected {want}, still {got:?}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// A count over `sys_invocation`.
+    async fn count(&self, condition: &str) -> u64 {
+        let rows = self
+            .query(&format!("SELECT count(*) AS n FROM sys_invocation WHERE {condition}"))
+            .await
+            .expect("count");
+        rows.first().and_then(|r| r["n"].as_u64()).unwrap_or(0)
+    }
+
+    /// The events the service logged for invocation `id`.
+    fn steps_of(&self, id: &str) -> Vec<String> {
+        let prefix = format!("{id} ");
+        self.log("steps.log")
+            .lines()
+            .filter_map(|l| l.strip_prefix(&prefix).map(str::to_owned))
+            .collect()
+    }
+
+    /// Starts a slow invocation and waits (bounded) until its first step runs.
+    async fn running(&self, target: &str) -> String {
+        let id = self.send(target, json!({"steps": 100000, "step_ms": 300}), None).await;
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !self.steps_of(&id).iter().any(|s| s == "step1 start") {
+            assert!(
+                Instant::now() < deadline,
+                "{id} never started: {}",
+                self.log("service.err")
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        self.wait_state(&id, &RunState::Running).await;
+        id
+    }
+}
+
+fn starts(steps: &[String]) -> Vec<String> {
+    steps.iter().filter(|s| s.ends_with(" start")).cloned().collect()
+}
+
+/// The conformance harness: seeds invocations on the real server through its ingress (slow ones
+/// that stay running, quick ones that complete, failing ones, cancelled ones) and reads their
+/// true state from `sys_invocation`.
+struct LiveHarness<'a> {
+    live: &'a Live,
+    /// A real invocation id: unknown ids are made from it (same partition key and codec).
+    template: String,
+}
+
+#[async_trait]
+impl Harness for LiveHarness<'_> {
+    async fn seed(&self, run: SeedRun) -> RunRef {
+        let l = self.live;
+        let id = match run.state {
+            RunState::Completed => {
+                let id = l.send("WfcSlow/quick", Value::Null, None).await;
+                l.wait_state(&id, &RunState::Completed).await;
+                id
+            }
+            RunState::Failed => {
+                let id = l.send("WfcSlow/fail", Value::Null, None).await;
+                l.wait_state(&id, &RunState::Failed).await;
+                id
+            }
+            RunState::Cancelled => {
+                let id = l.running("WfcSlow/run").await;
+                let r = l
+                    .http
+                    .patch(format!("{}/invocations/{id}/cancel", l.admin))
+                    .send()
+                    .await
+                    .expect("cancel");
+                assert_eq!(r.status().as_u16(), 202);
+                l.wait_state(&id, &RunState::Cancelled).await;
+                id
+            }
+            // A running invocation stands for pending and paused ones: a scheduled one is removed
+            // by its cancel (no state is left to check), a suspended one cannot be held there.
+            _ => l.running("WfcSlow/run").await,
+        };
+        RunRef::new(id)
+    }
+
+    async fn true_state(&self, run: &RunRef) -> Option<RunState> {
+        // Only well-formed ids can be asked for (others are never created).
+        if wfcancel_restate::INVOCATION_ID_PREFIX.len() >= run.run_id().len()
+            || !run.run_id()[4..].bytes().all(|b| b.is_ascii_alphanumeric())
+        {
+            return None;
+        }
+        self.live.row(run.run_id()).await.map(|r| r.state())
+    }
+
+    fn unknown_run(&self, id: &str) -> RunRef {
+        if id.trim().is_empty() || id.chars().any(char::is_control) {
+            return RunRef::new(id);
+        }
+        // The template with its last 6 base62 digits replaced by ones derived from `id`.
+        const DIGITS: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        for b in id.bytes() {
+            h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+        let mut tail = String::new();
+        for _ in 0..6 {
+            tail.push(DIGITS[(h % 62) as usize] as char);
+            h /= 62;
+        }
+        let t = &self.template;
+        RunRef::new(format!("{}{tail}", &t[..t.len() - 6]))
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_restate() {
+    let Some(install) = install() else {
+        return;
+    };
+    let live = Live::launch(&install).await;
+    let r = live.canceller();
+    let wait = WaitOptions::with_timeout(Duration::from_secs(30)).initial_interval(Duration::from_millis(50));
+
+    // 1. A running invocation: Requested, then cancelled (the wait reads it); its compensation ran
+    //    and no later step started.
+    let id = live.running("WfcSlow/run").await;
+    let run = RunRef::new(&id);
+    assert_eq!(r.status(&run).await, Ok(RunState::Running));
+    assert_eq!(r.cancel(&run).await, Ok(CancelOutcome::Requested));
+    assert_eq!(r.wait_until_terminal(&run, wait).await, Ok(RunState::Cancelled));
+    let row = live.row(&id).await.expect("row");
+    assert!(row.is("completed", Some("failure"), Some("[409] Cancelled")), "{row:?}");
+    let at_end = starts(&live.steps_of(&id));
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let later = live.steps_of(&id);
+    assert_eq!(starts(&later), at_end, "no step started after the cancel: {later:?}");
+    assert!(later.iter().any(|s| s == "compensated"), "{later:?}");
+    assert_eq!(r.cancel(&run).await, Ok(CancelOutcome::NotActive(Inactive::Finished)));
+    eprintln!("live_restate: cancelled after {} steps", at_end.len());
+    // The same through cancel_and_wait.
+    let id = live.running("WfcSlow/run").await;
+    let done = r
+        .cancel_and_wait(&RunRef::new(&id), wait)
+        .await
+        .expect("cancel_and_wait");
+    assert_eq!(
+        (done.outcome, done.state),
+        (CancelOutcome::Requested, RunState::Cancelled)
+    );
+
+    // 2. Kill: Cancelled at once, terminated, no compensation.
+    let id = live.running("WfcSlow/run").await;
+    let run = RunRef::new(&id);
+    assert_eq!(
+        r.cancel_with(&run, &CancelOptions::forced()).await,
+        Ok(CancelOutcome::Cancelled)
+    );
+    live.wait_state(&id, &RunState::Terminated).await;
+    let row = live.row(&id).await.expect("row");
+    assert!(row.is("completed", Some("failure"), Some("[409] killed")), "{row:?}");
+    assert_eq!(r.status(&run).await, Ok(RunState::Terminated));
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert!(
+        !live.steps_of(&id).iter().any(|s| s == "compensated"),
+        "a kill runs no compensation"
+    );
+    assert_eq!(
+        r.cancel_with(&run, &CancelOptions::forced()).await,
+        Ok(CancelOutcome::NotActive(Inactive::Finished))
+    );
+
+    // 3. Completed and failed: NotActive (finished), untouched. Unknown: NotActive (no such
+    //    run), status NotFound. Malformed: InvalidInput, before any request or from the server's 400.
+    let quick = live.send("WfcSlow/quick", Value::Null, None).await;
+    live.wait_state(&quick, &RunState::Completed).await;
+    let failing = live.send("WfcSlow/fail", Value::Null, None).await;
+    live.wait_state(&failing, &RunState::Failed).await;
+    for (id, want) in [(&quick, RunState::Completed), (&failing, RunState::Failed)] {
+        for opts in [CancelOptions::graceful(), CancelOptions::forced()] {
+            assert_eq!(
+                r.cancel_with(&RunRef::new(id), &opts).await,
+                Ok(CancelOutcome::NotActive(Inactive::Finished)),
+                "{id} {opts:?}"
+            );
+        }
+        assert_eq!(r.status(&RunRef::new(id)).await, Ok(want.clone()));
+        assert_eq!(live.row(id).await.map(|r| r.state()), Some(want));
+    }
+    let h = LiveHarness {
+        live: &live,
+        template: quick.clone(),
+    };
+    let unknown = h.unknown_run("scenario-3");
+    assert!(live.row(unknown.run_id()).await.is_none());
+    assert_eq!(
+        r.cancel(&unknown).await,
+        Ok(CancelOutcome::NotActive(Inactive::NoSuchRun))
+    );
+    assert_eq!(
+        r.cancel_with(&unknown, &CancelOptions::forced()).await,
+        Ok(CancelOutcome::NotActive(Inactive::NoSuchRun))
+    );
+    let e = r.status(&unknown).await.unwrap_err();
+    assert!(
+        matches!(
+            e,
+            CancelError::NotFound {
+                what: NotFoundKind::Run,
+                ..
+            }
+        ),
+        "{e:?}"
+    );
+    for bad in ["not-an-invocation", "inv_1' OR '1'='1", "inv_1;--", "inv_x/*"] {
+        let e = r.cancel(&RunRef::new(bad)).await.unwrap_err();
+        assert!(
+            matches!(e, CancelError::InvalidInput { field: "run_id", .. }),
+            "{bad}: {e:?}"
+        );
+        let e = r.status(&RunRef::new(bad)).await.unwrap_err();
+        assert!(
+            matches!(e, CancelError::InvalidInput { field: "run_id", .. }),
+            "{bad}: {e:?}"
+        );
+    }
+    // Well-formed to the client, refused by the server (unknown codec version, bad length).
+    for bad in ["inv_abc", "inv_2gthrFzPawmA6hIx3l7fcamBDa2GMa3l3O"] {
+        let e = r.cancel(&RunRef::new(bad)).await.unwrap_err();
+        assert!(
+            matches!(&e, CancelError::InvalidInput { field: "run_id", message, .. } if message.contains(bad)),
+            "{bad}: {e:?}"
+        );
+    }
+
+    // 4. A scheduled (delayed) invocation: pending, then Cancelled and gone.
+    let id = live.send("WfcSlow/run", json!({}), Some("10m")).await;
+    let run = RunRef::new(&id);
+    assert_eq!(live.row(&id).await.map(|r| r.status), Some("scheduled".to_owned()));
+    assert_eq!(r.status(&run).await, Ok(RunState::Pending));
+    assert_eq!(r.cancel(&run).await, Ok(CancelOutcome::Cancelled));
+    assert_eq!(live.row(&id).await, None, "a cancelled scheduled invocation is gone");
+    assert!(matches!(r.status(&run).await, Err(CancelError::NotFound { .. })));
+    assert_eq!(r.cancel(&run).await, Ok(CancelOutcome::NotActive(Inactive::NoSuchRun)));
+
+    // 5. A bulk by service: every invocation of WfcOther that is not completed, none of WfcSlow.
+    //    Hostile values select nothing, and the server takes them as literals.
+    let mut hits = Vec::new();
+    for _ in 0..5 {
+        hits.push(live.running("WfcOther/run").await);
+    }
+    let mut misses = Vec::new();
+    for _ in 0..3 {
+        misses.push(live.running("WfcSlow/run").await);
+    }
+    let hostile = [
+        "WfcOther' OR '1'='1",
+        "WfcOther'; SELECT 1; --",
+        "WfcOther\\' OR 1=1 --",
+        "WfcOther' /* x */ OR '' = '",
+        "Wfc\u{fc}ber\u{1F600}",
+        "WfcOther\"",
+    ];
+    for name in hostile {
+        let report = r
+            .cancel_many(
+                &Selector::filter(RunFilter::new().workflow(name)),
+                &BulkOptions::new().drain(true),
+            )
+            .await
+            .expect("hostile bulk");
+        assert!(report.is_success() && report.drained, "{name}: {report:?}");
+        assert_eq!(
+            (report.requested, report.cancelled, report.not_active),
+            (0, 0, 0),
+            "{name}: {report:?}"
+        );
+    }
+    // The escaping, straight against the server: a literal with every hostile character selects
+    // nothing, errs nowhere, and reads back as itself.
+    for value in hostile
+        .iter()
+        .copied()
+        .chain(["a\nb -- c", "x\\", "'", "''", "/*", ";"])
+    {
+        let rows = live
+            .query(&format!(
+                "SELECT {} AS v, count(*) AS n FROM sys_invocation WHERE target_service_name = {}",
+                quote(value),
+                quote(value)
+            ))
+            .await
+            .unwrap_or_else(|e| panic!("{value:?}: {e:?}"));
+        assert_eq!(rows.len(), 1, "{value:?}: {rows:?}");
+        assert_eq!(
+            (rows[0]["v"].as_str(), rows[0]["n"].as_u64()),
+            (Some(value), Some(0)),
+            "{value:?}"
+        );
+    }
+    // A time range that matches nothing yet.
+    let future = SystemTime::now() + Duration::from_secs(3600);
+    let report = r
+        .cancel_many(
+            &Selector::filter(RunFilter::new().workflow("WfcOther").from(future)),
+            &BulkOptions::new().drain(true),
+        )
+        .await
+        .expect("future bulk");
+    assert_eq!((report.requested, report.drained), (0, true), "{report:?}");
+    for id in hits.iter().chain(&misses) {
+        assert_eq!(live.row(id).await.map(|r| r.state()), Some(RunState::Running), "{id}");
+    }
+    let past = SystemTime::now() - Duration::from_secs(3600);
+    let report = r
+        .cancel_many(
+            &Selector::filter(
+                RunFilter::new()
+                    .workflow("WfcOther")
+                    .custom_field("handler", "run")
+                    .from(past)
+                    .to(SystemTime::now()),
+            ),
+            &BulkOptions::new().drain(true).page_size(2),
+        )
+        .await
+        .expect("bulk by service");
+    assert!(report.is_success() && report.drained, "{report:?}");
+    assert_eq!(report.requested, 5, "{report:?}");
+    assert!(
+        report.rounds >= 4,
+        "5 matches, pages of 2, then a query that finds none: {report:?}"
+    );
+    for id in &hits {
+        let row = live.row(id).await.expect("row");
+        assert!(
+            row.is("completed", Some("failure"), Some("[409] Cancelled")),
+            "{id}: {row:?}"
+        );
+    }
+    for id in &misses {
+        assert_eq!(live.row(id).await.map(|r| r.state()), Some(RunState::Running), "{id}");
+    }
+    eprintln!("live_restate: bulk by service in {} rounds", report.rounds);
+
+    // 6. 1,000 invocations by ids.
+    let started = Instant::now();
+    let ids: Vec<String> = futures::stream::iter(0..1000)
+        .map(|_| live.send("WfcSlow/wait", Value::Null, None))
+        .buffer_unordered(32)
+        .collect()
+        .await;
+    eprintln!("live_restate: started 1000 in {:?}", started.elapsed());
+    let started = Instant::now();
+    let report = r
+        .cancel_many(
+            &Selector::Ids(ids.iter().map(RunRef::new).collect()),
+            &BulkOptions::new(),
+        )
+        .await
+        .expect("1000");
+    eprintln!("live_restate: cancelled 1000 by ids in {:?}", started.elapsed());
+    assert!(report.is_success(), "{:?}", report.failed.first());
+    assert_eq!(
+        (report.requested + report.cancelled, report.accounted()),
+        (1000, 1000),
+        "{report:?}"
+    );
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let n = live
+            .count("target_handler_name = 'wait' AND completion_failure = '[409] Cancelled'")
+            .await;
+        if n == 1000 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{n} of 1000 cancelled on the server");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    // 7. The conformance suite on the real server. The filter checks are not run: they seed runs
+    //    with creation times years in the past, and URL and label fields, which Restate cannot
+    //    seed (created_at is the server's clock); the scenarios above cover filters.
+    let c: &dyn WorkflowCanceller = &r;
+    conformance::check_backend_name(c, &h).await;
+    conformance::check_validation(c, &h).await;
+    conformance::check_idempotent_cancel(c, &h).await;
+    conformance::check_not_active(c, &h).await;
+    conformance::check_bulk_ids_accounting(c, &h).await;
+    conformance::check_status(c, &h).await;
+    conformance::check_modes(c, &h).await;
+    conformance::check_capability_check(c, &h).await;
+    conformance::check_addresses(c, &h).await;
+    conformance::check_duplicates(c, &h).await;
+    conformance::check_bulk_stop_and_deadline(c, &h).await;
+    // Last: it cancels every invocation on the server that is not completed.
+    conformance::check_cancel_all(c, &h).await;
+    assert_eq!(live.count("status != 'completed'").await, 0);
+    eprintln!("live_restate: conformance checks passed");
+    drop(live);
+}
