@@ -104,6 +104,8 @@ pub mod backend {
 
 #[cfg(feature = "agno")]
 pub use wfcancel_agno::{self as agno, AgnoCanceller};
+#[cfg(feature = "langgraph")]
+pub use wfcancel_langgraph::{self as langgraph, LangGraphCanceller};
 #[cfg(feature = "temporal")]
 pub use wfcancel_temporal::{self as temporal, TemporalCanceller};
 #[cfg(feature = "upstash")]
