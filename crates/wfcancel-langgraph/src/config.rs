@@ -119,13 +119,8 @@ impl LangGraphCancellerBuilder {
     /// URL, plain `http://` to a host that is not loopback (unless allowed), or a blank key.
     pub fn build(self) -> Result<LangGraphCanceller, CancelError> {
         let base = self.base_url.as_deref().unwrap_or(DEFAULT_BASE_URL);
-        let http = HttpClient::with_token_header(
-            BACKEND,
-            base,
-            self.api_key.as_ref(),
-            API_KEY_HEADER,
-            self.http_config,
-        )?;
+        let http =
+            HttpClient::with_token_header(BACKEND, base, self.api_key.as_ref(), API_KEY_HEADER, self.http_config)?;
         Ok(LangGraphCanceller::from_parts(http, self.api_key.is_some()))
     }
 }

@@ -262,7 +262,13 @@ impl LangGraphCanceller {
     }
 
     /// Reads each run of one thread, then cancels those read active in one request.
-    async fn cancel_group(&self, thread: &str, runs: &[RunRef], control: &BulkControl, concurrency: usize) -> GroupResult {
+    async fn cancel_group(
+        &self,
+        thread: &str,
+        runs: &[RunRef],
+        control: &BulkControl,
+        concurrency: usize,
+    ) -> GroupResult {
         let call = self.http.call().until(control.deadline());
         let mut result = GroupResult::default();
         let mut reads: Vec<(&RunRef, Result<Answer, CancelError>)> = Vec::with_capacity(runs.len());
@@ -510,7 +516,9 @@ impl LangGraphCanceller {
                     break;
                 }
                 Ok(other) => {
-                    report.record_failure(BulkFailure::new(Vec::new(), unexpected(Op::CancelByStatus, other)).round(round));
+                    report.record_failure(
+                        BulkFailure::new(Vec::new(), unexpected(Op::CancelByStatus, other)).round(round),
+                    );
                     break;
                 }
                 Err(e) => {

@@ -165,12 +165,9 @@ pub(crate) fn map_answer(ctx: &Context<'_>, resp: &HttpResponse) -> Result<Answe
                 ctx.run_id.map(str::to_owned),
                 format!("{message} (no such run in thread {})", ctx.thread_id.unwrap_or("?")),
             ),
-            Op::ListRuns => CancelError::not_found(
-                BACKEND,
-                NotFoundKind::Other,
-                ctx.thread_id.map(str::to_owned),
-                message,
-            ),
+            Op::ListRuns => {
+                CancelError::not_found(BACKEND, NotFoundKind::Other, ctx.thread_id.map(str::to_owned), message)
+            }
             _ => CancelError::not_found(
                 BACKEND,
                 NotFoundKind::Other,
@@ -282,7 +279,10 @@ mod tests {
 
     #[test]
     fn not_founds_and_errors() {
-        assert_eq!(map(Op::Read, 404, r#"{"detail":"Not Found"}"#, false), Ok(Answer::NoSuchRun));
+        assert_eq!(
+            map(Op::Read, 404, r#"{"detail":"Not Found"}"#, false),
+            Ok(Answer::NoSuchRun)
+        );
         assert_eq!(
             map(Op::Read, 404, r#"{"detail":"Thread with ID t not found"}"#, false),
             Ok(Answer::NoSuchRun)
@@ -312,8 +312,17 @@ mod tests {
         ));
         let e = map(Op::Cancel, 429, "slow down", true).unwrap_err();
         assert!(matches!(e, CancelError::RateLimited { .. }) && e.is_retryable());
-        let e = map(Op::Cancel, 503, "<html><title>503 Service Unavailable</title></html>", true).unwrap_err();
-        assert!(matches!(&e, CancelError::Provider { status: Some(503), message, .. } if message == "503 Service Unavailable") && e.is_retryable());
+        let e = map(
+            Op::Cancel,
+            503,
+            "<html><title>503 Service Unavailable</title></html>",
+            true,
+        )
+        .unwrap_err();
+        assert!(
+            matches!(&e, CancelError::Provider { status: Some(503), message, .. } if message == "503 Service Unavailable")
+                && e.is_retryable()
+        );
         let e = map(
             Op::CancelByStatus,
             422,
@@ -327,15 +336,34 @@ mod tests {
     #[test]
     fn lists() {
         assert_eq!(
-            map(Op::SearchThreads, 200, r#"[{"thread_id":"a","status":"busy"},{"thread_id":"b"}]"#, false),
+            map(
+                Op::SearchThreads,
+                200,
+                r#"[{"thread_id":"a","status":"busy"},{"thread_id":"b"}]"#,
+                false
+            ),
             Ok(Answer::Threads(vec!["a".into(), "b".into()]))
         );
         assert_eq!(
-            map(Op::ListRuns, 200, r#"[{"run_id":"r1","status":"running"},{"run_id":"r2","status":"pending"}]"#, false),
-            Ok(Answer::Runs(vec![("r1".into(), RunState::Running), ("r2".into(), RunState::Pending)]))
+            map(
+                Op::ListRuns,
+                200,
+                r#"[{"run_id":"r1","status":"running"},{"run_id":"r2","status":"pending"}]"#,
+                false
+            ),
+            Ok(Answer::Runs(vec![
+                ("r1".into(), RunState::Running),
+                ("r2".into(), RunState::Pending)
+            ]))
         );
-        assert!(matches!(map(Op::ListRuns, 200, r#"[{"run_id":"r1"}]"#, false), Err(CancelError::Decode { .. })));
-        assert!(matches!(map(Op::SearchThreads, 200, "{}", false), Err(CancelError::Decode { .. })));
+        assert!(matches!(
+            map(Op::ListRuns, 200, r#"[{"run_id":"r1"}]"#, false),
+            Err(CancelError::Decode { .. })
+        ));
+        assert!(matches!(
+            map(Op::SearchThreads, 200, "{}", false),
+            Err(CancelError::Decode { .. })
+        ));
     }
 
     #[test]
