@@ -57,8 +57,10 @@
 //! - **By state** ([`RunFilter::state`](wfcancel_core::RunFilter::state) `Pending` or
 //!   `Running`) and **all** ([`Selector::cancel_all_runs`] only: a filter naming both states is
 //!   refused as "all"): `POST /runs/cancel {"status": "pending" | "running" | "all"}`. Its 204
-//!   has no count, so each round first lists the runs it will hit (busy threads from
-//!   `POST /threads/search`, then each thread's runs in that state): those are the per-run
+//!   has no count, so each round first lists the runs it will hit (the threads from
+//!   `POST /threads/search` — all of them: a thread's own status is no guide, one with a running
+//!   run reads `idle` once another of its runs was interrupted — then each thread's runs in that
+//!   state, up to 10,000 threads): those are the per-run
 //!   outcomes (`Requested`; `NotActive(Finished)` for a listed run when the server answers 404).
 //!   A run that starts between the listing and the cancel is stopped without being counted.
 //!   With [`BulkOptions::drain`], rounds repeat until the server answers
@@ -95,7 +97,7 @@ pub const MAX_RUNS_PER_REQUEST: usize = 100;
 
 /// Page size of thread searches and run lists.
 const PAGE: usize = 100;
-/// The most pages of busy threads one listing reads (10,000 threads).
+/// The most pages of threads one listing reads (10,000 threads).
 const MAX_THREAD_PAGES: usize = 100;
 /// The most pages of runs one thread's listing reads.
 const MAX_RUN_PAGES: usize = 10;
@@ -401,13 +403,13 @@ impl LangGraphCanceller {
         report
     }
 
-    /// The runs of every busy thread that are in `status` (`pending`, `running`; `all`: both),
+    /// The runs of every thread that are in `status` (`pending`, `running`; `all`: both),
     /// and how many requests the listing took.
     async fn list_active(&self, call: &Call<'_>, status: &str) -> Result<(Vec<RunRef>, u64), CancelError> {
         let mut sent = 0u64;
         let mut threads: Vec<String> = Vec::new();
         for page in 0..MAX_THREAD_PAGES {
-            let req = request::search_busy_threads(&self.http, PAGE, page * PAGE)?;
+            let req = request::search_threads(&self.http, PAGE, page * PAGE)?;
             sent += 1;
             match self.send(call, &self.ctx(Op::SearchThreads, None, None), req).await? {
                 Answer::Threads(ids) => {

@@ -19,7 +19,7 @@ pub(crate) enum Op {
     CancelThreadRuns,
     /// `POST /runs/cancel?action=interrupt {status}`.
     CancelByStatus,
-    /// `POST /threads/search {status: busy}`.
+    /// `POST /threads/search`.
     SearchThreads,
     /// `GET /threads/{t}/runs?status=…`.
     ListRuns,
@@ -181,12 +181,13 @@ pub(crate) fn cancel_by_status(http: &HttpClient, status: &str) -> Result<Planne
     })
 }
 
-/// `POST /threads/search {"status": "busy", "limit": …, "offset": …}`.
-pub(crate) fn search_busy_threads(http: &HttpClient, limit: usize, offset: usize) -> Result<Planned, CancelError> {
+/// `POST /threads/search {"limit": …, "offset": …}`: every thread, not only `busy` ones (seen:
+/// a thread with a running run reads `idle` once another run of it was interrupted).
+pub(crate) fn search_threads(http: &HttpClient, limit: usize, offset: usize) -> Result<Planned, CancelError> {
     Ok(Planned {
         method: Method::POST,
         url: http.endpoint(&[("path", "threads"), ("path", "search")])?,
-        body: Some(json!({ "status": "busy", "limit": limit, "offset": offset })),
+        body: Some(json!({ "limit": limit, "offset": offset })),
     })
 }
 

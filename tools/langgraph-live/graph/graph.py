@@ -2,13 +2,16 @@
 
 One node, `work`, takes `steps` steps of `step_seconds` each and writes its progress counter to
 `$WFCANCEL_PROGRESS_DIR/<tag>` after every step, so a test can see whether the node really
-stopped after a cancel. With `fail: true` it raises at once (a run that ends `error`). With
-`blocking: true` it sleeps synchronously (`time.sleep`), the case an interrupt cannot stop.
+stopped after a cancel. With `fail: true` it raises at once (a run that ends `error`).
+
+The node is async: an interrupt stops it at its next `await`. (A synchronous node is not stopped
+by an interrupt: the run reads `interrupted` while its code runs to its end. That is the
+server's limit, documented in wfcancel-langgraph.) The progress file is written in a thread:
+`langgraph dev` refuses blocking I/O inside async nodes.
 """
 
 import asyncio
 import os
-import time
 from typing import TypedDict
 
 from langgraph.graph import END, START, StateGraph
@@ -19,7 +22,6 @@ class State(TypedDict, total=False):
     steps: int
     step_seconds: float
     fail: bool
-    blocking: bool
     done: int
 
 
@@ -41,11 +43,8 @@ async def work(state: State) -> State:
     steps = int(state.get("steps", 0))
     pause = float(state.get("step_seconds", 0.1))
     for i in range(1, steps + 1):
-        if state.get("blocking"):
-            time.sleep(pause)  # a synchronous step: not stopped by an interrupt
-        else:
-            await asyncio.sleep(pause)
-        _progress(tag, i)
+        await asyncio.sleep(pause)
+        await asyncio.to_thread(_progress, tag, i)
     return {"done": steps}
 
 
