@@ -104,6 +104,8 @@ pub mod backend {
 
 #[cfg(feature = "agno")]
 pub use wfcancel_agno::{self as agno, AgnoCanceller};
+#[cfg(feature = "langgraph")]
+pub use wfcancel_langgraph::{self as langgraph, LangGraphCanceller};
 #[cfg(feature = "restate")]
 pub use wfcancel_restate::{self as restate, RestateCanceller};
 #[cfg(feature = "temporal")]
