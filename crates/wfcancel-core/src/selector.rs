@@ -336,7 +336,6 @@ impl RunFilter {
         validate_list(backend, "filter.flow_control_keys", &self.flow_control_keys)?;
         validate_list(backend, "filter.hosts", &self.hosts)?;
         validate_list(backend, "filter.paths", &self.paths)?;
-        self.validate_can_match(backend)?;
         validate_list(backend, "filter.workflows", &self.workflows)?;
         if self.states.as_ref().is_some_and(Vec::is_empty) {
             return Err(CancelError::invalid_input(
@@ -492,10 +491,21 @@ pub fn url_path(url: &str) -> &str {
 }
 
 impl RunFilter {
-    /// Refuses values that can never match a run, so that a filter with a typo is an error
-    /// rather than a bulk that cancels nothing: a URL without `http://` or `https://`, a host
-    /// with a scheme, path or port, a path not starting with `/`, a caller IP that is not one.
-    fn validate_can_match(&self, backend: &'static str) -> Result<(), CancelError> {
+    /// Refuses values that can never match a workflow URL or caller as they are recorded, so that
+    /// a filter with a typo is an error rather than a bulk that cancels nothing: a URL without
+    /// `http://` or `https://`, a host with a scheme, path or port, a path not starting with `/`
+    /// (or holding `?` or `#`), a caller IP that is not one.
+    ///
+    /// Not part of [`RunFilter::validate`]: a provider may match values this library cannot
+    /// foresee, and the library sends what it is given. The `wfcancel` command calls it for
+    /// the filters typed on its command line; an application may too.
+    ///
+    /// ```
+    /// use wfcancel_core::RunFilter;
+    /// assert!(RunFilter::new().host("api.example.com:443").check_can_match("upstash").is_err());
+    /// assert!(RunFilter::new().host("api.example.com").check_can_match("upstash").is_ok());
+    /// ```
+    pub fn check_can_match(&self, backend: &'static str) -> Result<(), CancelError> {
         let bad = |field: &'static str, why: String| Err(CancelError::invalid_input(backend, field, why));
         match &self.url {
             Some(UrlMatch::Exact(u)) if url_host(u).is_none() || !has_http_scheme(u) => {
@@ -767,7 +777,7 @@ mod tests {
     #[test]
     fn filters_that_can_never_match_are_refused() {
         let refused = |f: RunFilter, field: &str, hint: &str| {
-            let e = f.validate("memory").unwrap_err();
+            let e = f.check_can_match("memory").unwrap_err();
             match &e {
                 CancelError::InvalidInput {
                     field: got, message, ..
@@ -828,7 +838,7 @@ mod tests {
             RunFilter::new().url_prefix("http"),
             RunFilter::new().url_exact("http://127.0.0.1:3000/wf?x=1"),
         ] {
-            assert_eq!(ok.validate("memory"), Ok(()), "{ok:?}");
+            assert_eq!(ok.check_can_match("memory"), Ok(()), "{ok:?}");
         }
     }
 
