@@ -1,7 +1,8 @@
 //! # wfcancel
 //!
 //! One portable way for a Rust application to cancel workflow runs, whichever orchestrator
-//! runs them: **Upstash Workflow** (feature `upstash`) and **Agno AgentOS** (feature `agno`) today.
+//! runs them: **Upstash Workflow** (feature `upstash`), **Agno AgentOS** (feature `agno`) and
+//! **Temporal** (feature `temporal`) today.
 //!
 //! An application holds an `Arc<dyn WorkflowCanceller>`; a Cargo feature and the environment pick
 //! the provider ([`from_env`]); its tests use [`InMemoryCanceller`] (feature `memory`), a real
@@ -140,19 +141,22 @@ pub enum Backend {
     Upstash,
     /// Agno AgentOS (feature `agno`).
     Agno,
+    /// Temporal (feature `temporal`).
+    Temporal,
     /// The in-memory orchestrator (feature `memory`), for tests and demos.
     Memory,
 }
 
 impl Backend {
     /// Every backend, compiled in or not. A slice, so that adding a backend does not change its type.
-    pub const ALL: &'static [Backend] = &[Backend::Upstash, Backend::Agno, Backend::Memory];
+    pub const ALL: &'static [Backend] = &[Backend::Upstash, Backend::Agno, Backend::Temporal, Backend::Memory];
 
     /// The name used in `WFCANCEL_BACKEND` and in errors.
     pub fn as_str(self) -> &'static str {
         match self {
             Backend::Upstash => "upstash",
             Backend::Agno => "agno",
+            Backend::Temporal => "temporal",
             Backend::Memory => "memory",
         }
     }
@@ -167,6 +171,7 @@ impl Backend {
         match self {
             Backend::Upstash => cfg!(feature = "upstash"),
             Backend::Agno => cfg!(feature = "agno"),
+            Backend::Temporal => cfg!(feature = "temporal"),
             Backend::Memory => cfg!(feature = "memory"),
         }
     }
@@ -197,7 +202,7 @@ impl FromStr for Backend {
                     "wfcancel",
                     ConfigSetting::Backend,
                     ConfigProblem::Invalid,
-                    format!("unknown backend {t:?}; expected one of: upstash, agno, memory"),
+                    format!("unknown backend {t:?}; expected one of: upstash, agno, temporal, memory"),
                 )
             })
     }
@@ -205,10 +210,12 @@ impl FromStr for Backend {
 
 /// Builds the canceller the environment names.
 ///
-/// The backend is `WFCANCEL_BACKEND` (`upstash`, `agno`, `memory`), or else the only real
-/// backend compiled in (or `memory` when it is the only one). Then each backend reads its own
+/// The backend is `WFCANCEL_BACKEND` (`upstash`, `agno`, `temporal`, `memory`), or else the only
+/// real backend compiled in (or `memory` when it is the only one). Then each backend reads its own
 /// variables: Upstash `QSTASH_URL`, `QSTASH_TOKEN`, `QSTASH_REGION` and the regional pairs, as the
-/// official SDK does; Agno `AGENTOS_URL` (default `http://localhost:7777`) and `OS_SECURITY_KEY`.
+/// official SDK does; Agno `AGENTOS_URL` (default `http://localhost:7777`) and `OS_SECURITY_KEY`;
+/// Temporal `TEMPORAL_HTTP_ADDRESS` (its HTTP API, default `http://localhost:7243`),
+/// `TEMPORAL_NAMESPACE` (default `default`) and `TEMPORAL_API_KEY`.
 /// Naming a backend whose feature is off is a [`CancelError::Config`] that says which feature to
 /// enable.
 ///
@@ -253,7 +260,7 @@ pub fn default_backend() -> Result<Backend, CancelError> {
             "wfcancel",
             ConfigSetting::Backend,
             ConfigProblem::NotCompiledIn,
-            "no backend is compiled in; enable the `upstash`, `agno` or `memory` feature",
+            "no backend is compiled in; enable the `upstash`, `agno`, `temporal` or `memory` feature",
         )),
         many => Err(CancelError::config_of(
             "wfcancel",
@@ -286,6 +293,8 @@ pub fn build(
         Backend::Upstash => Ok(Box::new(UpstashCanceller::from_env_with(lookup)?)),
         #[cfg(feature = "agno")]
         Backend::Agno => Ok(Box::new(AgnoCanceller::from_env_with(lookup)?)),
+        #[cfg(feature = "temporal")]
+        Backend::Temporal => Ok(Box::new(TemporalCanceller::from_env_with(lookup)?)),
         #[cfg(feature = "memory")]
         Backend::Memory => Ok(Box::new(InMemoryCanceller::new())),
         #[allow(unreachable_patterns)]

@@ -22,14 +22,14 @@ fn expect_config(r: Result<Box<dyn WorkflowCanceller>, CancelError>) -> CancelEr
 
 #[test]
 fn backend_names_round_trip() {
-    assert_eq!(Backend::ALL.len(), 3);
+    assert_eq!(Backend::ALL.len(), 4);
     for &b in Backend::ALL {
         assert_eq!(b.as_str().parse::<Backend>().unwrap(), b);
         assert_eq!(b.to_string().to_uppercase().parse::<Backend>().unwrap(), b);
     }
-    let e = "temporal".parse::<Backend>().unwrap_err();
-    assert!(e.to_string().contains("unknown backend \"temporal\""), "{e}");
-    assert!(e.to_string().contains("upstash, agno, memory"), "{e}");
+    let e = "prefect".parse::<Backend>().unwrap_err();
+    assert!(e.to_string().contains("unknown backend \"prefect\""), "{e}");
+    assert!(e.to_string().contains("upstash, agno, temporal, memory"), "{e}");
 }
 
 #[test]
@@ -98,6 +98,28 @@ fn a_backend_whose_feature_is_off_says_which_feature_to_enable() {
     assert!(!e.to_string().contains("WFCANCEL_BACKEND"), "{e}");
 }
 
+#[cfg(feature = "temporal")]
+#[test]
+fn temporal_from_env_reads_the_cli_variables_and_hides_the_key() {
+    let key = "temporal-SECRET-key-5a1";
+    let c = from_env_with(env(&[
+        ("WFCANCEL_BACKEND", "temporal"),
+        ("TEMPORAL_HTTP_ADDRESS", "http://127.0.0.1:7243"),
+        ("TEMPORAL_NAMESPACE", "orders"),
+        ("TEMPORAL_API_KEY", key),
+    ]))
+    .unwrap();
+    assert_eq!(c.backend(), "temporal");
+    let shown = format!("{c:?}");
+    assert!(shown.contains("orders") && shown.contains("127.0.0.1:7243"), "{shown}");
+    assert!(!shown.contains(key), "{shown}");
+    let e = expect_config(from_env_with(env(&[
+        ("WFCANCEL_BACKEND", "temporal"),
+        ("TEMPORAL_HTTP_ADDRESS", "http://10.1.2.3:7243"),
+    ])));
+    assert!(e.to_string().contains("http"), "{e}");
+}
+
 #[test]
 fn compiled_backends_are_those_of_all_whose_feature_is_on() {
     let compiled = Backend::compiled();
@@ -106,7 +128,12 @@ fn compiled_backends_are_those_of_all_whose_feature_is_on() {
     assert_eq!(compiled.len(), on);
 }
 
-#[cfg(all(feature = "memory", not(feature = "upstash"), not(feature = "agno")))]
+#[cfg(all(
+    feature = "memory",
+    not(feature = "upstash"),
+    not(feature = "agno"),
+    not(feature = "temporal")
+))]
 #[test]
 fn memory_is_the_default_when_it_is_the_only_backend() {
     assert_eq!(from_env_with(env(&[])).unwrap().backend(), "memory");

@@ -8,9 +8,11 @@ use crate::timearg::{parse_secs, parse_time};
 
 const ENV_HELP: &str = "\
 Configuration comes from the environment, as in the library:
-  WFCANCEL_BACKEND            upstash | agno (overridden by --backend)
+  WFCANCEL_BACKEND            upstash | agno | temporal (overridden by --backend)
   QSTASH_URL, QSTASH_TOKEN    Upstash (QSTASH_REGION selects {REGION}_QSTASH_URL / _TOKEN)
   AGENTOS_URL, OS_SECURITY_KEY  Agno AgentOS (default URL http://localhost:7777)
+  TEMPORAL_HTTP_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY  Temporal: the HTTP API's base URL
+                              (default http://localhost:7243), namespace (default `default`), API key
   WFCANCEL_ALLOW_INSECURE_HTTP=1  same as --allow-insecure-http
 A token is never taken on the command line: --token-env NAME reads it from another variable.
 
@@ -19,19 +21,21 @@ Exit codes: 0 all cancelled / requested / not active; 1 provider or transport fa
 
 const GLOBAL: &str = "Global options";
 
-/// Cancel workflow runs on Upstash Workflow or Agno AgentOS.
+/// Cancel workflow runs on Upstash Workflow, Agno AgentOS or Temporal.
 #[derive(Debug, Parser)]
 #[command(name = "wfcancel", version, about, after_help = ENV_HELP, propagate_version = true)]
 pub struct Cli {
     /// The orchestrator (overrides WFCANCEL_BACKEND).
-    #[arg(long, global = true, value_enum, value_name = "upstash|agno", hide_possible_values = true, help_heading = GLOBAL)]
+    #[arg(long, global = true, value_enum, value_name = "upstash|agno|temporal", hide_possible_values = true, help_heading = GLOBAL)]
     pub backend: Option<BackendArg>,
 
-    /// The provider's base URL (overrides QSTASH_URL / AGENTOS_URL).
+    /// The provider's base URL (overrides QSTASH_URL / AGENTOS_URL / TEMPORAL_HTTP_ADDRESS; for
+    /// Temporal, the HTTP API's base URL, not the gRPC address).
     #[arg(long, global = true, value_name = "URL", help_heading = GLOBAL)]
     pub url: Option<String>,
 
-    /// Read the token from this environment variable instead of QSTASH_TOKEN / OS_SECURITY_KEY.
+    /// Read the token from this environment variable instead of QSTASH_TOKEN / OS_SECURITY_KEY /
+    /// TEMPORAL_API_KEY.
     #[arg(long = "token-env", global = true, value_name = "NAME", help_heading = GLOBAL)]
     pub token_env: Option<String>,
 
@@ -67,6 +71,17 @@ pub enum BackendArg {
     Upstash,
     /// Agno AgentOS.
     Agno,
+    /// Temporal (its HTTP API).
+    Temporal,
+}
+
+/// A provider `wfcancel emulate` can serve (Temporal runs for real: `temporal server start-dev`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum EmulatedArg {
+    /// Upstash Workflow (QStash REST API).
+    Upstash,
+    /// Agno AgentOS.
+    Agno,
 }
 
 /// The subcommands.
@@ -86,8 +101,9 @@ pub enum Command {
 #[derive(Debug, Clone, Default, Args)]
 #[group(id = "owner", multiple = false)]
 pub struct OwnerArgs {
-    /// The runs belong to this workflow (Agno).
-    #[arg(long, value_name = "ID")]
+    /// The runs belong to this workflow (Agno). With `bulk` on a backend that filters by
+    /// workflow type (Temporal): cancel the running workflows of this type.
+    #[arg(long, value_name = "ID|TYPE")]
     pub workflow: Option<String>,
     /// The runs belong to this agent (Agno).
     #[arg(long, value_name = "ID")]
@@ -111,6 +127,9 @@ pub struct CancelArgs {
     #[arg(long, value_name = "ID")]
     pub session: Option<String>,
 
+    #[command(flatten)]
+    pub temporal: TemporalArgs,
+
     /// Wait until each run has reached a terminal state, and print it.
     #[arg(long)]
     pub wait: bool,
@@ -121,6 +140,18 @@ pub struct CancelArgs {
 
     #[command(flatten)]
     pub mode: ModeArgs,
+}
+
+/// Temporal's addressing: a namespace, and a run id under a workflow id.
+#[derive(Debug, Args, Clone, Default)]
+pub struct TemporalArgs {
+    /// The namespace (Temporal; overrides TEMPORAL_NAMESPACE).
+    #[arg(long, value_name = "NS")]
+    pub namespace: Option<String>,
+
+    /// This run of the workflow (Temporal; default: its current run). One workflow id only.
+    #[arg(long = "run-id", id = "temporal_run_id", value_name = "RID")]
+    pub run_id: Option<String>,
 }
 
 /// How runs are cancelled: graceful by default.
@@ -135,6 +166,18 @@ pub struct ModeArgs {
     /// would drop it.
     #[arg(long, value_name = "TEXT")]
     pub reason: Option<String>,
+}
+
+impl Command {
+    /// The `--namespace` of the command, if any.
+    pub fn namespace(&self) -> Option<&str> {
+        match self {
+            Command::Cancel(a) => a.temporal.namespace.as_deref(),
+            Command::Status(a) => a.temporal.namespace.as_deref(),
+            Command::Bulk(a) => a.namespace.as_deref(),
+            Command::Emulate(_) => None,
+        }
+    }
 }
 
 impl ModeArgs {
@@ -174,11 +217,13 @@ pub struct BulkArgs {
     #[arg(long = "label", value_name = "L")]
     pub labels: Vec<String>,
 
-    /// Runs created at or after TIME: RFC 3339, epoch ms, or an age like 2h (Upstash).
+    /// Runs created (Temporal: started) at or after TIME: RFC 3339, epoch ms, or an age like 2h
+    /// (Upstash, Temporal).
     #[arg(long, value_name = "TIME", value_parser = parse_time)]
     pub from: Option<SystemTime>,
 
-    /// Runs created at or before TIME: RFC 3339, epoch ms, or an age like 30m (Upstash).
+    /// Runs created (Temporal: started) at or before TIME: RFC 3339, epoch ms, or an age like 30m
+    /// (Upstash, Temporal).
     #[arg(long, value_name = "TIME", value_parser = parse_time)]
     pub to: Option<SystemTime>,
 
@@ -208,13 +253,27 @@ pub struct BulkArgs {
     #[arg(long)]
     pub drain: bool,
 
-    /// Cancel EVERY active run the credentials reach (needs --yes) (Upstash).
+    /// Cancel the running workflows this visibility query selects, in one server-side batch
+    /// operation (Temporal; needs --yes), e.g. 'WorkflowType = "Nightly" AND ExecutionStatus = "Running"'.
+    #[arg(long, value_name = "QUERY", conflicts_with_all = FILTER_ARGS, conflicts_with_all = ["all", "ids_file", "workflow"])]
+    pub query: Option<String>,
+
+    /// Cancel EVERY active run the credentials reach (needs --yes) (Upstash, Temporal).
     #[arg(long, conflicts_with_all = FILTER_ARGS)]
     pub all: bool,
 
-    /// Confirm --all.
+    /// Confirm --all (and, on Temporal, a filter or --query: a batch operation cannot be undone).
     #[arg(long)]
     pub yes: bool,
+
+    /// Wait until the provider's background bulk action is over and print its counts
+    /// (Temporal: the batch operation).
+    #[arg(long, conflicts_with = "ids_file")]
+    pub wait: bool,
+
+    /// The namespace (Temporal; overrides TEMPORAL_NAMESPACE).
+    #[arg(long, value_name = "NS")]
+    pub namespace: Option<String>,
 
     #[command(flatten)]
     pub owner: OwnerArgs,
@@ -258,6 +317,9 @@ pub struct StatusArgs {
     /// The session the run belongs to (Agno needs it to read a run).
     #[arg(long, value_name = "ID")]
     pub session: Option<String>,
+
+    #[command(flatten)]
+    pub temporal: TemporalArgs,
 }
 
 /// `wfcancel emulate`.
@@ -265,7 +327,7 @@ pub struct StatusArgs {
 pub struct EmulateArgs {
     /// Which provider to emulate.
     #[arg(value_enum, value_name = "upstash|agno")]
-    pub provider: BackendArg,
+    pub provider: EmulatedArg,
 
     /// Port on 127.0.0.1 (0 = any free port).
     #[arg(long, value_name = "P", default_value_t = 0)]

@@ -27,6 +27,8 @@ pub const DEFAULT_WAIT_TIMEOUT: Duration = Duration::from_secs(60);
 struct RunTemplate {
     owner: Option<(OwnerKind, String)>,
     session: Option<String>,
+    /// The run under the workflow id (Temporal's `--run-id`).
+    sub_id: Option<String>,
 }
 
 impl RunTemplate {
@@ -38,8 +40,40 @@ impl RunTemplate {
         if let Some(s) = &self.session {
             r = r.session(s.clone());
         }
+        if let Some(s) = &self.sub_id {
+            r = r.sub_id(s.clone());
+        }
         r
     }
+}
+
+/// Checks `--run-id` (`ids`: the ids it would apply to) and sets it on the template.
+fn with_run_id(
+    client: &Client,
+    template: Result<RunTemplate, Failure>,
+    run_id: Option<&str>,
+    ids: &[String],
+) -> Result<RunTemplate, Failure> {
+    let Some(rid) = run_id else { return template };
+    if !client.takes_run_ids() {
+        return Err(Failure::usage(format!(
+            "--run-id has no effect with {}: it knows runs by their id alone; leave it out",
+            client.name()
+        )));
+    }
+    if ids.len() != 1 {
+        return Err(Failure::usage(
+            "--run-id names one run of one workflow: give exactly one WORKFLOW_ID with it",
+        ));
+    }
+    if is_address(&ids[0]) {
+        return Err(Failure::usage(
+            "--run-id does not apply to a run address: write the run id in it (…?sub=RUN_ID)",
+        ));
+    }
+    let mut t = template?;
+    t.sub_id = Some(rid.to_owned());
+    Ok(t)
 }
 
 fn owner_of(o: &OwnerArgs) -> Option<(OwnerKind, String, &'static str)> {
@@ -111,6 +145,7 @@ fn template(
     Ok(RunTemplate {
         owner: owner.map(|(k, id, _)| (k, id)),
         session: session.map(str::to_owned),
+        sub_id: None,
     })
 }
 
@@ -133,6 +168,10 @@ pub async fn cancel(
         )));
     }
     let t = template(c.backend(), &caps, &args.owner, args.session.as_deref(), args.wait);
+    let t = match args.temporal.run_id.as_deref() {
+        Some(rid) => Ok(with_run_id(client, t, Some(rid), &args.run_ids)?),
+        None => t,
+    };
     let mut runs: Vec<RunRef> = args.run_ids.iter().map(|id| target(id, &t)).collect::<Result<_, _>>()?;
     // Addresses naming other backends: a router over the configured backend and those.
     let routed = client.for_runs(&mut runs)?;
@@ -330,17 +369,20 @@ impl ChunkLines {
 
 /// Usage checks that need no configuration.
 pub fn precheck_bulk(a: &BulkArgs) -> Result<(), Failure> {
-    let has_filter = filter_of(a).is_some();
-    if a.yes && !a.all {
-        return Err(Failure::usage("--yes only confirms --all; leave it out"));
-    }
-    if a.ids_file.is_none() && !has_filter && !a.all {
+    let has_filter = filter_of(a, None).is_some();
+    if a.ids_file.is_none() && !has_filter && !a.all && a.query.is_none() && a.owner.workflow.is_none() {
         return Err(Failure::usage("bulk needs something to cancel").hint(
             "pass --ids-file PATH (or - for stdin), a filter (--url-exact, --url-prefix, --label, --from, --to, \
-             --caller-ip, --flow-control-key, --host, --path), or --all --yes",
+             --caller-ip, --flow-control-key, --host, --path; Temporal: --workflow TYPE, --from, --to), \
+             a visibility query (Temporal: --query), or --all --yes",
         ));
     }
     if a.ids_file.is_some() {
+        if a.yes {
+            return Err(Failure::usage(
+                "--yes has no effect with --ids-file: it confirms --all (and, on Temporal, a filter or --query)",
+            ));
+        }
         if a.drain {
             return Err(Failure::usage(
                 "--drain has no effect with --ids-file: every id is cancelled once; it applies to filters and --all",
@@ -355,8 +397,13 @@ pub fn precheck_bulk(a: &BulkArgs) -> Result<(), Failure> {
     Ok(())
 }
 
-fn filter_of(a: &BulkArgs) -> Option<RunFilter> {
+/// The filter the flags describe; `workflow_type`: the workflow type to match (`--workflow` on
+/// a backend that filters by type rather than owning runs by workflow).
+fn filter_of(a: &BulkArgs, workflow_type: Option<&str>) -> Option<RunFilter> {
     let mut f = RunFilter::new();
+    if let Some(t) = workflow_type {
+        f = f.workflow(t.to_owned());
+    }
     if let Some(u) = &a.url_exact {
         f = f.url_exact(u.clone());
     }
@@ -397,6 +444,7 @@ fn filter_flag(field: &str) -> &'static str {
         "filter.flow_control_keys" => "--flow-control-key",
         "filter.hosts" => "--host",
         "filter.paths" => "--path",
+        "filter.workflows" => "--workflow",
         _ => "this filter",
     }
 }
@@ -412,6 +460,23 @@ pub async fn bulk(
     let c = client.canceller();
     let backend = c.backend();
     let caps = c.capabilities();
+    let batches = client.runs_batches();
+    if a.yes && !a.all && !batches {
+        return Err(Failure::usage(format!(
+            "--yes only confirms --all with {backend}; leave it out"
+        )));
+    }
+    if a.wait && !batches {
+        return Err(Failure::usage(format!(
+            "--wait has no effect with {backend}: it waits for a server-side batch (Temporal); use --drain to \
+             repeat a filtered cancel until nothing is left"
+        )));
+    }
+    if batches && a.page_size.is_some() {
+        return Err(Failure::usage(format!(
+            "--page-size has no effect with {backend}: one batch operation covers every match"
+        )));
+    }
     let mut opts = BulkOptions::new().cancel_options(a.mode.options());
     // --force and --reason are refused, before any request, by a backend that cannot honour them.
     opts.cancel.check(backend, &caps)?;
@@ -429,53 +494,92 @@ pub async fn bulk(
         let t = template(backend, &caps, &a.owner, a.session.as_deref(), false);
         return bulk_ids(client, source, &t, opts, a.dry_run, out).await;
     }
-    if let Some(flag) = owner_of(&a.owner)
-        .map(|(_, _, f)| f)
-        .or(a.session.as_ref().map(|_| "--session"))
-    {
+    // `--workflow` names the workflow type on a backend that filters by type and has no owners.
+    let workflow_type = (!caps.needs_owner && caps.filter.workflows)
+        .then_some(a.owner.workflow.as_deref())
+        .flatten();
+    let owner_flag = if workflow_type.is_some() {
+        None
+    } else {
+        owner_of(&a.owner).map(|(_, _, f)| f)
+    };
+    if let Some(flag) = owner_flag.or(a.session.as_ref().map(|_| "--session")) {
         return Err(Failure::usage(format!(
             "{flag} has no effect with a filter or --all: it applies to runs given by id (--ids-file)"
         )));
     }
-    let selector = match filter_of(a) {
-        Some(f) => {
-            if !caps.filter.any() {
-                return Err(
-                    Failure::usage(format!("{backend} cannot cancel by filter: it has no filtered cancel"))
-                        .hint("list the runs and pass their ids with --ids-file PATH (or - for stdin)"),
-                );
+    let selector = if let Some(q) = &a.query {
+        let Some(dialect) = caps.native_query else {
+            return Err(Failure::usage(format!(
+                "{backend} takes no native query: --query is for Temporal's visibility queries"
+            )));
+        };
+        let selector = Selector::native_query(dialect, q.clone());
+        selector.validate(backend)?;
+        selector
+    } else {
+        match filter_of(a, workflow_type) {
+            Some(f) => {
+                if !caps.filter.any() {
+                    return Err(Failure::usage(format!(
+                        "{backend} cannot cancel by filter: it has no filtered cancel"
+                    ))
+                    .hint("list the runs and pass their ids with --ids-file PATH (or - for stdin)"));
+                }
+                if let Some(field) = caps.filter.unsupported_field(&f) {
+                    return Err(Failure::usage(format!(
+                        "{backend} cannot filter on {}",
+                        filter_flag(&field)
+                    )));
+                }
+                f.validate(backend)?;
+                Selector::filter(f)
             }
-            if let Some(field) = caps.filter.unsupported_field(&f) {
-                return Err(Failure::usage(format!(
-                    "{backend} cannot filter on {}",
-                    filter_flag(&field)
-                )));
+            None if !a.all => {
+                return Err(Failure::usage("bulk needs something to cancel").hint(
+                    "pass --ids-file PATH (or - for stdin), a filter, or --all --yes (see wfcancel bulk --help)",
+                ));
             }
-            f.validate(backend)?;
-            Selector::filter(f)
-        }
-        None => {
-            if !caps.cancel_all {
-                return Err(
-                    Failure::usage(format!("{backend} cannot cancel all runs: it has no bulk cancel"))
-                        .hint("list the runs and pass their ids with --ids-file PATH (or - for stdin)"),
-                );
+            None => {
+                if !caps.cancel_all {
+                    return Err(
+                        Failure::usage(format!("{backend} cannot cancel all runs: it has no bulk cancel"))
+                            .hint("list the runs and pass their ids with --ids-file PATH (or - for stdin)"),
+                    );
+                }
+                Selector::cancel_all_runs()
             }
-            Selector::cancel_all_runs()
         }
     };
-    let drain = a.drain;
+    let drain = a.drain || a.wait;
     // A dry run sends nothing, so it needs no --yes (the refusal below suggests it).
     if a.dry_run {
         let plan = client.plan(&selector, &opts.clone().drain(drain))?;
         let mut totals = Totals::default();
         for p in &plan {
-            out.planned(&p.method, &p.path, p.query.as_deref(), p.repeat);
+            out.planned(&p.method, &p.path, p.query.as_deref(), p.repeat, p.body.as_deref());
             totals.requests += 1;
         }
         dry_run_note(out, client, &totals);
+        if batches {
+            out.note("note: the batch's job id is chosen when it starts");
+        }
         out.summary(&totals, true);
         return Ok(EXIT_OK);
+    }
+    if batches && !a.yes {
+        // The plan also checks the selector (and the query's values) before anything is sent.
+        let plan = client.plan(&selector, &opts)?;
+        let what = if a.mode.force { "terminate" } else { "cancel" };
+        let mut msg = format!(
+            "refusing to {what} every workflow this selects on {backend} at {} without --yes \
+             (a batch operation cannot be undone); this would send:",
+            client.base_url()
+        );
+        for p in &plan {
+            msg.push_str(&format!("\n  {}", planned_text(p)));
+        }
+        return Err(Failure::usage(msg).hint("add --yes to confirm, or use --dry-run to see the request only"));
     }
     if a.all && !a.yes {
         let plan = client.plan(&selector, &opts.clone().drain(drain))?;
@@ -495,17 +599,18 @@ pub async fn bulk(
         return Err(Failure::usage(msg).hint("add --yes to confirm, or use --dry-run to see the requests only"));
     }
     refuse_planning_only(client)?;
-    bulk_rounds(c, &selector, opts, drain, out).await
+    bulk_rounds(c, &selector, opts, drain, !batches, out).await
 }
 
 fn planned_text(p: &Planned) -> String {
     let q = p.query.as_deref().map(|q| format!("?{q}")).unwrap_or_default();
+    let body = p.body.as_deref().map(|b| format!(" {b}")).unwrap_or_default();
     match p.repeat {
         Some(n) => format!(
-            "{} {}{q}  (repeated until a state read finds nothing left, at most {n} times)",
+            "{} {}{q}{body}  (repeated until a state read finds nothing left, at most {n} times)",
             p.method, p.path
         ),
-        None => format!("{} {}{q}", p.method, p.path),
+        None => format!("{} {}{q}{body}", p.method, p.path),
     }
 }
 
@@ -532,12 +637,14 @@ fn refuse_planning_only(client: &Client) -> Result<(), Failure> {
 /// A filtered or cancel-all bulk, one line per round. With `drain`, the backend repeats the
 /// call until nothing is left, by its own rule (Upstash: a round that cancels nothing, confirmed
 /// by a state read, since one zero may be a stop at a run it cannot cancel), within the round
-/// limit.
+/// limit. `round_lines`: print a line per round (not for a server-side batch, whose progress
+/// reads are not rounds).
 async fn bulk_rounds(
     c: &dyn WorkflowCanceller,
     selector: &Selector,
     opts: BulkOptions,
     drain: bool,
+    round_lines: bool,
     out: &mut Output,
 ) -> Result<u8, Failure> {
     let bar = out.start_progress(if drain { "draining" } else { "cancelling" });
@@ -548,6 +655,10 @@ async fn bulk_rounds(
     let opts = opts.drain(drain).on_progress(move |p: &Progress| {
         if p.failed_requests > last_failed.swap(p.failed_requests, Ordering::Relaxed) {
             return; // a failed round: listed with its error once the bulk returns
+        }
+        if !round_lines {
+            bar.set_message(format!("{} done", p.done));
+            return;
         }
         let mut m = Map::new();
         m.insert("round".into(), json!(p.rounds));
@@ -570,11 +681,18 @@ async fn bulk_rounds(
     if let Some(id) = &report.action_id {
         let mut m = Map::new();
         m.insert("action_id".into(), Value::String(id.clone()));
-        out.counts(
-            "bulk action",
-            m,
-            &format!("started bulk action {id} (the provider cancels in the background)"),
-        );
+        let text = if !drain {
+            format!("started bulk action {id} (the provider cancels in the background)")
+        } else if report.drained {
+            format!("{id} is over")
+        } else {
+            format!(
+                "{id}: {}",
+                report.not_confirmed.as_deref().unwrap_or("not confirmed over")
+            )
+        };
+        m.insert("over".into(), Value::Bool(drain && report.drained));
+        out.counts("bulk action", m, &text);
     }
     if drain && !report.drained && report.action_id.is_none() {
         if let Some(why) = &report.not_confirmed {
@@ -673,7 +791,7 @@ async fn bulk_ids(
         if dry_run {
             let plan = client.plan(&selector, &opts)?;
             for p in &plan {
-                out.planned(&p.method, &p.path, p.query.as_deref(), p.repeat);
+                out.planned(&p.method, &p.path, p.query.as_deref(), p.repeat, p.body.as_deref());
             }
             totals.requests += plan.len() as u64;
             seen += n;
@@ -747,6 +865,10 @@ pub async fn status(client: &Client, a: &StatusArgs, out: &Output) -> Result<u8,
         return Err(Failure::usage(format!("{} cannot read run states", c.backend())));
     }
     let t = template(c.backend(), &caps, &a.owner, a.session.as_deref(), true);
+    let t = match a.temporal.run_id.as_deref() {
+        Some(rid) => Ok(with_run_id(client, t, Some(rid), std::slice::from_ref(&a.run_id))?),
+        None => t,
+    };
     let mut runs = [target(&a.run_id, &t)?];
     let routed = client.for_runs(&mut runs)?;
     let [run] = runs;

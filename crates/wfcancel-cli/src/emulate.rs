@@ -6,7 +6,7 @@
 use serde_json::{Value, json};
 use wfcancel_emulator::{AgnoConfig, AgnoEmulator, UpstashConfig, UpstashEmulator, UpstashState};
 
-use crate::cli::{BackendArg, EmulateArgs};
+use crate::cli::{EmulateArgs, EmulatedArg};
 use crate::error::Failure;
 use crate::output::{EXIT_OK, Output};
 
@@ -94,7 +94,7 @@ pub async fn emulate(a: &EmulateArgs, json_mode: bool) -> Result<u8, Failure> {
     }
     let out = Output::new(
         json_mode,
-        Some(if a.provider == BackendArg::Upstash {
+        Some(if a.provider == EmulatedArg::Upstash {
             "upstash"
         } else {
             "agno"
@@ -102,7 +102,7 @@ pub async fn emulate(a: &EmulateArgs, json_mode: bool) -> Result<u8, Failure> {
     );
     let seed = a.seed as usize;
     match a.provider {
-        BackendArg::Upstash => {
+        EmulatedArg::Upstash => {
             let token = a.token.clone().unwrap_or_else(random_token);
             let cfg = UpstashConfig::default().with_port(a.port).with_token(token);
             let emu = UpstashEmulator::start(cfg)
@@ -135,7 +135,7 @@ pub async fn emulate(a: &EmulateArgs, json_mode: bool) -> Result<u8, Failure> {
             out.note(&format!("stopping: the emulator cancelled {} runs", emu.cancelled()));
             emu.shutdown().await;
         }
-        BackendArg::Agno => {
+        EmulatedArg::Agno => {
             let key = a.token.clone().unwrap_or_else(random_token);
             let cfg = AgnoConfig::default().with_port(a.port).with_security_key(key.clone());
             let emu = AgnoEmulator::start(cfg).await.map_err(|e| listen_failure(a.port, &e))?;

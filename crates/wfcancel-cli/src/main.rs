@@ -1,14 +1,16 @@
-//! `wfcancel`: cancel workflow runs on Upstash Workflow or Agno AgentOS from a terminal.
+//! `wfcancel`: cancel workflow runs on Upstash Workflow, Agno AgentOS or Temporal from a terminal.
 //!
 //! ```text
-//! wfcancel [--backend upstash|agno] [--url URL] [--token-env NAME] [--allow-insecure-http] [--json]
+//! wfcancel [--backend upstash|agno|temporal] [--url URL] [--token-env NAME] [--allow-insecure-http] [--json]
 //!          [--timeout SECS] [--retries N] [-v] <command>
 //!   cancel <RUN_ID>... [--workflow ID | --agent ID | --team ID] [--session ID] [--wait] [--wait-timeout SECS]
+//!          [--namespace NS] [--run-id RID] [--force] [--reason TEXT]
 //!   bulk   [--ids-file PATH|-] [--url-exact URL | --url-prefix URL] [--label L]... [--from TIME] [--to TIME]
 //!          [--caller-ip IP]... [--flow-control-key K]... [--host H]... [--path P]...
-//!          [--page-size N] [--drain] [--all --yes]
-//!          [--workflow ID | --agent ID | --team ID] [--session ID] [--concurrency N] [--dry-run]
-//!   status <RUN_ID> [--workflow ID | --agent ID | --team ID] [--session ID]
+//!          [--query QUERY] [--namespace NS] [--wait] [--force] [--reason TEXT]
+//!          [--page-size N] [--drain] [--all] [--yes]
+//!          [--workflow ID|TYPE | --agent ID | --team ID] [--session ID] [--concurrency N] [--dry-run]
+//!   status <RUN_ID> [--workflow ID | --agent ID | --team ID] [--session ID] [--namespace NS] [--run-id RID]
 //!   emulate upstash|agno [--port P] [--token T] [--seed N]
 //! ```
 //!
@@ -119,6 +121,7 @@ fn init_tracing(verbose: u8) {
         "wfcancel_core",
         "wfcancel_upstash",
         "wfcancel_agno",
+        "wfcancel_temporal",
         "wfcancel_emulator",
     ];
     let level = match verbose {

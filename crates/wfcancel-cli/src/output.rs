@@ -421,7 +421,7 @@ impl Output {
     }
 
     /// One planned request of a dry run.
-    pub fn planned(&self, method: &str, path: &str, query: Option<&str>, sends: Option<u32>) {
+    pub fn planned(&self, method: &str, path: &str, query: Option<&str>, sends: Option<u32>, body: Option<&str>) {
         if self.json {
             let mut m = Map::new();
             m.insert("dry_run".into(), Value::Bool(true));
@@ -434,9 +434,19 @@ impl Output {
             if let Some(n) = sends {
                 m.insert("repeat_up_to".into(), json!(n));
             }
+            if let Some(b) = body {
+                m.insert(
+                    "body".into(),
+                    serde_json::from_str(b).unwrap_or_else(|_| Value::String(b.to_owned())),
+                );
+            }
             self.object(m);
         } else {
             let q = query.map(|q| format!("?{q}")).unwrap_or_default();
+            let q = match body {
+                Some(b) => format!("{q} {b}"),
+                None => q,
+            };
             match sends {
                 Some(n) => self.line(&format!(
                     "{method} {path}{q}  (repeated until nothing is left: two calls in a row that cancel nothing; at most {n} times)"

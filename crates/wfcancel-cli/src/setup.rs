@@ -6,6 +6,7 @@ use std::sync::Arc;
 use wfcancel::HttpConfig;
 use wfcancel::agno::{AgnoCanceller, AgnoCancellerBuilder};
 use wfcancel::backend::http::DEFAULT_CONNECT_TIMEOUT;
+use wfcancel::temporal::{TemporalCanceller, TemporalCancellerBuilder};
 use wfcancel::upstash::{UpstashBuilder, UpstashCanceller};
 
 use wfcancel::{
@@ -36,6 +37,7 @@ pub struct Client {
 enum Inner {
     Upstash(UpstashCanceller),
     Agno(AgnoCanceller),
+    Temporal(TemporalCanceller),
 }
 
 /// One request a dry run shows: never the token.
@@ -46,6 +48,8 @@ pub struct Planned {
     pub query: Option<String>,
     /// Sent repeatedly (drain), at most this many times.
     pub repeat: Option<u32>,
+    /// The JSON body, where it says what the request does (a Temporal batch's query).
+    pub body: Option<String>,
 }
 
 /// The token a dry run plans with when none is configured. It is never sent: a client holding
@@ -53,8 +57,8 @@ pub struct Planned {
 const DRY_RUN_PLACEHOLDER_TOKEN: &str = "wfcancel-dry-run-placeholder";
 
 /// The backends a run's address may name on the command line: an argument or a line of
-/// `--ids-file` that starts with `upstash:` or `agno:` is read as an address.
-pub const ADDRESS_BACKENDS: [&str; 2] = ["upstash", "agno"];
+/// `--ids-file` that starts with `upstash:`, `agno:` or `temporal:` is read as an address.
+pub const ADDRESS_BACKENDS: &[&str] = &["upstash", "agno", "temporal"];
 
 impl Client {
     fn new(inner: Inner) -> Self {
@@ -76,6 +80,7 @@ impl Client {
         match &self.inner {
             Inner::Upstash(c) => Arc::new(c.clone()),
             Inner::Agno(c) => Arc::new(c.clone()),
+            Inner::Temporal(c) => Arc::new(c.clone()),
         }
     }
 
@@ -106,7 +111,7 @@ impl Client {
                 None => {
                     return Err(Failure::usage(format!(
                         "{run}: the command reaches {} only",
-                        ADDRESS_BACKENDS.join(" and ")
+                        ADDRESS_BACKENDS.join(", ")
                     )));
                 }
             };
@@ -125,7 +130,19 @@ impl Client {
         match &self.inner {
             Inner::Upstash(c) => c,
             Inner::Agno(c) => c,
+            Inner::Temporal(c) => c,
         }
+    }
+
+    /// Whether a bulk by filter, query or `--all` is one server-side batch that cannot be undone
+    /// (Temporal): it needs `--yes`, `--wait` waits for it, and it has no rounds or pages.
+    pub fn runs_batches(&self) -> bool {
+        matches!(self.inner, Inner::Temporal(_))
+    }
+
+    /// Whether a run may name its run id under the workflow id (`--run-id`: Temporal).
+    pub fn takes_run_ids(&self) -> bool {
+        matches!(self.inner, Inner::Temporal(_))
     }
 
     pub fn name(&self) -> &'static str {
@@ -142,6 +159,7 @@ impl Client {
         match &self.inner {
             Inner::Upstash(c) => c.base_url().to_string(),
             Inner::Agno(c) => c.base_url().to_string(),
+            Inner::Temporal(c) => c.base_url().to_string(),
         }
     }
 
@@ -156,6 +174,7 @@ impl Client {
                     path: r.path().to_owned(),
                     query: r.query().map(str::to_owned),
                     repeat: (r.max_sends > 1).then_some(r.max_sends),
+                    body: None,
                 })
                 .collect()),
             Inner::Agno(c) => Ok(c
@@ -166,8 +185,32 @@ impl Client {
                     path: r.path().to_owned(),
                     query: r.query().map(str::to_owned),
                     repeat: None,
+                    body: None,
                 })
                 .collect()),
+            Inner::Temporal(c) => {
+                let planned = |r: wfcancel::temporal::PlannedRequest| Planned {
+                    method: r.method.to_string(),
+                    path: r.path().to_owned(),
+                    query: r.url.query().map(str::to_owned),
+                    repeat: None,
+                    body: r.body.as_ref().map(ToString::to_string),
+                };
+                match selector {
+                    // Graceful: a describe, then (when it runs) the cancel; forced: the terminate.
+                    Selector::Ids(runs) => {
+                        let mut out = Vec::new();
+                        for run in runs {
+                            if opts.cancel.mode != wfcancel::CancelMode::Forced {
+                                out.push(planned(c.describe_request(run)?));
+                            }
+                            out.push(planned(c.cancel_request(run, &opts.cancel)?));
+                        }
+                        Ok(out)
+                    }
+                    other => Ok(vec![planned(c.batch_request(other, &opts.cancel)?)]),
+                }
+            }
         }
     }
 }
@@ -176,6 +219,10 @@ impl Client {
 fn build_from_env(name: &str, http: HttpConfig) -> Result<Arc<dyn WorkflowCanceller>, Failure> {
     let built: Result<Arc<dyn WorkflowCanceller>, CancelError> = match name {
         "upstash" => UpstashBuilder::from_env()
+            .http_config(http)
+            .build()
+            .map(|c| Arc::new(c) as Arc<dyn WorkflowCanceller>),
+        "temporal" => TemporalCancellerBuilder::from_env()
             .http_config(http)
             .build()
             .map(|c| Arc::new(c) as Arc<dyn WorkflowCanceller>),
@@ -202,19 +249,20 @@ pub fn resolve_backend(arg: Option<BackendArg>, lookup: Lookup<'_>) -> Result<Ba
     }
     let Some(raw) = lookup(BACKEND_ENV).filter(|v| !v.trim().is_empty()) else {
         return Err(Failure::config("no backend chosen").hint(format!(
-            "pass --backend upstash|agno, or set {BACKEND_ENV}=upstash or {BACKEND_ENV}=agno"
+            "pass --backend upstash|agno|temporal, or set {BACKEND_ENV} to upstash, agno or temporal"
         )));
     };
     match raw.parse::<Backend>() {
         Ok(Backend::Upstash) => Ok(BackendArg::Upstash),
         Ok(Backend::Agno) => Ok(BackendArg::Agno),
+        Ok(Backend::Temporal) => Ok(BackendArg::Temporal),
         Ok(other) => Err(Failure::config(format!(
             "{BACKEND_ENV}={other}: the {other} backend lives inside one program; the command line cannot reach it"
         ))
-        .hint("use upstash or agno; `wfcancel emulate upstash` serves a local Upstash to try things on")),
+        .hint("use upstash, agno or temporal; `wfcancel emulate upstash` serves a local Upstash to try things on")),
         Err(_) => Err(
             Failure::config(format!("unknown backend {:?} in {BACKEND_ENV}", raw.trim())).hint(format!(
-                "expected {BACKEND_ENV}=upstash or {BACKEND_ENV}=agno (or pass --backend)"
+                "expected {BACKEND_ENV}=upstash, agno or temporal (or pass --backend)"
             )),
         ),
     }
@@ -313,6 +361,13 @@ fn build_configured(cli: &Cli, lookup: Lookup<'_>) -> Result<Client, Failure> {
     let http = http_config(cli.timeout, cli.retries, insecure);
     let dry_run = matches!(&cli.command, Command::Bulk(a) if a.dry_run);
     let explicit_token = token.is_some();
+    let namespace = cli.command.namespace();
+    if namespace.is_some() && backend != BackendArg::Temporal {
+        return Err(Failure::usage(format!(
+            "--namespace has no effect with {}: it has no namespaces; leave it out",
+            backend_name(backend)
+        )));
+    }
     match backend {
         BackendArg::Upstash => {
             let mut b = UpstashBuilder::from_env_with(lookup).http_config(http);
@@ -354,6 +409,29 @@ fn build_configured(cli: &Cli, lookup: Lookup<'_>) -> Result<Client, Failure> {
                 .map(|c| Client::new(Inner::Agno(c)))
                 .map_err(|e| config_failure(e, "agno", explicit_token))
         }
+        BackendArg::Temporal => {
+            let mut b = TemporalCancellerBuilder::from_env_with(lookup).http_config(http);
+            if let Some(url) = &cli.url {
+                b = b.base_url(url.clone());
+            }
+            if let Some(t) = token {
+                b = b.api_key(t);
+            }
+            if let Some(ns) = namespace {
+                b = b.namespace(ns);
+            }
+            b.build()
+                .map(|c| Client::new(Inner::Temporal(c)))
+                .map_err(|e| config_failure(e, "temporal", explicit_token))
+        }
+    }
+}
+
+fn backend_name(b: BackendArg) -> &'static str {
+    match b {
+        BackendArg::Upstash => "upstash",
+        BackendArg::Agno => "agno",
+        BackendArg::Temporal => "temporal",
     }
 }
 
@@ -368,10 +446,10 @@ fn config_failure(e: CancelError, backend: &str, explicit_token: bool) -> Failur
     let message = e.to_string().replace(" or pass a token to the builder", "");
     let mut f = Failure::from(e);
     f.message = message;
-    let var = if backend == "upstash" {
-        "QSTASH_URL"
-    } else {
-        "AGENTOS_URL"
+    let var = match backend {
+        "upstash" => "QSTASH_URL",
+        "temporal" => "TEMPORAL_HTTP_ADDRESS",
+        _ => "AGENTOS_URL",
     };
     if missing_token {
         if explicit_token {
@@ -430,8 +508,12 @@ mod tests {
         );
         let e = resolve_backend(None, &env(&[])).unwrap_err();
         assert!(e.render().contains("--backend"), "{}", e.render());
-        let e = resolve_backend(None, &env(&[("WFCANCEL_BACKEND", "temporal")])).unwrap_err();
-        assert!(e.render().contains("unknown backend \"temporal\""), "{}", e.render());
+        assert_eq!(
+            resolve_backend(None, &env(&[("WFCANCEL_BACKEND", "temporal")])).unwrap(),
+            BackendArg::Temporal
+        );
+        let e = resolve_backend(None, &env(&[("WFCANCEL_BACKEND", "prefect")])).unwrap_err();
+        assert!(e.render().contains("unknown backend \"prefect\""), "{}", e.render());
         assert!(resolve_backend(None, &env(&[("WFCANCEL_BACKEND", "memory")])).is_err());
     }
 

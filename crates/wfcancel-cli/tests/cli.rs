@@ -959,17 +959,17 @@ async fn usage_and_configuration_errors_are_exit_2_with_a_clear_message() {
     let url = emu.url();
 
     // Unknown backend, by flag (clap) and by variable.
-    let out = run(&["--backend", "temporal", "cancel", "x"], &env).await;
+    let out = run(&["--backend", "prefect", "cancel", "x"], &env).await;
     out.expect(2);
     assert!(
-        out.stderr.contains("temporal") && out.stderr.contains("upstash"),
+        out.stderr.contains("prefect") && out.stderr.contains("upstash") && out.stderr.contains("temporal"),
         "{}",
         out.stderr
     );
-    let out = run(&["cancel", "x"], &[("WFCANCEL_BACKEND", "temporal")]).await;
+    let out = run(&["cancel", "x"], &[("WFCANCEL_BACKEND", "prefect")]).await;
     out.expect(2);
     assert!(
-        out.stderr.contains("unknown backend \"temporal\" in WFCANCEL_BACKEND"),
+        out.stderr.contains("unknown backend \"prefect\" in WFCANCEL_BACKEND"),
         "{}",
         out.stderr
     );

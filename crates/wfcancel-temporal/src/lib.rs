@@ -22,9 +22,17 @@
 //! ## Addressing
 //! A run is a workflow id ([`RunRef::new`]) in a namespace ([`RunRef::scope`], default the
 //! canceller's), with an optional run id ([`RunRef::sub_id`]; none = the current run). An owner
-//! or a session is refused. A workflow id containing `/` cannot be reached through the HTTP API
-//! (its gateway decodes `%2F` before routing): it is refused with `Unsupported`, naming the
-//! native-query way to cancel it.
+//! or a session is refused.
+//!
+//! A workflow id holding `/` (`order/42`) cannot be put in a path of the HTTP API (its gateway
+//! decodes `%2F` before it routes: a bare 404). Such a workflow is read through a visibility list
+//! query (`WorkflowId = "order/42"`: its open execution, else the latest), and cancelled or
+//! terminated through a batch operation that names the execution read there in its body, read
+//! until it is over ([`BATCH_WAIT`]). Visibility is eventually consistent (a workflow started a
+//! moment ago may not be listed yet: `NotActive(NoSuchRun)`) and has no "cancel requested" flag
+//! (such a workflow reads `Running`, and a second cancel sends a second, harmless, request). An
+//! id holding `/` and a `"` or `\` is refused (`Unsupported`): such values match nothing in the
+//! dev server's visibility.
 //!
 //! ## Outcomes: what the server's answers are made to say
 //! Temporal answers `200 {}` to a cancel whether the workflow runs or is closed, so a graceful
@@ -75,7 +83,8 @@ use std::time::Duration;
 use wfcancel_core::http::{Bytes, Call, HttpClient};
 use wfcancel_core::{
     BulkActionState, BulkFailure, BulkOptions, BulkReport, CancelError, CancelMode, CancelOptions, CancelOutcome,
-    Capabilities, FilterCapabilities, Inactive, RunRef, RunState, Selector, WorkflowCanceller, async_trait, fan_out,
+    Capabilities, FilterCapabilities, Inactive, NotFoundKind, RunRef, RunState, Selector, WorkflowCanceller,
+    async_trait, fan_out,
 };
 
 pub use config::{
@@ -95,6 +104,10 @@ pub const QUERY_DIALECT: &str = "temporal";
 
 /// The reason a batch operation records when the caller gives none (Temporal requires one).
 pub const DEFAULT_BATCH_REASON: &str = "cancelled with wfcancel";
+
+/// How long a cancel of a workflow id holding `/` (a batch operation over that one execution)
+/// reads the batch before it answers `Requested` without its end.
+pub const BATCH_WAIT: Duration = Duration::from_secs(20);
 
 /// A run that was not active: finished (closed), on a describe.
 fn finished() -> CancelOutcome {
@@ -197,7 +210,11 @@ impl TemporalCanceller {
 
     /// The describe request [`status`](WorkflowCanceller::status) sends (and a graceful cancel
     /// sends first), without sending it.
+    /// A workflow id holding `/` is read through a visibility list query instead.
     pub fn describe_request(&self, run: &RunRef) -> Result<PlannedRequest, CancelError> {
+        if request::needs_visibility(run) {
+            return request::list_executions(&self.http, self.ns(run), run);
+        }
         request::describe(&self.http, self.ns(run), run)
     }
 
@@ -221,6 +238,19 @@ impl TemporalCanceller {
             CancelMode::Forced => Op::Terminate,
             _ => Op::Cancel,
         };
+        if request::needs_visibility(run) {
+            request::check(run)?;
+            return request::batch_start_execution(
+                &self.http,
+                self.ns(run),
+                &format!("wfcancel-{}", request::uuid_v4()),
+                run.run_id(),
+                run.sub_id_str(),
+                op == Op::Terminate,
+                opts.reason.as_deref().unwrap_or(DEFAULT_BATCH_REASON),
+                &self.identity,
+            );
+        }
         request::stop(
             &self.http,
             self.ns(run),
@@ -270,6 +300,35 @@ impl TemporalCanceller {
         }
     }
 
+    /// The batch-operation start a bulk by filter, "all" or native query sends, without sending
+    /// it. Its job id is a fresh `wfcancel-<uuid>`: a real bulk chooses its own, once, before
+    /// the first attempt.
+    ///
+    /// ```
+    /// use wfcancel_core::{CancelOptions, Selector};
+    /// use wfcancel_temporal::TemporalCanceller;
+    /// let c = TemporalCanceller::builder().identity("me").build()?;
+    /// let req = c.batch_request(&Selector::native_query("temporal", "WorkflowType = \"A\""), &CancelOptions::forced())?;
+    /// assert!(req.path().starts_with("/api/v1/namespaces/default/batch-operations/wfcancel-"));
+    /// let body = req.body.as_ref().unwrap();
+    /// assert_eq!(body["visibilityQuery"], "WorkflowType = \"A\"");
+    /// assert_eq!(body["terminationOperation"]["identity"], "me");
+    /// # Ok::<(), wfcancel_core::CancelError>(())
+    /// ```
+    pub fn batch_request(&self, selector: &Selector, opts: &CancelOptions) -> Result<PlannedRequest, CancelError> {
+        let query = self.batch_query(selector)?;
+        let job_id = format!("wfcancel-{}", request::uuid_v4());
+        request::batch_start(
+            &self.http,
+            &self.namespace,
+            &job_id,
+            &query,
+            opts.mode == CancelMode::Forced,
+            opts.reason.as_deref().unwrap_or(DEFAULT_BATCH_REASON),
+            &self.identity,
+        )
+    }
+
     /// Sends `req` within `call` and maps the answer; returns it with the attempts it took.
     async fn send(
         &self,
@@ -311,11 +370,112 @@ impl TemporalCanceller {
         }
     }
 
-    /// Describes `run` (`op`: `Describe` before a cancel, `Status` for a status read).
+    /// Describes `run` (`op`: `Describe` before a cancel, `Status` for a status read). A workflow
+    /// id holding `/` is read through a visibility list instead (no path can name it).
     async fn describe(&self, call: &Call<'_>, run: &RunRef, op: Op) -> Result<Answer, CancelError> {
         let ns = self.ns(run);
+        if request::needs_visibility(run) {
+            let list_op = if op == Op::Status { Op::ListStatus } else { Op::List };
+            let req = request::list_executions(&self.http, ns, run)?;
+            return match self.send(call, &self.ctx(list_op, Some(run), ns, None), req).await?.0 {
+                Answer::Listed(Some(d)) => Ok(Answer::Described(d)),
+                Answer::Listed(None) if op == Op::Status => Err(CancelError::not_found(
+                    BACKEND,
+                    NotFoundKind::Run,
+                    Some(run.run_id().to_owned()),
+                    format!(
+                        "visibility lists no execution of workflow id {:?} in namespace {ns:?}",
+                        run.run_id()
+                    ),
+                )),
+                Answer::Listed(None) => Ok(Answer::NoSuchRun),
+                other => Ok(other),
+            };
+        }
         let req = request::describe(&self.http, ns, run)?;
         Ok(self.send(call, &self.ctx(op, Some(run), ns, None), req).await?.0)
+    }
+
+    /// Cancels or terminates one execution of a workflow id that no path can name, through a
+    /// batch operation naming it in its body (job id chosen here, kept across retries), then
+    /// reads the batch until it is over (about 250 ms on the dev server), within [`BATCH_WAIT`]:
+    /// `Requested` (cancel) or `Cancelled` (terminate) once it completed without failure;
+    /// `Requested` when it still runs at the end of the wait (the server accepted it); an error
+    /// when it failed.
+    async fn stop_by_batch(
+        &self,
+        call: &Call<'_>,
+        run: &RunRef,
+        run_id: Option<&str>,
+        forced: bool,
+        reason: Option<&str>,
+    ) -> Result<CancelOutcome, CancelError> {
+        let ns = self.ns(run);
+        let job_id = format!("wfcancel-{}", request::uuid_v4());
+        let req = request::batch_start_execution(
+            &self.http,
+            ns,
+            &job_id,
+            run.run_id(),
+            run_id,
+            forced,
+            reason.unwrap_or(DEFAULT_BATCH_REASON),
+            &self.identity,
+        )?;
+        match self
+            .send(call, &self.ctx(Op::BatchStart, Some(run), ns, Some(&job_id)), req)
+            .await?
+        {
+            (Answer::BatchStarted { existed: false }, _) => {}
+            // A retry of this very start found the job its earlier attempt started.
+            (Answer::BatchStarted { existed: true }, attempts) if attempts > 1 => {}
+            (Answer::BatchStarted { existed: true }, _) => {
+                return Err(CancelError::invalid_request(
+                    BACKEND,
+                    409,
+                    format!("batch job id {job_id} is already in use"),
+                ));
+            }
+            (other, _) => return Err(unexpected(Op::BatchStart, other)),
+        }
+        let give_up = tokio::time::Instant::now() + BATCH_WAIT;
+        let mut pause = Duration::from_millis(50);
+        loop {
+            let req = request::batch_describe(&self.http, ns, &job_id)?;
+            let state = match self
+                .send(call, &self.ctx(Op::BatchDescribe, None, ns, Some(&job_id)), req)
+                .await?
+                .0
+            {
+                Answer::Batch(state) => state,
+                other => return Err(unexpected(Op::BatchDescribe, other)),
+            };
+            if state.finished {
+                let failed = state.failed.unwrap_or(0);
+                if state.state != "completed" || failed > 0 {
+                    return Err(CancelError::provider(
+                        BACKEND,
+                        None,
+                        format!(
+                            "batch operation {job_id} ({} of workflow {:?}) ended {} with {failed} failure(s)",
+                            if forced { "terminate" } else { "cancel" },
+                            run.run_id(),
+                            state.state
+                        ),
+                    ));
+                }
+                return Ok(if forced {
+                    CancelOutcome::Cancelled
+                } else {
+                    CancelOutcome::Requested
+                });
+            }
+            if tokio::time::Instant::now() + pause > give_up {
+                return Ok(CancelOutcome::Requested);
+            }
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(Duration::from_millis(500));
+        }
     }
 
     async fn graceful(&self, run: &RunRef, reason: Option<&str>) -> Result<CancelOutcome, CancelError> {
@@ -332,6 +492,11 @@ impl TemporalCanceller {
         }
         if described.state == RunState::Cancelling {
             return Ok(CancelOutcome::Requested);
+        }
+        if request::needs_visibility(run) {
+            return self
+                .stop_by_batch(&call, run, described.run_id.as_deref(), false, reason)
+                .await;
         }
         let req = request::stop(
             &self.http,
@@ -358,6 +523,20 @@ impl TemporalCanceller {
         request::check(run)?;
         let call = self.http.call();
         let ns = self.ns(run);
+        if request::needs_visibility(run) {
+            // A batch cannot tell an unknown or closed workflow (it counts it completed): read first.
+            let described = match self.describe(&call, run, Op::Describe).await? {
+                Answer::NoSuchRun => return Ok(no_such_run()),
+                Answer::Described(d) => d,
+                other => return Err(unexpected(Op::Describe, other)),
+            };
+            if described.state.is_terminal() {
+                return Ok(finished());
+            }
+            return self
+                .stop_by_batch(&call, run, described.run_id.as_deref(), true, reason)
+                .await;
+        }
         let req = request::stop(&self.http, ns, run, None, Op::Terminate, reason, &self.identity, "")?;
         match self
             .send(&call, &self.ctx(Op::Terminate, Some(run), ns, None), req)

@@ -52,6 +52,9 @@ pub(crate) enum Answer {
     BatchStarted { existed: bool },
     /// Batch describe: the job's state.
     Batch(BulkActionState),
+    /// A visibility list of one workflow id: its open execution, else the latest closed one
+    /// (`None`: no execution has this id).
+    Listed(Option<Described>),
 }
 
 /// A gRPC status decoded from an error body.
@@ -131,6 +134,7 @@ pub(crate) fn map_answer(ctx: &Context<'_>, resp: &HttpResponse) -> Result<Answe
             Op::Cancel | Op::Terminate => Ok(Answer::Accepted),
             Op::BatchStart => Ok(Answer::BatchStarted { existed: false }),
             Op::BatchDescribe => decode_batch(ctx.job_id.unwrap_or_default(), &resp.body).map(Answer::Batch),
+            Op::List | Op::ListStatus => decode_list(&resp.body).map(Answer::Listed),
         };
     }
     let st = decode_status(resp);
@@ -200,8 +204,8 @@ fn not_found(ctx: &Context<'_>, st: &Status) -> Result<Answer, CancelError> {
         )),
         Some(_) => match ctx.op {
             Op::Terminate if message.to_ascii_lowercase().contains("already completed") => Ok(Answer::AlreadyClosed),
-            Op::Describe | Op::Cancel | Op::Terminate => Ok(Answer::NoSuchRun),
-            Op::Status => Err(CancelError::not_found(
+            Op::Describe | Op::Cancel | Op::Terminate | Op::List => Ok(Answer::NoSuchRun),
+            Op::Status | Op::ListStatus => Err(CancelError::not_found(
                 BACKEND,
                 NotFoundKind::Run,
                 ctx.run.map(|r| r.run_id().to_owned()),
@@ -258,6 +262,40 @@ fn decode_described(body: &[u8]) -> Result<Described, CancelError> {
     Ok(Described {
         state: parse_state(status, cancel_requested, closed),
         run_id,
+    })
+}
+
+/// A visibility list answer (`{"executions":[…]}`, `{}` when none): the open execution if any
+/// (a workflow id has at most one), else the first listed (the server lists the latest first).
+/// Visibility has no `cancelRequested`: an open execution reads `Running`.
+fn decode_list(body: &[u8]) -> Result<Option<Described>, CancelError> {
+    let json: Value = serde_json::from_slice(body).map_err(|_| decode_error("the list answer is not JSON", body))?;
+    let executions = match json.get("executions") {
+        None | Some(Value::Null) => return Ok(None),
+        Some(Value::Array(a)) => a,
+        Some(_) => return Err(decode_error("the list answer's executions is not an array", body)),
+    };
+    let mut listed = Vec::with_capacity(executions.len());
+    for e in executions {
+        let status = e
+            .get("status")
+            .and_then(Value::as_str)
+            .ok_or_else(|| decode_error("a listed execution has no status", body))?;
+        let closed = e.get("closeTime").is_some_and(|t| !t.is_null());
+        let run_id = e
+            .get("execution")
+            .and_then(|x| x.get("runId"))
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        listed.push(Described {
+            state: parse_state(status, false, closed),
+            run_id,
+        });
+    }
+    let open = listed.iter().position(|d| !d.state.is_terminal());
+    Ok(match open {
+        Some(i) => Some(listed.swap_remove(i)),
+        None => listed.into_iter().next(),
     })
 }
 

