@@ -30,6 +30,7 @@ use wfcancel_core::{
     BulkOptions, CancelError, CancelOptions, CancelOutcome, Inactive, NotFoundKind, RetryPolicy, RunFilter, RunRef,
     RunState, Selector, WaitOptions, WorkflowCanceller, WorkflowCancellerExt, async_trait,
 };
+use wfcancel_emulator::{FaultKind, FaultProxy, Faults, ProxyConfig, ProxyFlavor};
 use wfcancel_restate::{RestateCanceller, quote};
 
 fn install() -> Option<PathBuf> {
@@ -343,6 +344,101 @@ impl Live {
         }
         self.wait_state(&id, &RunState::Running).await;
         id
+    }
+}
+
+/// 2,000 running invocations cancelled by ids through [`FaultProxy`] in front of the real
+/// server's admin API, 20 % of requests answered `503`, 5 % `429` with `Retry-After`, 2 % dropped
+/// before they reach the server. Nothing lost: every run is accounted for exactly once; each the
+/// report calls requested or cancelled ends cancelled on the server's own word; each it names as
+/// failed is still running or cancelled there (never anything else); the server saw the faults.
+async fn storm(live: &Live) {
+    const N: usize = 2000;
+    let proxy = FaultProxy::start(ProxyConfig::new(&live.admin, ProxyFlavor::Restate))
+        .await
+        .expect("proxy");
+    let ids: Vec<String> = futures::stream::iter(0..N)
+        .map(|_| live.send("WfcSlow/wait", Value::Null, None))
+        .buffer_unordered(32)
+        .collect()
+        .await;
+    proxy.faults().set(
+        Faults::none()
+            .errors(0.20)
+            .throttle(0.05)
+            .retry_after_secs(1)
+            .drops(0.02)
+            .seed(16),
+    );
+    let c = RestateCanceller::builder()
+        .admin_url(proxy.url())
+        .http_config(
+            HttpConfig::default().retry(
+                RetryPolicy::default()
+                    .max_attempts(8)
+                    .initial_backoff(Duration::from_millis(20)),
+            ),
+        )
+        .build()
+        .expect("canceller");
+    let started = Instant::now();
+    let report = tokio::time::timeout(
+        Duration::from_secs(240),
+        c.cancel_many(
+            &Selector::Ids(ids.iter().map(RunRef::new).collect()),
+            &BulkOptions::new().concurrency(32),
+        ),
+    )
+    .await
+    .expect("the storm ends in bounded time")
+    .expect("a report");
+    proxy.faults().clear();
+    let s = proxy.stats();
+    eprintln!(
+        "live_restate: storm of {N} through the proxy in {:?}: {} requests, {} faults; requested {}, cancelled {}, not active {}, failed {}",
+        started.elapsed(),
+        s.requests,
+        s.faults_total(),
+        report.requested,
+        report.cancelled,
+        report.not_active,
+        report.failed.iter().map(|f| f.runs.len()).sum::<usize>()
+    );
+    assert!(
+        s.fault(FaultKind::ServerError) > 100 && s.fault(FaultKind::Throttled) > 20 && s.fault(FaultKind::Dropped) > 5,
+        "the storm happened: {s:?}"
+    );
+    // Every run exactly once: in the outcomes or among the failures.
+    let mut seen = std::collections::HashMap::new();
+    for o in &report.outcomes {
+        assert!(
+            seen.insert(o.run.run_id().to_owned(), Some(o.outcome)).is_none(),
+            "{} twice",
+            o.run
+        );
+    }
+    for f in &report.failed {
+        for r in &f.runs {
+            assert!(seen.insert(r.run_id().to_owned(), None).is_none(), "{r} twice");
+        }
+    }
+    assert_eq!(seen.len(), N, "every run accounted for");
+    assert_eq!(report.accounted(), N as u64);
+    // On the server's word: what the report says stopped is cancelled there; what failed is
+    // still running or cancelled (a lost answer's request may have landed).
+    let deadline = Instant::now() + Duration::from_secs(60);
+    for id in &ids {
+        loop {
+            let state = live.row(id).await.map(|r| r.state());
+            match (seen[id], &state) {
+                (Some(_), Some(RunState::Cancelled)) => break,
+                (None, Some(RunState::Running | RunState::Cancelled)) => break,
+                (Some(CancelOutcome::Requested), Some(RunState::Running | RunState::Cancelling)) => {}
+                (outcome, other) => panic!("{id}: the report says {outcome:?}, the server {other:?}"),
+            }
+            assert!(Instant::now() < deadline, "{id} still {state:?} after the storm");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
     }
 }
 
@@ -687,6 +783,9 @@ async fn live_restate() {
         assert!(Instant::now() < deadline, "{n} of 1000 cancelled on the server");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+
+    // 6b. A storm through the fault proxy (20 % 503, 5 % 429, 2 % dropped connections).
+    storm(&live).await;
 
     // 7. The conformance suite on the real server. The filter checks are not run: they seed runs
     //    with creation times years in the past, and URL and label fields, which Restate cannot
