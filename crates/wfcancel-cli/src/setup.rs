@@ -178,6 +178,11 @@ impl Client {
                     f.message = format!("{}: {}", crate::output::printable(&run.to_string()), f.message);
                 }
                 if run.backend_name().unwrap_or(self.name()) == "langgraph" && run.owner().is_none() {
+                    // The library's words name its API; the command's name the flag and the address.
+                    f.message = format!(
+                        "{}: langgraph needs the thread of each run given by its id",
+                        crate::output::printable(&run.to_string())
+                    );
                     f = f.hint("pass --thread THREAD_ID, or give the run as langgraph:thread/THREAD_ID/RUN_ID");
                 }
                 return Err(f);
