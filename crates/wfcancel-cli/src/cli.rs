@@ -99,6 +99,8 @@ pub enum EmulatedArg {
 }
 
 /// The subcommands.
+// Parsed once per process: the size of the largest variant costs nothing worth a box.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Cancel one or more runs by id.
