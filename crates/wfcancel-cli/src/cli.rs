@@ -119,7 +119,7 @@ pub enum Command {
 pub struct OwnerArgs {
     /// The runs belong to this workflow (Agno). With `bulk`: cancel the running workflows of this
     /// type (Temporal), the invocations of this service (Restate).
-    #[arg(long, value_name = "ID|TYPE")]
+    #[arg(long, value_name = "ID|TYPE|SERVICE")]
     pub workflow: Option<String>,
     /// The runs belong to this agent (Agno).
     #[arg(long, value_name = "ID")]

@@ -11,7 +11,7 @@
 //!          [--state STATE]... [--handler NAME] [--key KEY]
 //!          [--query QUERY] [--namespace NS] [--wait] [--force] [--reason TEXT]
 //!          [--page-size N] [--drain] [--all] [--yes]
-//!          [--workflow ID|TYPE | --agent ID | --team ID] [--session ID] [--concurrency N] [--dry-run]
+//!          [--workflow ID|TYPE|SERVICE | --agent ID | --team ID] [--session ID] [--concurrency N] [--dry-run]
 //!   status <RUN_ID> [--workflow ID | --agent ID | --team ID | --thread ID] [--session ID] [--namespace NS] [--run-id RID]
 //!   emulate upstash|agno [--port P] [--token T] [--seed N]
 //! ```
