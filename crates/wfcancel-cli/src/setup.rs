@@ -640,6 +640,63 @@ mod tests {
     }
 
     #[test]
+    fn restate_and_langgraph_are_chosen_and_configured_from_their_variables() {
+        for (name, want) in [("restate", BackendArg::Restate), ("LangGraph", BackendArg::LangGraph)] {
+            assert_eq!(
+                resolve_backend(None, &env(&[("WFCANCEL_BACKEND", name)])).unwrap(),
+                want
+            );
+        }
+        let vars = [
+            ("RESTATE_ADMIN_URL", "http://127.0.0.1:9070"),
+            ("MY_TOKEN", "tok-SECRET-rs"),
+            ("LANGGRAPH_API_URL", "http://127.0.0.1:2024"),
+            ("LANGSMITH_API_KEY", "key-SECRET-lg"),
+        ];
+        let c = build_client(&cli(&["--backend", "restate", "--token-env", "MY_TOKEN"]), &env(&vars)).unwrap();
+        assert_eq!((c.name(), c.base_url().as_str()), ("restate", "http://127.0.0.1:9070/"));
+        assert!(!format!("{c:?}").contains("SECRET"), "{c:?}");
+        let c = build_client(
+            &cli(&["--backend", "langgraph", "--url", "http://127.0.0.1:3"]),
+            &env(&vars),
+        )
+        .unwrap();
+        assert_eq!((c.name(), c.base_url().as_str()), ("langgraph", "http://127.0.0.1:3/"));
+        assert!(!format!("{c:?}").contains("SECRET"), "{c:?}");
+        for (backend, var) in [("restate", "RESTATE_ADMIN_URL"), ("langgraph", "LANGGRAPH_API_URL")] {
+            let e = build_client(&cli(&["--backend", backend]), &env(&[(var, "http://10.0.0.5:1")])).unwrap_err();
+            assert_eq!(e.code, 2);
+            assert!(e.render().contains(var), "{}", e.render());
+        }
+    }
+
+    #[test]
+    fn malformed_restate_and_langgraph_runs_are_usage_errors() {
+        let c = build_client(&cli(&["--backend", "upstash"]), &env(&[("QSTASH_TOKEN", "t")])).unwrap();
+        let run = "1ef4a9b8-7c2d-6e3f-8a1b-2c3d4e5f6a7b";
+        assert!(c.check_runs(&["restate:inv_1a".parse().unwrap()]).is_ok());
+        assert!(
+            c.check_runs(&[format!("langgraph:thread/{run}/{run}").parse().unwrap()])
+                .is_ok()
+        );
+        for bad in [
+            "restate:inv_",
+            "restate:wfr_1",
+            "langgraph:thread/t/r",
+            &format!("langgraph:{run}"),
+        ] {
+            let e = c
+                .check_runs(&[RunRef::new("wfr_ok"), bad.parse().unwrap()])
+                .unwrap_err();
+            assert_eq!(e.code, 2, "{bad}");
+        }
+        let e = c
+            .check_runs(&[format!("langgraph:{run}").parse().unwrap()])
+            .unwrap_err();
+        assert!(e.render().contains("--thread"), "{}", e.render());
+    }
+
+    #[test]
     fn missing_upstash_token_names_the_variable() {
         let e = build_client(&cli(&["--backend", "upstash"]), &env(&[])).unwrap_err();
         assert_eq!(e.code, 2);
