@@ -83,7 +83,7 @@ use wfcancel_core::{
 };
 
 pub use config::{API_KEY_HEADER, DEFAULT_BASE_URL, ENV_API_KEYS, ENV_URL, LangGraphCancellerBuilder};
-pub use request::is_uuid;
+pub use request::{PlannedRequest, is_uuid};
 
 use mapping::{Answer, Context};
 use request::{Op, Planned};
@@ -187,6 +187,92 @@ impl LangGraphCanceller {
     /// Whether an API key is sent with each request.
     pub fn has_api_key(&self) -> bool {
         self.has_key
+    }
+
+    /// Checks a run address as every call does, without sending anything: a run id and its
+    /// thread, both UUIDs, and nothing else ([`CancelError::InvalidInput`] naming the field).
+    ///
+    /// ```
+    /// use wfcancel_core::RunRef;
+    /// use wfcancel_langgraph::LangGraphCanceller;
+    /// let run = "1ef4a9b8-7c2d-6e3f-8a1b-2c3d4e5f6a7b";
+    /// assert!(LangGraphCanceller::check_run(&RunRef::new(run).thread(run)).is_ok());
+    /// assert!(LangGraphCanceller::check_run(&RunRef::new(run)).is_err()); // no thread
+    /// assert!(LangGraphCanceller::check_run(&RunRef::new("run-1").thread(run)).is_err());
+    /// ```
+    pub fn check_run(run: &RunRef) -> Result<(), CancelError> {
+        request::check(run).map(|_| ())
+    }
+
+    /// The request a cancel of `run` sends first, without sending it (a 404 answer is then
+    /// refined by a read of the run). Validates as `cancel` does.
+    pub fn cancel_request(&self, run: &RunRef) -> Result<PlannedRequest, CancelError> {
+        let (thread, run_id) = request::check(run)?;
+        request::cancel(&self.http, thread, run_id)
+    }
+
+    /// The request a status read sends, without sending it. Validates as `status` does.
+    pub fn status_request(&self, run: &RunRef) -> Result<PlannedRequest, CancelError> {
+        let (thread, run_id) = request::check(run)?;
+        request::read(&self.http, thread, run_id)
+    }
+
+    /// The requests `cancel_many(selector, …)` sends, without sending them, as far as they are
+    /// known beforehand. By ids: a read of each run, then one `POST /runs/cancel` per thread
+    /// (at most [`MAX_RUNS_PER_REQUEST`] runs each) naming every run, as if all were read
+    /// active (the reads decide which are named). By state or all: the first page of the thread
+    /// search (each thread's runs are then listed, a page per thread), then the one
+    /// `POST /runs/cancel {status}`. Validates as `cancel_many` does.
+    ///
+    /// ```
+    /// use wfcancel_core::{RunFilter, RunState, Selector};
+    /// use wfcancel_langgraph::LangGraphCanceller;
+    /// let c = LangGraphCanceller::builder().build()?;
+    /// let plan = c.plan(&Selector::filter(RunFilter::new().state(RunState::Running)))?;
+    /// assert_eq!(plan.last().unwrap().to_string(), r#"POST http://127.0.0.1:2024/runs/cancel?action=interrupt {"status":"running"}"#);
+    /// # Ok::<(), wfcancel_core::CancelError>(())
+    /// ```
+    pub fn plan(&self, selector: &Selector) -> Result<Vec<PlannedRequest>, CancelError> {
+        let by_status = |status: &str| -> Result<Vec<PlannedRequest>, CancelError> {
+            Ok(vec![
+                request::search_threads(&self.http, PAGE, 0)?,
+                request::cancel_by_status(&self.http, status)?,
+            ])
+        };
+        match selector {
+            Selector::Ids(runs) => {
+                Selector::validate_ids(BACKEND, runs)?;
+                let mut groups: Vec<(&str, Vec<&str>)> = Vec::new();
+                let mut reads = Vec::with_capacity(runs.len());
+                let (runs, _) = unique_runs(runs);
+                for run in runs.iter() {
+                    let (thread, run_id) = request::check(run)?;
+                    reads.push(request::read(&self.http, thread, run_id)?);
+                    match groups
+                        .iter_mut()
+                        .rev()
+                        .find(|(t, ids)| *t == thread && ids.len() < MAX_RUNS_PER_REQUEST)
+                    {
+                        Some((_, ids)) => ids.push(run_id),
+                        None => groups.push((thread, vec![run_id])),
+                    }
+                }
+                let mut out = reads;
+                for (thread, ids) in &groups {
+                    out.push(request::cancel_thread_runs(&self.http, thread, ids)?);
+                }
+                Ok(out)
+            }
+            Selector::Filter(f) => {
+                f.validate(BACKEND)?;
+                by_status(status_of(f)?)
+            }
+            Selector::All(_) => by_status("all"),
+            _ => Err(CancelError::unsupported(
+                BACKEND,
+                "this selector: LangGraph cancels by ids, by state or all",
+            )),
+        }
     }
 
     fn ctx<'a>(&self, op: Op, thread_id: Option<&'a str>, run_id: Option<&'a str>) -> Context<'a> {

@@ -114,13 +114,52 @@ pub(crate) fn check(run: &RunRef) -> Result<(&str, &str), CancelError> {
     Ok((thread, run.run_id()))
 }
 
-/// One request: method, URL, JSON body.
-#[derive(Debug, Clone)]
-pub(crate) struct Planned {
-    pub(crate) method: Method,
-    pub(crate) url: Url,
-    pub(crate) body: Option<Value>,
+/// One request the canceller would send: method, full URL (path segments percent-encoded) and
+/// JSON body. It never holds the API key (that travels in the `x-api-key` header only), so it is
+/// safe to print.
+///
+/// ```
+/// use wfcancel_core::RunRef;
+/// use wfcancel_langgraph::LangGraphCanceller;
+///
+/// let c = LangGraphCanceller::builder().base_url("http://127.0.0.1:2024").build()?;
+/// let run = RunRef::new("1ef4a9b8-7c2d-6e3f-8a1b-2c3d4e5f6a7b").thread("1ef4a9b0-0000-6000-8000-000000000001");
+/// assert_eq!(
+///     c.cancel_request(&run)?.to_string(),
+///     "POST http://127.0.0.1:2024/threads/1ef4a9b0-0000-6000-8000-000000000001/runs/\
+///      1ef4a9b8-7c2d-6e3f-8a1b-2c3d4e5f6a7b/cancel?wait=false&action=interrupt"
+/// );
+/// # Ok::<(), wfcancel_core::CancelError>(())
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct PlannedRequest {
+    /// HTTP method.
+    pub method: Method,
+    /// Full URL.
+    pub url: Url,
+    /// The JSON body, if any.
+    pub body: Option<Value>,
 }
+
+impl PlannedRequest {
+    /// The URL path (percent-encoded).
+    pub fn path(&self) -> &str {
+        self.url.path()
+    }
+}
+
+impl std::fmt::Display for PlannedRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.method, self.url)?;
+        if let Some(body) = &self.body {
+            write!(f, " {body}")?;
+        }
+        Ok(())
+    }
+}
+
+pub(crate) type Planned = PlannedRequest;
 
 fn run_url(http: &HttpClient, thread: &str, run: &str, tail: Option<&'static str>) -> Result<Url, CancelError> {
     let mut segments = vec![

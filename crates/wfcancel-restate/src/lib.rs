@@ -228,6 +228,26 @@ impl RestateCanceller {
         Ok(sql::page_query(&self.bulk_conditions(selector)?, None, page_size))
     }
 
+    /// Checks a run address as every call does, without sending anything: an invocation id
+    /// (`inv_` then letters and digits) and nothing else ([`CancelError::InvalidInput`]).
+    ///
+    /// ```
+    /// use wfcancel_core::RunRef;
+    /// use wfcancel_restate::RestateCanceller;
+    /// assert!(RestateCanceller::check_run(&RunRef::new("inv_1a2B")).is_ok());
+    /// assert!(RestateCanceller::check_run(&RunRef::new("inv_1' OR '1'='1")).is_err());
+    /// assert!(RestateCanceller::check_run(&RunRef::new("wfr_1")).is_err());
+    /// ```
+    pub fn check_run(run: &RunRef) -> Result<(), CancelError> {
+        request::check(run)
+    }
+
+    /// The first page query of a bulk by filter or "all" as the request it is sent in
+    /// (`POST /query`), without sending it. Validates as `cancel_many` does.
+    pub fn bulk_request(&self, selector: &Selector, page_size: usize) -> Result<PlannedRequest, CancelError> {
+        request::query(&self.http, &self.bulk_query(selector, page_size)?)
+    }
+
     fn ctx<'a>(&self, op: Op, run: Option<&'a RunRef>) -> Context<'a> {
         Context {
             op,
