@@ -1,8 +1,9 @@
 //! # wfcancel
 //!
 //! One portable way for a Rust application to cancel workflow runs, whichever orchestrator
-//! runs them: **Upstash Workflow** (feature `upstash`), **Agno AgentOS** (feature `agno`) and
-//! **Temporal** (feature `temporal`) today.
+//! runs them: **Upstash Workflow** (feature `upstash`), **Agno AgentOS** (feature `agno`),
+//! **Temporal** (feature `temporal`), **Restate** (feature `restate`) and **LangGraph Platform**
+//! (feature `langgraph`) today.
 //!
 //! An application holds an `Arc<dyn WorkflowCanceller>`; a Cargo feature and the environment pick
 //! the provider ([`from_env`]); its tests use [`InMemoryCanceller`] (feature `memory`), a real
@@ -105,6 +106,10 @@ pub mod backend {
 
 #[cfg(feature = "agno")]
 pub use wfcancel_agno::{self as agno, AgnoCanceller};
+#[cfg(feature = "langgraph")]
+pub use wfcancel_langgraph::{self as langgraph, LangGraphCanceller};
+#[cfg(feature = "restate")]
+pub use wfcancel_restate::{self as restate, RestateCanceller};
 #[cfg(feature = "temporal")]
 pub use wfcancel_temporal::{self as temporal, TemporalCanceller};
 #[cfg(feature = "upstash")]
@@ -139,13 +144,24 @@ pub enum Backend {
     Agno,
     /// Temporal (feature `temporal`).
     Temporal,
+    /// Restate (feature `restate`).
+    Restate,
+    /// LangGraph Platform, the Agent Server API (feature `langgraph`).
+    LangGraph,
     /// The in-memory orchestrator (feature `memory`), for tests and demos.
     Memory,
 }
 
 impl Backend {
     /// Every backend, compiled in or not. A slice, so that adding a backend does not change its type.
-    pub const ALL: &'static [Backend] = &[Backend::Upstash, Backend::Agno, Backend::Temporal, Backend::Memory];
+    pub const ALL: &'static [Backend] = &[
+        Backend::Upstash,
+        Backend::Agno,
+        Backend::Temporal,
+        Backend::Restate,
+        Backend::LangGraph,
+        Backend::Memory,
+    ];
 
     /// The name used in `WFCANCEL_BACKEND` and in errors.
     pub fn as_str(self) -> &'static str {
@@ -153,6 +169,8 @@ impl Backend {
             Backend::Upstash => "upstash",
             Backend::Agno => "agno",
             Backend::Temporal => "temporal",
+            Backend::Restate => "restate",
+            Backend::LangGraph => "langgraph",
             Backend::Memory => "memory",
         }
     }
@@ -168,6 +186,8 @@ impl Backend {
             Backend::Upstash => cfg!(feature = "upstash"),
             Backend::Agno => cfg!(feature = "agno"),
             Backend::Temporal => cfg!(feature = "temporal"),
+            Backend::Restate => cfg!(feature = "restate"),
+            Backend::LangGraph => cfg!(feature = "langgraph"),
             Backend::Memory => cfg!(feature = "memory"),
         }
     }
@@ -198,7 +218,9 @@ impl FromStr for Backend {
                     "wfcancel",
                     ConfigSetting::Backend,
                     ConfigProblem::Invalid,
-                    format!("unknown backend {t:?}; expected one of: upstash, agno, temporal, memory"),
+                    format!(
+                        "unknown backend {t:?}; expected one of: upstash, agno, temporal, restate, langgraph, memory"
+                    ),
                 )
             })
     }
@@ -206,12 +228,16 @@ impl FromStr for Backend {
 
 /// Builds the canceller the environment names.
 ///
-/// The backend is `WFCANCEL_BACKEND` (`upstash`, `agno`, `temporal`, `memory`), or else the only
-/// real backend compiled in (or `memory` when it is the only one). Then each backend reads its own
-/// variables: Upstash `QSTASH_URL`, `QSTASH_TOKEN`, `QSTASH_REGION` and the regional pairs, as the
-/// official SDK does; Agno `AGENTOS_URL` (default `http://localhost:7777`) and `OS_SECURITY_KEY`;
-/// Temporal `TEMPORAL_HTTP_ADDRESS` (its HTTP API, default `http://localhost:7243`),
-/// `TEMPORAL_NAMESPACE` (default `default`) and `TEMPORAL_API_KEY`.
+/// The backend is `WFCANCEL_BACKEND` (`upstash`, `agno`, `temporal`, `restate`, `langgraph`,
+/// `memory`), or else the only real backend compiled in (or `memory` when it is the only one).
+/// Then each backend reads its own variables: Upstash `QSTASH_URL`, `QSTASH_TOKEN`,
+/// `QSTASH_REGION` and the regional pairs, as the official SDK does; Agno `AGENTOS_URL` (default
+/// `http://localhost:7777`) and `OS_SECURITY_KEY`; Temporal `TEMPORAL_HTTP_ADDRESS` (its HTTP
+/// API, default `http://localhost:7243`), `TEMPORAL_NAMESPACE` (default `default`) and
+/// `TEMPORAL_API_KEY`; Restate `RESTATE_ADMIN_URL` (the admin API, default
+/// `http://localhost:9070`; or `RESTATE_HOST_SCHEME` and `RESTATE_HOST`) and `RESTATE_AUTH_TOKEN`;
+/// LangGraph `LANGGRAPH_API_URL` (default `http://127.0.0.1:2024`) and the API key from
+/// `LANGGRAPH_API_KEY`, `LANGSMITH_API_KEY` or `LANGCHAIN_API_KEY` (sent as `x-api-key`).
 /// Naming a backend whose feature is off is a [`CancelError::Config`] that says which feature to
 /// enable.
 ///
@@ -256,7 +282,7 @@ pub fn default_backend() -> Result<Backend, CancelError> {
             "wfcancel",
             ConfigSetting::Backend,
             ConfigProblem::NotCompiledIn,
-            "no backend is compiled in; enable the `upstash`, `agno`, `temporal` or `memory` feature",
+            "no backend is compiled in; enable the `upstash`, `agno`, `temporal`, `restate`, `langgraph` or `memory` feature",
         )),
         many => Err(CancelError::config_of(
             "wfcancel",
@@ -291,6 +317,10 @@ pub fn build(
         Backend::Agno => Ok(Box::new(AgnoCanceller::from_env_with(lookup)?)),
         #[cfg(feature = "temporal")]
         Backend::Temporal => Ok(Box::new(TemporalCanceller::from_env_with(lookup)?)),
+        #[cfg(feature = "restate")]
+        Backend::Restate => Ok(Box::new(RestateCanceller::from_env_with(lookup)?)),
+        #[cfg(feature = "langgraph")]
+        Backend::LangGraph => Ok(Box::new(LangGraphCanceller::from_env_with(lookup)?)),
         #[cfg(feature = "memory")]
         Backend::Memory => Ok(Box::new(InMemoryCanceller::new())),
         #[allow(unreachable_patterns)]

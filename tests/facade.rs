@@ -22,14 +22,18 @@ fn expect_config(r: Result<Box<dyn WorkflowCanceller>, CancelError>) -> CancelEr
 
 #[test]
 fn backend_names_round_trip() {
-    assert_eq!(Backend::ALL.len(), 4);
+    assert_eq!(Backend::ALL.len(), 6);
     for &b in Backend::ALL {
         assert_eq!(b.as_str().parse::<Backend>().unwrap(), b);
         assert_eq!(b.to_string().to_uppercase().parse::<Backend>().unwrap(), b);
     }
     let e = "prefect".parse::<Backend>().unwrap_err();
     assert!(e.to_string().contains("unknown backend \"prefect\""), "{e}");
-    assert!(e.to_string().contains("upstash, agno, temporal, memory"), "{e}");
+    assert!(
+        e.to_string()
+            .contains("upstash, agno, temporal, restate, langgraph, memory"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -120,6 +124,58 @@ fn temporal_from_env_reads_the_cli_variables_and_hides_the_key() {
     assert!(e.to_string().contains("http"), "{e}");
 }
 
+#[cfg(feature = "restate")]
+#[test]
+fn restate_from_env_reads_the_cli_variables_and_hides_the_token() {
+    let token = "restate-SECRET-token-4e2";
+    let c = from_env_with(env(&[
+        ("WFCANCEL_BACKEND", "restate"),
+        ("RESTATE_ADMIN_URL", "http://127.0.0.1:9070"),
+        ("RESTATE_AUTH_TOKEN", token),
+    ]))
+    .unwrap();
+    assert_eq!(c.backend(), "restate");
+    let shown = format!("{c:?}");
+    assert!(shown.contains("127.0.0.1:9070") && shown.contains("***"), "{shown}");
+    assert!(!shown.contains(token), "{shown}");
+    // Without a URL: the admin API's default port on localhost; the token is optional.
+    let c = from_env_with(env(&[("WFCANCEL_BACKEND", "Restate")])).unwrap();
+    assert!(format!("{c:?}").contains("localhost:9070"), "{c:?}");
+    let e = expect_config(from_env_with(env(&[
+        ("WFCANCEL_BACKEND", "restate"),
+        ("RESTATE_ADMIN_URL", "http://10.1.2.3:9070"),
+    ])));
+    assert!(e.to_string().contains("http"), "{e}");
+}
+
+#[cfg(feature = "langgraph")]
+#[test]
+fn langgraph_from_env_reads_the_cli_variables_and_hides_the_key() {
+    let key = "langgraph-SECRET-key-8d0";
+    for var in ["LANGGRAPH_API_KEY", "LANGSMITH_API_KEY", "LANGCHAIN_API_KEY"] {
+        let c = from_env_with(env(&[
+            ("WFCANCEL_BACKEND", "langgraph"),
+            ("LANGGRAPH_API_URL", "http://127.0.0.1:2024"),
+            (var, key),
+        ]))
+        .unwrap();
+        assert_eq!(c.backend(), "langgraph");
+        let shown = format!("{c:?}");
+        assert!(
+            shown.contains("127.0.0.1:2024") && shown.contains("***"),
+            "{var}: {shown}"
+        );
+        assert!(!shown.contains(key), "{shown}");
+    }
+    let c = from_env_with(env(&[("WFCANCEL_BACKEND", "LangGraph")])).unwrap();
+    assert!(!format!("{c:?}").contains("***"), "no key configured: {c:?}");
+    let e = expect_config(from_env_with(env(&[
+        ("WFCANCEL_BACKEND", "langgraph"),
+        ("LANGGRAPH_API_URL", "http://10.1.2.3:2024"),
+    ])));
+    assert!(e.to_string().contains("http"), "{e}");
+}
+
 #[test]
 fn compiled_backends_are_those_of_all_whose_feature_is_on() {
     let compiled = Backend::compiled();
@@ -132,7 +188,9 @@ fn compiled_backends_are_those_of_all_whose_feature_is_on() {
     feature = "memory",
     not(feature = "upstash"),
     not(feature = "agno"),
-    not(feature = "temporal")
+    not(feature = "temporal"),
+    not(feature = "restate"),
+    not(feature = "langgraph")
 ))]
 #[test]
 fn memory_is_the_default_when_it_is_the_only_backend() {

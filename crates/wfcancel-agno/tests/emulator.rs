@@ -81,16 +81,18 @@ async fn cancel_and_wait_end_to_end() {
 
 #[tokio::test]
 async fn cancel_and_wait_reports_the_state_the_run_reached() {
-    let emu = emulator(AgnoConfig::default().with_cancel_delay(Duration::from_millis(300))).await;
+    // Long enough that, on a loaded machine too, the cancel is sent while the run still runs and
+    // the run completes long before the cancel would take effect.
+    let emu = emulator(AgnoConfig::default().with_cancel_delay(Duration::from_secs(8))).await;
     let c = canceller(&emu);
     // Completes by itself before the cancel takes effect.
     emu.seed(
         AgnoRun::agent("helper", "soon-done")
             .session("s1")
-            .completes_after(Duration::from_millis(60)),
+            .completes_after(Duration::from_millis(1500)),
     );
     let run = RunRef::new("soon-done").agent("helper").session("s1");
-    let done = c.cancel_and_wait(&run, wait(5_000)).await.unwrap();
+    let done = c.cancel_and_wait(&run, wait(20_000)).await.unwrap();
     assert_eq!(
         (done.outcome, done.state),
         (CancelOutcome::Requested, RunState::Completed)

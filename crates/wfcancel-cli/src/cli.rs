@@ -5,37 +5,46 @@ use std::time::{Duration, SystemTime};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::timearg::{parse_secs, parse_time};
+use wfcancel::RunState;
 
 const ENV_HELP: &str = "\
 Configuration comes from the environment, as in the library:
-  WFCANCEL_BACKEND            upstash | agno | temporal (overridden by --backend)
+  WFCANCEL_BACKEND            upstash | agno | temporal | restate | langgraph (overridden by --backend)
   QSTASH_URL, QSTASH_TOKEN    Upstash (QSTASH_REGION selects {REGION}_QSTASH_URL / _TOKEN)
   AGENTOS_URL, OS_SECURITY_KEY  Agno AgentOS (default URL http://localhost:7777)
   TEMPORAL_HTTP_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY  Temporal: the HTTP API's base URL
                               (default http://localhost:7243), namespace (default `default`), API key
+  RESTATE_ADMIN_URL, RESTATE_AUTH_TOKEN  Restate: the admin API's base URL (default http://localhost:9070;
+                              or RESTATE_HOST_SCHEME + RESTATE_HOST, port 9070), bearer token (optional)
+  LANGGRAPH_API_URL, LANGGRAPH_API_KEY  LangGraph: the deployment's URL (default http://127.0.0.1:2024),
+                              API key sent as x-api-key (optional; else LANGSMITH_API_KEY or LANGCHAIN_API_KEY)
   WFCANCEL_ALLOW_INSECURE_HTTP=1  same as --allow-insecure-http
 A token is never taken on the command line: --token-env NAME reads it from another variable.
+A run may be given as its address wherever a run id is (arguments, --ids-file lines), e.g.
+restate:inv_1gthrFzPawmA6hIx3l7fcamBDa2GMa3l3O or langgraph:thread/<thread-id>/<run-id>; runs that
+name another backend than the configured one go to that backend, configured from its own variables.
 
 Exit codes: 0 all cancelled / requested / not active; 1 provider or transport failure;
 2 usage, configuration or invalid input; 3 a bulk where some runs succeeded and some failed.";
 
 const GLOBAL: &str = "Global options";
 
-/// Cancel workflow runs on Upstash Workflow, Agno AgentOS or Temporal.
+/// Cancel workflow runs on Upstash Workflow, Agno AgentOS, Temporal, Restate or LangGraph.
 #[derive(Debug, Parser)]
 #[command(name = "wfcancel", version, about, after_help = ENV_HELP, propagate_version = true)]
 pub struct Cli {
     /// The orchestrator (overrides WFCANCEL_BACKEND).
-    #[arg(long, global = true, value_enum, value_name = "upstash|agno|temporal", hide_possible_values = true, help_heading = GLOBAL)]
+    #[arg(long, global = true, value_enum, value_name = "upstash|agno|temporal|restate|langgraph", hide_possible_values = true, help_heading = GLOBAL)]
     pub backend: Option<BackendArg>,
 
-    /// The provider's base URL (overrides QSTASH_URL / AGENTOS_URL / TEMPORAL_HTTP_ADDRESS; for
-    /// Temporal, the HTTP API's base URL, not the gRPC address).
+    /// The provider's base URL (overrides QSTASH_URL / AGENTOS_URL / TEMPORAL_HTTP_ADDRESS /
+    /// RESTATE_ADMIN_URL / LANGGRAPH_API_URL; for Temporal, the HTTP API's base URL, not the gRPC
+    /// address; for Restate, the admin API's, not the ingress).
     #[arg(long, global = true, value_name = "URL", help_heading = GLOBAL)]
     pub url: Option<String>,
 
     /// Read the token from this environment variable instead of QSTASH_TOKEN / OS_SECURITY_KEY /
-    /// TEMPORAL_API_KEY.
+    /// TEMPORAL_API_KEY / RESTATE_AUTH_TOKEN / LANGGRAPH_API_KEY.
     #[arg(long = "token-env", global = true, value_name = "NAME", help_heading = GLOBAL)]
     pub token_env: Option<String>,
 
@@ -73,6 +82,11 @@ pub enum BackendArg {
     Agno,
     /// Temporal (its HTTP API).
     Temporal,
+    /// Restate (its admin API).
+    Restate,
+    /// LangGraph Platform (the Agent Server API).
+    #[value(name = "langgraph")]
+    LangGraph,
 }
 
 /// A provider `wfcancel emulate` can serve (Temporal runs for real: `temporal server start-dev`).
@@ -85,6 +99,8 @@ pub enum EmulatedArg {
 }
 
 /// The subcommands.
+// Parsed once per process: the size of the largest variant costs nothing worth a box.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Cancel one or more runs by id.
@@ -97,13 +113,13 @@ pub enum Command {
     Emulate(EmulateArgs),
 }
 
-/// What owns the runs (Agno needs it; Upstash knows runs by id alone).
+/// What owns the runs (Agno and LangGraph need it; the others know runs by id alone).
 #[derive(Debug, Clone, Default, Args)]
 #[group(id = "owner", multiple = false)]
 pub struct OwnerArgs {
-    /// The runs belong to this workflow (Agno). With `bulk` on a backend that filters by
-    /// workflow type (Temporal): cancel the running workflows of this type.
-    #[arg(long, value_name = "ID|TYPE")]
+    /// The runs belong to this workflow (Agno). With `bulk`: cancel the running workflows of this
+    /// type (Temporal), the invocations of this service (Restate).
+    #[arg(long, value_name = "ID|TYPE|SERVICE")]
     pub workflow: Option<String>,
     /// The runs belong to this agent (Agno).
     #[arg(long, value_name = "ID")]
@@ -111,12 +127,17 @@ pub struct OwnerArgs {
     /// The runs belong to this team (Agno).
     #[arg(long, value_name = "ID")]
     pub team: Option<String>,
+    /// The runs belong to this thread (LangGraph: every plain run id needs it; a run address
+    /// carries its own).
+    #[arg(long, value_name = "THREAD_ID")]
+    pub thread: Option<String>,
 }
 
 /// `wfcancel cancel`.
 #[derive(Debug, Args)]
 pub struct CancelArgs {
-    /// The runs to cancel.
+    /// The runs to cancel: ids (Restate: invocation ids inv_…; LangGraph: run UUIDs with
+    /// --thread) or run addresses (restate:inv_…, langgraph:thread/THREAD_ID/RUN_ID).
     #[arg(value_name = "RUN_ID", required = true)]
     pub run_ids: Vec<String>,
 
@@ -158,12 +179,12 @@ pub struct TemporalArgs {
 #[derive(Debug, Args, Clone, Default)]
 pub struct ModeArgs {
     /// Stop the runs now, without cleanup (Temporal terminate, Restate kill); refused by a
-    /// backend that has no such mode.
+    /// backend that has no such mode (Upstash, Agno, LangGraph).
     #[arg(long)]
     pub force: bool,
 
-    /// Why, recorded with the cancel where the provider records one; refused by a backend that
-    /// would drop it.
+    /// Why, recorded with the cancel where the provider records one (Temporal); refused by a
+    /// backend that would drop it (Upstash, Agno, Restate, LangGraph).
     #[arg(long, value_name = "TEXT")]
     pub reason: Option<String>,
 }
@@ -201,7 +222,8 @@ pub struct BulkArgs {
     #[command(flatten)]
     pub mode: ModeArgs,
 
-    /// Cancel the ids in this file, one per line (`-` for stdin; blank lines and # comments skipped).
+    /// Cancel the ids in this file, one per line (`-` for stdin; blank lines and # comments
+    /// skipped). A line may be a run address (restate:inv_…, langgraph:thread/T/R, …).
     #[arg(long, value_name = "PATH|-", conflicts_with_all = FILTER_ARGS, conflicts_with = "all")]
     pub ids_file: Option<String>,
 
@@ -218,12 +240,12 @@ pub struct BulkArgs {
     pub labels: Vec<String>,
 
     /// Runs created (Temporal: started) at or after TIME: RFC 3339, epoch ms, or an age like 2h
-    /// (Upstash, Temporal).
+    /// (Upstash, Temporal, Restate).
     #[arg(long, value_name = "TIME", value_parser = parse_time)]
     pub from: Option<SystemTime>,
 
     /// Runs created (Temporal: started) at or before TIME: RFC 3339, epoch ms, or an age like 30m
-    /// (Upstash, Temporal).
+    /// (Upstash, Temporal, Restate).
     #[arg(long, value_name = "TIME", value_parser = parse_time)]
     pub to: Option<SystemTime>,
 
@@ -245,7 +267,20 @@ pub struct BulkArgs {
     #[arg(long = "path", value_name = "P")]
     pub paths: Vec<String>,
 
-    /// Runs cancelled per filtered request (default 100).
+    /// Runs in this state (repeat for any of several): pending or running (LangGraph, needs
+    /// --yes); pending, running or paused (Restate; default: every invocation not completed).
+    #[arg(long = "state", value_name = "STATE", value_parser = parse_state)]
+    pub states: Vec<RunState>,
+
+    /// Invocations of this handler of the service (Restate).
+    #[arg(long, value_name = "NAME")]
+    pub handler: Option<String>,
+
+    /// Invocations of the virtual object or workflow with this key (Restate).
+    #[arg(long, value_name = "KEY")]
+    pub key: Option<String>,
+
+    /// Runs cancelled per filtered request (default 100; Restate: invocations per page).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub page_size: Option<u32>,
 
@@ -258,11 +293,13 @@ pub struct BulkArgs {
     #[arg(long, value_name = "QUERY", conflicts_with_all = FILTER_ARGS, conflicts_with_all = ["all", "ids_file", "workflow"])]
     pub query: Option<String>,
 
-    /// Cancel EVERY active run the credentials reach (needs --yes) (Upstash, Temporal).
+    /// Cancel EVERY active run the credentials reach (needs --yes) (Upstash, Temporal, Restate,
+    /// LangGraph).
     #[arg(long, conflicts_with_all = FILTER_ARGS)]
     pub all: bool,
 
-    /// Confirm --all (and, on Temporal, a filter or --query: a batch operation cannot be undone).
+    /// Confirm --all (and, on Temporal, Restate and LangGraph, a filter or --query: it cannot be
+    /// undone).
     #[arg(long)]
     pub yes: bool,
 
@@ -292,7 +329,10 @@ pub struct BulkArgs {
 }
 
 /// The filter flags (ids and --all conflict with each of them).
-const FILTER_ARGS: [&str; 9] = [
+const FILTER_ARGS: [&str; 12] = [
+    "states",
+    "handler",
+    "key",
     "url_exact",
     "url_prefix",
     "labels",
@@ -303,6 +343,27 @@ const FILTER_ARGS: [&str; 9] = [
     "hosts",
     "paths",
 ];
+
+/// A run state named on the command line (`--state`).
+fn parse_state(s: &str) -> Result<RunState, String> {
+    Ok(match s.trim().to_ascii_lowercase().as_str() {
+        "pending" => RunState::Pending,
+        "running" => RunState::Running,
+        "paused" | "suspended" => RunState::Paused,
+        "cancelling" => RunState::Cancelling,
+        "completed" => RunState::Completed,
+        "failed" => RunState::Failed,
+        "cancelled" => RunState::Cancelled,
+        "terminated" => RunState::Terminated,
+        "timed-out" | "timed_out" => RunState::TimedOut,
+        other => {
+            return Err(format!(
+                "{other:?} is not a state: pending, running, paused, cancelling, completed, failed, cancelled, \
+                 terminated or timed-out"
+            ));
+        }
+    })
+}
 
 /// `wfcancel status`.
 #[derive(Debug, Args)]

@@ -81,9 +81,41 @@ fn owner_of(o: &OwnerArgs) -> Option<(OwnerKind, String, &'static str)> {
         Some((OwnerKind::Workflow, id.clone(), "--workflow"))
     } else if let Some(id) = &o.agent {
         Some((OwnerKind::Agent, id.clone(), "--agent"))
+    } else if let Some(id) = &o.thread {
+        Some((OwnerKind::Thread, id.clone(), "--thread"))
     } else {
         o.team.as_ref().map(|id| (OwnerKind::Team, id.clone(), "--team"))
     }
+}
+
+/// The owner kinds a backend's runs belong to (empty: it knows runs by their id alone).
+fn owner_kinds(backend: &str) -> &'static [OwnerKind] {
+    match backend {
+        "agno" => &[OwnerKind::Workflow, OwnerKind::Agent, OwnerKind::Team],
+        "langgraph" => &[OwnerKind::Thread],
+        _ => &[],
+    }
+}
+
+/// Refuses `--force` and `--reason` before any request when the backend cannot honour them,
+/// naming the flag and the backend (then the library's own checks: a blank reason, …).
+fn check_mode(backend: &'static str, caps: &Capabilities, mode: &crate::cli::ModeArgs) -> Result<(), Failure> {
+    if mode.force && !caps.forced {
+        let why = match backend {
+            "langgraph" => " (its rollback deletes the run and its checkpoints: not a stop)",
+            _ => "",
+        };
+        return Err(Failure::usage(format!(
+            "--force is not available with {backend}: it has no forced cancel{why}; leave it out"
+        )));
+    }
+    if mode.reason.is_some() && !caps.reason {
+        return Err(Failure::usage(format!(
+            "--reason is not available with {backend}: it records no reason, so it would be dropped; leave it out"
+        )));
+    }
+    mode.options().check(backend, caps)?;
+    Ok(())
 }
 
 /// Whether `text` is a run's address naming a backend the command reaches (`upstash:…`,
@@ -117,7 +149,15 @@ fn template(
     needs_session: bool,
 ) -> Result<RunTemplate, Failure> {
     let owner = owner_of(owner);
+    let kinds = owner_kinds(backend);
     match (&owner, caps.needs_owner) {
+        (None, true) if backend == "langgraph" => {
+            return Err(
+                Failure::usage(format!("{backend} needs the thread of each run given by its id")).hint(
+                    "pass --thread THREAD_ID, or give each run as its address: langgraph:thread/THREAD_ID/RUN_ID",
+                ),
+            );
+        }
         (None, true) => {
             return Err(Failure::usage(format!("{backend} needs to know what owns the run")).hint(
                 "pass --workflow ID, --agent ID or --team ID (AgentOS cancels runs under their workflow, agent or team)",
@@ -128,9 +168,17 @@ fn template(
                 "{flag} has no effect with {backend}: it knows runs by their id alone; leave it out"
             )));
         }
+        (Some((kind, _, flag)), true) if !kinds.contains(kind) => {
+            let owners = if backend == "langgraph" {
+                "a run belongs to a thread (--thread)"
+            } else {
+                "a run belongs to a workflow, agent or team (--workflow, --agent, --team)"
+            };
+            return Err(Failure::usage(format!("{flag} has no effect with {backend}: {owners}")));
+        }
         _ => {}
     }
-    let session_useful = caps.needs_owner || caps.status_needs_session;
+    let session_useful = caps.status_needs_session || backend == "agno";
     if session.is_some() && !session_useful {
         return Err(Failure::usage(format!(
             "--session has no effect with {backend}: it knows runs by their id alone; leave it out"
@@ -178,7 +226,9 @@ pub async fn cancel(
     let c = routed.as_ref();
     let mode = args.mode.options();
     // --force and --reason are refused, before any request, by a backend that cannot honour them.
-    mode.check(c.backend(), &c.capabilities())?;
+    check_mode(c.backend(), &c.capabilities(), &args.mode)?;
+    // A malformed run (Restate, LangGraph) is refused before any request, for every run.
+    client.check_runs(&runs)?;
     let several = runs.len() > 1;
     let mut totals = Totals::default();
     if args.wait {
@@ -373,14 +423,16 @@ pub fn precheck_bulk(a: &BulkArgs) -> Result<(), Failure> {
     if a.ids_file.is_none() && !has_filter && !a.all && a.query.is_none() && a.owner.workflow.is_none() {
         return Err(Failure::usage("bulk needs something to cancel").hint(
             "pass --ids-file PATH (or - for stdin), a filter (--url-exact, --url-prefix, --label, --from, --to, \
-             --caller-ip, --flow-control-key, --host, --path; Temporal: --workflow TYPE, --from, --to), \
+             --caller-ip, --flow-control-key, --host, --path; Temporal: --workflow TYPE, --from, --to; \
+             Restate: --workflow SERVICE, --handler, --key, --state, --from, --to; LangGraph: --state), \
              a visibility query (Temporal: --query), or --all --yes",
         ));
     }
     if a.ids_file.is_some() {
         if a.yes {
             return Err(Failure::usage(
-                "--yes has no effect with --ids-file: it confirms --all (and, on Temporal, a filter or --query)",
+                "--yes has no effect with --ids-file: it confirms --all (and, on Temporal, Restate and LangGraph, \
+                 a filter or --query)",
             ));
         }
         if a.drain {
@@ -431,6 +483,15 @@ fn filter_of(a: &BulkArgs, workflow_type: Option<&str>) -> Option<RunFilter> {
     for p in &a.paths {
         f = f.path(p.clone());
     }
+    for s in &a.states {
+        f = f.state(s.clone());
+    }
+    if let Some(h) = &a.handler {
+        f = f.custom_field(wfcancel::restate::FIELD_HANDLER, h.clone());
+    }
+    if let Some(k) = &a.key {
+        f = f.custom_field(wfcancel::restate::FIELD_KEY, k.clone());
+    }
     (!f.is_empty()).then_some(f)
 }
 
@@ -445,6 +506,9 @@ fn filter_flag(field: &str) -> &'static str {
         "filter.hosts" => "--host",
         "filter.paths" => "--path",
         "filter.workflows" => "--workflow",
+        "filter.states" => "--state",
+        "filter.custom.handler" => "--handler",
+        "filter.custom.key" => "--key",
         _ => "this filter",
     }
 }
@@ -461,7 +525,8 @@ pub async fn bulk(
     let backend = c.backend();
     let caps = c.capabilities();
     let batches = client.runs_batches();
-    if a.yes && !a.all && !batches {
+    let confirms = client.confirms_filters();
+    if a.yes && !a.all && !confirms {
         return Err(Failure::usage(format!(
             "--yes only confirms --all with {backend}; leave it out"
         )));
@@ -479,7 +544,7 @@ pub async fn bulk(
     }
     let mut opts = BulkOptions::new().cancel_options(a.mode.options());
     // --force and --reason are refused, before any request, by a backend that cannot honour them.
-    opts.cancel.check(backend, &caps)?;
+    check_mode(backend, &caps, &a.mode)?;
     if let Some(i) = interrupt {
         opts = opts.stop_handle(i.handle());
     }
@@ -564,16 +629,44 @@ pub async fn bulk(
         if batches {
             out.note("note: the batch's job id is chosen when it starts");
         }
+        match backend {
+            "restate" => out.note(&format!(
+                "note: each invocation the query finds is then {} (PATCH /invocations/ID/{}); {}",
+                if a.mode.force { "killed" } else { "cancelled" },
+                if a.mode.force { "kill" } else { "cancel" },
+                if drain {
+                    "pages are read until a query finds none"
+                } else {
+                    "one page (add --drain to go on until none is left)"
+                }
+            )),
+            "langgraph" => out.note(
+                "note: each thread's runs in that state are listed first (GET /threads/ID/runs), to say which runs \
+                 the cancel hits",
+            ),
+            _ => {}
+        }
         out.summary(&totals, true);
         return Ok(EXIT_OK);
     }
-    if batches && !a.yes {
+    if confirms && !a.yes {
         // The plan also checks the selector (and the query's values) before anything is sent.
         let plan = client.plan(&selector, &opts)?;
-        let what = if a.mode.force { "terminate" } else { "cancel" };
+        let (what, runs, why) = match backend {
+            "temporal" => (
+                if a.mode.force { "terminate" } else { "cancel" },
+                "workflow",
+                "a batch operation cannot be undone",
+            ),
+            "restate" => (
+                if a.mode.force { "kill" } else { "cancel" },
+                "invocation",
+                "a cancel cannot be undone",
+            ),
+            _ => ("cancel", "run", "a cancel cannot be undone"),
+        };
         let mut msg = format!(
-            "refusing to {what} every workflow this selects on {backend} at {} without --yes \
-             (a batch operation cannot be undone); this would send:",
+            "refusing to {what} every {runs} this selects on {backend} at {} without --yes ({why}); this would send:",
             client.base_url()
         );
         for p in &plan {
@@ -717,8 +810,7 @@ async fn bulk_ids(
     dry_run: bool,
     out: &mut Output,
 ) -> Result<u8, Failure> {
-    let c = client.canceller();
-    let counts_only = c.capabilities().bulk_ids;
+    let counts_only = client.bulk_counts_only();
     let mut rx = spawn_reader(source, BATCH)?;
     let bar = if dry_run {
         indicatif::ProgressBar::hidden()
@@ -773,6 +865,8 @@ async fn bulk_ids(
             continue;
         }
         let runs: Vec<RunRef> = ids.iter().map(|id| target(id, t)).collect::<Result<_, _>>()?;
+        // A malformed run (Restate, LangGraph) is refused before this batch sends anything.
+        client.check_runs(&runs)?;
         let (mut runs, repeats) = seen_runs.keep_new(runs);
         totals.duplicates += repeats;
         let kept = runs.len() as u64;
@@ -870,6 +964,7 @@ pub async fn status(client: &Client, a: &StatusArgs, out: &Output) -> Result<u8,
         None => t,
     };
     let mut runs = [target(&a.run_id, &t)?];
+    client.check_runs(&runs)?;
     let routed = client.for_runs(&mut runs)?;
     let [run] = runs;
     match routed.status(&run).await {

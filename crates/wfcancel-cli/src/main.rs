@@ -1,16 +1,18 @@
-//! `wfcancel`: cancel workflow runs on Upstash Workflow, Agno AgentOS or Temporal from a terminal.
+//! `wfcancel`: cancel workflow runs on Upstash Workflow, Agno AgentOS, Temporal, Restate or
+//! LangGraph from a terminal.
 //!
 //! ```text
-//! wfcancel [--backend upstash|agno|temporal] [--url URL] [--token-env NAME] [--allow-insecure-http] [--json]
+//! wfcancel [--backend upstash|agno|temporal|restate|langgraph] [--url URL] [--token-env NAME] [--allow-insecure-http] [--json]
 //!          [--timeout SECS] [--retries N] [-v] <command>
-//!   cancel <RUN_ID>... [--workflow ID | --agent ID | --team ID] [--session ID] [--wait] [--wait-timeout SECS]
+//!   cancel <RUN_ID>... [--workflow ID | --agent ID | --team ID | --thread ID] [--session ID] [--wait] [--wait-timeout SECS]
 //!          [--namespace NS] [--run-id RID] [--force] [--reason TEXT]
 //!   bulk   [--ids-file PATH|-] [--url-exact URL | --url-prefix URL] [--label L]... [--from TIME] [--to TIME]
 //!          [--caller-ip IP]... [--flow-control-key K]... [--host H]... [--path P]...
+//!          [--state STATE]... [--handler NAME] [--key KEY]
 //!          [--query QUERY] [--namespace NS] [--wait] [--force] [--reason TEXT]
 //!          [--page-size N] [--drain] [--all] [--yes]
-//!          [--workflow ID|TYPE | --agent ID | --team ID] [--session ID] [--concurrency N] [--dry-run]
-//!   status <RUN_ID> [--workflow ID | --agent ID | --team ID] [--session ID] [--namespace NS] [--run-id RID]
+//!          [--workflow ID|TYPE|SERVICE | --agent ID | --team ID] [--session ID] [--concurrency N] [--dry-run]
+//!   status <RUN_ID> [--workflow ID | --agent ID | --team ID | --thread ID] [--session ID] [--namespace NS] [--run-id RID]
 //!   emulate upstash|agno [--port P] [--token T] [--seed N]
 //! ```
 //!
@@ -122,6 +124,8 @@ fn init_tracing(verbose: u8) {
         "wfcancel_upstash",
         "wfcancel_agno",
         "wfcancel_temporal",
+        "wfcancel_restate",
+        "wfcancel_langgraph",
         "wfcancel_emulator",
     ];
     let level = match verbose {

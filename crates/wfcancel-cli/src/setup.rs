@@ -6,6 +6,8 @@ use std::sync::Arc;
 use wfcancel::HttpConfig;
 use wfcancel::agno::{AgnoCanceller, AgnoCancellerBuilder};
 use wfcancel::backend::http::DEFAULT_CONNECT_TIMEOUT;
+use wfcancel::langgraph::{LangGraphCanceller, LangGraphCancellerBuilder};
+use wfcancel::restate::{RestateCanceller, RestateCancellerBuilder};
 use wfcancel::temporal::{TemporalCanceller, TemporalCancellerBuilder};
 use wfcancel::upstash::{UpstashBuilder, UpstashCanceller};
 
@@ -38,6 +40,8 @@ enum Inner {
     Upstash(UpstashCanceller),
     Agno(AgnoCanceller),
     Temporal(TemporalCanceller),
+    Restate(RestateCanceller),
+    LangGraph(LangGraphCanceller),
 }
 
 /// One request a dry run shows: never the token.
@@ -57,8 +61,9 @@ pub struct Planned {
 const DRY_RUN_PLACEHOLDER_TOKEN: &str = "wfcancel-dry-run-placeholder";
 
 /// The backends a run's address may name on the command line: an argument or a line of
-/// `--ids-file` that starts with `upstash:`, `agno:` or `temporal:` is read as an address.
-pub const ADDRESS_BACKENDS: &[&str] = &["upstash", "agno", "temporal"];
+/// `--ids-file` that starts with `upstash:`, `agno:`, `temporal:`, `restate:` or `langgraph:` is
+/// read as an address.
+pub const ADDRESS_BACKENDS: &[&str] = &["upstash", "agno", "temporal", "restate", "langgraph"];
 
 impl Client {
     fn new(inner: Inner) -> Self {
@@ -81,6 +86,8 @@ impl Client {
             Inner::Upstash(c) => Arc::new(c.clone()),
             Inner::Agno(c) => Arc::new(c.clone()),
             Inner::Temporal(c) => Arc::new(c.clone()),
+            Inner::Restate(c) => Arc::new(c.clone()),
+            Inner::LangGraph(c) => Arc::new(c.clone()),
         }
     }
 
@@ -131,6 +138,8 @@ impl Client {
             Inner::Upstash(c) => c,
             Inner::Agno(c) => c,
             Inner::Temporal(c) => c,
+            Inner::Restate(c) => c,
+            Inner::LangGraph(c) => c,
         }
     }
 
@@ -138,6 +147,48 @@ impl Client {
     /// (Temporal): it needs `--yes`, `--wait` waits for it, and it has no rounds or pages.
     pub fn runs_batches(&self) -> bool {
         matches!(self.inner, Inner::Temporal(_))
+    }
+
+    /// Whether a bulk by filter or state cannot be undone and needs `--yes` like `--all`
+    /// (Temporal's batch, Restate's and LangGraph's cancels of every match).
+    pub fn confirms_filters(&self) -> bool {
+        matches!(self.inner, Inner::Temporal(_) | Inner::Restate(_) | Inner::LangGraph(_))
+    }
+
+    /// Whether the backend's bulk by ids answers counts per request rather than outcomes per
+    /// run (Upstash): the command then prints a line per request.
+    pub fn bulk_counts_only(&self) -> bool {
+        matches!(self.inner, Inner::Upstash(_))
+    }
+
+    /// Checks the runs a command names before any request, each with the rules of the backend
+    /// it goes to (Restate: an invocation id; LangGraph: run and thread UUIDs): a malformed run
+    /// is a usage error (exit 2) and nothing is sent, not even for the well-formed ones.
+    pub fn check_runs(&self, runs: &[RunRef]) -> Result<(), Failure> {
+        for run in runs {
+            let checked = match run.backend_name().unwrap_or(self.name()) {
+                "restate" => RestateCanceller::check_run(run),
+                "langgraph" => LangGraphCanceller::check_run(run),
+                _ => Ok(()),
+            };
+            if let Err(e) = checked {
+                let mut f = Failure::from(e);
+                if run.backend_name().is_some() {
+                    // The message names the id; the address says which line or argument it was.
+                    f.message = format!("{}: {}", crate::output::printable(&run.to_string()), f.message);
+                }
+                if run.backend_name().unwrap_or(self.name()) == "langgraph" && run.owner().is_none() {
+                    // The library's words name its API; the command's name the flag and the address.
+                    f.message = format!(
+                        "{}: langgraph needs the thread of each run given by its id",
+                        crate::output::printable(&run.to_string())
+                    );
+                    f = f.hint("pass --thread THREAD_ID, or give the run as langgraph:thread/THREAD_ID/RUN_ID");
+                }
+                return Err(f);
+            }
+        }
+        Ok(())
     }
 
     /// Whether a run may name its run id under the workflow id (`--run-id`: Temporal).
@@ -160,6 +211,8 @@ impl Client {
             Inner::Upstash(c) => c.base_url().to_string(),
             Inner::Agno(c) => c.base_url().to_string(),
             Inner::Temporal(c) => c.base_url().to_string(),
+            Inner::Restate(c) => c.admin_url().to_string(),
+            Inner::LangGraph(c) => c.base_url().to_string(),
         }
     }
 
@@ -211,6 +264,33 @@ impl Client {
                     other => Ok(vec![planned(c.batch_request(other, &opts.cancel)?)]),
                 }
             }
+            Inner::Restate(c) => {
+                let planned = |r: wfcancel::restate::PlannedRequest| Planned {
+                    method: r.method.to_string(),
+                    path: r.path().to_owned(),
+                    query: r.url.query().map(str::to_owned),
+                    repeat: None,
+                    body: r.body.as_ref().map(ToString::to_string),
+                };
+                match selector {
+                    Selector::Ids(runs) => runs
+                        .iter()
+                        .map(|run| c.cancel_request(run, &opts.cancel).map(planned))
+                        .collect(),
+                    other => Ok(vec![planned(c.bulk_request(other, opts.page_size)?)]),
+                }
+            }
+            Inner::LangGraph(c) => Ok(c
+                .plan(selector)?
+                .into_iter()
+                .map(|r| Planned {
+                    method: r.method.to_string(),
+                    path: r.path().to_owned(),
+                    query: r.url.query().map(str::to_owned),
+                    repeat: None,
+                    body: r.body.as_ref().map(ToString::to_string),
+                })
+                .collect()),
         }
     }
 }
@@ -223,6 +303,14 @@ fn build_from_env(name: &str, http: HttpConfig) -> Result<Arc<dyn WorkflowCancel
             .build()
             .map(|c| Arc::new(c) as Arc<dyn WorkflowCanceller>),
         "temporal" => TemporalCancellerBuilder::from_env()
+            .http_config(http)
+            .build()
+            .map(|c| Arc::new(c) as Arc<dyn WorkflowCanceller>),
+        "restate" => RestateCancellerBuilder::from_env()
+            .http_config(http)
+            .build()
+            .map(|c| Arc::new(c) as Arc<dyn WorkflowCanceller>),
+        "langgraph" => LangGraphCancellerBuilder::from_env()
             .http_config(http)
             .build()
             .map(|c| Arc::new(c) as Arc<dyn WorkflowCanceller>),
@@ -249,20 +337,26 @@ pub fn resolve_backend(arg: Option<BackendArg>, lookup: Lookup<'_>) -> Result<Ba
     }
     let Some(raw) = lookup(BACKEND_ENV).filter(|v| !v.trim().is_empty()) else {
         return Err(Failure::config("no backend chosen").hint(format!(
-            "pass --backend upstash|agno|temporal, or set {BACKEND_ENV} to upstash, agno or temporal"
+            "pass --backend upstash|agno|temporal|restate|langgraph, or set {BACKEND_ENV} to upstash, agno, \
+             temporal, restate or langgraph"
         )));
     };
     match raw.parse::<Backend>() {
         Ok(Backend::Upstash) => Ok(BackendArg::Upstash),
         Ok(Backend::Agno) => Ok(BackendArg::Agno),
         Ok(Backend::Temporal) => Ok(BackendArg::Temporal),
+        Ok(Backend::Restate) => Ok(BackendArg::Restate),
+        Ok(Backend::LangGraph) => Ok(BackendArg::LangGraph),
         Ok(other) => Err(Failure::config(format!(
             "{BACKEND_ENV}={other}: the {other} backend lives inside one program; the command line cannot reach it"
         ))
-        .hint("use upstash, agno or temporal; `wfcancel emulate upstash` serves a local Upstash to try things on")),
+        .hint(
+            "use upstash, agno, temporal, restate or langgraph; `wfcancel emulate upstash` serves a local Upstash \
+             to try things on",
+        )),
         Err(_) => Err(
             Failure::config(format!("unknown backend {:?} in {BACKEND_ENV}", raw.trim())).hint(format!(
-                "expected {BACKEND_ENV}=upstash, agno or temporal (or pass --backend)"
+                "expected {BACKEND_ENV}=upstash, agno, temporal, restate or langgraph (or pass --backend)"
             )),
         ),
     }
@@ -424,6 +518,30 @@ fn build_configured(cli: &Cli, lookup: Lookup<'_>) -> Result<Client, Failure> {
                 .map(|c| Client::new(Inner::Temporal(c)))
                 .map_err(|e| config_failure(e, "temporal", explicit_token))
         }
+        BackendArg::Restate => {
+            let mut b = RestateCancellerBuilder::from_env_with(lookup).http_config(http);
+            if let Some(url) = &cli.url {
+                b = b.admin_url(url.clone());
+            }
+            if let Some(t) = token {
+                b = b.auth_token(t);
+            }
+            b.build()
+                .map(|c| Client::new(Inner::Restate(c)))
+                .map_err(|e| config_failure(e, "restate", explicit_token))
+        }
+        BackendArg::LangGraph => {
+            let mut b = LangGraphCancellerBuilder::from_env_with(lookup).http_config(http);
+            if let Some(url) = &cli.url {
+                b = b.base_url(url.clone());
+            }
+            if let Some(t) = token {
+                b = b.api_key(t);
+            }
+            b.build()
+                .map(|c| Client::new(Inner::LangGraph(c)))
+                .map_err(|e| config_failure(e, "langgraph", explicit_token))
+        }
     }
 }
 
@@ -432,6 +550,8 @@ fn backend_name(b: BackendArg) -> &'static str {
         BackendArg::Upstash => "upstash",
         BackendArg::Agno => "agno",
         BackendArg::Temporal => "temporal",
+        BackendArg::Restate => "restate",
+        BackendArg::LangGraph => "langgraph",
     }
 }
 
@@ -449,6 +569,8 @@ fn config_failure(e: CancelError, backend: &str, explicit_token: bool) -> Failur
     let var = match backend {
         "upstash" => "QSTASH_URL",
         "temporal" => "TEMPORAL_HTTP_ADDRESS",
+        "restate" => "RESTATE_ADMIN_URL",
+        "langgraph" => "LANGGRAPH_API_URL",
         _ => "AGENTOS_URL",
     };
     if missing_token {
@@ -515,6 +637,63 @@ mod tests {
         let e = resolve_backend(None, &env(&[("WFCANCEL_BACKEND", "prefect")])).unwrap_err();
         assert!(e.render().contains("unknown backend \"prefect\""), "{}", e.render());
         assert!(resolve_backend(None, &env(&[("WFCANCEL_BACKEND", "memory")])).is_err());
+    }
+
+    #[test]
+    fn restate_and_langgraph_are_chosen_and_configured_from_their_variables() {
+        for (name, want) in [("restate", BackendArg::Restate), ("LangGraph", BackendArg::LangGraph)] {
+            assert_eq!(
+                resolve_backend(None, &env(&[("WFCANCEL_BACKEND", name)])).unwrap(),
+                want
+            );
+        }
+        let vars = [
+            ("RESTATE_ADMIN_URL", "http://127.0.0.1:9070"),
+            ("MY_TOKEN", "tok-SECRET-rs"),
+            ("LANGGRAPH_API_URL", "http://127.0.0.1:2024"),
+            ("LANGSMITH_API_KEY", "key-SECRET-lg"),
+        ];
+        let c = build_client(&cli(&["--backend", "restate", "--token-env", "MY_TOKEN"]), &env(&vars)).unwrap();
+        assert_eq!((c.name(), c.base_url().as_str()), ("restate", "http://127.0.0.1:9070/"));
+        assert!(!format!("{c:?}").contains("SECRET"), "{c:?}");
+        let c = build_client(
+            &cli(&["--backend", "langgraph", "--url", "http://127.0.0.1:3"]),
+            &env(&vars),
+        )
+        .unwrap();
+        assert_eq!((c.name(), c.base_url().as_str()), ("langgraph", "http://127.0.0.1:3/"));
+        assert!(!format!("{c:?}").contains("SECRET"), "{c:?}");
+        for (backend, var) in [("restate", "RESTATE_ADMIN_URL"), ("langgraph", "LANGGRAPH_API_URL")] {
+            let e = build_client(&cli(&["--backend", backend]), &env(&[(var, "http://10.0.0.5:1")])).unwrap_err();
+            assert_eq!(e.code, 2);
+            assert!(e.render().contains(var), "{}", e.render());
+        }
+    }
+
+    #[test]
+    fn malformed_restate_and_langgraph_runs_are_usage_errors() {
+        let c = build_client(&cli(&["--backend", "upstash"]), &env(&[("QSTASH_TOKEN", "t")])).unwrap();
+        let run = "1ef4a9b8-7c2d-6e3f-8a1b-2c3d4e5f6a7b";
+        assert!(c.check_runs(&["restate:inv_1a".parse().unwrap()]).is_ok());
+        assert!(
+            c.check_runs(&[format!("langgraph:thread/{run}/{run}").parse().unwrap()])
+                .is_ok()
+        );
+        for bad in [
+            "restate:inv_",
+            "restate:wfr_1",
+            "langgraph:thread/t/r",
+            &format!("langgraph:{run}"),
+        ] {
+            let e = c
+                .check_runs(&[RunRef::new("wfr_ok"), bad.parse().unwrap()])
+                .unwrap_err();
+            assert_eq!(e.code, 2, "{bad}");
+        }
+        let e = c
+            .check_runs(&[format!("langgraph:{run}").parse().unwrap()])
+            .unwrap_err();
+        assert!(e.render().contains("--thread"), "{}", e.render());
     }
 
     #[test]

@@ -490,6 +490,102 @@ pub fn url_path(url: &str) -> &str {
     if path.is_empty() { "/" } else { path }
 }
 
+impl RunFilter {
+    /// Refuses values that can never match a workflow URL or caller as they are recorded, so that
+    /// a filter with a typo is an error rather than a bulk that cancels nothing: a URL without
+    /// `http://` or `https://`, a host with a scheme, path or port, a path not starting with `/`
+    /// (or holding `?` or `#`), a caller IP that is not one.
+    ///
+    /// Not part of [`RunFilter::validate`]: a provider may match values this library cannot
+    /// foresee, and the library sends what it is given. The `wfcancel` command calls it for
+    /// the filters typed on its command line; an application may too.
+    ///
+    /// ```
+    /// use wfcancel_core::RunFilter;
+    /// assert!(RunFilter::new().host("api.example.com:443").check_can_match("upstash").is_err());
+    /// assert!(RunFilter::new().host("api.example.com").check_can_match("upstash").is_ok());
+    /// ```
+    pub fn check_can_match(&self, backend: &'static str) -> Result<(), CancelError> {
+        let bad = |field: &'static str, why: String| Err(CancelError::invalid_input(backend, field, why));
+        match &self.url {
+            Some(UrlMatch::Exact(u)) if url_host(u).is_none() || !has_http_scheme(u) => {
+                return bad(
+                    "filter.url_exact",
+                    format!(
+                        "{u:?} is not a workflow URL: expected http:// or https:// and a host (e.g. https://api.example.com/api/wf)"
+                    ),
+                );
+            }
+            Some(UrlMatch::Prefix(p)) => {
+                let lower = p.to_ascii_lowercase();
+                let scheme_prefix = "https://".starts_with(&lower) || "http://".starts_with(&lower);
+                if !scheme_prefix && !has_http_scheme(p) {
+                    return bad(
+                        "filter.url_prefix",
+                        format!(
+                            "{p:?} can never match: workflow URLs start with http:// or https:// (e.g. https://{p})"
+                        ),
+                    );
+                }
+            }
+            _ => {}
+        }
+        for host in self.hosts.iter().flatten() {
+            let bracketed = host.starts_with('[') && host.ends_with(']');
+            let why = if host.contains("://") {
+                Some("a host has no scheme")
+            } else if host.contains(['/', '?', '#']) {
+                Some("a host has no path, query or fragment")
+            } else if host.contains('@') {
+                Some("a host has no user info")
+            } else if !bracketed && host.contains(':') {
+                Some("a host has no port (an IPv6 address goes in brackets: [::1])")
+            } else if host.chars().any(char::is_whitespace) {
+                Some("a host has no spaces")
+            } else {
+                None
+            };
+            if let Some(why) = why {
+                let full = if host.contains("://") {
+                    host.clone()
+                } else {
+                    format!("x://{host}")
+                };
+                let bare = url_host(&full).unwrap_or("api.example.com").to_owned();
+                return bad("filter.hosts", format!("{host:?} can never match: {why} (e.g. {bare})"));
+            }
+        }
+        for path in self.paths.iter().flatten() {
+            if !path.starts_with('/') {
+                return bad(
+                    "filter.paths",
+                    format!("{path:?} can never match: a workflow URL's path starts with / (e.g. /{path})"),
+                );
+            }
+            if path.contains(['?', '#']) {
+                return bad(
+                    "filter.paths",
+                    format!("{path:?} can never match: a path ends before ? or #"),
+                );
+            }
+        }
+        for ip in self.caller_ips.iter().flatten() {
+            if ip.parse::<std::net::IpAddr>().is_err() {
+                return bad(
+                    "filter.caller_ips",
+                    format!("{ip:?} is not an IP address (e.g. 203.0.113.7 or 2001:db8::1)"),
+                );
+            }
+        }
+        Ok(())
+    }
+}
+
+fn has_http_scheme(url: &str) -> bool {
+    let lower = url.get(..8).unwrap_or(url).to_ascii_lowercase();
+    lower.starts_with("http://") || lower.starts_with("https://")
+}
+
 fn validate_list(backend: &'static str, field: &'static str, list: &Option<Vec<String>>) -> Result<(), CancelError> {
     if let Some(values) = list {
         if values.is_empty() {
@@ -675,6 +771,76 @@ impl Selector {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Values that can never match are refused before any request, naming the field and what
+    /// is expected; values that can match pass.
+    #[test]
+    fn filters_that_can_never_match_are_refused() {
+        let refused = |f: RunFilter, field: &str, hint: &str| {
+            let e = f.check_can_match("memory").unwrap_err();
+            match &e {
+                CancelError::InvalidInput {
+                    field: got, message, ..
+                } => {
+                    assert_eq!(*got, field, "{e}");
+                    assert!(message.contains(hint), "{e}");
+                }
+                other => panic!("{other:?}"),
+            }
+        };
+        refused(
+            RunFilter::new().host("api.example.com:443"),
+            "filter.hosts",
+            "(e.g. api.example.com)",
+        );
+        refused(
+            RunFilter::new().host("https://api.example.com"),
+            "filter.hosts",
+            "(e.g. api.example.com)",
+        );
+        refused(RunFilter::new().host("api.example.com/wf"), "filter.hosts", "no path");
+        refused(RunFilter::new().host("me@api.example.com"), "filter.hosts", "user info");
+        refused(
+            RunFilter::new().path("api/orders"),
+            "filter.paths",
+            "(e.g. /api/orders)",
+        );
+        refused(RunFilter::new().path("/api?x=1"), "filter.paths", "before ? or #");
+        refused(
+            RunFilter::new().caller_ip("notanip"),
+            "filter.caller_ips",
+            "not an IP address",
+        );
+        refused(
+            RunFilter::new().caller_ip("10.0.0.1/8"),
+            "filter.caller_ips",
+            "not an IP address",
+        );
+        refused(
+            RunFilter::new().url_prefix("api.example.com"),
+            "filter.url_prefix",
+            "https://api.example.com",
+        );
+        refused(
+            RunFilter::new().url_exact("api.example.com/wf"),
+            "filter.url_exact",
+            "http:// or https://",
+        );
+        refused(RunFilter::new().url_exact("https://"), "filter.url_exact", "and a host");
+        for ok in [
+            RunFilter::new()
+                .host("api.example.com")
+                .host("[::1]")
+                .host("Ünï.example"),
+            RunFilter::new().path("/").path("/api/wf/"),
+            RunFilter::new().caller_ip("203.0.113.7").caller_ip("2001:db8::1"),
+            RunFilter::new().url_prefix("HTTPS://api.example.com/"),
+            RunFilter::new().url_prefix("http"),
+            RunFilter::new().url_exact("http://127.0.0.1:3000/wf?x=1"),
+        ] {
+            assert_eq!(ok.check_can_match("memory"), Ok(()), "{ok:?}");
+        }
+    }
 
     #[test]
     fn url_host_and_path_follow_the_hand_parser() {

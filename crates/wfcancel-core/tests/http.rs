@@ -573,3 +573,47 @@ async fn a_token_echoed_in_a_header_never_shows() {
         assert!(!String::from_utf8_lossy(v.as_bytes()).contains(TOKEN));
     }
 }
+
+/// A token sent in a header of the backend's choosing (`x-api-key: <token>`, no `Bearer`):
+/// exactly that header, no `Authorization`, the value never shown, an echo of it scrubbed.
+#[tokio::test]
+async fn a_token_in_a_custom_header() {
+    let mut server = mockito::Server::new_async().await;
+    let m = server
+        .mock("GET", "/h")
+        .match_header("x-api-key", TOKEN)
+        .match_header("authorization", mockito::Matcher::Missing)
+        .with_status(403)
+        .with_body(format!(r#"{{"detail":"key {TOKEN} is not allowed"}}"#))
+        .create_async()
+        .await;
+    let t = SecretToken::new(TOKEN);
+    let c = HttpClient::with_token_header("test", &server.url(), Some(&t), "x-api-key", HttpConfig::default()).unwrap();
+    let shown = format!("{c:?}");
+    assert!(shown.contains("x-api-key: ***") && !shown.contains(TOKEN), "{shown}");
+    let resp = c
+        .send("op", Method::GET, c.endpoint(&[("p", "h")]).unwrap())
+        .await
+        .unwrap();
+    m.assert_async().await;
+    assert_eq!(resp.status, 403);
+    assert_eq!(resp.readable_body(), r#"{"detail":"key *** is not allowed"}"#);
+    let err =
+        HttpClient::with_token_header("test", "https://h", Some(&t), "bad header", HttpConfig::default()).unwrap_err();
+    assert_eq!(
+        err.config_problem(),
+        Some((
+            wfcancel_core::ConfigSetting::Token,
+            wfcancel_core::ConfigProblem::Invalid
+        ))
+    );
+    let err = HttpClient::with_token_header(
+        "test",
+        "https://h",
+        Some(&SecretToken::new("bad\ntoken-SECRET")),
+        "x-api-key",
+        HttpConfig::default(),
+    )
+    .unwrap_err();
+    assert!(!format!("{err} {err:?}").contains("SECRET"));
+}

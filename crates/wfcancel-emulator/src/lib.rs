@@ -13,6 +13,9 @@
 //!   all applied before a request can change state; except the "answer lost" faults
 //!   ([`Faults::drop_after`], [`Scenario::DropAfterHandling`]), which let the endpoint handle the
 //!   request (state changes happen) and then close the connection without a response.
+//! - [`FaultProxy`]: the same fault layer in front of any upstream HTTP server (a real Temporal,
+//!   Restate, LangGraph or AgentOS server, or an emulator), faults answered in that upstream's
+//!   error shape ([`ProxyFlavor`]).
 //! - [`Stats`]: what the server saw and did, to compare with a client's own report.
 //!
 //! Both listen on `127.0.0.1` only, on the port asked for or a free one.
@@ -97,6 +100,7 @@
 
 mod agno;
 mod faults;
+mod proxy;
 mod server;
 mod stats;
 mod upstash;
@@ -106,6 +110,7 @@ pub use agno::{
     AgnoConfig, AgnoEmulator, AgnoRun, AgnoStatus, DEFAULT_CANCEL_DELAY, DEFAULT_MAX_INTENTS, LEGACY_CANCEL_FAILED,
 };
 pub use faults::{FaultHandle, Faults, Scenario, ScenarioRule};
+pub use proxy::{FaultProxy, MAX_PROXIED_BODY, ProxyConfig, ProxyFlavor};
 pub use stats::{Endpoint, FaultKind, Stats};
 pub use upstash::{
     BulkAction, BulkActionState, DEFAULT_BULK_COUNT, DEFAULT_MAX_URI_LEN, DEFAULT_SHUTDOWN_GRACE, UpstashConfig,

@@ -34,6 +34,10 @@ const MAX_HEAD_BYTES: usize = 1024 * 1024;
 pub(crate) enum Flavor {
     Upstash,
     Agno,
+    /// gRPC-gateway errors: `{"code": <gRPC code>, "message": …}` (Temporal's HTTP API).
+    GrpcGateway,
+    /// `{"message": …}` (Restate's admin API).
+    Message,
 }
 
 impl Flavor {
@@ -42,6 +46,17 @@ impl Flavor {
         let body = match self {
             Flavor::Upstash => serde_json::json!({ "error": message }),
             Flavor::Agno => serde_json::json!({ "detail": message }),
+            Flavor::GrpcGateway => {
+                // The gRPC code the gateway maps back to this status.
+                let code = match status.as_u16() {
+                    429 => 8,        // RESOURCE_EXHAUSTED
+                    503 | 502 => 14, // UNAVAILABLE
+                    504 => 4,        // DEADLINE_EXCEEDED
+                    _ => 13,         // INTERNAL
+                };
+                serde_json::json!({ "code": code, "message": message, "details": [] })
+            }
+            Flavor::Message => serde_json::json!({ "message": message }),
         };
         json_response(status, &body)
     }
@@ -257,7 +272,7 @@ impl Front {
                 let message = status.canonical_reason().unwrap_or("Server Error");
                 let message = match self.cfg.flavor {
                     Flavor::Upstash => message.to_ascii_lowercase(),
-                    Flavor::Agno => message.to_owned(),
+                    _ => message.to_owned(),
                 };
                 return Ok(self.finish(self.cfg.flavor.error(status, &message)));
             }
@@ -305,10 +320,7 @@ impl Front {
                 burst_headers(&mut resp, info);
                 resp
             }
-            Flavor::Agno => self
-                .cfg
-                .flavor
-                .error(StatusCode::TOO_MANY_REQUESTS, "Rate limit exceeded"),
+            other => other.error(StatusCode::TOO_MANY_REQUESTS, "Rate limit exceeded"),
         };
         set_header(&mut resp, header::RETRY_AFTER, &retry_after.to_string());
         resp

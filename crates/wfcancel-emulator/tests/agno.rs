@@ -30,7 +30,8 @@ async fn status_of(e: &AgnoEmulator, kind: &str, owner: &str, run: &str, session
 
 #[tokio::test]
 async fn cancel_is_cooperative_with_a_delay() {
-    let e = emu_with(AgnoConfig::default().with_cancel_delay(Duration::from_millis(200))).await;
+    // Long enough that the status read below comes first on a loaded machine.
+    let e = emu_with(AgnoConfig::default().with_cancel_delay(Duration::from_secs(3))).await;
     e.seed(AgnoRun::workflow("wf", "r1"));
     let (status, body) = send_json(post(&e, "/workflows/wf/runs/r1/cancel")).await;
     assert_eq!((status, body), (200, json!({})));
@@ -42,7 +43,11 @@ async fn cancel_is_cooperative_with_a_delay() {
     assert_eq!(body["session_id"], "sess-r1");
     assert_eq!(body["workflow_id"], "wf");
     assert!(e.cancel_requested("r1"));
-    assert!(eventually(Duration::from_secs(3), || e.status("r1") == Some(AgnoStatus::Cancelled)).await);
+    assert!(
+        eventually(Duration::from_secs(15), || e.status("r1")
+            == Some(AgnoStatus::Cancelled))
+        .await
+    );
     let (_, body) = status_of(&e, "workflows", "wf", "r1", "sess-r1").await;
     assert_eq!(body["status"], "CANCELLED");
     assert_eq!(e.cancelled(), 1);

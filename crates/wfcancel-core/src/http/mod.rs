@@ -18,8 +18,8 @@ use std::net::IpAddr;
 use std::time::{Duration, Instant, SystemTime};
 
 pub use bytes::Bytes;
-use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER};
-pub use reqwest::header::{HeaderMap, HeaderValue};
+use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER};
+pub use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 pub use reqwest::{Method, Url};
 use tracing::Instrument;
 
@@ -126,7 +126,9 @@ pub struct HttpClient {
     backend: &'static str,
     client: reqwest::Client,
     base: Url,
-    auth: Option<HeaderValue>,
+    /// The header that carries the token (`Authorization: Bearer …` unless the backend names
+    /// another, e.g. `x-api-key`), its value marked sensitive.
+    auth: Option<(HeaderName, HeaderValue)>,
     /// Masks the token in every answer, in every spelling (see [`HttpClient::send_with`]).
     scrubber: Option<Scrubber>,
     config: HttpConfig,
@@ -137,7 +139,13 @@ impl std::fmt::Debug for HttpClient {
         f.debug_struct("HttpClient")
             .field("backend", &self.backend)
             .field("base_url", &self.base.as_str())
-            .field("auth", &self.auth.as_ref().map(|_| "Bearer ***"))
+            .field(
+                "auth",
+                &self.auth.as_ref().map(|(name, _)| match *name {
+                    AUTHORIZATION => "Bearer ***".to_owned(),
+                    ref other => format!("{other}: ***"),
+                }),
+            )
             .field("config", &self.config)
             .finish()
     }
@@ -161,6 +169,49 @@ impl HttpClient {
         token: Option<&SecretToken>,
         config: HttpConfig,
     ) -> Result<Self, CancelError> {
+        Self::build(backend, base_url, token, None, config)
+    }
+
+    /// Like [`new`](Self::new), sending the token as the whole value of the header `header`
+    /// (e.g. `x-api-key: <token>`, LangGraph Platform's) instead of `Authorization: Bearer
+    /// <token>`. The value is marked sensitive, and answers are scrubbed of the token exactly as
+    /// with a bearer token. A header name that is not a valid HTTP header name is a
+    /// configuration error.
+    ///
+    /// ```
+    /// use wfcancel_core::SecretToken;
+    /// use wfcancel_core::http::{HttpClient, HttpConfig};
+    /// let key = SecretToken::new("lsv2-secret");
+    /// let c = HttpClient::with_token_header("test", "http://127.0.0.1:1", Some(&key), "x-api-key", HttpConfig::default())?;
+    /// let shown = format!("{c:?}");
+    /// assert!(shown.contains("x-api-key: ***") && !shown.contains("lsv2-secret"));
+    /// # Ok::<(), wfcancel_core::CancelError>(())
+    /// ```
+    pub fn with_token_header(
+        backend: &'static str,
+        base_url: &str,
+        token: Option<&SecretToken>,
+        header: &str,
+        config: HttpConfig,
+    ) -> Result<Self, CancelError> {
+        let name = HeaderName::from_bytes(header.as_bytes()).map_err(|_| {
+            CancelError::config_of(
+                backend,
+                ConfigSetting::Token,
+                ConfigProblem::Invalid,
+                format!("{header:?} is not a valid HTTP header name for the token"),
+            )
+        })?;
+        Self::build(backend, base_url, token, Some(name), config)
+    }
+
+    fn build(
+        backend: &'static str,
+        base_url: &str,
+        token: Option<&SecretToken>,
+        header: Option<HeaderName>,
+        config: HttpConfig,
+    ) -> Result<Self, CancelError> {
         let base = parse_base_url(backend, base_url, config.allow_insecure_http)?;
         let auth = match token {
             Some(t) if t.is_blank() => {
@@ -172,7 +223,11 @@ impl HttpClient {
                 ));
             }
             Some(t) => {
-                let mut v = HeaderValue::from_str(&format!("Bearer {}", t.expose())).map_err(|_| {
+                let value = match &header {
+                    Some(_) => t.expose().to_owned(),
+                    None => format!("Bearer {}", t.expose()),
+                };
+                let mut v = HeaderValue::from_str(&value).map_err(|_| {
                     CancelError::config_of(
                         backend,
                         ConfigSetting::Token,
@@ -181,7 +236,7 @@ impl HttpClient {
                     )
                 })?;
                 v.set_sensitive(true);
-                Some(v)
+                Some((header.clone().unwrap_or(AUTHORIZATION), v))
             }
             None => None,
         };
@@ -495,12 +550,15 @@ impl HttpClient {
         body: Option<&Bytes>,
     ) -> Result<HttpResponse, AttemptError> {
         let mut req = self.client.request(method.clone(), url.clone()).timeout(timeout);
-        if let Some(auth) = &self.auth {
-            req = req.header(AUTHORIZATION, auth.clone());
+        if let Some((name, value)) = &self.auth {
+            req = req.header(name.clone(), value.clone());
         }
         if let Some(body) = body {
+            // A JSON request asks for a JSON answer: some APIs answer another format by default
+            // (Restate's `/query` answers an Arrow stream unless asked for JSON).
             req = req
                 .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
+                .header(ACCEPT, HeaderValue::from_static("application/json"))
                 .body(body.clone());
         }
         let mut resp = req
@@ -769,10 +827,10 @@ impl<'a> Call<'a> {
             .await
     }
 
-    /// Like [`send_with`](Self::send_with), with a JSON body (`Content-Type: application/json`),
-    /// sent again as is by every retry: for requests that are safe to repeat because the body
-    /// makes them idempotent (a request id the provider de-duplicates on, a job id it refuses to
-    /// start twice).
+    /// Like [`send_with`](Self::send_with), with a JSON body (`Content-Type: application/json`,
+    /// and `Accept: application/json`), sent again as is by every retry: for requests that are
+    /// safe to repeat because the body makes them idempotent (a request id the provider
+    /// de-duplicates on, a job id it refuses to start twice, a read-only query).
     ///
     /// The body is the caller's: it is never logged, and it must not hold the token (which
     /// travels in the `Authorization` header only).

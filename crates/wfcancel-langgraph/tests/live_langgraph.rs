@@ -1,0 +1,289 @@
+//! Live test against a real LangGraph Agent Server: `langgraph dev` (in-memory runtime) from the
+//! pinned PyPI packages of `tools/langgraph-live/`, on a free 127.0.0.1 port, with a fresh state
+//! folder, killed by a guard. One server serves every scenario and the conformance suite; a
+//! second one, with an auth handler, serves the wrong-key scenario.
+//!
+//! Needs a venv made by `tools/langgraph-live/setup.sh <venv>`, which this test always runs (it
+//! installs the pinned packages from PyPI the first time, about 40 s; otherwise it returns at
+//! once) into `<target>/live/langgraph-venv`, or the one `WFCANCEL_LANGGRAPH_VENV=<dir>` names.
+//! Without python3 the test writes a visible `SKIPPED` line and passes, unless `CI=true`: then
+//! it fails.
+//!
+//! ```text
+//! cargo test -p wfcancel-langgraph --test live_langgraph -- --nocapture
+//! ```
+
+#[path = "../../../tests/support/mod.rs"]
+mod support;
+
+mod live;
+
+use live::{LIVE_KEY, Live, long, uuid, venv};
+
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use wfcancel_core::conformance::{self, Harness, SeedRun};
+use wfcancel_core::{
+    BulkOptions, CancelError, CancelOutcome, Inactive, NotFoundKind, RunFilter, RunRef, RunState, Selector,
+    WaitOptions, WorkflowCanceller, WorkflowCancellerExt, async_trait, validate_id,
+};
+
+const WRONG_KEY: &str = "wfc-live-WRONG-key-93ab";
+
+/// The conformance harness: seeds runs of the test graph on the real server, each on a thread of
+/// its own: running (a long run; it stands for paused too, which LangGraph runs do not have),
+/// pending (enqueued behind a long run on its thread), completed (zero steps), failed (`fail`),
+/// cancelled (a long run interrupted).
+struct LiveHarness<'a> {
+    live: &'a Live,
+}
+
+#[async_trait]
+impl Harness for LiveHarness<'_> {
+    async fn seed(&self, run: SeedRun) -> RunRef {
+        let l = self.live;
+        let (t, r) = match run.state {
+            RunState::Completed => {
+                let t = l.new_thread().await;
+                let r = l.start(&t, json!({"steps": 0}), false).await;
+                l.wait_state(&t, &r, "success").await;
+                (t, r)
+            }
+            RunState::Failed => {
+                let t = l.new_thread().await;
+                let r = l.start(&t, json!({"fail": true}), false).await;
+                l.wait_state(&t, &r, "error").await;
+                (t, r)
+            }
+            RunState::Cancelled => {
+                let (t, r) = l.running(&run.id).await;
+                let resp = l
+                    .http
+                    .post(format!("{}/threads/{t}/runs/{r}/cancel?action=interrupt", l.base))
+                    .send()
+                    .await
+                    .expect("cancel");
+                assert_eq!(resp.status().as_u16(), 202);
+                l.wait_state(&t, &r, "interrupted").await;
+                (t, r)
+            }
+            RunState::Pending => {
+                let (t, _blocker) = l.running(&format!("{}-blocker", run.id)).await;
+                let r = l.start(&t, long(&run.id), true).await;
+                l.wait_state(&t, &r, "pending").await;
+                (t, r)
+            }
+            _ => l.running(&run.id).await,
+        };
+        RunRef::new(r).thread(t)
+    }
+
+    async fn true_state(&self, run: &RunRef) -> Option<RunState> {
+        let thread = run.owner().map(|o| o.id.to_string())?;
+        let s = self.live.state(&thread, run.run_id()).await?;
+        Some(match s.as_str() {
+            "pending" => RunState::Pending,
+            "running" => RunState::Running,
+            "success" => RunState::Completed,
+            "error" => RunState::Failed,
+            "interrupted" => RunState::Cancelled,
+            "timeout" => RunState::TimedOut,
+            other => RunState::unknown(other, true),
+        })
+    }
+
+    /// A run the server never saw: fresh UUIDs for a usable id; an id that is itself invalid
+    /// (the validation checks) is kept as is, in a fresh thread.
+    fn unknown_run(&self, id: &str) -> RunRef {
+        if validate_id("langgraph", "run_id", id).is_ok() {
+            RunRef::new(uuid()).thread(uuid())
+        } else {
+            RunRef::new(id).thread(uuid())
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_langgraph() {
+    let Some(venv) = venv() else {
+        return;
+    };
+    let live = Live::launch(&venv, false).await;
+    let lg = live.canceller(None);
+    let wait = WaitOptions::with_timeout(Duration::from_secs(30)).initial_interval(Duration::from_millis(50));
+
+    // 1. A running run: Requested, then the wait reads cancelled, the server says interrupted,
+    //    and the node stopped: its progress counter stops.
+    let (t, r) = live.running("mid-run").await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while live.progress("mid-run") < 3 {
+        assert!(Instant::now() < deadline, "the node never progressed: {}", live.logs());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let run = RunRef::new(&r).thread(&t);
+    assert_eq!(lg.status(&run).await, Ok(RunState::Running));
+    assert_eq!(lg.cancel(&run).await, Ok(CancelOutcome::Requested));
+    assert_eq!(lg.wait_until_terminal(&run, wait).await, Ok(RunState::Cancelled));
+    assert_eq!(live.state(&t, &r).await.as_deref(), Some("interrupted"));
+    let at_stop = live.progress("mid-run");
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let later = live.progress("mid-run");
+    assert!(
+        later <= at_stop + 1 && later < 100,
+        "the node went on after the interrupt: {at_stop} then {later}"
+    );
+    eprintln!("live_langgraph: interrupted at step {at_stop} (later {later})");
+    // Again: finished (interrupted) → NotActive(Finished), nothing changes.
+    assert_eq!(lg.cancel(&run).await, Ok(CancelOutcome::NotActive(Inactive::Finished)));
+    assert_eq!(live.state(&t, &r).await.as_deref(), Some("interrupted"));
+
+    // 2. A finished run → NotActive(Finished); unknown runs → NotActive(NoSuchRun).
+    let t2 = live.new_thread().await;
+    let done = live.start(&t2, json!({"steps": 1, "step_seconds": 0.01}), false).await;
+    live.wait_state(&t2, &done, "success").await;
+    assert_eq!(
+        lg.cancel(&RunRef::new(&done).thread(&t2)).await,
+        Ok(CancelOutcome::NotActive(Inactive::Finished))
+    );
+    assert_eq!(live.state(&t2, &done).await.as_deref(), Some("success"));
+    assert_eq!(
+        lg.status(&RunRef::new(&done).thread(&t2)).await,
+        Ok(RunState::Completed)
+    );
+    for unknown in [RunRef::new(uuid()).thread(&t2), RunRef::new(uuid()).thread(uuid())] {
+        assert_eq!(
+            lg.cancel(&unknown).await,
+            Ok(CancelOutcome::NotActive(Inactive::NoSuchRun)),
+            "{unknown}"
+        );
+        let e = lg.status(&unknown).await.unwrap_err();
+        assert!(
+            matches!(
+                e,
+                CancelError::NotFound {
+                    what: NotFoundKind::Run,
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+    }
+    let e = lg.cancel(&RunRef::new("not-a-uuid").thread(&t2)).await.unwrap_err();
+    assert!(matches!(e, CancelError::InvalidInput { field: "run_id", .. }), "{e:?}");
+
+    // 3. A bulk across threads: running, finished, unknown and pending runs, and an unknown
+    //    thread; each reported as the server's own states say.
+    let (ta, ra1) = live.running("bulk-a1").await;
+    let ra2 = live.start(&ta, json!({"steps": 0}), true).await; // runs after ra1: stays pending
+    live.wait_state(&ta, &ra2, "pending").await;
+    let tb = live.new_thread().await;
+    let rb1 = live.start(&tb, json!({"steps": 0}), false).await;
+    live.wait_state(&tb, &rb1, "success").await;
+    let rb2 = live.start(&tb, long("bulk-b2"), false).await;
+    live.wait_state(&tb, &rb2, "running").await;
+    let (tc, rc1) = live.running("bulk-c1").await; // not in the bulk: must stay running
+    let rc2 = live.start(&tc, long("bulk-c2"), true).await;
+    live.wait_state(&tc, &rc2, "pending").await;
+    let unknown_in_b = uuid();
+    let (unknown_t, unknown_r) = (uuid(), uuid());
+    let ids = vec![
+        RunRef::new(&ra1).thread(&ta),
+        RunRef::new(&rb1).thread(&tb),
+        RunRef::new(&unknown_in_b).thread(&tb),
+        RunRef::new(&rc2).thread(&tc),
+        RunRef::new(&ra2).thread(&ta),
+        RunRef::new(&unknown_r).thread(&unknown_t),
+        RunRef::new(&rb2).thread(&tb),
+    ];
+    let report = lg
+        .cancel_many(&Selector::Ids(ids), &BulkOptions::new())
+        .await
+        .expect("bulk");
+    assert!(report.is_success(), "{report:?}");
+    let outcome = |r: &str| report.outcomes.iter().find(|o| o.run.run_id() == r).map(|o| o.outcome);
+    for r in [&ra1, &ra2, &rb2, &rc2] {
+        assert_eq!(outcome(r), Some(CancelOutcome::Requested), "{r}: {report:?}");
+    }
+    assert_eq!(outcome(&rb1), Some(CancelOutcome::NotActive(Inactive::Finished)));
+    assert_eq!(
+        outcome(&unknown_in_b),
+        Some(CancelOutcome::NotActive(Inactive::NoSuchRun))
+    );
+    assert_eq!(outcome(&unknown_r), Some(CancelOutcome::NotActive(Inactive::NoSuchRun)));
+    assert_eq!((report.requested, report.not_active, report.accounted()), (4, 3, 7));
+    for (t, r) in [(&ta, &ra1), (&ta, &ra2), (&tb, &rb2), (&tc, &rc2)] {
+        live.wait_state(t, r, "interrupted").await;
+    }
+    assert_eq!(live.state(&tb, &rb1).await.as_deref(), Some("success"));
+    assert_eq!(live.state(&tb, &unknown_in_b).await, None);
+    assert_eq!(
+        live.state(&tc, &rc1).await.as_deref(),
+        Some("running"),
+        "not in the bulk"
+    );
+    eprintln!("live_langgraph: bulk across threads: {report:?}");
+
+    // 4. By state: every running run (only rc1 by now), drained on the server's word.
+    let report = lg
+        .cancel_many(
+            &Selector::filter(RunFilter::new().state(RunState::Running)),
+            &BulkOptions::new().drain(true),
+        )
+        .await
+        .expect("by state");
+    assert!(report.is_success() && report.drained, "{report:?}");
+    assert_eq!(
+        report
+            .outcomes
+            .iter()
+            .filter(|o| o.outcome == CancelOutcome::Requested)
+            .map(|o| o.run.run_id().to_owned())
+            .collect::<Vec<_>>(),
+        vec![rc1.clone()],
+        "{report:?}"
+    );
+    live.wait_state(&tc, &rc1, "interrupted").await;
+
+    // 5. With an auth handler: a wrong key is Unauthenticated and never shows; the right one
+    //    gets in (an unknown run reads NotFound, not 401).
+    {
+        let secured = Live::launch(&venv, true).await;
+        let wrong = secured.canceller(Some(WRONG_KEY));
+        let run = RunRef::new(uuid()).thread(uuid());
+        let e = wrong.cancel(&run).await.unwrap_err();
+        assert!(matches!(e, CancelError::Unauthenticated { .. }), "{e:?}");
+        let shown = format!("{e} {e:?} {wrong} {wrong:?}");
+        assert!(!shown.contains(WRONG_KEY) && !shown.contains("WRONG"), "{shown}");
+        let e = secured.canceller(None).status(&run).await.unwrap_err();
+        assert!(matches!(e, CancelError::Unauthenticated { .. }), "{e:?}");
+        let right = secured.canceller(Some(LIVE_KEY));
+        let e = right.status(&run).await.unwrap_err();
+        assert!(matches!(e, CancelError::NotFound { .. }), "{e:?}");
+        assert_eq!(
+            right.cancel(&run).await,
+            Ok(CancelOutcome::NotActive(Inactive::NoSuchRun))
+        );
+        assert!(!secured.logs().contains(WRONG_KEY), "the server logged the key");
+    }
+
+    // 6. The conformance suite on the real server, every check that applies but the two filter
+    //    drains: they need a field that sets seeded runs apart (a label, a URL), and the state —
+    //    LangGraph's only filter — cannot (scenario 4 covers the state filter). cancel_all last.
+    let h = LiveHarness { live: &live };
+    let c: &dyn WorkflowCanceller = &lg;
+    conformance::check_backend_name(c, &h).await;
+    conformance::check_validation(c, &h).await;
+    conformance::check_idempotent_cancel(c, &h).await;
+    conformance::check_not_active(c, &h).await;
+    conformance::check_bulk_ids_accounting(c, &h).await;
+    conformance::check_status(c, &h).await;
+    conformance::check_modes(c, &h).await;
+    conformance::check_capability_check(c, &h).await;
+    conformance::check_addresses(c, &h).await;
+    conformance::check_duplicates(c, &h).await;
+    conformance::check_bulk_stop_and_deadline(c, &h).await;
+    conformance::check_cancel_all(c, &h).await;
+    eprintln!("live_langgraph: conformance checks passed");
+    drop(live);
+}
