@@ -7,7 +7,8 @@
 //! ```
 //! Options: `--quick`, `--no-official` (skip node/python), `--no-cli` (skip the CLI memory
 //! row), `--cli-bin PATH` (use this `wfcancel` instead of building it), `--out PATH`
-//! (the Markdown file), `--chart PATH` (the PNG).
+//! (the Markdown file), `--chart PATH` (the PNG), `--only restate,langgraph` (only the live rows
+//! 8 and 9, against real servers; written to `target/bench/BENCHMARKS.only.md` unless `--out`).
 //!
 //! Set-up: the servers (a minimal hyper server answering like the providers, and the
 //! emulators) run on their own one-worker tokio runtime; the Rust clients run on a
@@ -17,8 +18,11 @@
 mod alloc;
 mod chart;
 mod external;
+mod langgraph_bench;
+mod live;
 mod measure;
 mod report;
+mod restate_bench;
 mod server;
 
 use std::path::PathBuf;
@@ -57,6 +61,7 @@ struct Opts {
     out: Option<PathBuf>,
     chart: Option<PathBuf>,
     profile: Option<(String, u64)>,
+    only: Option<Vec<String>>,
 }
 
 impl Opts {
@@ -69,6 +74,7 @@ impl Opts {
             out: None,
             chart: None,
             profile: None,
+            only: None,
         };
         let mut args = std::env::args().skip(1);
         while let Some(a) = args.next() {
@@ -87,10 +93,14 @@ impl Opts {
                         .ok_or("--profile needs a number of seconds")?;
                     o.profile = Some((mode, secs));
                 }
+                "--only" => {
+                    let rows = args.next().ok_or("--only needs rows, e.g. restate,langgraph")?;
+                    o.only = Some(rows.split(',').map(|r| r.trim().to_owned()).collect());
+                }
                 "-h" | "--help" => {
                     return Err(
                         "usage: wfcancel-bench [--quick] [--no-official] [--no-cli] [--cli-bin PATH] \
-                                [--out FILE.md] [--chart FILE.png]"
+                                [--out FILE.md] [--chart FILE.png] [--only restate,langgraph]"
                             .to_owned(),
                     );
                 }
@@ -1120,6 +1130,9 @@ fn run() -> Result<(), String> {
         return profile(mode, *secs);
     }
     let p = Paths::detect();
+    if let Some(only) = &o.only {
+        return live::run_only(&o, &p, only);
+    }
     alloc::track_this_thread(true);
     let started = Instant::now();
     let prep = prepare(&o, &p);
@@ -1151,6 +1164,8 @@ fn run() -> Result<(), String> {
             .push(Row::skipped("6", "CLI streaming ids from stdin", e.clone())),
     }
     official(&o, &prep, &p, &minimal, &rates, &mut res);
+    restate_bench::run(&o, &p, &mut res);
+    langgraph_bench::run(&o, &p, &mut res);
     let minimal_requests = minimal.requests();
     drop(minimal);
     let measured = measuring.elapsed();
