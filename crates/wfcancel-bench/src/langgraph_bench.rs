@@ -271,6 +271,30 @@ async fn ours(s: &Server, c: &LangGraphCanceller, runs: &[(String, String)]) -> 
     })
 }
 
+/// The floor, for the findings: one bare `POST /threads/{t}/runs/{r}/cancel?wait=false&action=interrupt`
+/// per run, [`CONCURRENCY`] in flight (raw reqwest: no read, no check).
+async fn raw(s: &Server, runs: &[(String, String)]) -> Result<Side, String> {
+    let limit = Duration::from_secs(120);
+    let t0 = Instant::now();
+    let bad = futures::stream::iter(runs)
+        .map(|(t, r)| async move {
+            let url = format!("{}/threads/{t}/runs/{r}/cancel?wait=false&action=interrupt", s.base);
+            matches!(s.http.post(url).send().await, Ok(r) if r.status().as_u16() == 202)
+        })
+        .buffer_unordered(CONCURRENCY)
+        .filter(|ok| std::future::ready(!ok))
+        .count()
+        .await;
+    let returned = t0.elapsed();
+    let (over, interrupted) = s.over(t0, runs, limit).await?;
+    Ok(Side {
+        over: over.as_secs_f64(),
+        returned: returned.as_secs_f64(),
+        interrupted,
+        detail: format!("{} POSTs, {bad} not 202", runs.len()),
+    })
+}
+
 async fn official(
     s: &Server,
     python: &Path,
@@ -386,6 +410,7 @@ fn measure(o: &Opts, p: &Paths, n: usize, res: &mut Results) -> Result<(), Strin
         .build()
         .map_err(|e| e.to_string())?;
     let (mut w, mut off, mut starts) = (Vec::new(), Vec::new(), Vec::new());
+    let mut floor = Vec::new();
     rt.block_on(async {
         // Room for every run at once (the live tests' default is 64).
         let s = Server::launch(p, &venv, n + 64).await?;
@@ -401,25 +426,46 @@ fn measure(o: &Opts, p: &Paths, n: usize, res: &mut Results) -> Result<(), Strin
             other => return Err(format!("warm-up cancel: {other:?}")),
         }
         for rep in 0..reps {
-            for ours_first in [rep % 2 == 0, rep % 2 != 0] {
+            // The pair (alternating order), then the diagnostic.
+            let pair = if rep % 2 == 0 { [0, 1] } else { [1, 0] };
+            for side in pair.into_iter().chain([2]) {
                 eprintln!(
                     "bench: item {ITEM}: rep {}: {n} runs, {}",
                     rep + 1,
-                    if ours_first { "wfcancel" } else { "langgraph_sdk" }
+                    ["wfcancel", "langgraph_sdk", "raw floor"][side]
                 );
                 let (runs, took) = s.start(n).await?;
                 starts.push(took.as_secs_f64());
-                if ours_first {
-                    w.push(ours(&s, &c, &runs).await?);
-                } else {
-                    let log = p.bench_dir().join(format!("langgraph-sdk-{rep}.log"));
-                    off.push(official(&s, &python, &script, &runs, &log).await?);
+                match side {
+                    0 => w.push(ours(&s, &c, &runs).await?),
+                    1 => {
+                        let log = p.bench_dir().join(format!("langgraph-sdk-{rep}.log"));
+                        off.push(official(&s, &python, &script, &runs, &log).await?);
+                    }
+                    _ => floor.push(raw(&s, &runs).await?),
                 }
             }
         }
         Ok::<(), String>(())
     })?;
     report(n, &w, &off, &starts, setup_secs, res);
+    let over = floor.iter().map(|s| s.over).collect::<Vec<_>>();
+    let speedup = live::median_secs(
+        &floor
+            .iter()
+            .zip(&off)
+            .map(|(a, b)| if a.over > 0.0 { b.over / a.over } else { 0.0 })
+            .collect::<Vec<_>>(),
+    );
+    res.diagnostics.push(format!(
+        "LangGraph (item {ITEM}), the same {n} running runs, in each rep after the pair: the floor, raw reqwest with one \
+         bare `POST /threads/{{t}}/runs/{{r}}/cancel?wait=false&action=interrupt` per run, {CONCURRENCY} in flight: \
+         median {:.2} s to all over (reps {}; the last answer after {} s; {}), {speedup:.2}× the SDK.",
+        live::median_secs(&over),
+        live::list_secs(&over),
+        live::list_secs(&floor.iter().map(|s| s.returned).collect::<Vec<_>>()),
+        floor.last().map_or("", |s| s.detail.as_str()),
+    ));
     Ok(())
 }
 
@@ -457,7 +503,7 @@ fn report(n: usize, w: &[Side], off: &[Side], starts: &[f64], setup_secs: f64, r
                 .join(" / ")
         ),
         format!(
-            "{speedup:.2}× faster than the official SDK (median of {} paired ratios)",
+            "speed-up {speedup:.2}× (the SDK's time / wfcancel's, median of {} paired ratios; > 1: wfcancel faster)",
             w.len()
         ),
         format!("≥ {GOAL}×"),

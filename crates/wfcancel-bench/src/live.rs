@@ -241,6 +241,9 @@ pub fn run_only(o: &crate::Opts, p: &crate::external::Paths, only: &[String]) ->
     res.rows.sort_by_key(|r| r.item);
     let table = crate::report::markdown(&res.rows);
     println!("\n{table}");
+    for d in &res.diagnostics {
+        println!("diagnostic: {d}");
+    }
     for m in &res.misses {
         println!("missed: {m}");
     }
@@ -256,7 +259,11 @@ pub fn run_only(o: &crate::Opts, p: &crate::external::Paths, only: &[String]) ->
         o.command_line(),
         t0.elapsed().as_secs_f64()
     );
-    for (title, items) in [("Targets missed", &res.misses), ("Run notes", &res.notes)] {
+    for (title, items) in [
+        ("Diagnostics", &res.diagnostics),
+        ("Targets missed", &res.misses),
+        ("Run notes", &res.notes),
+    ] {
         md.push_str(&format!("## {title}\n\n"));
         for i in items {
             md.push_str(&format!("- {i}\n"));

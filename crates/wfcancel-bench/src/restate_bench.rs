@@ -32,6 +32,8 @@ const POLL: Duration = Duration::from_millis(50);
 const STEP_MS: u64 = 600_000;
 /// How many invocations are started at once.
 const START_CONCURRENCY: usize = 32;
+/// In flight for the raw-reqwest floor (diagnostic).
+const RAW_CONCURRENCY: usize = 64;
 
 fn what(n: usize) -> String {
     format!(
@@ -240,14 +242,13 @@ struct Side {
     cancelled: u64,
 }
 
-async fn ours(s: &Server, c: &RestateCanceller) -> Result<Side, String> {
+async fn ours(s: &Server, c: &RestateCanceller, opts: &BulkOptions) -> Result<Side, String> {
     let before = s.cancelled().await?;
     let selector = Selector::filter(RunFilter::new().workflow(SERVICE));
-    let opts = BulkOptions::new().drain(true);
     let t0 = Instant::now();
     let limit = Duration::from_secs(120);
     let bulk = async {
-        let r = tokio::time::timeout(limit, c.cancel_many(&selector, &opts)).await;
+        let r = tokio::time::timeout(limit, c.cancel_many(&selector, opts)).await;
         (r, t0.elapsed())
     };
     let (over, (report, returned)) = tokio::join!(s.over(t0, limit), bulk);
@@ -267,6 +268,57 @@ async fn ours(s: &Server, c: &RestateCanceller) -> Result<Side, String> {
             report.rounds,
             report.requests_sent
         ),
+        cancelled: s.cancelled().await? - before,
+    })
+}
+
+/// The floor, for the findings: the ids read before the clock starts, then one bare `PATCH
+/// /invocations/{id}/cancel` each, [`RAW_CONCURRENCY`] in flight (raw reqwest, no query, no
+/// checks, no drain).
+async fn raw(s: &Server) -> Result<Side, String> {
+    let before = s.cancelled().await?;
+    let (status, body) = live::post_json(
+        &s.http,
+        &format!("{}/query", s.admin),
+        &json!({ "query": format!(
+            "SELECT id FROM sys_invocation WHERE target_service_name = '{SERVICE}' AND status <> 'completed'"
+        ) }),
+    )
+    .await?;
+    if status != 200 {
+        return Err(format!("query: {status} {body}"));
+    }
+    let ids: Vec<String> = body["rows"]
+        .as_array()
+        .map(|rows| {
+            rows.iter()
+                .filter_map(|r| r["id"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    let limit = Duration::from_secs(120);
+    let t0 = Instant::now();
+    let send = async {
+        let bad = futures::stream::iter(&ids)
+            .map(|id| async move {
+                let r = s
+                    .http
+                    .patch(format!("{}/invocations/{id}/cancel", s.admin))
+                    .send()
+                    .await;
+                matches!(r, Ok(r) if r.status().as_u16() == 202)
+            })
+            .buffer_unordered(RAW_CONCURRENCY)
+            .filter(|ok| std::future::ready(!ok))
+            .count()
+            .await;
+        (bad, t0.elapsed())
+    };
+    let (over, (bad, returned)) = tokio::join!(s.over(t0, limit), send);
+    Ok(Side {
+        over: over?.as_secs_f64(),
+        returned: returned.as_secs_f64(),
+        detail: format!("{} PATCHes, {bad} not 202", ids.len()),
         cancelled: s.cancelled().await? - before,
     })
 }
@@ -368,31 +420,61 @@ fn measure(o: &Opts, p: &Paths, n: usize, res: &mut Results) -> Result<(), Strin
         .build()
         .map_err(|e| e.to_string())?;
     let (mut w, mut off, mut starts) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut big, mut floor) = (Vec::new(), Vec::new());
     rt.block_on(async {
         let s = Server::launch(p, &install).await?;
         let c = RestateCanceller::builder()
             .admin_url(&s.admin)
             .build()
             .map_err(|e| e.to_string())?;
+        let defaults = BulkOptions::new().drain(true);
+        let one_page = BulkOptions::new().drain(true).page_size(n);
         for rep in 0..reps {
-            for ours_first in [rep % 2 == 0, rep % 2 != 0] {
+            // The pair (alternating order), then the two diagnostics.
+            let pair = if rep % 2 == 0 { [0, 1] } else { [1, 0] };
+            for side in pair.into_iter().chain([2, 3]) {
                 eprintln!(
                     "bench: item {ITEM}: rep {}: {n} invocations, {}",
                     rep + 1,
-                    if ours_first { "wfcancel" } else { "restate CLI" }
+                    ["wfcancel", "restate CLI", "wfcancel, one page", "raw floor"][side]
                 );
                 starts.push(s.start(n).await?.as_secs_f64());
-                if ours_first {
-                    w.push(ours(&s, &c).await?);
-                } else {
-                    let log = p.bench_dir().join(format!("restate-cli-{rep}.log"));
-                    off.push(official(&s, &cli, n, &log).await?);
+                match side {
+                    0 => w.push(ours(&s, &c, &defaults).await?),
+                    1 => {
+                        let log = p.bench_dir().join(format!("restate-cli-{rep}.log"));
+                        off.push(official(&s, &cli, n, &log).await?);
+                    }
+                    2 => big.push(ours(&s, &c, &one_page).await?),
+                    _ => floor.push(raw(&s).await?),
                 }
             }
         }
         Ok::<(), String>(())
     })?;
     report(n, &w, &off, &starts, setup_secs, res);
+    let over = |v: &[Side]| v.iter().map(|s| s.over).collect::<Vec<_>>();
+    let speedup = |v: &[Side]| {
+        live::median_secs(
+            &v.iter()
+                .zip(&off)
+                .map(|(a, b)| if a.over > 0.0 { b.over / a.over } else { 0.0 })
+                .collect::<Vec<_>>(),
+        )
+    };
+    res.diagnostics.push(format!(
+        "Restate (item {ITEM}), the same {n} running invocations, in each rep after the pair:          `cancel_many(Filter service, drain)` with `page_size({n})` (one page, its cancels 32 at a time): median {:.2} s to all          over (reps {}; returned after {} s; {}), {:.2}× the CLI; the floor, raw reqwest with the ids read before the          clock starts and one bare `PATCH /invocations/{{id}}/cancel` each, {RAW_CONCURRENCY} in flight: median {:.2} s          to all over (reps {}; the last answer after {} s; {}), {:.2}× the CLI.",
+        live::median_secs(&over(&big)),
+        live::list_secs(&over(&big)),
+        live::list_secs(&big.iter().map(|s| s.returned).collect::<Vec<_>>()),
+        big.last().map_or("", |s| s.detail.as_str()),
+        speedup(&big),
+        live::median_secs(&over(&floor)),
+        live::list_secs(&over(&floor)),
+        live::list_secs(&floor.iter().map(|s| s.returned).collect::<Vec<_>>()),
+        floor.last().map_or("", |s| s.detail.as_str()),
+        speedup(&floor),
+    ));
     Ok(())
 }
 
@@ -430,7 +512,7 @@ fn report(n: usize, w: &[Side], off: &[Side], starts: &[f64], setup_secs: f64, r
                 .join(" / ")
         ),
         format!(
-            "{speedup:.2}× faster than the official CLI (median of {} paired ratios)",
+            "speed-up {speedup:.2}× (the CLI's time / wfcancel's, median of {} paired ratios; > 1: wfcancel faster)",
             w.len()
         ),
         format!("≥ {GOAL}×"),
