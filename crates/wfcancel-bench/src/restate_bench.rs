@@ -463,7 +463,11 @@ fn measure(o: &Opts, p: &Paths, n: usize, res: &mut Results) -> Result<(), Strin
         )
     };
     res.diagnostics.push(format!(
-        "Restate (item {ITEM}), the same {n} running invocations, in each rep after the pair:          `cancel_many(Filter service, drain)` with `page_size({n})` (one page, its cancels 32 at a time): median {:.2} s to all          over (reps {}; returned after {} s; {}), {:.2}× the CLI; the floor, raw reqwest with the ids read before the          clock starts and one bare `PATCH /invocations/{{id}}/cancel` each, {RAW_CONCURRENCY} in flight: median {:.2} s          to all over (reps {}; the last answer after {} s; {}), {:.2}× the CLI.",
+        "Restate (item {ITEM}), the same {n} running invocations, in each rep after the pair: \
+          `cancel_many(Filter service, drain)` with `page_size({n})` (one page, its cancels 32 at a time): median {:.2} s to all \
+          over (reps {}; returned after {} s; {}), {:.2}× the CLI; the floor, raw reqwest with the ids read before the \
+          clock starts and one bare `PATCH /invocations/{{id}}/cancel` each, {RAW_CONCURRENCY} in flight: median {:.2} s \
+          to all over (reps {}; the last answer after {} s; {}), {:.2}× the CLI.",
         live::median_secs(&over(&big)),
         live::list_secs(&over(&big)),
         live::list_secs(&big.iter().map(|s| s.returned).collect::<Vec<_>>()),
