@@ -271,7 +271,7 @@ async fn ours(s: &Server, c: &LangGraphCanceller, runs: &[(String, String)]) -> 
     })
 }
 
-/// The floor, for the findings: one bare `POST /threads/{t}/runs/{r}/cancel?wait=false&action=interrupt`
+/// A bare client, for the findings (the least client work): one bare `POST /threads/{t}/runs/{r}/cancel?wait=false&action=interrupt`
 /// per run, [`CONCURRENCY`] in flight (raw reqwest: no read, no check).
 async fn raw(s: &Server, runs: &[(String, String)]) -> Result<Side, String> {
     let limit = Duration::from_secs(120);
@@ -432,7 +432,7 @@ fn measure(o: &Opts, p: &Paths, n: usize, res: &mut Results) -> Result<(), Strin
                 eprintln!(
                     "bench: item {ITEM}: rep {}: {n} runs, {}",
                     rep + 1,
-                    ["wfcancel", "langgraph_sdk", "raw floor"][side]
+                    ["wfcancel", "langgraph_sdk", "bare client"][side]
                 );
                 let (runs, took) = s.start(n).await?;
                 starts.push(took.as_secs_f64());
@@ -458,7 +458,7 @@ fn measure(o: &Opts, p: &Paths, n: usize, res: &mut Results) -> Result<(), Strin
             .collect::<Vec<_>>(),
     );
     res.diagnostics.push(format!(
-        "LangGraph (item {ITEM}), the same {n} running runs, in each rep after the pair: the floor, raw reqwest with one \
+        "LangGraph (item {ITEM}), the same {n} running runs, in each rep after the pair: a bare client, raw reqwest with one \
          bare `POST /threads/{{t}}/runs/{{r}}/cancel?wait=false&action=interrupt` per run, {CONCURRENCY} in flight: \
          median {:.2} s to all over (reps {}; the last answer after {} s; {}), {speedup:.2}× the SDK.",
         live::median_secs(&over),

@@ -32,7 +32,7 @@ const POLL: Duration = Duration::from_millis(50);
 const STEP_MS: u64 = 600_000;
 /// How many invocations are started at once.
 const START_CONCURRENCY: usize = 32;
-/// In flight for the raw-reqwest floor (diagnostic).
+/// In flight for the bare raw-reqwest client (diagnostic).
 const RAW_CONCURRENCY: usize = 64;
 
 fn what(n: usize) -> String {
@@ -272,7 +272,7 @@ async fn ours(s: &Server, c: &RestateCanceller, opts: &BulkOptions) -> Result<Si
     })
 }
 
-/// The floor, for the findings: the ids read before the clock starts, then one bare `PATCH
+/// A bare client, for the findings (the least client work, not a bound on the time to all over): the ids read before the clock starts, then one bare `PATCH
 /// /invocations/{id}/cancel` each, [`RAW_CONCURRENCY`] in flight (raw reqwest, no query, no
 /// checks, no drain).
 async fn raw(s: &Server) -> Result<Side, String> {
@@ -436,7 +436,7 @@ fn measure(o: &Opts, p: &Paths, n: usize, res: &mut Results) -> Result<(), Strin
                 eprintln!(
                     "bench: item {ITEM}: rep {}: {n} invocations, {}",
                     rep + 1,
-                    ["wfcancel", "restate CLI", "wfcancel, one page", "raw floor"][side]
+                    ["wfcancel", "restate CLI", "wfcancel, one page", "bare client"][side]
                 );
                 starts.push(s.start(n).await?.as_secs_f64());
                 match side {
@@ -465,7 +465,7 @@ fn measure(o: &Opts, p: &Paths, n: usize, res: &mut Results) -> Result<(), Strin
     res.diagnostics.push(format!(
         "Restate (item {ITEM}), the same {n} running invocations, in each rep after the pair: \
           `cancel_many(Filter service, drain)` with `page_size({n})` (one page, its cancels 32 at a time): median {:.2} s to all \
-          over (reps {}; returned after {} s; {}), {:.2}× the CLI; the floor, raw reqwest with the ids read before the \
+          over (reps {}; returned after {} s; {}), {:.2}× the CLI; a bare client, raw reqwest with the ids read before the \
           clock starts and one bare `PATCH /invocations/{{id}}/cancel` each, {RAW_CONCURRENCY} in flight: median {:.2} s \
           to all over (reps {}; the last answer after {} s; {}), {:.2}× the CLI.",
         live::median_secs(&over(&big)),
