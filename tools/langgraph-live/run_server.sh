@@ -4,6 +4,7 @@
 # The graph folder is copied into <work-dir>/app, so the server's state (.langgraph_api/) starts
 # empty there and never touches the source tree. With `auth`, the config with the auth handler
 # (graph/langgraph-auth.json: only x-api-key = $WFCANCEL_LIVE_API_KEY gets in) is used.
+# WFCANCEL_LANGGRAPH_JOBS sets --n-jobs-per-worker (default 64: at most that many runs run at once).
 # `langgraph dev` moves to another port without failing when <port> is taken: the caller checks
 # the banner (the "API: http://127.0.0.1:<port>" line) before using it.
 set -euo pipefail
@@ -23,4 +24,4 @@ cd "$work/app"
 unset LANGSMITH_API_KEY LANGCHAIN_API_KEY LANGGRAPH_API_KEY
 export LANGSMITH_TRACING=false LANGCHAIN_TRACING_V2=false LANGGRAPH_CLI_NO_ANALYTICS=1
 exec "$venv/bin/langgraph" dev --host 127.0.0.1 --port "$port" --no-browser --no-reload \
-  --n-jobs-per-worker 64 --config "$config"
+  --n-jobs-per-worker "${WFCANCEL_LANGGRAPH_JOBS:-64}" --config "$config"

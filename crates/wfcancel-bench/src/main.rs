@@ -7,7 +7,8 @@
 //! ```
 //! Options: `--quick`, `--no-official` (skip node/python), `--no-cli` (skip the CLI memory
 //! row), `--cli-bin PATH` (use this `wfcancel` instead of building it), `--out PATH`
-//! (the Markdown file), `--chart PATH` (the PNG).
+//! (the Markdown file), `--chart PATH` (the PNG), `--only restate,langgraph` (only the live rows
+//! 9 and 10, against real servers; written to `target/bench/BENCHMARKS.only.md` unless `--out`).
 //!
 //! Set-up: the servers (a minimal hyper server answering like the providers, and the
 //! emulators) run on their own one-worker tokio runtime; the Rust clients run on a
@@ -17,8 +18,11 @@
 mod alloc;
 mod chart;
 mod external;
+mod langgraph_bench;
+mod live;
 mod measure;
 mod report;
+mod restate_bench;
 mod server;
 mod temporal;
 
@@ -61,6 +65,7 @@ struct Opts {
     /// Item 8 (a real Temporal dev server): on unless `--no-temporal`; `--only-temporal` skips the rest.
     temporal: bool,
     only_temporal: bool,
+    only: Option<Vec<String>>,
 }
 
 impl Opts {
@@ -75,6 +80,7 @@ impl Opts {
             profile: None,
             temporal: true,
             only_temporal: false,
+            only: None,
         };
         let mut args = std::env::args().skip(1);
         while let Some(a) = args.next() {
@@ -95,10 +101,14 @@ impl Opts {
                         .ok_or("--profile needs a number of seconds")?;
                     o.profile = Some((mode, secs));
                 }
+                "--only" => {
+                    let rows = args.next().ok_or("--only needs rows, e.g. restate,langgraph")?;
+                    o.only = Some(rows.split(',').map(|r| r.trim().to_owned()).collect());
+                }
                 "-h" | "--help" => {
                     return Err(
                         "usage: wfcancel-bench [--quick] [--no-official] [--no-cli] [--no-temporal] [--only-temporal] \
-                                [--cli-bin PATH] [--out FILE.md] [--chart FILE.png]"
+                                [--cli-bin PATH] [--out FILE.md] [--chart FILE.png] [--only restate,langgraph]"
                             .to_owned(),
                     );
                 }
@@ -1179,6 +1189,9 @@ fn run() -> Result<(), String> {
         return profile(mode, *secs);
     }
     let p = Paths::detect();
+    if let Some(only) = &o.only {
+        return live::run_only(&o, &p, only);
+    }
     alloc::track_this_thread(true);
     let started = Instant::now();
     let prep = prepare(&o, &p);
@@ -1214,13 +1227,15 @@ fn run() -> Result<(), String> {
     }
     official(&o, &prep, &p, &minimal, &rates, &mut res);
     item8(&prep, &p, &client, &mut res);
+    restate_bench::run(&o, &p, &mut res);
+    langgraph_bench::run(&o, &p, &mut res);
     let minimal_requests = minimal.requests();
     drop(minimal);
     let measured = measuring.elapsed();
     let total = started.elapsed();
 
     // Sort rows by item.
-    res.rows.sort_by_key(|r| r.item);
+    res.rows.sort_by_key(|r| report::item_order(r.item));
     let table = report::markdown(&res.rows);
     println!("\n{table}");
     for d in &res.diagnostics {

@@ -112,6 +112,12 @@ pub fn mib(bytes: f64) -> String {
     format!("{:.1} MiB", bytes / (1024.0 * 1024.0))
 }
 
+/// Sort key of an item label: its number, then the rest (`"9"` before `"10"`, `"2"` before `"2b"`).
+pub fn item_order(item: &str) -> (u32, &str) {
+    let digits = item.len() - item.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+    (item[..digits].parse().unwrap_or(u32::MAX), &item[digits..])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -124,5 +130,12 @@ mod tests {
         assert_eq!(mib(3.0 * 1024.0 * 1024.0), "3.0 MiB");
         let t = markdown(&[Row::new("1", "a|b", "x", "1.00", "", Met::None)]);
         assert!(t.contains("a\\|b"), "{t}");
+    }
+
+    #[test]
+    fn items_sort_by_number() {
+        let mut items = vec!["10", "9", "2b", "1", "2"];
+        items.sort_by_key(|i| super::item_order(i));
+        assert_eq!(items, ["1", "2", "2b", "9", "10"]);
     }
 }
