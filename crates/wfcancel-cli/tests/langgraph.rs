@@ -178,11 +178,15 @@ fn nothing_to_cancel_is_told_apart_by_a_read() {
 #[test]
 fn bulk_ids_file_of_addresses_across_two_threads_sends_one_cancel_per_thread() {
     let mut server = mockito::Server::new();
+    // T1 has two runs: each read, then one cancel naming both; T2 has one: its own cancel, no read.
     let reads = [
         read(&mut server, T1, R1, "running"),
         read(&mut server, T1, R2, "pending"),
-        read(&mut server, T2, R3, "running"),
     ];
+    let no_read_of_r3 = server
+        .mock("GET", format!("/threads/{T2}/runs/{R3}").as_str())
+        .expect(0)
+        .create();
     let t1 = server
         .mock("POST", "/runs/cancel")
         .match_query(Matcher::UrlEncoded("action".into(), "interrupt".into()))
@@ -192,10 +196,10 @@ fn bulk_ids_file_of_addresses_across_two_threads_sends_one_cancel_per_thread() {
         .expect(1)
         .create();
     let t2 = server
-        .mock("POST", "/runs/cancel")
+        .mock("POST", format!("/threads/{T2}/runs/{R3}/cancel").as_str())
         .match_query(Matcher::UrlEncoded("action".into(), "interrupt".into()))
-        .match_body(Matcher::Json(json!({"thread_id": T2, "run_ids": [R3]})))
-        .with_status(204)
+        .match_header("x-api-key", KEY)
+        .with_status(202)
         .expect(1)
         .create();
     let input = format!(
@@ -216,6 +220,7 @@ fn bulk_ids_file_of_addresses_across_two_threads_sends_one_cancel_per_thread() {
     }
     t1.assert();
     t2.assert();
+    no_read_of_r3.assert();
 
     // Plain run ids take --thread; the dry run shows the reads and the one cancel.
     let none = nothing(&mut server);

@@ -54,6 +54,9 @@
 //!   404 → `NotActive(NoSuchRun)`, read finished → `NotActive(Finished)`, read active → in the
 //!   request, `Requested` on a 204 (`NotActive(Finished)` when the server answers 404 because
 //!   they all finished meanwhile). A run whose read failed is reported failed and not sent.
+//!   A group of one run is sent that run's own cancel instead (`POST /threads/{t}/runs/{r}/cancel`,
+//!   whose `202` or `404` is about that run alone, a `404` then read as for a single cancel): one
+//!   request where a read and a thread cancel would be two.
 //! - **By state** ([`RunFilter::state`](wfcancel_core::RunFilter::state) `Pending` or
 //!   `Running`) and **all** ([`Selector::cancel_all_runs`] only: a filter naming both states is
 //!   refused as "all"): `POST /runs/cancel {"status": "pending" | "running" | "all"}`. Its 204
@@ -220,7 +223,7 @@ impl LangGraphCanceller {
     /// The requests `cancel_many(selector, …)` sends, without sending them, as far as they are
     /// known beforehand. By ids: a read of each run, then one `POST /runs/cancel` per thread
     /// (at most [`MAX_RUNS_PER_REQUEST`] runs each) naming every run, as if all were read
-    /// active (the reads decide which are named). By state or all: the first page of the thread
+    /// active (the reads decide which are named); a thread with one run: that run's own cancel. By state or all: the first page of the thread
     /// search (each thread's runs are then listed, a page per thread), then the one
     /// `POST /runs/cancel {status}`. Validates as `cancel_many` does.
     ///
@@ -243,11 +246,9 @@ impl LangGraphCanceller {
             Selector::Ids(runs) => {
                 Selector::validate_ids(BACKEND, runs)?;
                 let mut groups: Vec<(&str, Vec<&str>)> = Vec::new();
-                let mut reads = Vec::with_capacity(runs.len());
                 let (runs, _) = unique_runs(runs);
                 for run in runs.iter() {
                     let (thread, run_id) = request::check(run)?;
-                    reads.push(request::read(&self.http, thread, run_id)?);
                     match groups
                         .iter_mut()
                         .rev()
@@ -257,9 +258,19 @@ impl LangGraphCanceller {
                         None => groups.push((thread, vec![run_id])),
                     }
                 }
-                let mut out = reads;
+                let mut out = Vec::with_capacity(runs.len() + groups.len());
                 for (thread, ids) in &groups {
-                    out.push(request::cancel_thread_runs(&self.http, thread, ids)?);
+                    if ids.len() > 1 {
+                        for run_id in ids {
+                            out.push(request::read(&self.http, thread, run_id)?);
+                        }
+                    }
+                }
+                for (thread, ids) in &groups {
+                    match ids.as_slice() {
+                        [run_id] => out.push(request::cancel(&self.http, thread, run_id)?),
+                        _ => out.push(request::cancel_thread_runs(&self.http, thread, ids)?),
+                    }
                 }
                 Ok(out)
             }
@@ -317,20 +328,27 @@ impl LangGraphCanceller {
     }
 
     async fn cancel_one(&self, run: &RunRef) -> Result<CancelOutcome, CancelError> {
-        let (thread, run_id) = request::check(run)?;
         let call = self.http.call();
+        self.cancel_one_in(&call, run, &mut 0).await
+    }
+
+    /// [`Self::cancel_one`] within `call`, counting in `sent` the requests it sends.
+    async fn cancel_one_in(&self, call: &Call<'_>, run: &RunRef, sent: &mut u64) -> Result<CancelOutcome, CancelError> {
+        let (thread, run_id) = request::check(run)?;
         let mut sent_again = false;
         loop {
             let req = request::cancel(&self.http, thread, run_id)?;
+            *sent += 1;
             let hint = match self
-                .send(&call, &self.ctx(Op::Cancel, Some(thread), Some(run_id)), req)
+                .send(call, &self.ctx(Op::Cancel, Some(thread), Some(run_id)), req)
                 .await?
             {
                 Answer::Accepted => return Ok(CancelOutcome::Requested),
                 Answer::NothingToCancel(hint) => hint,
                 other => return Err(unexpected(Op::Cancel, other)),
             };
-            match self.read(&call, thread, run_id, Op::Read).await {
+            *sent += 1;
+            match self.read(call, thread, run_id, Op::Read).await {
                 Ok(Answer::NoSuchRun) => return Ok(CancelOutcome::NotActive(Inactive::NoSuchRun)),
                 Ok(Answer::State(s)) if s.is_terminal() => return Ok(CancelOutcome::NotActive(Inactive::Finished)),
                 Ok(Answer::State(_)) if !sent_again => sent_again = true,
@@ -359,6 +377,18 @@ impl LangGraphCanceller {
     ) -> GroupResult {
         let call = self.http.call().until(control.deadline());
         let mut result = GroupResult::default();
+        // A thread with one run: that run's own cancel answers for it alone (202, or 404 and a
+        // state read), so no read is needed first: one request where a read and a thread cancel
+        // would be two.
+        if let [run] = runs {
+            let mut sent = 0;
+            match self.cancel_one_in(&call, run, &mut sent).await {
+                Ok(outcome) => result.outcomes.push((run.clone(), outcome)),
+                Err(e) => result.failures.push(BulkFailure::new(vec![run.clone()], e)),
+            }
+            result.sent += sent;
+            return result;
+        }
         let mut reads: Vec<(&RunRef, Result<Answer, CancelError>)> = Vec::with_capacity(runs.len());
         for chunk in runs.chunks(concurrency.max(1)) {
             let mut pending = Vec::with_capacity(chunk.len());

@@ -254,24 +254,25 @@ async fn a_refused_key_is_unauthenticated_and_never_shown() {
 }
 
 /// The server answers 204 to `POST /runs/cancel {thread_id, run_ids}` whatever mix of known,
-/// finished and unknown ids it gets, so each run is read first: only the runs read active are
-/// named in the cancel (one per thread), and each run's outcome is what its read said.
+/// finished and unknown ids it gets, so each run of a thread with several is read first: only the
+/// runs read active are named in the cancel (one per thread), and each run's outcome is what its
+/// read said. A thread with one run gets that run's own cancel (202 answers for it alone), no read.
 #[tokio::test]
 async fn bulk_by_ids_reads_each_run_and_sends_one_cancel_per_thread() {
     let mut s = Server::new_async().await;
-    let mut read = |t: &'static str, r: &'static str, status: usize, body: String| {
+    let mut read = |t: &'static str, r: &'static str, status: usize, body: String, times: usize| {
         let path = format!("/threads/{t}/runs/{r}");
         let mock = s
             .mock("GET", path.as_str())
             .with_status(status)
             .with_body(body)
-            .expect(1);
+            .expect(times);
         async move { mock.create_async().await }
     };
-    let m1 = read(T1, R1, 200, run_body("running")).await;
-    let m2 = read(T1, R2, 200, run_body("success")).await;
-    let m3 = read(T1, R3, 404, r#"{"detail":"Not Found"}"#.to_owned()).await;
-    let m4 = read(T2, R4, 200, run_body("pending")).await;
+    let m1 = read(T1, R1, 200, run_body("running"), 1).await;
+    let m2 = read(T1, R2, 200, run_body("success"), 1).await;
+    let m3 = read(T1, R3, 404, r#"{"detail":"Not Found"}"#.to_owned(), 1).await;
+    let m4 = read(T2, R4, 200, run_body("pending"), 0).await;
     let c1 = s
         .mock("POST", "/runs/cancel")
         .match_query(Matcher::UrlEncoded("action".into(), "interrupt".into()))
@@ -280,11 +281,17 @@ async fn bulk_by_ids_reads_each_run_and_sends_one_cancel_per_thread() {
         .expect(1)
         .create_async()
         .await;
-    let c2 = s
+    let none_for_t2 = s
         .mock("POST", "/runs/cancel")
-        .match_query(Matcher::UrlEncoded("action".into(), "interrupt".into()))
-        .match_body(Matcher::Json(json!({"thread_id": T2, "run_ids": [R4]})))
-        .with_status(204)
+        .match_query(Matcher::Any)
+        .match_body(Matcher::PartialJson(json!({"thread_id": T2})))
+        .expect(0)
+        .create_async()
+        .await;
+    let c2 = s
+        .mock("POST", cancel_path(T2, R4).as_str())
+        .match_query(cancel_query())
+        .with_status(202)
         .expect(1)
         .create_async()
         .await;
@@ -299,7 +306,7 @@ async fn bulk_by_ids_reads_each_run_and_sends_one_cancel_per_thread() {
             report.duplicates_dropped,
             report.requests_sent
         ),
-        (2, 2, 1, 6),
+        (2, 2, 1, 5),
         "{report:?}"
     );
     let outcome = |r: &str| report.outcomes.iter().find(|o| o.run.run_id() == r).map(|o| o.outcome);
@@ -307,7 +314,7 @@ async fn bulk_by_ids_reads_each_run_and_sends_one_cancel_per_thread() {
     assert_eq!(outcome(R2), Some(CancelOutcome::NotActive(Inactive::Finished)));
     assert_eq!(outcome(R3), Some(CancelOutcome::NotActive(Inactive::NoSuchRun)));
     assert_eq!(outcome(R4), Some(CancelOutcome::Requested));
-    for m in [m1, m2, m3, m4, c1, c2] {
+    for m in [m1, m2, m3, m4, c1, none_for_t2, c2] {
         m.assert_async().await;
     }
 }
@@ -317,16 +324,20 @@ async fn bulk_by_ids_reads_each_run_and_sends_one_cancel_per_thread() {
 #[tokio::test]
 async fn bulk_by_ids_sends_nothing_for_inactive_threads_and_believes_a_404() {
     let mut s = Server::new_async().await;
-    let _r1 = s
-        .mock("GET", format!("/threads/{T1}/runs/{R1}").as_str())
-        .with_body(run_body("success"))
-        .create_async()
-        .await;
-    let _r2 = s
-        .mock("GET", format!("/threads/{T2}/runs/{R2}").as_str())
-        .with_body(run_body("running"))
-        .create_async()
-        .await;
+    let mut reads = Vec::new();
+    for (t, r, state) in [
+        (T1, R1, "success"),
+        (T1, R3, "error"),
+        (T2, R2, "running"),
+        (T2, R4, "running"),
+    ] {
+        reads.push(
+            s.mock("GET", format!("/threads/{t}/runs/{r}").as_str())
+                .with_body(run_body(state))
+                .create_async()
+                .await,
+        );
+    }
     let none_for_t1 = s
         .mock("POST", "/runs/cancel")
         .match_body(Matcher::PartialJson(json!({"thread_id": T1})))
@@ -336,18 +347,16 @@ async fn bulk_by_ids_sends_nothing_for_inactive_threads_and_believes_a_404() {
     let t2 = s
         .mock("POST", "/runs/cancel")
         .match_query(Matcher::Any)
-        .match_body(Matcher::Json(json!({"thread_id": T2, "run_ids": [R2]})))
+        .match_body(Matcher::Json(json!({"thread_id": T2, "run_ids": [R2, R4]})))
         .with_status(404)
         .with_body(FINISHED)
         .expect(1)
         .create_async()
         .await;
     let c = canceller(&s, None);
-    let report = c
-        .cancel_many(&Selector::Ids(vec![run(T1, R1), run(T2, R2)]), &BulkOptions::new())
-        .await
-        .unwrap();
-    assert_eq!((report.requested, report.not_active), (0, 2), "{report:?}");
+    let ids = vec![run(T1, R1), run(T2, R2), run(T1, R3), run(T2, R4)];
+    let report = c.cancel_many(&Selector::Ids(ids), &BulkOptions::new()).await.unwrap();
+    assert_eq!((report.requested, report.not_active), (0, 4), "{report:?}");
     assert!(
         report
             .outcomes
