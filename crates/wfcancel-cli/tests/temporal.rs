@@ -76,22 +76,37 @@ fn force_terminates_a_given_run_and_status_reads_it() {
     let terminate = server
         .mock("POST", "/api/v1/namespaces/default/workflows/w1/terminate")
         .match_body(Matcher::PartialJson(json!({
-            "workflowExecution": {"workflowId": "w1", "runId": "r-7"},
+            "workflowExecution": {"workflowId": "w1", "runId": "0193c4d2-6a7e-7b1c-9f3e-2d4a5b6c7d8e"},
         })))
         .with_body("{}")
         .expect(1)
         .create();
-    let o = run(&server.url(), &["cancel", "w1", "--run-id", "r-7", "--force"]);
+    let o = run(
+        &server.url(),
+        &[
+            "cancel",
+            "w1",
+            "--run-id",
+            "0193c4d2-6a7e-7b1c-9f3e-2d4a5b6c7d8e",
+            "--force",
+        ],
+    );
     expect(&o, 0);
     assert_eq!(o.stdout.trim(), "cancelled  w1");
     terminate.assert();
     let status = server
         .mock("GET", "/api/v1/namespaces/default/workflows/w1")
-        .match_query(Matcher::UrlEncoded("execution.runId".into(), "r-7".into()))
+        .match_query(Matcher::UrlEncoded(
+            "execution.runId".into(),
+            "0193c4d2-6a7e-7b1c-9f3e-2d4a5b6c7d8e".into(),
+        ))
         .with_body(RUNNING.replace("RUNNING", "TERMINATED"))
         .expect(1)
         .create();
-    let o = run(&server.url(), &["status", "w1", "--run-id", "r-7"]);
+    let o = run(
+        &server.url(),
+        &["status", "w1", "--run-id", "0193c4d2-6a7e-7b1c-9f3e-2d4a5b6c7d8e"],
+    );
     expect(&o, 0);
     assert_eq!(o.stdout.trim(), "terminated w1");
     status.assert();
@@ -214,6 +229,10 @@ fn usage_errors_are_exit_2_before_any_request() {
         expect(&o, 2);
         assert!(o.stderr.contains(says), "{args:?}: {}", o.stderr);
     }
+    // A run id that is not a UUID: the run's line says why, exit 2, nothing sent.
+    let o = run(&url, &["cancel", "a", "--run-id", "not-a-uuid"]);
+    expect(&o, 2);
+    assert!(o.stdout.contains("is not a UUID"), "{}", o.stdout);
     any.assert();
     any_post.assert();
 }
@@ -248,7 +267,10 @@ fn temporal_addresses_reach_temporal_from_another_backend() {
     let mut server = mockito::Server::new();
     let describe = server
         .mock("GET", "/api/v1/namespaces/orders/workflows/w1")
-        .match_query(Matcher::UrlEncoded("execution.runId".into(), "r-1".into()))
+        .match_query(Matcher::UrlEncoded(
+            "execution.runId".into(),
+            "0193c4d2-6a7e-7b1c-9f3e-2d4a5b6c7d8e".into(),
+        ))
         .with_body(RUNNING.replace("RUNNING", "COMPLETED"))
         .expect(1)
         .create();
@@ -259,7 +281,7 @@ fn temporal_addresses_reach_temporal_from_another_backend() {
             "upstash",
             "--json",
             "status",
-            "temporal://orders/w1?sub=r-1",
+            "temporal://orders/w1?sub=0193c4d2-6a7e-7b1c-9f3e-2d4a5b6c7d8e",
         ])
         .env_clear()
         .env("QSTASH_TOKEN", "t")
@@ -275,6 +297,9 @@ fn temporal_addresses_reach_temporal_from_another_backend() {
     );
     let line: serde_json::Value = serde_json::from_str(stdout.lines().next().unwrap()).unwrap();
     assert_eq!(line["state"], "completed", "{stdout}");
-    assert_eq!(line["address"], "temporal://orders/w1?sub=r-1", "{stdout}");
+    assert_eq!(
+        line["address"], "temporal://orders/w1?sub=0193c4d2-6a7e-7b1c-9f3e-2d4a5b6c7d8e",
+        "{stdout}"
+    );
     describe.assert();
 }

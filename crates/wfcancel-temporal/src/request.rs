@@ -15,10 +15,10 @@ use crate::BACKEND;
 /// use wfcancel_core::RunRef;
 ///
 /// let c = TemporalCanceller::builder().base_url("http://localhost:7243").build()?;
-/// let req = c.describe_request(&RunRef::new("order 42").sub_id("01a2"))?;
+/// let req = c.describe_request(&RunRef::new("order 42").sub_id("0193c4d2-6a7e-7b1c-9f3e-2d4a5b6c7d8e"))?;
 /// assert_eq!(
 ///     req.to_string(),
-///     "GET http://localhost:7243/api/v1/namespaces/default/workflows/order%2042?execution.runId=01a2"
+///     "GET http://localhost:7243/api/v1/namespaces/default/workflows/order%2042?execution.runId=0193c4d2-6a7e-7b1c-9f3e-2d4a5b6c7d8e"
 /// );
 /// # Ok::<(), wfcancel_core::CancelError>(())
 /// ```
@@ -121,6 +121,17 @@ pub(crate) fn check(run: &RunRef) -> Result<(), CancelError> {
             "a Temporal run is a workflow id in a namespace (with an optional run id); it has no session",
         ));
     }
+    if let Some(sub) = run.sub_id_str() {
+        if !is_run_id(sub) {
+            return Err(CancelError::invalid_input(
+                BACKEND,
+                "sub_id",
+                format!(
+                    "run id {sub:?} is not a UUID (Temporal's run ids are, e.g. 0193c4d2-6a7e-7b1c-9f3e-2d4a5b6c7d8e)"
+                ),
+            ));
+        }
+    }
     if needs_visibility(run) && run.run_id().contains(['"', '\\']) {
         // Such an id is reached through a visibility query, and visibility values holding `"` or
         // `\` match nothing on the dev server (SQLite): saying "no such run" would be a guess.
@@ -134,6 +145,25 @@ pub(crate) fn check(run: &RunRef) -> Result<(), CancelError> {
         ));
     }
     Ok(())
+}
+
+/// Whether `s` is a UUID as the server parses run ids (Go's `uuid.Parse`): 8-4-4-4-12 hex with
+/// hyphens, 32 bare hex digits, either in braces, or after `urn:uuid:`. Anything else the server
+/// refuses with `400 Invalid RunId.`: refused here before a request.
+fn is_run_id(s: &str) -> bool {
+    let inner = s
+        .strip_prefix("urn:uuid:")
+        .or_else(|| s.strip_prefix('{').and_then(|x| x.strip_suffix('}')))
+        .unwrap_or(s);
+    let b = inner.as_bytes();
+    match b.len() {
+        32 => b.iter().all(u8::is_ascii_hexdigit),
+        36 => b.iter().enumerate().all(|(i, c)| match i {
+            8 | 13 | 18 | 23 => *c == b'-',
+            _ => c.is_ascii_hexdigit(),
+        }),
+        _ => false,
+    }
 }
 
 /// Whether `run` is reached through visibility and batch operations instead of

@@ -354,10 +354,17 @@ async fn live_temporal() {
             "{err:?}"
         );
     }
+    // A run id that is not a UUID: refused before any request (the server would answer 400).
     let err = t.cancel(&RunRef::new(&done).sub_id("not-a-uuid")).await.unwrap_err();
     assert!(
-        matches!(err, CancelError::InvalidRequest { status: 400, .. }),
+        matches!(err, CancelError::InvalidInput { field: "sub_id", .. }),
         "{err:?}"
+    );
+    // One the server has never seen: its own 404, no such run.
+    assert_eq!(
+        t.cancel(&RunRef::new(&done).sub_id("0193c4d2-6a7e-7b1c-9f3e-2d4a5b6c7d8e"))
+            .await,
+        Ok(CancelOutcome::NotActive(Inactive::NoSuchRun))
     );
 
     // 3b. Workflow ids holding '/': no path reaches them (the gateway decodes %2F, a bare 404);
