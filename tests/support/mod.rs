@@ -137,3 +137,41 @@ fn kill_group(child: &mut std::process::Child) {
     let _ = child.kill();
     let _ = child.wait();
 }
+
+/// A free port on 127.0.0.1 (bound, then released: a server started on it may still lose it to
+/// another process, so live tests retry a start that fails).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
+}
+
+/// Starts `cmd` as the leader of a process group of its own (stdin closed), so that
+/// [`stop_group`] stops whatever it starts too.
+pub fn spawn_group(cmd: &mut Command) -> std::process::Child {
+    #[cfg(unix)]
+    std::os::unix::process::CommandExt::process_group(cmd, 0);
+    cmd.stdin(Stdio::null()).spawn().expect("spawn")
+}
+
+/// Stops a process group started by [`spawn_group`]: `TERM`, up to `grace` for the leader to
+/// exit, then `KILL` to the whole group (a server's workers may outlive the leader), then reaps
+/// the leader.
+pub fn stop_group(child: &mut std::process::Child, grace: Duration) {
+    #[cfg(unix)]
+    {
+        let _ = Command::new("kill")
+            .args(["-TERM", "--", &format!("-{}", child.id())])
+            .stderr(Stdio::null())
+            .status();
+        let deadline = Instant::now() + grace;
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = child.try_wait() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+    kill_group(child);
+}

@@ -7,7 +7,6 @@
 #![allow(dead_code)]
 
 use std::fs;
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime};
@@ -18,6 +17,7 @@ use wfcancel_core::http::HttpConfig;
 use wfcancel_langgraph::LangGraphCanceller;
 
 use crate::support;
+pub use crate::support::free_port;
 
 /// The API key the auth-checking server accepts (`WFCANCEL_LIVE_API_KEY`).
 pub const LIVE_KEY: &str = "wfc-live-RIGHT-key-7c1e";
@@ -58,33 +58,9 @@ pub fn venv() -> Option<PathBuf> {
     Some(venv)
 }
 
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port()
-}
-
-/// Kills a process group (the child was started as its own group leader), then reaps it.
+/// Stops the process group `child` leads (see [`support::stop_group`]).
 pub fn kill(child: &mut Child) {
-    let _ = Command::new("kill")
-        .args(["-TERM", "--", &format!("-{}", child.id())])
-        .stderr(Stdio::null())
-        .status();
-    let deadline = Instant::now() + Duration::from_secs(6);
-    while Instant::now() < deadline {
-        if let Ok(Some(_)) = child.try_wait() {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    // The server's workers may outlive the leader: the whole group goes.
-    let _ = Command::new("kill")
-        .args(["-KILL", "--", &format!("-{}", child.id())])
-        .stderr(Stdio::null())
-        .status();
-    let _ = child.kill();
-    let _ = child.wait();
+    support::stop_group(child, Duration::from_secs(6));
 }
 
 pub fn strip_ansi(s: &str) -> String {

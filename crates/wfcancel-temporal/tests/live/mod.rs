@@ -6,7 +6,6 @@
 #![allow(dead_code)]
 
 use std::fs;
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime};
@@ -14,6 +13,7 @@ use std::time::{Duration, Instant, SystemTime};
 use serde_json::{Value, json};
 
 use crate::support;
+pub use crate::support::{free_port, spawn_group as spawn};
 
 pub const QUEUE: &str = "wfcancel-live";
 pub const NO_WORKER: &str = "wfcancel-no-worker";
@@ -52,37 +52,9 @@ pub fn venv() -> Option<PathBuf> {
     Some(venv)
 }
 
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port()
-}
-
-/// Kills a process group (the child was started as its own group leader), then reaps it.
+/// Stops the process group `child` leads (see [`support::stop_group`]).
 pub fn kill(child: &mut Child) {
-    let _ = Command::new("kill")
-        .args(["-TERM", "--", &format!("-{}", child.id())])
-        .stderr(Stdio::null())
-        .status();
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while Instant::now() < deadline {
-        if let Ok(Some(_)) = child.try_wait() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let _ = Command::new("kill")
-        .args(["-KILL", "--", &format!("-{}", child.id())])
-        .stderr(Stdio::null())
-        .status();
-    let _ = child.kill();
-    let _ = child.wait();
-}
-
-pub fn spawn(cmd: &mut Command) -> Child {
-    std::os::unix::process::CommandExt::process_group(cmd, 0);
-    cmd.stdin(Stdio::null()).spawn().expect("spawn")
+    support::stop_group(child, Duration::from_secs(5));
 }
 
 /// The dev server and the worker; both killed (and the folder removed) when dropped.
