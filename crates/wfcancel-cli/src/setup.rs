@@ -277,7 +277,9 @@ impl Client {
                         .iter()
                         .map(|run| c.cancel_request(run, &opts.cancel).map(planned))
                         .collect(),
-                    other => Ok(vec![planned(c.bulk_request(other, opts.page_size)?)]),
+                    other => Ok(vec![planned(
+                        c.bulk_request(other, opts.page_size_or(wfcancel::restate::BULK_PAGE_SIZE))?,
+                    )]),
                 }
             }
             Inner::LangGraph(c) => Ok(c

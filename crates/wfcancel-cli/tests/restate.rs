@@ -216,7 +216,7 @@ fn bulk_by_service_and_time_queries_then_cancels_each_match_with_yes() {
     let mut server = mockito::Server::new();
     let sql = "SELECT id FROM sys_invocation WHERE target_service_name IN ('Checkout') \
                AND created_at >= '2026-11-01T00:00:00.000Z' AND created_at <= '2026-11-02T00:00:00.000Z' \
-               AND status != 'completed' ORDER BY id LIMIT 100";
+               AND status != 'completed' ORDER BY id LIMIT 1000";
     let page = server
         .mock("POST", "/query")
         .match_header("authorization", format!("Bearer {TOKEN}").as_str())

@@ -173,6 +173,10 @@ pub struct BulkOptions {
     /// How each run is cancelled (graceful by default; forced; a reason). Checked against the
     /// backend's capabilities before anything is sent.
     pub cancel: CancelOptions,
+    /// Whether `concurrency` / `page_size` were set with their builder methods (see
+    /// [`concurrency_or`](Self::concurrency_or), [`page_size_or`](Self::page_size_or)).
+    concurrency_set: bool,
+    page_size_set: bool,
 }
 
 impl Default for BulkOptions {
@@ -186,6 +190,8 @@ impl Default for BulkOptions {
             deadline: None,
             stop: None,
             cancel: CancelOptions::default(),
+            concurrency_set: false,
+            page_size_set: false,
         }
     }
 }
@@ -214,13 +220,52 @@ impl BulkOptions {
     /// Requests in flight at once.
     pub fn concurrency(mut self, n: usize) -> Self {
         self.concurrency = n;
+        self.concurrency_set = true;
         self
     }
 
     /// Runs cancelled per filtered provider call.
     pub fn page_size(mut self, n: usize) -> Self {
         self.page_size = n;
+        self.page_size_set = true;
         self
+    }
+
+    /// `concurrency` as the caller chose it, or `backend_default` when the caller left it at
+    /// [`DEFAULT_CONCURRENCY`] without setting it: for a backend whose provider is measured
+    /// faster with more requests in flight. A value set with [`concurrency`](Self::concurrency)
+    /// (or written to the field, other than the default) is always kept.
+    ///
+    /// ```
+    /// use wfcancel_core::BulkOptions;
+    /// assert_eq!(BulkOptions::new().concurrency_or(64), 64);
+    /// assert_eq!(BulkOptions::new().concurrency(32).concurrency_or(64), 32);
+    /// ```
+    pub fn concurrency_or(&self, backend_default: usize) -> usize {
+        if self.concurrency_set || self.concurrency != DEFAULT_CONCURRENCY {
+            self.concurrency
+        } else {
+            backend_default
+        }
+    }
+
+    /// `page_size` as the caller chose it, or `backend_default` when the caller left it at
+    /// [`DEFAULT_PAGE_SIZE`] without setting it: for a backend whose pages are cheap to hold and
+    /// costly to read (Restate: ids read by a scan of `sys_invocation`). A value set with
+    /// [`page_size`](Self::page_size) (or written to the field, other than the default) is
+    /// always kept.
+    ///
+    /// ```
+    /// use wfcancel_core::BulkOptions;
+    /// assert_eq!(BulkOptions::new().page_size_or(1000), 1000);
+    /// assert_eq!(BulkOptions::new().page_size(100).page_size_or(1000), 100);
+    /// ```
+    pub fn page_size_or(&self, backend_default: usize) -> usize {
+        if self.page_size_set || self.page_size != DEFAULT_PAGE_SIZE {
+            self.page_size
+        } else {
+            backend_default
+        }
     }
 
     /// Repeat until nothing is left.

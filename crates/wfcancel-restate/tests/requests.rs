@@ -401,3 +401,62 @@ async fn without_drain_a_filter_is_one_round_of_one_page() {
         m.assert_async().await;
     }
 }
+
+#[tokio::test]
+async fn a_filtered_bulk_stops_at_an_error_that_fails_every_call_and_names_what_it_did_not_try() {
+    let mut server = Server::new_async().await;
+    let c = canceller(&server, true);
+    // The first page: three ids. The next page may be read while the first cancel is in
+    // flight; its ids are never cancelled once the bulk has stopped.
+    let first = server
+        .mock("POST", "/query")
+        .match_body(Matcher::Json(serde_json::json!({
+            "query": "SELECT id FROM sys_invocation WHERE target_service_name IN ('Orders') AND status != 'completed' ORDER BY id LIMIT 3"
+        })))
+        .with_status(200)
+        .with_body(r#"{"rows":[{"id":"inv_1a"},{"id":"inv_1b"},{"id":"inv_1c"}]}"#)
+        .expect(1)
+        .create_async()
+        .await;
+    let next = server
+        .mock("POST", "/query")
+        .match_body(Matcher::Regex("id > 'inv_1c'".to_owned()))
+        .with_status(200)
+        .with_body(r#"{"rows":[{"id":"inv_1d"}]}"#)
+        .expect_at_most(1)
+        .create_async()
+        .await;
+    let denied = server
+        .mock("PATCH", "/invocations/inv_1a/cancel")
+        .with_status(401)
+        .with_body(r#"{"message":"unauthorized"}"#)
+        .expect(1)
+        .create_async()
+        .await;
+    let others = server
+        .mock("PATCH", Matcher::Regex("^/invocations/inv_1[bcd]/".to_owned()))
+        .with_status(202)
+        .expect(0)
+        .create_async()
+        .await;
+    let report = c
+        .cancel_many(
+            &Selector::filter(RunFilter::new().workflow("Orders")),
+            &BulkOptions::new().page_size(3).concurrency(1).drain(true),
+        )
+        .await
+        .unwrap();
+    assert!(
+        matches!(report.aborted, Some(CancelError::Unauthenticated { .. })),
+        "{report:?}"
+    );
+    assert_eq!(report.failed_runs(), 1, "{report:?}");
+    let left: Vec<&str> = report.not_attempted.iter().map(|r| r.run_id()).collect();
+    assert_eq!(left, ["inv_1b", "inv_1c"], "{report:?}");
+    assert_eq!(report.accounted(), 3, "{report:?}");
+    assert!(!report.drained);
+    first.assert_async().await;
+    next.assert_async().await;
+    denied.assert_async().await;
+    others.assert_async().await;
+}
