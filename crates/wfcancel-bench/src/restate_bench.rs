@@ -441,7 +441,12 @@ fn measure(o: &Opts, p: &Paths, n: usize, res: &mut Results) -> Result<(), Strin
                 eprintln!(
                     "bench: item {ITEM}: rep {}: {n} invocations, {}",
                     rep + 1,
-                    ["wfcancel", "restate CLI", "wfcancel, pages of 100, 32 in flight", "bare client"][side]
+                    [
+                        "wfcancel",
+                        "restate CLI",
+                        "wfcancel, pages of 100, 32 in flight",
+                        "bare client"
+                    ][side]
                 );
                 starts.push(s.start(n).await?.as_secs_f64());
                 match side {

@@ -57,7 +57,16 @@
 //!
 //! ## Bulk
 //! - By ids: each run cancelled as above, 32 at a time by default (per-run outcomes are exact;
-//!   a batch operation over `executions` would count unknown ids as completed).
+//!   a batch operation over `executions` would count unknown ids as completed). A graceful bulk
+//!   first reads which of its workflows run through visibility, one list request per
+//!   [`RUNNING_READ_CHUNK`] ids (`WorkflowId IN (…) AND ExecutionStatus = "Running"`, every id
+//!   quoted), and cancels those at once, the listed run id pinned, instead of describing each:
+//!   half the requests, which is what a busy server feels. Every run the list does not show as
+//!   running (closed, unknown, not yet visible: visibility is eventually consistent) takes the
+//!   describe path above, so `NotActive` still rests on a describe; a list that fails only
+//!   sends its runs down that path. The window is the one above, a little wider: a workflow
+//!   that closed shortly before the bulk may still be listed running, and is then reported
+//!   `Requested` (the server's `200` to its cancel cannot tell).
 //! - By filter ([`RunFilter::workflow`](wfcancel_core::RunFilter::workflow), `from`/`to` on the
 //!   start time, `state(Running)`), "all", or a raw visibility query
 //!   ([`Selector::native_query`]`("temporal", …)`): **one batch operation** over the visibility
@@ -77,14 +86,17 @@ mod mapping;
 mod query;
 mod request;
 
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures::StreamExt;
+
 use wfcancel_core::http::{Bytes, Call, HttpClient};
 use wfcancel_core::{
-    BulkActionState, BulkFailure, BulkOptions, BulkReport, CancelError, CancelMode, CancelOptions, CancelOutcome,
-    Capabilities, FilterCapabilities, Inactive, NotFoundKind, RunRef, RunState, Selector, WorkflowCanceller,
-    async_trait, fan_out,
+    BulkActionState, BulkControl, BulkFailure, BulkOptions, BulkReport, CancelError, CancelMode, CancelOptions,
+    CancelOutcome, Capabilities, FilterCapabilities, Inactive, NotFoundKind, RunRef, RunState, Selector,
+    WorkflowCanceller, async_trait, fan_out,
 };
 
 pub use config::{
@@ -108,6 +120,12 @@ pub const DEFAULT_BATCH_REASON: &str = "cancelled with wfcancel";
 /// How long a cancel of a workflow id holding `/` (a batch operation over that one execution)
 /// reads the batch before it answers `Requested` without its end.
 pub const BATCH_WAIT: Duration = Duration::from_secs(20);
+
+/// How many workflow ids one visibility read of a bulk by ids names (see the crate docs, Bulk).
+pub const RUNNING_READ_CHUNK: usize = 100;
+
+/// How many of a bulk's visibility reads are in flight at once.
+const RUNNING_READ_CONCURRENCY: usize = 4;
 
 /// A run that was not active: finished (closed), on a describe.
 fn finished() -> CancelOutcome {
@@ -481,7 +499,6 @@ impl TemporalCanceller {
     async fn graceful(&self, run: &RunRef, reason: Option<&str>) -> Result<CancelOutcome, CancelError> {
         request::check(run)?;
         let call = self.http.call();
-        let ns = self.ns(run);
         let described = match self.describe(&call, run, Op::Describe).await? {
             Answer::NoSuchRun => return Ok(no_such_run()),
             Answer::Described(d) => d,
@@ -498,24 +515,122 @@ impl TemporalCanceller {
                 .stop_by_batch(&call, run, described.run_id.as_deref(), false, reason)
                 .await;
         }
+        self.cancel_execution(&call, run, described.run_id.as_deref(), reason)
+            .await
+    }
+
+    /// `POST …/cancel` for one execution (`run_id` pinned when known), with a fresh `requestId`
+    /// kept across retries: `Requested`, or `NotActive` (no such run) on a 404.
+    async fn cancel_execution(
+        &self,
+        call: &Call<'_>,
+        run: &RunRef,
+        run_id: Option<&str>,
+        reason: Option<&str>,
+    ) -> Result<CancelOutcome, CancelError> {
+        let ns = self.ns(run);
         let req = request::stop(
             &self.http,
             ns,
             run,
-            described.run_id.as_deref(),
+            run_id,
             Op::Cancel,
             reason,
             &self.identity,
             &request::uuid_v4(),
         )?;
         match self
-            .send(&call, &self.ctx(Op::Cancel, Some(run), ns, None), req)
+            .send(call, &self.ctx(Op::Cancel, Some(run), ns, None), req)
             .await?
             .0
         {
             Answer::Accepted => Ok(CancelOutcome::Requested),
             Answer::NoSuchRun => Ok(no_such_run()),
             other => Err(unexpected(Op::Cancel, other)),
+        }
+    }
+
+    /// Which of `runs` visibility lists as running, with the run id of the open execution: one
+    /// list request per [`RUNNING_READ_CHUNK`] workflow ids of a namespace (a few at a time),
+    /// instead of one describe per run. Only runs a path can name are read (ids holding `/`
+    /// take their own path); a run given with a run id is kept only when that is the open one.
+    /// A list that fails, or that the bulk's deadline or stop cuts short, leaves its runs out:
+    /// they are then described one by one, as without this read. Returns the map and the
+    /// number of list requests sent.
+    async fn read_running(&self, runs: &[RunRef], opts: &BulkOptions) -> (HashMap<(String, String), String>, u64) {
+        let control = opts.control();
+        let mut by_ns: HashMap<&str, Vec<&str>> = HashMap::new();
+        let mut seen: HashSet<(&str, &str)> = HashSet::new();
+        for run in runs {
+            if request::needs_visibility(run) || request::check(run).is_err() {
+                continue;
+            }
+            let ns = self.ns(run);
+            if seen.insert((ns, run.run_id())) {
+                by_ns.entry(ns).or_default().push(run.run_id());
+            }
+        }
+        let mut chunks: Vec<(&str, &[&str])> = Vec::new();
+        for (ns, ids) in &by_ns {
+            let mut start = 0;
+            let mut bytes = 0;
+            for (i, id) in ids.iter().enumerate() {
+                // Keep each query short enough for any URL limit: at most RUNNING_READ_CHUNK
+                // ids or about 6 KB of ids, whichever comes first.
+                if i > start && (i - start >= RUNNING_READ_CHUNK || bytes + id.len() > 6_000) {
+                    chunks.push((ns, &ids[start..i]));
+                    start = i;
+                    bytes = 0;
+                }
+                bytes += id.len() + 4;
+            }
+            if start < ids.len() {
+                chunks.push((ns, &ids[start..]));
+            }
+        }
+        let mut sent = 0;
+        let mut running = HashMap::new();
+        let mut pending = chunks.into_iter();
+        let mut in_flight = futures::stream::FuturesUnordered::new();
+        loop {
+            while in_flight.len() < RUNNING_READ_CONCURRENCY {
+                let Some((ns, ids)) = pending.next() else { break };
+                in_flight.push(self.read_running_chunk(&control, ns, ids));
+            }
+            match in_flight.next().await {
+                Some(Some(found)) => {
+                    sent += 1;
+                    running.extend(found);
+                }
+                Some(None) => {}
+                None => break,
+            }
+        }
+        (running, sent)
+    }
+
+    /// One visibility read of [`read_running`](Self::read_running): `None` when nothing was
+    /// sent (the bulk was stopped or its deadline passed); nothing found when it failed or the
+    /// deadline cut it short.
+    async fn read_running_chunk(
+        &self,
+        control: &BulkControl,
+        ns: &str,
+        ids: &[&str],
+    ) -> Option<Vec<((String, String), String)>> {
+        if control.interrupted().is_some() {
+            return None;
+        }
+        let req = request::list_running(&self.http, ns, ids).ok()?;
+        let call = self.http.call().until(control.deadline());
+        match control
+            .within_deadline(self.send(&call, &self.ctx(Op::ListRunning, None, ns, None), req))
+            .await
+        {
+            Ok(Ok((Answer::Running(found), _))) => {
+                Some(found.into_iter().map(|(wf, rid)| ((ns.to_owned(), wf), rid)).collect())
+            }
+            _ => Some(Vec::new()),
         }
     }
 
@@ -683,6 +798,44 @@ impl TemporalCanceller {
     }
 }
 
+/// The canceller as a graceful bulk by ids uses it: a run that the bulk's visibility read listed
+/// as running is cancelled at once (its run id pinned); any other run takes the whole path
+/// (describe, then cancel or not).
+#[derive(Debug)]
+struct ReadFirst<'a> {
+    inner: &'a TemporalCanceller,
+    /// (namespace, workflow id) → the run id of its open execution.
+    running: HashMap<(String, String), String>,
+}
+
+#[async_trait]
+impl WorkflowCanceller for ReadFirst<'_> {
+    fn backend(&self) -> &'static str {
+        BACKEND
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        self.inner.capabilities()
+    }
+
+    async fn cancel_run(&self, run: &RunRef, opts: &CancelOptions) -> Result<CancelOutcome, CancelError> {
+        if !matches!(opts.mode, CancelMode::Forced) {
+            let key = (self.inner.ns(run).to_owned(), run.run_id().to_owned());
+            if let Some(open) = self.running.get(&key)
+                && run.sub_id_str().is_none_or(|asked| asked == open)
+            {
+                request::check(run)?;
+                let call = self.inner.http.call();
+                return self
+                    .inner
+                    .cancel_execution(&call, run, Some(open), opts.reason.as_deref())
+                    .await;
+            }
+        }
+        self.inner.cancel_run(run, opts).await
+    }
+}
+
 fn unexpected(op: Op, answer: Answer) -> CancelError {
     CancelError::provider(BACKEND, None, format!("internal: {} mapped to {answer:?}", op.name()))
 }
@@ -733,7 +886,14 @@ impl WorkflowCanceller for TemporalCanceller {
                 for run in runs {
                     request::check(run)?;
                 }
-                fan_out(self, runs, opts).await
+                if matches!(opts.cancel.mode, CancelMode::Forced) || runs.len() < 2 {
+                    return fan_out(self, runs, opts).await;
+                }
+                opts.validate(BACKEND)?;
+                let (running, lists) = self.read_running(runs, opts).await;
+                let mut report = fan_out(&ReadFirst { inner: self, running }, runs, opts).await?;
+                report.requests_sent += lists;
+                Ok(report)
             }
             other => {
                 let query = self.batch_query(other)?;

@@ -55,6 +55,8 @@ pub(crate) enum Answer {
     /// A visibility list of one workflow id: its open execution, else the latest closed one
     /// (`None`: no execution has this id).
     Listed(Option<Described>),
+    /// A visibility list of running executions: (workflow id, run id) of each.
+    Running(Vec<(String, String)>),
 }
 
 /// A gRPC status decoded from an error body.
@@ -135,6 +137,7 @@ pub(crate) fn map_answer(ctx: &Context<'_>, resp: &HttpResponse) -> Result<Answe
             Op::BatchStart => Ok(Answer::BatchStarted { existed: false }),
             Op::BatchDescribe => decode_batch(ctx.job_id.unwrap_or_default(), &resp.body).map(Answer::Batch),
             Op::List | Op::ListStatus => decode_list(&resp.body).map(Answer::Listed),
+            Op::ListRunning => decode_running(&resp.body).map(Answer::Running),
         };
     }
     let st = decode_status(resp);
@@ -205,7 +208,7 @@ fn not_found(ctx: &Context<'_>, st: &Status) -> Result<Answer, CancelError> {
         Some(_) => match ctx.op {
             Op::Terminate if message.to_ascii_lowercase().contains("already completed") => Ok(Answer::AlreadyClosed),
             Op::Describe | Op::Cancel | Op::Terminate | Op::List => Ok(Answer::NoSuchRun),
-            Op::Status | Op::ListStatus => Err(CancelError::not_found(
+            Op::Status | Op::ListStatus | Op::ListRunning => Err(CancelError::not_found(
                 BACKEND,
                 NotFoundKind::Run,
                 ctx.run.map(|r| r.run_id().to_owned()),
@@ -297,6 +300,33 @@ fn decode_list(body: &[u8]) -> Result<Option<Described>, CancelError> {
         Some(i) => Some(listed.swap_remove(i)),
         None => listed.into_iter().next(),
     })
+}
+
+/// A visibility list of running executions (`{"executions":[…]}`, `{}` when none): the workflow
+/// id and run id of each execution that is open (status running, no close time).
+fn decode_running(body: &[u8]) -> Result<Vec<(String, String)>, CancelError> {
+    let json: Value = serde_json::from_slice(body).map_err(|_| decode_error("the list answer is not JSON", body))?;
+    let executions = match json.get("executions") {
+        None | Some(Value::Null) => return Ok(Vec::new()),
+        Some(Value::Array(a)) => a,
+        Some(_) => return Err(decode_error("the list answer's executions is not an array", body)),
+    };
+    let mut running = Vec::with_capacity(executions.len());
+    for e in executions {
+        let status = e
+            .get("status")
+            .and_then(Value::as_str)
+            .ok_or_else(|| decode_error("a listed execution has no status", body))?;
+        let closed = e.get("closeTime").is_some_and(|t| !t.is_null());
+        let execution = e.get("execution");
+        let field = |k: &str| execution.and_then(|x| x.get(k)).and_then(Value::as_str);
+        if let (RunState::Running, Some(wf), Some(run)) =
+            (parse_state(status, false, closed), field("workflowId"), field("runId"))
+        {
+            running.push((wf.to_owned(), run.to_owned()));
+        }
+    }
+    Ok(running)
 }
 
 /// Temporal's `WorkflowExecutionStatus` (with or without its `WORKFLOW_EXECUTION_STATUS_`

@@ -65,6 +65,8 @@ pub(crate) enum Op {
     List,
     /// A visibility list for `status`.
     ListStatus,
+    /// A visibility list of which of many workflow ids are running, before a bulk cancels them.
+    ListRunning,
 }
 
 impl Op {
@@ -76,7 +78,7 @@ impl Op {
             Op::Terminate => "terminate",
             Op::BatchStart => "batch start",
             Op::BatchDescribe => "batch describe",
-            Op::List | Op::ListStatus => "list",
+            Op::List | Op::ListStatus | Op::ListRunning => "list",
         }
     }
 }
@@ -189,6 +191,31 @@ pub(crate) fn list_executions(http: &HttpClient, ns: &str, run: &RunRef) -> Resu
         query.push_str(&format!(" AND RunId = {}", crate::quote(rid)));
     }
     url.query_pairs_mut().append_pair("query", &query);
+    Ok(PlannedRequest {
+        method: Method::GET,
+        url,
+        body: None,
+    })
+}
+
+/// `GET …/workflows?query=WorkflowId IN ("a", "b", …) AND ExecutionStatus = "Running"&pageSize=N`:
+/// which of these workflow ids have an open execution, and its run id, in one request (a bulk
+/// by ids reads its running workflows this way instead of one describe each). Every id quoted
+/// with [`crate::quote`]; a workflow id has at most one open execution, so one page of
+/// `ids.len()` holds them all.
+pub(crate) fn list_running(http: &HttpClient, ns: &str, ids: &[&str]) -> Result<PlannedRequest, CancelError> {
+    let mut url = http.endpoint(&[
+        ("path", "api"),
+        ("path", "v1"),
+        ("path", "namespaces"),
+        ("namespace", ns),
+        ("path", "workflows"),
+    ])?;
+    let quoted: Vec<String> = ids.iter().map(|id| crate::quote(id)).collect();
+    let query = format!("WorkflowId IN ({}) AND {}", quoted.join(", "), crate::query::RUNNING);
+    url.query_pairs_mut()
+        .append_pair("query", &query)
+        .append_pair("pageSize", &ids.len().max(1).to_string());
     Ok(PlannedRequest {
         method: Method::GET,
         url,

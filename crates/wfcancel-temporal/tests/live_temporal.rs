@@ -130,6 +130,60 @@ async fn storm(live: &Live) {
         .expect("terminate the storm's workflows");
 }
 
+async fn read_first(live: &Live) {
+    const N: usize = 20;
+    let prefix = unique("readfirst");
+    let ids: Vec<String> = (0..N).map(|i| format!("{prefix}-{i}")).collect();
+    futures::stream::iter(ids.iter())
+        .for_each_concurrent(8, |id| live.start("default", id, "SlowSteps", NO_WORKER, json!({})))
+        .await;
+    live.wait_count(
+        "default",
+        &format!(
+            "WorkflowId STARTS_WITH {} AND ExecutionStatus = \"Running\"",
+            wfcancel_temporal::quote(&prefix)
+        ),
+        N as u64,
+    )
+    .await;
+    let proxy = FaultProxy::start(ProxyConfig::new(&live.base, ProxyFlavor::Temporal).faults(Faults::none()))
+        .await
+        .expect("proxy");
+    let t = TemporalCanceller::builder()
+        .base_url(proxy.url())
+        .build()
+        .expect("canceller");
+    let mut runs: Vec<RunRef> = ids.iter().map(RunRef::new).collect();
+    runs.push(RunRef::new(format!("{prefix}-unknown")));
+    let report = t
+        .cancel_many(&Selector::Ids(runs), &BulkOptions::new())
+        .await
+        .expect("a report");
+    assert!(report.is_success(), "{report:?}");
+    assert_eq!((report.requested, report.not_active), (N as u64, 1), "{report:?}");
+    let s = proxy.stats();
+    assert_eq!(
+        s.requests,
+        1 + N as u64 + 1,
+        "one list, {N} cancels and one describe (of the unknown id): {s:?}"
+    );
+    for id in &ids {
+        let on_server = live.describe("default", id).await;
+        assert!(
+            matches!(&on_server, Some((status, true)) if status == "RUNNING"),
+            "{id}: {on_server:?}"
+        );
+    }
+    canceller(live, None)
+        .cancel_many(
+            &Selector::Ids(ids.iter().map(RunRef::new).collect()),
+            &BulkOptions::new().cancel_options(CancelOptions::forced().reason("after read_first")),
+        )
+        .await
+        .expect("terminate");
+    eprintln!("live_temporal: a bulk by ids read its {N} running workflows in one list");
+}
+
 /// A canceller for the live server (quick retries).
 fn canceller(live: &Live, ns: Option<&str>) -> TemporalCanceller {
     let b = TemporalCanceller::builder()
@@ -583,6 +637,11 @@ async fn live_temporal() {
         1000,
     )
     .await;
+
+    // 6a. A graceful bulk by ids reads the running ones through one visibility list: one
+    //     request for 20 running workflows and an unknown id, then one cancel per running
+    //     workflow; only the unknown id is described. Counted by a proxy without faults.
+    read_first(&live).await;
 
     // 6b. A storm through the fault proxy (20 % 503, 5 % 429, 2 % dropped connections).
     storm(&live).await;

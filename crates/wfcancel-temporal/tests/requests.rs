@@ -515,3 +515,153 @@ async fn a_slash_id_that_is_closed_unknown_or_failed_in_its_batch() {
     let e = c.cancel(&RunRef::new("a/\"b")).await.unwrap_err();
     assert_eq!(e.kind(), wfcancel_core::ErrorKind::Unsupported, "{e}");
 }
+
+/// A graceful bulk by ids reads which workflows run through one visibility list (ids quoted,
+/// `ExecutionStatus = "Running"`), cancels those at once with the listed run id pinned, and
+/// describes only the others (a closed one: not active, nothing sent).
+#[tokio::test]
+async fn a_bulk_by_ids_lists_the_running_ones_then_describes_only_the_rest() {
+    let mut server = Server::new_async().await;
+    let run_a = "0193a3c0-1111-7000-8000-00000000000a";
+    let run_b = "0193a3c0-1111-7000-8000-00000000000b";
+    let query = r#"WorkflowId IN ("a", "b\"q", "c") AND ExecutionStatus = "Running""#;
+    let list = server
+        .mock("GET", "/api/v1/namespaces/default/workflows")
+        .match_query(Matcher::AllOf(vec![
+            Matcher::UrlEncoded("query".into(), query.into()),
+            Matcher::UrlEncoded("pageSize".into(), "3".into()),
+        ]))
+        .match_header("authorization", format!("Bearer {KEY}").as_str())
+        .with_body(
+            json!({"executions": [
+                {"execution": {"workflowId": "a", "runId": run_a}, "status": "WORKFLOW_EXECUTION_STATUS_RUNNING"},
+                {"execution": {"workflowId": "b\"q", "runId": run_b}, "status": "WORKFLOW_EXECUTION_STATUS_RUNNING"},
+            ]})
+            .to_string(),
+        )
+        .expect(1)
+        .create_async()
+        .await;
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let _rec = recorder(
+        &mut server,
+        "POST",
+        Matcher::Regex(r"^/api/v1/namespaces/default/workflows/.*/cancel$".into()),
+        seen.clone(),
+    );
+    let cancels = server
+        .mock(
+            "POST",
+            Matcher::Regex(r"^/api/v1/namespaces/default/workflows/(a|b%22q)/cancel$".into()),
+        )
+        .with_body("{}")
+        .expect(2)
+        .create_async()
+        .await;
+    let no_describe = server
+        .mock(
+            "GET",
+            Matcher::Regex(r"^/api/v1/namespaces/default/workflows/(a|b%22q)$".into()),
+        )
+        .expect(0)
+        .create_async()
+        .await;
+    let describe_c = server
+        .mock("GET", "/api/v1/namespaces/default/workflows/c")
+        .with_body(described("COMPLETED", false))
+        .expect(1)
+        .create_async()
+        .await;
+    let no_cancel_c = server
+        .mock("POST", "/api/v1/namespaces/default/workflows/c/cancel")
+        .expect(0)
+        .create_async()
+        .await;
+    let c = canceller(&server.url());
+    let report = c
+        .cancel_many(
+            &Selector::ids([RunRef::new("a"), RunRef::new("b\"q"), RunRef::new("c")]),
+            &BulkOptions::new().concurrency(2),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            report.requested,
+            report.not_active,
+            report.failed_runs(),
+            report.requests_sent
+        ),
+        (2, 1, 0, 4),
+        "{report:?}"
+    );
+    list.assert_async().await;
+    cancels.assert_async().await;
+    no_describe.assert_async().await;
+    describe_c.assert_async().await;
+    no_cancel_c.assert_async().await;
+    let mut pinned: Vec<(String, String)> = seen
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(_, b)| {
+            (
+                b["workflowExecution"]["workflowId"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+                b["workflowExecution"]["runId"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    pinned.sort();
+    assert_eq!(
+        pinned,
+        [
+            ("a".to_owned(), run_a.to_owned()),
+            ("b\"q".to_owned(), run_b.to_owned())
+        ]
+    );
+}
+
+/// When the visibility read fails, every run takes the describe path: nothing is lost.
+#[tokio::test]
+async fn a_bulk_by_ids_whose_visibility_read_fails_describes_each_run() {
+    let mut server = Server::new_async().await;
+    let _list = server
+        .mock("GET", "/api/v1/namespaces/default/workflows")
+        .match_query(Matcher::Any)
+        .with_status(400)
+        .with_body(r#"{"code":3,"message":"invalid query"}"#)
+        .create_async()
+        .await;
+    let describe = server
+        .mock(
+            "GET",
+            Matcher::Regex(r"^/api/v1/namespaces/default/workflows/(x|y)$".into()),
+        )
+        .with_body(described("RUNNING", false))
+        .expect(2)
+        .create_async()
+        .await;
+    let cancel = server
+        .mock(
+            "POST",
+            Matcher::Regex(r"^/api/v1/namespaces/default/workflows/(x|y)/cancel$".into()),
+        )
+        .with_body("{}")
+        .expect(2)
+        .create_async()
+        .await;
+    let c = canceller(&server.url());
+    let report = c
+        .cancel_many(
+            &Selector::ids([RunRef::new("x"), RunRef::new("y")]),
+            &BulkOptions::new(),
+        )
+        .await
+        .unwrap();
+    assert_eq!((report.requested, report.failed_runs()), (2, 0), "{report:?}");
+    describe.assert_async().await;
+    cancel.assert_async().await;
+}
