@@ -4,7 +4,7 @@ use std::time::{Duration, SystemTime};
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::timearg::{parse_secs, parse_time};
+use crate::timearg::{parse_duration, parse_time};
 use wfcancel::RunState;
 
 const ENV_HELP: &str = "\
@@ -57,8 +57,8 @@ pub struct Cli {
     #[arg(long, global = true, help_heading = GLOBAL)]
     pub json: bool,
 
-    /// Timeout of each request, in seconds (default 30).
-    #[arg(long, global = true, value_name = "SECS", value_parser = parse_secs, help_heading = GLOBAL)]
+    /// Timeout of each request (default 30s), e.g. 30s, 2m, 1m30s; a bare number is seconds.
+    #[arg(long, global = true, value_name = "DURATION", value_parser = parse_duration, help_heading = GLOBAL)]
     pub timeout: Option<Duration>,
 
     /// How many times a failed request is retried (default 4; 0 = never).
@@ -155,8 +155,8 @@ pub struct CancelArgs {
     #[arg(long)]
     pub wait: bool,
 
-    /// How long --wait waits, in seconds (default 60).
-    #[arg(long, value_name = "SECS", value_parser = parse_secs)]
+    /// How long --wait waits (default 60s), e.g. 90s, 5m, 1h30m; a bare number is seconds.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub wait_timeout: Option<Duration>,
 
     #[command(flatten)]
@@ -239,13 +239,13 @@ pub struct BulkArgs {
     #[arg(long = "label", value_name = "L")]
     pub labels: Vec<String>,
 
-    /// Runs created (Temporal: started) at or after TIME: RFC 3339, epoch ms, or an age like 2h
-    /// (Upstash, Temporal, Restate).
+    /// Runs created (Temporal: started) at or after TIME: RFC 3339 (2026-11-27T10:00:00Z), an
+    /// age meaning that long ago (2h, 1h30m, 7d), or epoch ms (Upstash, Temporal, Restate).
     #[arg(long, value_name = "TIME", value_parser = parse_time)]
     pub from: Option<SystemTime>,
 
-    /// Runs created (Temporal: started) at or before TIME: RFC 3339, epoch ms, or an age like 30m
-    /// (Upstash, Temporal, Restate).
+    /// Runs created (Temporal: started) at or before TIME: RFC 3339 (2026-11-27T10:00:00Z), an
+    /// age meaning that long ago (30m, 1h30m), or epoch ms (Upstash, Temporal, Restate).
     #[arg(long, value_name = "TIME", value_parser = parse_time)]
     pub to: Option<SystemTime>,
 

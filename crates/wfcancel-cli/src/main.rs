@@ -3,8 +3,8 @@
 //!
 //! ```text
 //! wfcancel [--backend upstash|agno|temporal|restate|langgraph] [--url URL] [--token-env NAME] [--allow-insecure-http] [--json]
-//!          [--timeout SECS] [--retries N] [-v] <command>
-//!   cancel <RUN_ID>... [--workflow ID | --agent ID | --team ID | --thread ID] [--session ID] [--wait] [--wait-timeout SECS]
+//!          [--timeout DURATION] [--retries N] [-v] <command>
+//!   cancel <RUN_ID>... [--workflow ID | --agent ID | --team ID | --thread ID] [--session ID] [--wait] [--wait-timeout DURATION]
 //!          [--namespace NS] [--run-id RID] [--force] [--reason TEXT]
 //!   bulk   [--ids-file PATH|-] [--url-exact URL | --url-prefix URL] [--label L]... [--from TIME] [--to TIME]
 //!          [--caller-ip IP]... [--flow-control-key K]... [--host H]... [--path P]...

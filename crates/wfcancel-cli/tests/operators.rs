@@ -1,0 +1,196 @@
+//! The command for operators (issue 15): durations and times, filters that can never match,
+//! the `--all` guard, unknown runs, `--reason` / `--force`, `-o json`, completions and the man
+//! page. The `wfcancel` binary as a subprocess against the emulators, as in `cli.rs`.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use serde_json::Value;
+use tokio::io::AsyncWriteExt;
+use tokio::process::Command;
+use wfcancel_emulator::{AgnoConfig, AgnoEmulator, UpstashConfig, UpstashEmulator, UpstashRun};
+
+const UPSTASH_TOKEN: &str = "qstash-SECRET-tok-4d1e9b";
+const AGNO_KEY: &str = "agno-SECRET-key-77c0a2";
+const BIN: &str = env!("CARGO_BIN_EXE_wfcancel");
+const LIMIT: Duration = Duration::from_secs(60);
+
+struct Out {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl Out {
+    fn json_lines(&self) -> Vec<Value> {
+        self.stdout
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON: {l:?}: {e}\n{}", self.stdout)))
+            .collect()
+    }
+
+    fn expect(&self, code: i32) -> &Self {
+        assert_eq!(
+            self.code, code,
+            "exit code\n--- stdout\n{}\n--- stderr\n{}",
+            self.stdout, self.stderr
+        );
+        self
+    }
+
+    /// Asserts stderr holds every one of `parts`.
+    fn stderr_has(&self, parts: &[&str]) -> &Self {
+        for p in parts {
+            assert!(
+                self.stderr.contains(p),
+                "stderr lacks {p:?}\n--- stdout\n{}\n--- stderr\n{}",
+                self.stdout,
+                self.stderr
+            );
+        }
+        self
+    }
+}
+
+async fn run_with(args: &[&str], env: &[(&str, &str)], stdin: Option<Vec<u8>>) -> Out {
+    let mut cmd = Command::new(BIN);
+    cmd.args(args)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.kill_on_drop(true);
+    cmd.stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() });
+    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("spawn wfcancel");
+    if let Some(data) = stdin {
+        let mut pipe = child.stdin.take().expect("stdin");
+        tokio::spawn(async move {
+            let _ = pipe.write_all(&data).await;
+            let _ = pipe.shutdown().await;
+        });
+    }
+    let output = tokio::time::timeout(LIMIT, child.wait_with_output())
+        .await
+        .unwrap_or_else(|_| panic!("wfcancel {args:?} did not finish within {LIMIT:?}"))
+        .expect("wait for wfcancel");
+    let out = Out {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    };
+    for secret in [UPSTASH_TOKEN, AGNO_KEY] {
+        assert!(
+            !out.stdout.contains(secret) && !out.stderr.contains(secret),
+            "a token was printed by {args:?}"
+        );
+    }
+    out
+}
+
+async fn run(args: &[&str], env: &[(&str, &str)]) -> Out {
+    run_with(args, env, None).await
+}
+
+async fn upstash() -> UpstashEmulator {
+    UpstashEmulator::start(UpstashConfig::default().with_token(UPSTASH_TOKEN))
+        .await
+        .expect("start upstash emulator")
+}
+
+async fn agno() -> AgnoEmulator {
+    AgnoEmulator::start(AgnoConfig::default().with_security_key(AGNO_KEY))
+        .await
+        .expect("start agno emulator")
+}
+
+fn upstash_env(emu: &UpstashEmulator) -> Vec<(&'static str, String)> {
+    vec![
+        ("WFCANCEL_BACKEND", "upstash".into()),
+        ("QSTASH_URL", emu.url()),
+        ("QSTASH_TOKEN", UPSTASH_TOKEN.into()),
+    ]
+}
+
+fn agno_env(emu: &AgnoEmulator) -> Vec<(&'static str, String)> {
+    vec![
+        ("WFCANCEL_BACKEND", "agno".into()),
+        ("AGENTOS_URL", emu.url()),
+        ("OS_SECURITY_KEY", AGNO_KEY.into()),
+    ]
+}
+
+fn pairs<'a>(env: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
+    env.iter().map(|(k, v)| (*k, v.as_str())).collect()
+}
+
+fn seed(emu: &UpstashEmulator, ids: &[&str]) {
+    for id in ids {
+        emu.seed(UpstashRun::new(*id, "https://app.example.com/api/wf").label("nightly"));
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// 1. durations and times
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn durations_take_units_and_bare_seconds() {
+    let emu = upstash().await;
+    seed(&emu, &["wfr_1", "wfr_2", "wfr_3"]);
+    let env = upstash_env(&emu);
+    let env = pairs(&env);
+    // A unit, a friendly span, and a bare number of seconds (today's scripts).
+    run(&["--timeout", "30s", "cancel", "wfr_1"], &env).await.expect(0);
+    run(&["--timeout", "1m30s", "cancel", "wfr_2"], &env).await.expect(0);
+    run(&["--timeout", "30", "cancel", "wfr_3"], &env).await.expect(0);
+    let out = run(&["cancel", "wfr_1", "--wait", "--wait-timeout", "5m"], &env).await;
+    out.expect(0);
+    // A bad duration names the flag and shows an accepted example, before any request.
+    let before = emu.requests();
+    for (flag, bad) in [("--timeout", "5x"), ("--wait-timeout", "soon"), ("--timeout", "5m ago"), ("--timeout", "0")] {
+        let args: Vec<&str> = if flag == "--timeout" {
+            vec![flag, bad, "cancel", "wfr_1"]
+        } else {
+            vec!["cancel", "wfr_1", "--wait", flag, bad]
+        };
+        run(&args, &env).await.expect(2).stderr_has(&[flag, "30s", "1h30m"]);
+    }
+    assert_eq!(emu.requests(), before);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn times_are_rfc3339_or_an_age() {
+    let emu = upstash().await;
+    let env = upstash_env(&emu);
+    let env = pairs(&env);
+    // 2026-11-27T10:00:00Z is 1795773600000 ms.
+    let out = run(&["bulk", "--from", "2026-11-27T10:00:00Z", "--dry-run"], &env).await;
+    out.expect(0);
+    assert!(out.stdout.contains("fromDate=1795773600000"), "{}", out.stdout);
+    let out = run(&["bulk", "--from", "2026-11-27T12:00:00+02:00", "--dry-run"], &env).await;
+    assert!(out.stdout.contains("fromDate=1795773600000"), "{}", out.stdout);
+    // An age: that long ago.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    for (age, ms) in [("2h", 7_200_000i64), ("1h30m", 5_400_000), ("90s", 90_000)] {
+        let out = run(&["bulk", "--from", age, "--dry-run"], &env).await;
+        out.expect(0);
+        let from: i64 = out
+            .stdout
+            .split("fromDate=")
+            .nth(1)
+            .and_then(|r| r.split('&').next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("{}", out.stdout));
+        let expected = now - ms;
+        assert!((from - expected).abs() < 20_000, "{age}: {from} vs {expected}");
+    }
+    run(&["bulk", "--from", "yesterday"], &env)
+        .await
+        .expect(2)
+        .stderr_has(&["--from", "RFC 3339", "2h"]);
+    assert_eq!(emu.requests(), 0);
+}
