@@ -495,22 +495,90 @@ fn filter_of(a: &BulkArgs, workflow_type: Option<&str>) -> Option<RunFilter> {
     (!f.is_empty()).then_some(f)
 }
 
+/// The flag that sets each field of a [`RunFilter`], to speak of the command line rather than the
+/// library: the core names a field in its errors ([`wfcancel::FilterField::name`]); this maps it.
 fn filter_flag(field: &str) -> &'static str {
+    use wfcancel::FilterField as F;
+    let table = [
+        (F::UrlExact, "--url-exact"),
+        (F::UrlPrefix, "--url-prefix"),
+        (F::Labels, "--label"),
+        (F::CreatedRange, "--from/--to"),
+        (F::CallerIps, "--caller-ip"),
+        (F::FlowControlKeys, "--flow-control-key"),
+        (F::Hosts, "--host"),
+        (F::Paths, "--path"),
+        (F::Workflows, "--workflow"),
+        (F::States, "--state"),
+        (F::Custom(wfcancel::restate::FIELD_HANDLER.to_owned()), "--handler"),
+        (F::Custom(wfcancel::restate::FIELD_KEY.to_owned()), "--key"),
+    ];
     match field {
-        "filter.url_exact" => "--url-exact",
-        "filter.url_prefix" => "--url-prefix",
-        "filter.labels" => "--label",
-        "filter.from/to" => "--from/--to",
-        "filter.caller_ips" => "--caller-ip",
-        "filter.flow_control_keys" => "--flow-control-key",
-        "filter.hosts" => "--host",
-        "filter.paths" => "--path",
-        "filter.workflows" => "--workflow",
-        "filter.states" => "--state",
-        "filter.custom.handler" => "--handler",
-        "filter.custom.key" => "--key",
-        _ => "this filter",
+        // The two ends of the range, as `RunFilter::validate` names them.
+        "filter.from" => "--from",
+        "filter.to" => "--to",
+        _ => table
+            .iter()
+            .find(|(f, _)| f.name() == field)
+            .map_or("this filter", |(_, flag)| *flag),
     }
+}
+
+/// A core error about the filter, said in terms of the flag that set the field.
+fn filter_failure(e: CancelError) -> Failure {
+    match &e {
+        CancelError::InvalidInput { field, message, .. } if field.starts_with("filter") => {
+            let flag = filter_flag(field);
+            if flag == "this filter" {
+                Failure::from(e)
+            } else {
+                Failure {
+                    kind: e.kind().as_str().to_owned(),
+                    ..Failure::usage(format!("{flag}: {message}"))
+                }
+            }
+        }
+        _ => Failure::from(e),
+    }
+}
+
+/// Checks, before any request, that the filter can select something: `--from` not after `--to`
+/// (said with the user's times, in RFC 3339), and no value that can never match
+/// ([`RunFilter::check_can_match`]), each refusal naming its flag.
+fn check_filter(a: &BulkArgs, f: &RunFilter, backend: &'static str) -> Result<(), Failure> {
+    if let (Some(from), Some(to)) = (a.from, a.to) {
+        if from > to {
+            return Err(Failure::input(format!(
+                "--from ({}) is after --to ({}): no run can match",
+                crate::timearg::rfc3339(from),
+                crate::timearg::rfc3339(to)
+            ))
+            .hint("--from is the earlier time; as ages, the longer one (e.g. --from 2h --to 1h)"));
+        }
+    }
+    f.check_can_match(backend).map_err(filter_failure)?;
+    f.validate(backend).map_err(filter_failure)
+}
+
+/// The filter flags as typed (`--url-prefix https:// --from 1970-01-01T00:00:00Z`), for messages.
+fn filter_words(a: &BulkArgs) -> String {
+    let mut w = Vec::new();
+    if let Some(u) = &a.url_prefix {
+        w.push(format!("--url-prefix {}", crate::output::printable(u)));
+    }
+    if let Some(t) = a.from {
+        w.push(format!("--from {}", crate::timearg::rfc3339(t)));
+    }
+    if let Some(t) = a.to {
+        w.push(format!("--to {}", crate::timearg::rfc3339(t)));
+    }
+    if w.is_empty() { "this filter".to_owned() } else { w.join(" ") }
+}
+
+/// Whether the filter flags select every run (`--url-prefix https://`, `--from 1`): such a bulk
+/// is `--all`, and is guarded as `--all` is.
+fn filter_is_all(a: &BulkArgs) -> bool {
+    a.query.is_none() && a.owner.workflow.is_none() && filter_of(a, None).is_some_and(|f| f.matches_every_run())
 }
 
 /// `wfcancel bulk ...`
@@ -526,7 +594,13 @@ pub async fn bulk(
     let caps = c.capabilities();
     let batches = client.runs_batches();
     let confirms = client.confirms_filters();
-    if a.yes && !a.all && !confirms {
+    // A filter that can never match is refused first, naming its flag (before any request).
+    if let Some(f) = filter_of(a, None).filter(|_| a.ids_file.is_none() && a.query.is_none()) {
+        check_filter(a, &f, backend)?;
+    }
+    // A filter that selects every run is --all, with the same guard.
+    let all = a.all || filter_is_all(a);
+    if a.yes && !all && !confirms {
         return Err(Failure::usage(format!(
             "--yes only confirms --all with {backend}; leave it out"
         )));
@@ -597,8 +671,19 @@ pub async fn bulk(
                         filter_flag(&field)
                     )));
                 }
-                f.validate(backend)?;
-                Selector::filter(f)
+                check_filter(a, &f, backend)?;
+                if all {
+                    if !caps.cancel_all {
+                        return Err(Failure::usage(format!(
+                            "{} selects every run, and {backend} cannot cancel all runs",
+                            filter_words(a)
+                        ))
+                        .hint("list the runs and pass their ids with --ids-file PATH (or - for stdin)"));
+                    }
+                    Selector::cancel_all_runs()
+                } else {
+                    Selector::filter(f)
+                }
             }
             None if !a.all => {
                 return Err(Failure::usage("bulk needs something to cancel").hint(
@@ -674,12 +759,17 @@ pub async fn bulk(
         }
         return Err(Failure::usage(msg).hint("add --yes to confirm, or use --dry-run to see the request only"));
     }
-    if a.all && !a.yes {
+    if all && !a.yes {
         let plan = client.plan(&selector, &opts.clone().drain(drain))?;
-        let mut msg = format!(
+        let mut msg = if a.all {
+            String::new()
+        } else {
+            format!("{} selects every run: it is --all; ", filter_words(a))
+        };
+        msg.push_str(&format!(
             "refusing to cancel EVERY active run on {backend} at {} without --yes; this would send:",
             client.base_url()
-        );
+        ));
         for p in &plan {
             msg.push_str(&format!("\n  {}", planned_text(p)));
         }

@@ -205,11 +205,7 @@ fn announce_json(out: &Output, url: &str, token: &str, env: &[(&str, String)], r
     m.insert("token".into(), Value::String(token.to_owned()));
     m.insert("env".into(), Value::Object(env));
     m.insert("runs".into(), Value::Array(runs));
-    m.insert(
-        "backend".into(),
-        out.backend.map_or(Value::Null, |b| Value::String(b.to_owned())),
-    );
-    out.line(&Value::Object(m).to_string());
+    out.object(crate::output::TYPE_EMULATOR, m);
 }
 
 #[cfg(test)]

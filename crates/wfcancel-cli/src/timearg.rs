@@ -118,8 +118,11 @@ fn parse_rfc3339(t: &str) -> Result<SystemTime, String> {
 /// Writes a time the way the user can type it back: RFC 3339 in UTC.
 pub fn rfc3339(t: SystemTime) -> String {
     match Timestamp::try_from(t) {
-        Ok(ts) => ts.to_string(),
-        Err(_) => format!("{t:?}"),
+        Ok(ts) => ts.round(jiff::Unit::Millisecond).unwrap_or(ts).to_string(),
+        // Past jiff's range (the last two days of 9999): epoch milliseconds, which it parses back.
+        Err(_) => t
+            .duration_since(UNIX_EPOCH)
+            .map_or_else(|_| "before 1970".to_owned(), |d| d.as_millis().to_string()),
     }
 }
 

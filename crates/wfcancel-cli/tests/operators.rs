@@ -194,3 +194,93 @@ async fn times_are_rfc3339_or_an_age() {
         .stderr_has(&["--from", "RFC 3339", "2h"]);
     assert_eq!(emu.requests(), 0);
 }
+
+// ---------------------------------------------------------------------------------------------
+// 2. filters that can never match
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn filters_that_can_never_match_are_refused_in_flag_terms() {
+    let emu = upstash().await;
+    seed(&emu, &["wfr_1"]);
+    let env = upstash_env(&emu);
+    let env = pairs(&env);
+    let cases: [(&[&str], &[&str]); 6] = [
+        (&["--host", "api.example.com:443"], &["--host", "api.example.com:443", "no port", "e.g. api.example.com"]),
+        (&["--host", "https://api.example.com"], &["--host", "no scheme", "e.g. api.example.com"]),
+        (&["--path", "api/orders"], &["--path", "api/orders", "e.g. /api/orders"]),
+        (&["--caller-ip", "notanip"], &["--caller-ip", "notanip", "not an IP address"]),
+        (&["--url-prefix", "api.example.com"], &["--url-prefix", "e.g. https://api.example.com"]),
+        (&["--url-exact", "app.example.com/api/wf"], &["--url-exact", "https://"]),
+    ];
+    for (flags, says) in cases {
+        for extra in [&[][..], &["--dry-run"][..], &["--yes", "--drain"][..]] {
+            let mut args = vec!["bulk"];
+            args.extend_from_slice(flags);
+            args.extend_from_slice(extra);
+            let out = run(&args, &env).await;
+            out.expect(2).stderr_has(says);
+            assert!(out.stdout.is_empty(), "{args:?}: {}", out.stdout);
+            // Library terms stay out of the user's sight.
+            assert!(!out.stderr.contains("filter."), "{args:?}: {}", out.stderr);
+            let out = run(&[&["--json"][..], &args].concat(), &env).await;
+            out.expect(2);
+            let lines = out.json_lines();
+            assert_eq!(lines[0]["type"], "error", "{}", out.stdout);
+            assert_eq!(lines[0]["error"]["kind"], "invalid_input", "{}", out.stdout);
+        }
+    }
+    // A valid filter next to them still runs (the checks are not blanket refusals).
+    run(&["bulk", "--host", "app.example.com", "--path", "/api/wf", "--dry-run"], &env)
+        .await
+        .expect(0);
+    assert_eq!(emu.requests(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn from_after_to_is_said_with_the_flags_and_rfc3339_times() {
+    let emu = upstash().await;
+    let env = upstash_env(&emu);
+    let env = pairs(&env);
+    let out = run(&["bulk", "--from", "1h", "--to", "2h"], &env).await;
+    out.expect(2).stderr_has(&["--from", "--to", "is after", "Z)"]);
+    assert!(!out.stderr.contains(" ms"), "{}", out.stderr);
+    let out = run(
+        &["bulk", "--from", "2026-11-27T10:00:00Z", "--to", "2026-11-27T09:00:00Z", "--dry-run"],
+        &env,
+    )
+    .await;
+    out.expect(2)
+        .stderr_has(&["--from (2026-11-27T10:00:00Z) is after --to (2026-11-27T09:00:00Z)"]);
+    assert!(!out.stderr.contains("1795773600000"), "{}", out.stderr);
+    assert_eq!(emu.requests(), 0);
+}
+
+// ---------------------------------------------------------------------------------------------
+// 3. the --all guard
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_filter_that_matches_everything_is_guarded_as_all() {
+    let emu = upstash().await;
+    seed(&emu, &["wfr_1", "wfr_2"]);
+    let env = upstash_env(&emu);
+    let env = pairs(&env);
+    for flags in [
+        &["--from", "1", "--drain"][..],
+        &["--url-prefix", "https://"][..],
+        &["--url-prefix", "http"][..],
+        &["--url-prefix", "HTTPS://", "--drain"][..],
+        &["--from", "1970-01-01T00:00:00Z"][..],
+    ] {
+        let args = [&["bulk"][..], flags].concat();
+        let out = run(&args, &env).await;
+        out.expect(2).stderr_has(&["selects every run", "--all", "EVERY active run", "--yes"]);
+        assert!(out.stdout.is_empty(), "{}", out.stdout);
+    }
+    assert_eq!(emu.requests(), 0);
+    // With --yes it is --all: every run is cancelled.
+    let out = run(&["--json", "bulk", "--url-prefix", "https://", "--drain", "--yes"], &env).await;
+    out.expect(0);
+    let summary = out.json_lines().pop().unwrap();
+    assert_eq!(summary["type"], "summary");
+    assert_eq!(summary["summary"]["cancelled"], 2, "{}", out.stdout);
+}
