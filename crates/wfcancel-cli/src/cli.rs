@@ -27,43 +27,25 @@ name another backend than the configured one go to that backend, configured from
 Exit codes: 0 all cancelled / requested / not active; 1 provider or transport failure;
 2 usage, configuration or invalid input; 3 a bulk where some runs succeeded and some failed.";
 
-const GLOBAL: &str = "Global options";
+const CONNECTION: &str = "Connection options";
+const GLOBAL: &str = "Output options";
 
 /// Cancel workflow runs on Upstash Workflow, Agno AgentOS, Temporal, Restate or LangGraph.
 #[derive(Debug, Parser)]
 #[command(name = "wfcancel", version, about, after_help = ENV_HELP, propagate_version = true)]
 pub struct Cli {
-    /// The orchestrator (overrides WFCANCEL_BACKEND).
-    #[arg(long, global = true, value_enum, value_name = "upstash|agno|temporal|restate|langgraph", hide_possible_values = true, help_heading = GLOBAL)]
-    pub backend: Option<BackendArg>,
+    /// How to reach the provider: given before the subcommand or after it (`cancel`, `bulk`,
+    /// `status`; not `emulate`, which serves rather than connects). See [`Cli::merge_connection`].
+    #[command(flatten)]
+    pub conn: ConnArgs,
 
-    /// The provider's base URL (overrides QSTASH_URL / AGENTOS_URL / TEMPORAL_HTTP_ADDRESS /
-    /// RESTATE_ADMIN_URL / LANGGRAPH_API_URL; for Temporal, the HTTP API's base URL, not the gRPC
-    /// address; for Restate, the admin API's, not the ingress).
-    #[arg(long, global = true, value_name = "URL", help_heading = GLOBAL)]
-    pub url: Option<String>,
+    /// Output format: text (default), or json: one JSON object per line, each with a "type".
+    #[arg(short = 'o', long = "output", global = true, value_enum, value_name = "text|json", hide_possible_values = true, help_heading = GLOBAL)]
+    pub output: Option<OutputFormat>,
 
-    /// Read the token from this environment variable instead of QSTASH_TOKEN / OS_SECURITY_KEY /
-    /// TEMPORAL_API_KEY / RESTATE_AUTH_TOKEN / LANGGRAPH_API_KEY.
-    #[arg(long = "token-env", global = true, value_name = "NAME", help_heading = GLOBAL)]
-    pub token_env: Option<String>,
-
-    /// Allow plain http:// to a host that is not loopback (e.g. an AgentOS on a private network).
-    /// The token then travels unencrypted. Also WFCANCEL_ALLOW_INSECURE_HTTP=1.
-    #[arg(long = "allow-insecure-http", global = true, help_heading = GLOBAL)]
-    pub allow_insecure_http: bool,
-
-    /// One JSON object per result, then a summary object.
+    /// Same as -o json.
     #[arg(long, global = true, help_heading = GLOBAL)]
     pub json: bool,
-
-    /// Timeout of each request (default 30s), e.g. 30s, 2m, 1m30s; a bare number is seconds.
-    #[arg(long, global = true, value_name = "DURATION", value_parser = parse_duration, help_heading = GLOBAL)]
-    pub timeout: Option<Duration>,
-
-    /// How many times a failed request is retried (default 4; 0 = never).
-    #[arg(long, global = true, value_name = "N", value_parser = clap::value_parser!(u32).range(0..=100), help_heading = GLOBAL)]
-    pub retries: Option<u32>,
 
     /// Log requests to stderr (-vv for more). Tokens are never logged.
     #[arg(short, long, global = true, action = clap::ArgAction::Count, help_heading = GLOBAL)]
@@ -71,6 +53,109 @@ pub struct Cli {
 
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// `-o text|json`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    /// Lines for people.
+    Text,
+    /// One JSON object per line, each with a "type".
+    Json,
+}
+
+/// The flags that say how to reach the provider. Not global (so that `emulate`, which reaches
+/// no provider, does not show them): flattened into the top level and into each subcommand that
+/// connects, then merged, so that `wfcancel --backend agno cancel X` and `wfcancel cancel X
+/// --backend agno` both work.
+#[derive(Debug, Clone, Default, Args)]
+pub struct ConnArgs {
+    /// The orchestrator (overrides WFCANCEL_BACKEND).
+    #[arg(long, value_enum, value_name = "upstash|agno|temporal|restate|langgraph", hide_possible_values = true, help_heading = CONNECTION)]
+    pub backend: Option<BackendArg>,
+
+    /// The provider's base URL (overrides QSTASH_URL / AGENTOS_URL / TEMPORAL_HTTP_ADDRESS /
+    /// RESTATE_ADMIN_URL / LANGGRAPH_API_URL; for Temporal, the HTTP API's base URL, not the gRPC
+    /// address; for Restate, the admin API's, not the ingress).
+    #[arg(long, value_name = "URL", help_heading = CONNECTION)]
+    pub url: Option<String>,
+
+    /// Read the token from this environment variable instead of QSTASH_TOKEN / OS_SECURITY_KEY /
+    /// TEMPORAL_API_KEY / RESTATE_AUTH_TOKEN / LANGGRAPH_API_KEY.
+    #[arg(long = "token-env", value_name = "NAME", help_heading = CONNECTION)]
+    pub token_env: Option<String>,
+
+    /// Allow plain http:// to a host that is not loopback (e.g. an AgentOS on a private network).
+    /// The token then travels unencrypted. Also WFCANCEL_ALLOW_INSECURE_HTTP=1.
+    #[arg(long = "allow-insecure-http", help_heading = CONNECTION)]
+    pub allow_insecure_http: bool,
+
+    /// Timeout of each request (default 30s), e.g. 30s, 2m, 1m30s; a bare number is seconds.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, help_heading = CONNECTION)]
+    pub timeout: Option<Duration>,
+
+    /// How many times a failed request is retried (default 4; 0 = never).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(0..=100), help_heading = CONNECTION)]
+    pub retries: Option<u32>,
+}
+
+impl ConnArgs {
+    /// `later`'s flags over these (a flag after the subcommand wins over the same before it).
+    fn merge(&mut self, later: &ConnArgs) {
+        if later.backend.is_some() {
+            self.backend = later.backend;
+        }
+        if later.url.is_some() {
+            self.url.clone_from(&later.url);
+        }
+        if later.token_env.is_some() {
+            self.token_env.clone_from(&later.token_env);
+        }
+        self.allow_insecure_http |= later.allow_insecure_http;
+        if later.timeout.is_some() {
+            self.timeout = later.timeout;
+        }
+        if later.retries.is_some() {
+            self.retries = later.retries;
+        }
+    }
+
+    /// The flags given, by name.
+    pub fn given(&self) -> Vec<&'static str> {
+        [
+            (self.backend.is_some(), "--backend"),
+            (self.url.is_some(), "--url"),
+            (self.token_env.is_some(), "--token-env"),
+            (self.allow_insecure_http, "--allow-insecure-http"),
+            (self.timeout.is_some(), "--timeout"),
+            (self.retries.is_some(), "--retries"),
+        ]
+        .into_iter()
+        .filter_map(|(set, name)| set.then_some(name))
+        .collect()
+    }
+}
+
+impl Cli {
+    /// Whether to print JSON (`-o json` or `--json`).
+    pub fn json_output(&self) -> bool {
+        self.json || self.output == Some(OutputFormat::Json)
+    }
+
+    /// Folds the subcommand's connection flags into [`Cli::conn`]: after this, `conn` holds
+    /// every connection flag wherever it was written.
+    pub fn merge_connection(mut self) -> Self {
+        let later = match &self.command {
+            Command::Cancel(a) => Some(a.conn.clone()),
+            Command::Bulk(a) => Some(a.conn.clone()),
+            Command::Status(a) => Some(a.conn.clone()),
+            _ => None,
+        };
+        if let Some(later) = later {
+            self.conn.merge(&later);
+        }
+        self
+    }
 }
 
 /// A backend the command can talk to.
@@ -136,6 +221,9 @@ pub struct OwnerArgs {
 /// `wfcancel cancel`.
 #[derive(Debug, Args)]
 pub struct CancelArgs {
+    #[command(flatten)]
+    pub conn: ConnArgs,
+
     /// The runs to cancel: ids (Restate: invocation ids inv_…; LangGraph: run UUIDs with
     /// --thread) or run addresses (restate:inv_…, langgraph:thread/THREAD_ID/RUN_ID).
     #[arg(value_name = "RUN_ID", required = true)]
@@ -219,6 +307,9 @@ impl ModeArgs {
 /// `wfcancel bulk`.
 #[derive(Debug, Args)]
 pub struct BulkArgs {
+    #[command(flatten)]
+    pub conn: ConnArgs,
+
     #[command(flatten)]
     pub mode: ModeArgs,
 
@@ -368,6 +459,9 @@ fn parse_state(s: &str) -> Result<RunState, String> {
 /// `wfcancel status`.
 #[derive(Debug, Args)]
 pub struct StatusArgs {
+    #[command(flatten)]
+    pub conn: ConnArgs,
+
     /// The run.
     #[arg(value_name = "RUN_ID")]
     pub run_id: String,
@@ -394,8 +488,9 @@ pub struct EmulateArgs {
     #[arg(long, value_name = "P", default_value_t = 0)]
     pub port: u16,
 
-    /// The emulator's own token (default: a random one).
-    #[arg(long, value_name = "T")]
+    /// Refused: the emulator's token is read from WFCANCEL_EMULATOR_TOKEN (default: a random
+    /// one), never from the command line, where other users can read it.
+    #[arg(long, value_name = "T", hide = true)]
     pub token: Option<String>,
 
     /// How many active runs to create at start.

@@ -239,17 +239,17 @@ pub async fn cancel(
         totals.duplicates = repeats;
         let stop = interrupt.map(Interrupt::handle);
         let mode = &mode;
-        let mut results = futures::stream::iter(runs.iter())
-            .map(|run| {
+        let mut results: Vec<(usize, &RunRef, Waited)> = futures::stream::iter(runs.iter().enumerate())
+            .map(|(i, run)| {
                 let stop = stop.clone();
                 async move {
                     // After a stop, runs not yet started are not attempted.
                     if stop.as_ref().is_some_and(wfcancel::StopHandle::is_stopped) {
-                        return (run, Waited::NotAttempted);
+                        return (i, run, Waited::NotAttempted);
                     }
                     let outcome = match c.cancel_with(run, mode).await {
                         Ok(o) => o,
-                        Err(e) => return (run, Waited::Failed(e)),
+                        Err(e) => return (i, run, Waited::Failed(e)),
                     };
                     // The wait sends only reads: a stop ends it at once, the outcome stands.
                     let wait = c.wait_until_terminal(run, opts);
@@ -260,11 +260,15 @@ pub async fn cancel(
                         },
                         None => Some(wait.await),
                     };
-                    (run, Waited::Done(outcome, state))
+                    (i, run, Waited::Done(outcome, state))
                 }
             })
-            .buffer_unordered(wfcancel::DEFAULT_CONCURRENCY);
-        while let Some((run, waited)) = results.next().await {
+            .buffer_unordered(wfcancel::DEFAULT_CONCURRENCY)
+            .collect()
+            .await;
+        // Results in the order of the arguments.
+        results.sort_by_key(|(i, _, _)| *i);
+        for (_, run, waited) in results {
             match waited {
                 Waited::NotAttempted => totals.not_attempted += 1,
                 Waited::Failed(e) => {
@@ -283,6 +287,14 @@ pub async fn cancel(
                     totals.requests += 1;
                     count_outcome(&mut totals, outcome);
                     out.outcome(run, outcome, Some(&state));
+                }
+                // Nothing to cancel, and no run to read: the same answer as a plain cancel's.
+                Waited::Done(outcome @ wfcancel::CancelOutcome::NotActive(_), Some(Err(e)))
+                    if e.kind() == wfcancel::ErrorKind::NotFound =>
+                {
+                    totals.requests += 1;
+                    count_outcome(&mut totals, outcome);
+                    out.outcome(run, outcome, None);
                 }
                 Waited::Done(outcome, Some(Err(e))) => {
                     totals.requests += 1;
@@ -325,7 +337,7 @@ pub async fn cancel(
         }
         match wfcancel::backend::fan_out(c, &runs, &opts).await {
             Ok(report) => {
-                out.report_runs(&report);
+                out.report_runs_in_order(&report, &runs);
                 totals.add_report(&report);
             }
             Err(e) => return Err(e.into()),
@@ -1063,7 +1075,8 @@ pub async fn status(client: &Client, a: &StatusArgs, out: &Output) -> Result<u8,
             Ok(EXIT_OK)
         }
         Err(e) => {
-            out.run_failed(&run, &e);
+            // Not a state: stderr (and an error record with -o json), never the state column.
+            out.run_error(&run, &e);
             Ok(exit_for(&e))
         }
     }

@@ -40,7 +40,7 @@ use crate::output::{EXIT_FAILURE, Output};
 
 fn main() -> ExitCode {
     // Usage errors exit with 2 (clap's default), --help and --version with 0.
-    let cli = Cli::parse();
+    let cli = Cli::parse().merge_connection();
     init_tracing(cli.verbose);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -60,20 +60,27 @@ fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> u8 {
+    let json = cli.json_output();
     if let Command::Emulate(a) = &cli.command {
-        return finish(emulate::emulate(a, cli.json).await, &Output::new(cli.json, None));
+        // It serves rather than connects: the connection flags do not apply to it.
+        if let Some(flag) = cli.conn.given().first() {
+            let f = Failure::usage(format!("{flag} does not apply to emulate: it serves an emulator, it reaches no provider"))
+                .hint("leave it out (the connection flags are for cancel, bulk and status)");
+            return finish(Err(f), &Output::new(json, None));
+        }
+        return finish(emulate::emulate(a, json).await, &Output::new(json, None));
     }
     if let Command::Bulk(a) = &cli.command {
         if let Err(f) = commands::precheck_bulk(a) {
-            return finish(Err(f), &Output::new(cli.json, None));
+            return finish(Err(f), &Output::new(json, None));
         }
     }
     let lookup = |name: &str| std::env::var(name).ok();
     let client = match setup::build_client(&cli, &lookup) {
         Ok(c) => c,
-        Err(f) => return finish(Err(f), &Output::new(cli.json, None)),
+        Err(f) => return finish(Err(f), &Output::new(json, None)),
     };
-    let mut out = Output::new(cli.json, Some(client.name()));
+    let mut out = Output::new(json, Some(client.name()));
     tracing::debug!(backend = client.name(), base_url = %client.base_url(), "configured");
     // Ctrl-C and SIGTERM stop a bulk or a multi-id cancel cleanly (summary, exit 130/143).
     let stoppable = match &cli.command {

@@ -399,6 +399,17 @@ impl Output {
         }
     }
 
+    /// An error about one run that is not a cancel's outcome (`status`): to stderr, and an
+    /// `error` record on stdout with `-o json`.
+    pub fn run_error(&self, run: &RunRef, e: &CancelError) {
+        if self.json {
+            let mut m = run_json(run);
+            m.insert("error".into(), error_json(e));
+            self.object(TYPE_ERROR, m);
+        }
+        self.note(&format!("error: {}: {}", run_text(run), e.message()));
+    }
+
     /// One run never tried because the bulk stopped early.
     pub fn run_not_attempted(&self, run: &RunRef) {
         if self.json {
@@ -500,6 +511,53 @@ impl Output {
         }
         for run in &r.not_attempted {
             self.run_not_attempted(run);
+        }
+    }
+
+    /// Every per-run line of a bulk report, in the order of `order` (the command's arguments);
+    /// failures that concern no run in particular come last.
+    pub fn report_runs_in_order(&self, r: &BulkReport, order: &[RunRef]) {
+        enum Line<'a> {
+            Outcome(&'a RunRef, CancelOutcome),
+            Failed(&'a RunRef, &'a CancelError),
+            NotAttempted(&'a RunRef),
+            Call(String, &'a CancelError),
+        }
+        let mut index = std::collections::HashMap::new();
+        for (i, run) in order.iter().enumerate() {
+            index.entry(run).or_insert(i);
+        }
+        let at = |run: &RunRef| index.get(run).copied().unwrap_or(usize::MAX - 1);
+        let mut lines: Vec<(usize, Line<'_>)> = Vec::new();
+        for o in &r.outcomes {
+            lines.push((at(&o.run), Line::Outcome(&o.run, o.outcome)));
+        }
+        for f in &r.failed {
+            if f.runs.is_empty() {
+                let what = match (f.round, f.chunk) {
+                    (Some(round), _) => format!("round {round}"),
+                    (None, Some(chunk)) => format!("request {chunk}"),
+                    (None, None) => "request".to_owned(),
+                };
+                lines.push((usize::MAX, Line::Call(what, &f.error)));
+            } else {
+                for run in &f.runs {
+                    lines.push((at(run), Line::Failed(run, &f.error)));
+                }
+            }
+        }
+        for run in &r.not_attempted {
+            lines.push((at(run), Line::NotAttempted(run)));
+        }
+        // A stable sort: lines of one position keep the report's order.
+        lines.sort_by_key(|(i, _)| *i);
+        for (_, line) in lines {
+            match line {
+                Line::Outcome(run, o) => self.outcome(run, o, None),
+                Line::Failed(run, e) => self.run_failed(run, e),
+                Line::NotAttempted(run) => self.run_not_attempted(run),
+                Line::Call(what, e) => self.call_failed(&what, e),
+            }
         }
     }
 

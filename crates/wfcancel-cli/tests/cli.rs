@@ -1152,7 +1152,16 @@ async fn verbose_logs_requests_but_never_the_token() {
 
 /// Starts `wfcancel emulate ...`, returns the child and the first `lines` lines of its stdout.
 async fn start_emulate(args: &[&str], lines: usize) -> (tokio::process::Child, Vec<String>) {
-    let mut cmd = command(args, &[]);
+    start_emulate_with(args, &[], lines).await
+}
+
+/// [`start_emulate`] with environment variables.
+async fn start_emulate_with(
+    args: &[&str],
+    env: &[(&str, &str)],
+    lines: usize,
+) -> (tokio::process::Child, Vec<String>) {
+    let mut cmd = command(args, env);
     cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
     let mut child = cmd.spawn().expect("spawn wfcancel emulate");
     let stdout = child.stdout.take().expect("stdout");
@@ -1195,17 +1204,10 @@ fn parse_exports(line: &str) -> Vec<(String, String)> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn emulate_upstash_prints_exports_serves_and_stops_on_sigterm() {
-    let (child, lines) = start_emulate(
-        &[
-            "emulate",
-            "upstash",
-            "--port",
-            "0",
-            "--seed",
-            "3",
-            "--token",
-            "emu-tok-1",
-        ],
+    // The emulator's token comes from the environment, never the command line.
+    let (child, lines) = start_emulate_with(
+        &["emulate", "upstash", "--port", "0", "--seed", "3"],
+        &[("WFCANCEL_EMULATOR_TOKEN", "emu-tok-1")],
         5,
     )
     .await;

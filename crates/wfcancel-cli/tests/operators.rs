@@ -284,3 +284,101 @@ async fn a_filter_that_matches_everything_is_guarded_as_all() {
     assert_eq!(summary["type"], "summary");
     assert_eq!(summary["summary"]["cancelled"], 2, "{}", out.stdout);
 }
+
+// ---------------------------------------------------------------------------------------------
+// 4. unknown runs
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_of_an_unknown_run_is_an_error_on_stderr_not_a_state() {
+    let emu = upstash().await;
+    seed(&emu, &["wfr_1"]);
+    let env = upstash_env(&emu);
+    let env = pairs(&env);
+    let out = run(&["status", "nosuch"], &env).await;
+    out.expect(1).stderr_has(&["error: nosuch", "not found"]);
+    assert!(out.stdout.is_empty(), "the state column holds an error: {}", out.stdout);
+    let out = run(&["-o", "json", "status", "nosuch"], &env).await;
+    out.expect(1);
+    let lines = out.json_lines();
+    assert_eq!(lines.len(), 1, "{}", out.stdout);
+    assert_eq!(lines[0]["type"], "error");
+    assert_eq!(lines[0]["run"], "nosuch");
+    assert_eq!(lines[0]["error"]["kind"], "not_found");
+    assert!(lines[0].get("state").is_none());
+    // A known run: its state, on stdout.
+    let out = run(&["status", "wfr_1"], &env).await;
+    out.expect(0);
+    assert!(out.stdout.starts_with("running"), "{}", out.stdout);
+    let out = run(&["-o", "json", "status", "wfr_1"], &env).await;
+    assert_eq!(out.json_lines()[0]["type"], "status");
+    assert_eq!(out.json_lines()[0]["state"], "running");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancel_of_an_unknown_run_says_the_same_with_and_without_wait() {
+    let emu = upstash().await;
+    let env = upstash_env(&emu);
+    let env = pairs(&env);
+    let plain = run(&["cancel", "nosuch"], &env).await;
+    let waited = run(&["cancel", "nosuch", "--wait", "--wait-timeout", "5s"], &env).await;
+    plain.expect(0);
+    waited.expect(plain.code);
+    assert_eq!(plain.stdout, waited.stdout);
+    assert!(plain.stdout.starts_with("not-active nosuch"), "{}", plain.stdout);
+    let plain = run(&["--json", "cancel", "nosuch"], &env).await;
+    let waited = run(&["--json", "cancel", "nosuch", "--wait"], &env).await;
+    waited.expect(plain.code);
+    assert_eq!(plain.json_lines()[0]["outcome"], waited.json_lines()[0]["outcome"]);
+    assert_eq!(waited.json_lines()[0]["type"], "result");
+}
+
+// ---------------------------------------------------------------------------------------------
+// 7. -o json: one schema, results in argument order
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancel_results_come_in_argument_order_each_with_a_type() {
+    let emu = upstash().await;
+    seed(&emu, &["wfr_a", "wfr_b", "wfr_c", "wfr_d"]);
+    emu.faults().add_scenario(
+        wfcancel_emulator::ScenarioRule::new(wfcancel_emulator::Scenario::respond(
+            500,
+            "application/json",
+            r#"{"error":"boom"}"#,
+        ))
+        .path_suffix("/runs/wfr_bad"),
+    );
+    let env = upstash_env(&emu);
+    let env = pairs(&env);
+    let ids = ["wfr_bad", "wfr_c", "wfr_a", "gone", "wfr_d", "wfr_b"];
+    for wait in [false, true] {
+        for flag in [&["-o", "json"][..], &["--json"][..], &["--output", "json"][..]] {
+            let mut args = flag.to_vec();
+            args.extend(["--retries", "0", "cancel"]);
+            args.extend(ids);
+            if wait {
+                args.push("--wait");
+            }
+            let out = run(&args, &env).await;
+            out.expect(3);
+            let lines = out.json_lines();
+            let runs: Vec<&str> = lines
+                .iter()
+                .filter(|l| l["type"] == "result")
+                .map(|l| l["run"].as_str().unwrap())
+                .collect();
+            assert_eq!(runs, ids, "{}", out.stdout);
+            for l in &lines {
+                let t = l["type"].as_str().unwrap_or_else(|| panic!("no type: {l}"));
+                assert!(["result", "summary"].contains(&t), "{l}");
+                assert!(l.get("backend").is_some() || t == "summary", "{l}");
+            }
+            assert_eq!(lines[0]["outcome"], "failed");
+            assert_eq!(lines.last().unwrap()["type"], "summary");
+        }
+    }
+    // -o text is the default.
+    let out = run(&["-o", "text", "cancel", "wfr_a"], &env).await;
+    out.expect(0);
+    assert!(out.stdout.starts_with("not-active wfr_a"), "{}", out.stdout);
+    run(&["-o", "yaml", "cancel", "wfr_a"], &env).await.expect(2);
+}
