@@ -382,3 +382,79 @@ async fn cancel_results_come_in_argument_order_each_with_a_type() {
     assert!(out.stdout.starts_with("not-active wfr_a"), "{}", out.stdout);
     run(&["-o", "yaml", "cancel", "wfr_a"], &env).await.expect(2);
 }
+
+// ---------------------------------------------------------------------------------------------
+// 5. --ids-file - from a terminal
+
+/// `script` gives the command a terminal for stdin; the command says what it waits for, and
+/// reads what is typed until Ctrl-D.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ids_from_a_terminal_say_what_they_wait_for() {
+    if std::process::Command::new("script").arg("--version").output().is_err() {
+        eprintln!("skipped: no `script` (util-linux) to give the command a terminal");
+        return;
+    }
+    let emu = upstash().await;
+    seed(&emu, &["wfr_1"]);
+    let env = upstash_env(&emu);
+    // Ctrl-D (0x04) at the start of a line ends a terminal's input.
+    let typed = b"wfr_1\n\x04".to_vec();
+    let cmdline = format!("{BIN} bulk --ids-file -");
+    let mut cmd = Command::new("script");
+    cmd.args(["-qec", &cmdline, "/dev/null"])
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default());
+    for (k, v) in &env {
+        cmd.env(k, v);
+    }
+    cmd.kill_on_drop(true).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("spawn script");
+    let mut stdin = child.stdin.take().unwrap();
+    // Wait a little so the prompt comes before the input is echoed.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    stdin.write_all(&typed).await.unwrap();
+    stdin.flush().await.unwrap();
+    let output = tokio::time::timeout(LIMIT, child.wait_with_output())
+        .await
+        .expect("finished")
+        .unwrap();
+    // Through a terminal, stdout and stderr both reach script's stdout.
+    let all = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        all.contains("reading run ids from standard input, one per line; end with Ctrl-D"),
+        "{all}"
+    );
+    assert!(all.contains("total      cancelled 1,"), "{all}");
+    assert_eq!(emu.active_count(), 0);
+
+    // Piped input: no prompt.
+    let out = run_with(&["bulk", "--ids-file", "-"], &pairs(&env), Some(b"wfr_2\n".to_vec())).await;
+    assert!(!out.stderr.contains("reading run ids"), "{}", out.stderr);
+}
+
+// ---------------------------------------------------------------------------------------------
+// 6. --reason and --force
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reason_and_force_are_refused_by_agno_naming_it_before_any_request() {
+    let emu = agno().await;
+    emu.seed(wfcancel_emulator::AgnoRun::workflow("nightly", "r1"));
+    let env = agno_env(&emu);
+    let env = pairs(&env);
+    let before = emu.requests();
+    for (args, flag) in [
+        (&["cancel", "r1", "--workflow", "nightly", "--force"][..], "--force"),
+        (&["cancel", "r1", "--workflow", "nightly", "--reason", "rollback"][..], "--reason"),
+        (&["bulk", "--ids-file", "-", "--workflow", "nightly", "--force"][..], "--force"),
+        (&["bulk", "--ids-file", "-", "--workflow", "nightly", "--reason", "x"][..], "--reason"),
+    ] {
+        let out = run_with(args, &env, Some(b"r1\n".to_vec())).await;
+        out.expect(2).stderr_has(&[flag, "agno", "not available"]);
+        let out = run_with(&[&["-o", "json"][..], args].concat(), &env, Some(b"r1\n".to_vec())).await;
+        out.expect(2);
+        assert_eq!(out.json_lines()[0]["type"], "error");
+    }
+    assert_eq!(emu.requests(), before);
+    // Graceful is the default: the same cancel without them goes through.
+    run(&["cancel", "r1", "--workflow", "nightly"], &env).await.expect(0);
+}
