@@ -189,13 +189,72 @@ pub enum EmulatedArg {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Cancel one or more runs by id.
+    #[command(after_help = CANCEL_EXAMPLES)]
     Cancel(CancelArgs),
     /// Cancel many runs: ids from a file or stdin, a filter, or everything.
+    #[command(after_help = BULK_EXAMPLES)]
     Bulk(BulkArgs),
     /// Show a run's state.
+    #[command(after_help = STATUS_EXAMPLES)]
     Status(StatusArgs),
     /// Serve a local emulator of a provider (for trying wfcancel out) until Ctrl-C.
+    #[command(after_help = EMULATE_EXAMPLES)]
     Emulate(EmulateArgs),
+    /// Print a shell completion script to stdout.
+    #[command(after_help = COMPLETIONS_EXAMPLES)]
+    Completions(CompletionsArgs),
+    /// Print the man page (roff) to stdout.
+    #[command(after_help = MAN_EXAMPLES)]
+    Man,
+}
+
+const CANCEL_EXAMPLES: &str = "\
+Examples:
+  wfcancel cancel wfr_8a1f                              # Upstash (WFCANCEL_BACKEND=upstash)
+  wfcancel cancel wfr_1 wfr_2 wfr_3 -o json              # several runs: one JSON record each, in this order
+  wfcancel cancel run-9 --workflow nightly --wait --wait-timeout 2m   # Agno: wait until it is over
+  wfcancel cancel order-42 --backend temporal --force --reason 'bad deploy'   # terminate, reason recorded
+  wfcancel cancel restate:inv_1gthrFzPawmA6hIx3l7fcamBDa2GMa3l3O      # a run address names its backend";
+
+const BULK_EXAMPLES: &str = "\
+Examples:
+  wfcancel bulk --ids-file stuck.txt                    # one id (or run address) per line
+  grep -o 'wfr_[A-Za-z0-9]*' app.log | wfcancel bulk --ids-file -
+  wfcancel bulk --url-prefix https://api.example.com/wf/ --from 2h --drain   # started in the last 2 hours
+  wfcancel bulk --host api.example.com --path /api/orders --from 2026-11-27T10:00:00Z --to 30m
+  wfcancel bulk --all --dry-run                         # the requests --all would send; nothing is sent
+  wfcancel bulk --all --drain --yes                     # every active run the token reaches
+  wfcancel bulk --backend temporal --workflow Nightly --yes --wait --reason cleanup";
+
+const STATUS_EXAMPLES: &str = "\
+Examples:
+  wfcancel status wfr_8a1f                              # prints: <state> <run>
+  wfcancel status run-9 --workflow nightly --session s1 -o json
+  wfcancel status langgraph:thread/<thread-id>/<run-id>";
+
+const EMULATE_EXAMPLES: &str = "\
+Examples:
+  wfcancel emulate upstash --seed 50                    # prints the export line to reach it
+  eval \"$(wfcancel emulate agno | head -1)\"            # (in another terminal) then try wfcancel on it
+  WFCANCEL_EMULATOR_TOKEN=dev-token wfcancel emulate upstash --port 8080 -o json";
+
+const COMPLETIONS_EXAMPLES: &str = "\
+Examples:
+  wfcancel completions bash > ~/.local/share/bash-completion/completions/wfcancel
+  wfcancel completions zsh > \"${fpath[1]}/_wfcancel\"
+  wfcancel completions fish > ~/.config/fish/completions/wfcancel.fish";
+
+const MAN_EXAMPLES: &str = "\
+Examples:
+  wfcancel man > /usr/local/share/man/man1/wfcancel.1
+  wfcancel man | man -l -";
+
+/// `wfcancel completions`.
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }
 
 /// What owns the runs (Agno and LangGraph need it; the others know runs by id alone).
@@ -284,7 +343,7 @@ impl Command {
             Command::Cancel(a) => a.temporal.namespace.as_deref(),
             Command::Status(a) => a.temporal.namespace.as_deref(),
             Command::Bulk(a) => a.namespace.as_deref(),
-            Command::Emulate(_) => None,
+            Command::Emulate(_) | Command::Completions(_) | Command::Man => None,
         }
     }
 }

@@ -41,6 +41,12 @@ use crate::output::{EXIT_FAILURE, Output};
 fn main() -> ExitCode {
     // Usage errors exit with 2 (clap's default), --help and --version with 0.
     let cli = Cli::parse().merge_connection();
+    // Printed from the command line's own definition: no runtime, no configuration.
+    match &cli.command {
+        Command::Completions(a) => return print_completions(a.shell),
+        Command::Man => return print_man(),
+        _ => {}
+    }
     init_tracing(cli.verbose);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -100,13 +106,56 @@ async fn run(cli: Cli) -> u8 {
         Command::Cancel(a) => commands::cancel(&client, a, &out, interrupt.as_ref()).await,
         Command::Bulk(a) => commands::bulk(&client, a, &mut out, interrupt.as_ref()).await,
         Command::Status(a) => commands::status(&client, a, &out).await,
-        Command::Emulate(_) => Ok(output::EXIT_OK),
+        Command::Emulate(_) | Command::Completions(_) | Command::Man => Ok(output::EXIT_OK),
     };
     let code = finish(result, &out);
     match &interrupt {
         Some(i) => i.exit_code(code),
         None => code,
     }
+}
+
+/// `wfcancel completions SHELL`: the script on stdout.
+fn print_completions(shell: clap_complete::Shell) -> ExitCode {
+    let mut cmd = <Cli as clap::CommandFactory>::command();
+    // Into memory first: clap_complete panics on a failed write, e.g. a closed pipe.
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut cmd, "wfcancel", &mut script);
+    use std::io::Write;
+    let _ = std::io::stdout().lock().write_all(&script);
+    ExitCode::SUCCESS
+}
+
+/// `wfcancel man`: the man page (roff) on stdout, subcommands included.
+fn print_man() -> ExitCode {
+    let cmd = <Cli as clap::CommandFactory>::command();
+    let mut page = Vec::new();
+    if let Err(e) = render_man(&cmd, &mut page) {
+        eprintln!("error: cannot render the man page: {e}");
+        return ExitCode::from(EXIT_FAILURE);
+    }
+    use std::io::Write;
+    // A closed pipe (`| head`) is not an error worth reporting.
+    let _ = std::io::stdout().lock().write_all(&page);
+    ExitCode::SUCCESS
+}
+
+/// The page of `cmd`, then a section per subcommand (name, synopsis, options, examples).
+fn render_man(cmd: &clap::Command, out: &mut Vec<u8>) -> std::io::Result<()> {
+    let man = clap_mangen::Man::new(cmd.clone());
+    man.render(out)?;
+    for sub in cmd.get_subcommands() {
+        let name = format!("wfcancel {}", sub.get_name());
+        let sub = sub.clone().bin_name(name);
+        let about = sub.get_about().map(|a| a.to_string()).unwrap_or_default();
+        let title = sub.get_name().to_uppercase();
+        let man = clap_mangen::Man::new(sub);
+        out.extend_from_slice(format!(".SH \"WFCANCEL {title}\"\n{about}\n").as_bytes());
+        man.render_synopsis_section(out)?;
+        man.render_options_section(out)?;
+        man.render_extra_section(out)?;
+    }
+    Ok(())
 }
 
 fn finish(result: Result<u8, Failure>, out: &Output) -> u8 {

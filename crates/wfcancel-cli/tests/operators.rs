@@ -458,3 +458,79 @@ async fn reason_and_force_are_refused_by_agno_naming_it_before_any_request() {
     // Graceful is the default: the same cancel without them goes through.
     run(&["cancel", "r1", "--workflow", "nightly"], &env).await.expect(0);
 }
+
+// ---------------------------------------------------------------------------------------------
+// 8. completions, man page, examples, emulate's own flags
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn completions_and_man_page_print_to_stdout() {
+    for (shell, marker) in [("bash", "_wfcancel()"), ("zsh", "#compdef wfcancel"), ("fish", "complete -c wfcancel")] {
+        let out = run(&["completions", shell], &[]).await;
+        out.expect(0);
+        assert!(out.stdout.contains(marker), "{shell}: {}", &out.stdout[..out.stdout.len().min(300)]);
+        assert!(out.stdout.contains("bulk") && out.stdout.contains("ids-file"), "{shell}");
+        assert!(out.stderr.is_empty(), "{}", out.stderr);
+    }
+    run(&["completions", "tcsh"], &[]).await.expect(2);
+    let out = run(&["man"], &[]).await;
+    out.expect(0);
+    assert!(out.stdout.starts_with(".ie") || out.stdout.contains(".TH wfcancel"), "{}", &out.stdout[..200]);
+    for part in [".TH wfcancel", "WFCANCEL CANCEL", "WFCANCEL BULK", "WFCANCEL STATUS", "ids\\-file", "Examples:"] {
+        assert!(out.stdout.contains(part), "man page lacks {part:?}");
+    }
+    // Nothing reached a provider: no configuration needed.
+    assert!(out.stderr.is_empty(), "{}", out.stderr);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_subcommand_help_has_examples() {
+    for sub in ["cancel", "bulk", "status", "emulate", "completions", "man"] {
+        let out = run(&[sub, "--help"], &[]).await;
+        out.expect(0);
+        let examples = out.stdout.split("Examples:").nth(1).unwrap_or_else(|| panic!("{sub}: {}", out.stdout));
+        assert!(examples.contains(&format!("wfcancel {sub}")), "{sub}: {examples}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn emulate_shows_only_its_flags_and_takes_no_token() {
+    let out = run(&["emulate", "--help"], &[]).await;
+    out.expect(0);
+    for flag in ["--token-env", "--retries", "--timeout", "--backend", "--url", "--allow-insecure-http", "--token "] {
+        assert!(!out.stdout.contains(flag), "emulate --help shows {flag}:\n{}", out.stdout);
+    }
+    for flag in ["--port", "--seed", "--output"] {
+        assert!(out.stdout.contains(flag), "emulate --help lacks {flag}");
+    }
+    run(&["emulate", "upstash", "--token", "sekrit"], &[])
+        .await
+        .expect(2)
+        .stderr_has(&["no token on its command line", "WFCANCEL_EMULATOR_TOKEN"]);
+    for args in [
+        &["--retries", "2", "emulate", "upstash"][..],
+        &["--token-env", "X", "emulate", "upstash"][..],
+        &["emulate", "upstash", "--timeout", "5s"][..],
+    ] {
+        let out = run(args, &[]).await;
+        out.expect(2);
+        assert!(out.stderr.contains("emulate"), "{args:?}: {}", out.stderr);
+    }
+    // The other subcommands keep them, before or after the subcommand name.
+    let emu = upstash().await;
+    seed(&emu, &["wfr_1", "wfr_2"]);
+    let env = [("QSTASH_URL", emu.url()), ("MY_TOKEN", UPSTASH_TOKEN.to_owned())];
+    let env = pairs(&env);
+    run(&["--backend", "upstash", "--token-env", "MY_TOKEN", "--retries", "0", "cancel", "wfr_1"], &env)
+        .await
+        .expect(0);
+    run(&["cancel", "wfr_2", "--backend", "upstash", "--token-env", "MY_TOKEN", "--timeout", "10s"], &env)
+        .await
+        .expect(0);
+    let out = run(&["status", "wfr_2", "--backend=upstash", "--token-env=MY_TOKEN", "-o", "json"], &env).await;
+    out.expect(0);
+    assert_eq!(out.json_lines()[0]["state"], "cancelled");
+    // After the subcommand wins over before it.
+    run(&["--backend", "agno", "status", "wfr_2", "--backend", "upstash", "--token-env", "MY_TOKEN"], &env)
+        .await
+        .expect(0);
+}
