@@ -22,6 +22,7 @@
 
 mod cli;
 mod commands;
+#[cfg(feature = "emulator")]
 mod emulate;
 mod error;
 mod ids;
@@ -74,7 +75,15 @@ async fn run(cli: Cli) -> u8 {
                 .hint("leave it out (the connection flags are for cancel, bulk and status)");
             return finish(Err(f), &Output::new(json, None));
         }
+        #[cfg(feature = "emulator")]
         return finish(emulate::emulate(a, json).await, &Output::new(json, None));
+        #[cfg(not(feature = "emulator"))]
+        {
+            let _ = a;
+            let f = Failure::usage("this wfcancel was built without the emulator (Cargo feature `emulator`)")
+                .hint("cargo install wfcancel-cli (its default features include the emulator)");
+            return finish(Err(f), &Output::new(json, None));
+        }
     }
     if let Command::Bulk(a) = &cli.command {
         if let Err(f) = commands::precheck_bulk(a) {

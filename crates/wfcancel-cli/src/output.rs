@@ -34,6 +34,7 @@ pub const TYPE_ERROR: &str = "error";
 /// The last record of `cancel` and `bulk`.
 pub const TYPE_SUMMARY: &str = "summary";
 /// `emulate`: where the emulator listens.
+#[cfg_attr(not(feature = "emulator"), allow(dead_code))]
 pub const TYPE_EMULATOR: &str = "emulator";
 
 /// The text label of an outcome, padded so that run ids line up.

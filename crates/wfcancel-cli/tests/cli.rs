@@ -7,7 +7,9 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::io::AsyncWriteExt;
+#[cfg(feature = "emulator")]
+use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Command;
 use wfcancel_emulator::{
     AgnoConfig, AgnoEmulator, AgnoRun, AgnoStatus, Faults, Scenario, ScenarioRule, UpstashConfig, UpstashEmulator,
@@ -1151,11 +1153,13 @@ async fn verbose_logs_requests_but_never_the_token() {
 // emulate
 
 /// Starts `wfcancel emulate ...`, returns the child and the first `lines` lines of its stdout.
+#[cfg(feature = "emulator")]
 async fn start_emulate(args: &[&str], lines: usize) -> (tokio::process::Child, Vec<String>) {
     start_emulate_with(args, &[], lines).await
 }
 
 /// [`start_emulate`] with environment variables.
+#[cfg(feature = "emulator")]
 async fn start_emulate_with(
     args: &[&str],
     env: &[(&str, &str)],
@@ -1176,6 +1180,7 @@ async fn start_emulate_with(
     (child, got)
 }
 
+#[cfg(feature = "emulator")]
 async fn terminate(mut child: tokio::process::Child) -> i32 {
     let pid = child.id().expect("pid").to_string();
     let status = std::process::Command::new("kill")
@@ -1190,6 +1195,7 @@ async fn terminate(mut child: tokio::process::Child) -> i32 {
     status.code().unwrap_or(-1)
 }
 
+#[cfg(feature = "emulator")]
 fn parse_exports(line: &str) -> Vec<(String, String)> {
     let rest = line
         .strip_prefix("export ")
@@ -1202,6 +1208,7 @@ fn parse_exports(line: &str) -> Vec<(String, String)> {
         .collect()
 }
 
+#[cfg(feature = "emulator")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn emulate_upstash_prints_exports_serves_and_stops_on_sigterm() {
     // The emulator's token comes from the environment, never the command line.
@@ -1238,6 +1245,7 @@ async fn emulate_upstash_prints_exports_serves_and_stops_on_sigterm() {
     assert_eq!(terminate(child).await, 0);
 }
 
+#[cfg(feature = "emulator")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn emulate_agno_json_then_cancel_a_seeded_run() {
     let (child, lines) = start_emulate(&["--json", "emulate", "agno", "--seed", "4"], 1).await;
@@ -1268,6 +1276,7 @@ async fn emulate_agno_json_then_cancel_a_seeded_run() {
     assert_eq!(terminate(child).await, 0);
 }
 
+#[cfg(feature = "emulator")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn emulate_on_a_busy_port_is_exit_2() {
     let emu = upstash().await;
@@ -1385,6 +1394,7 @@ async fn token_env_given_a_token_never_echoes_it() {
 
 /// `emulate` installs its signal handlers before it starts: a SIGTERM sent as soon as the
 /// export line shows always stops it cleanly (exit 0 and the "stopping" line).
+#[cfg(feature = "emulator")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn emulate_stops_cleanly_on_an_immediate_sigterm() {
     for i in 0..10 {

@@ -502,6 +502,7 @@ async fn emulate_shows_only_its_flags_and_takes_no_token() {
     for flag in ["--port", "--seed", "--output"] {
         assert!(out.stdout.contains(flag), "emulate --help lacks {flag}");
     }
+    #[cfg(feature = "emulator")]
     run(&["emulate", "upstash", "--token", "sekrit"], &[])
         .await
         .expect(2)
@@ -533,4 +534,41 @@ async fn emulate_shows_only_its_flags_and_takes_no_token() {
     run(&["--backend", "agno", "status", "wfr_2", "--backend", "upstash", "--token-env", "MY_TOKEN"], &env)
         .await
         .expect(0);
+}
+
+// ---------------------------------------------------------------------------------------------
+// 9. packaging: without the `emulator` feature, `emulate` answers clearly
+
+#[cfg(not(feature = "emulator"))]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_the_emulator_feature_emulate_says_how_to_get_it() {
+    run(&["emulate", "upstash"], &[])
+        .await
+        .expect(2)
+        .stderr_has(&["built without the emulator", "cargo install wfcancel-cli"]);
+}
+
+#[cfg(feature = "emulator")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_the_emulator_feature_emulate_serves() {
+    let mut child = Command::new(BIN)
+        .args(["-o", "json", "emulate", "agno", "--seed", "1"])
+        .env_clear()
+        .env("WFCANCEL_EMULATOR_TOKEN", "emu-key-1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = tokio::io::AsyncBufReadExt::lines(tokio::io::BufReader::new(stdout));
+    let first = tokio::time::timeout(Duration::from_secs(20), lines.next_line())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    let v: Value = serde_json::from_str(&first).unwrap();
+    assert_eq!(v["type"], "emulator");
+    assert_eq!(v["token"], "emu-key-1");
+    child.kill().await.unwrap();
 }
