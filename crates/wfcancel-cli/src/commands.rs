@@ -584,7 +584,11 @@ fn filter_words(a: &BulkArgs) -> String {
     if let Some(t) = a.to {
         w.push(format!("--to {}", crate::timearg::rfc3339(t)));
     }
-    if w.is_empty() { "this filter".to_owned() } else { w.join(" ") }
+    if w.is_empty() {
+        "this filter".to_owned()
+    } else {
+        w.join(" ")
+    }
 }
 
 /// Whether the filter flags select every run (`--url-prefix https://`, `--from 1`): such a bulk

@@ -89,10 +89,11 @@ pub async fn emulate(a: &EmulateArgs, json_mode: bool) -> Result<u8, Failure> {
     // First of all: from here on, Ctrl-C and SIGTERM stop the emulator cleanly.
     let mut signals = StopSignals::install()?;
     if a.token.is_some() {
-        return Err(Failure::usage(
-            "emulate takes no token on its command line (other users can read it there)",
-        )
-        .hint(format!("set {TOKEN_ENV}=<token> instead, or leave it unset for a random one")));
+        return Err(
+            Failure::usage("emulate takes no token on its command line (other users can read it there)").hint(format!(
+                "set {TOKEN_ENV}=<token> instead, or leave it unset for a random one"
+            )),
+        );
     }
     let token = std::env::var(TOKEN_ENV).ok();
     if let Some(t) = &token {

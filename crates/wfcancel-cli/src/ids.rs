@@ -16,8 +16,7 @@ pub const MAX_LINE: usize = 64 * 1024;
 pub type Batch = Result<Vec<String>, Failure>;
 
 /// What `--ids-file -` prints to stderr when stdin is a terminal.
-pub const STDIN_PROMPT: &str =
-    "reading run ids from standard input, one per line; end with Ctrl-D (or pipe them in: ... | wfcancel bulk --ids-file -)";
+pub const STDIN_PROMPT: &str = "reading run ids from standard input, one per line; end with Ctrl-D (or pipe them in: ... | wfcancel bulk --ids-file -)";
 
 /// Starts a thread that reads `source` (a path, or `-` for stdin) and sends batches of at most
 /// `batch` ids. The channel holds one batch, so at most three batches exist at once (one being

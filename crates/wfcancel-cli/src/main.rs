@@ -71,8 +71,10 @@ async fn run(cli: Cli) -> u8 {
     if let Command::Emulate(a) = &cli.command {
         // It serves rather than connects: the connection flags do not apply to it.
         if let Some(flag) = cli.conn.given().first() {
-            let f = Failure::usage(format!("{flag} does not apply to emulate: it serves an emulator, it reaches no provider"))
-                .hint("leave it out (the connection flags are for cancel, bulk and status)");
+            let f = Failure::usage(format!(
+                "{flag} does not apply to emulate: it serves an emulator, it reaches no provider"
+            ))
+            .hint("leave it out (the connection flags are for cancel, bulk and status)");
             return finish(Err(f), &Output::new(json, None));
         }
         #[cfg(feature = "emulator")]

@@ -96,9 +96,7 @@ fn parse_epoch_millis(t: &str) -> Result<SystemTime, String> {
 fn parse_rfc3339(t: &str) -> Result<SystemTime, String> {
     let ts = if t.len() == 10 {
         let date: Date = t.parse().map_err(|e: jiff::Error| e.to_string())?;
-        date.to_zoned(TimeZone::UTC)
-            .map_err(|e| e.to_string())?
-            .timestamp()
+        date.to_zoned(TimeZone::UTC).map_err(|e| e.to_string())?.timestamp()
     } else {
         let ts: Timestamp = t.parse().map_err(|e: jiff::Error| {
             if t.ends_with(['Z', 'z']) || t.contains('+') || t.get(10..).is_some_and(|rest| rest.contains('-')) {
@@ -186,7 +184,11 @@ mod tests {
             let e = parse_time(bad).unwrap_err();
             assert!(e.contains("RFC 3339"), "{bad}: {e}");
         }
-        assert!(parse_time("2026-11-21T10:00:00").unwrap_err().contains("missing time zone"));
+        assert!(
+            parse_time("2026-11-21T10:00:00")
+                .unwrap_err()
+                .contains("missing time zone")
+        );
     }
 
     #[test]

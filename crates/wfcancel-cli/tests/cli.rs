@@ -1160,11 +1160,7 @@ async fn start_emulate(args: &[&str], lines: usize) -> (tokio::process::Child, V
 
 /// [`start_emulate`] with environment variables.
 #[cfg(feature = "emulator")]
-async fn start_emulate_with(
-    args: &[&str],
-    env: &[(&str, &str)],
-    lines: usize,
-) -> (tokio::process::Child, Vec<String>) {
+async fn start_emulate_with(args: &[&str], env: &[(&str, &str)], lines: usize) -> (tokio::process::Child, Vec<String>) {
     let mut cmd = command(args, env);
     cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
     let mut child = cmd.spawn().expect("spawn wfcancel emulate");

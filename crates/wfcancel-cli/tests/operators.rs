@@ -148,7 +148,12 @@ async fn durations_take_units_and_bare_seconds() {
     out.expect(0);
     // A bad duration names the flag and shows an accepted example, before any request.
     let before = emu.requests();
-    for (flag, bad) in [("--timeout", "5x"), ("--wait-timeout", "soon"), ("--timeout", "5m ago"), ("--timeout", "0")] {
+    for (flag, bad) in [
+        ("--timeout", "5x"),
+        ("--wait-timeout", "soon"),
+        ("--timeout", "5m ago"),
+        ("--timeout", "0"),
+    ] {
         let args: Vec<&str> = if flag == "--timeout" {
             vec![flag, bad, "cancel", "wfr_1"]
         } else {
@@ -205,11 +210,23 @@ async fn filters_that_can_never_match_are_refused_in_flag_terms() {
     let env = upstash_env(&emu);
     let env = pairs(&env);
     let cases: [(&[&str], &[&str]); 6] = [
-        (&["--host", "api.example.com:443"], &["--host", "api.example.com:443", "no port", "e.g. api.example.com"]),
-        (&["--host", "https://api.example.com"], &["--host", "no scheme", "e.g. api.example.com"]),
+        (
+            &["--host", "api.example.com:443"],
+            &["--host", "api.example.com:443", "no port", "e.g. api.example.com"],
+        ),
+        (
+            &["--host", "https://api.example.com"],
+            &["--host", "no scheme", "e.g. api.example.com"],
+        ),
         (&["--path", "api/orders"], &["--path", "api/orders", "e.g. /api/orders"]),
-        (&["--caller-ip", "notanip"], &["--caller-ip", "notanip", "not an IP address"]),
-        (&["--url-prefix", "api.example.com"], &["--url-prefix", "e.g. https://api.example.com"]),
+        (
+            &["--caller-ip", "notanip"],
+            &["--caller-ip", "notanip", "not an IP address"],
+        ),
+        (
+            &["--url-prefix", "api.example.com"],
+            &["--url-prefix", "e.g. https://api.example.com"],
+        ),
         (&["--url-exact", "app.example.com/api/wf"], &["--url-exact", "https://"]),
     ];
     for (flags, says) in cases {
@@ -230,9 +247,12 @@ async fn filters_that_can_never_match_are_refused_in_flag_terms() {
         }
     }
     // A valid filter next to them still runs (the checks are not blanket refusals).
-    run(&["bulk", "--host", "app.example.com", "--path", "/api/wf", "--dry-run"], &env)
-        .await
-        .expect(0);
+    run(
+        &["bulk", "--host", "app.example.com", "--path", "/api/wf", "--dry-run"],
+        &env,
+    )
+    .await
+    .expect(0);
     assert_eq!(emu.requests(), 0);
 }
 
@@ -245,7 +265,14 @@ async fn from_after_to_is_said_with_the_flags_and_rfc3339_times() {
     out.expect(2).stderr_has(&["--from", "--to", "is after", "Z)"]);
     assert!(!out.stderr.contains(" ms"), "{}", out.stderr);
     let out = run(
-        &["bulk", "--from", "2026-11-27T10:00:00Z", "--to", "2026-11-27T09:00:00Z", "--dry-run"],
+        &[
+            "bulk",
+            "--from",
+            "2026-11-27T10:00:00Z",
+            "--to",
+            "2026-11-27T09:00:00Z",
+            "--dry-run",
+        ],
         &env,
     )
     .await;
@@ -273,12 +300,17 @@ async fn a_filter_that_matches_everything_is_guarded_as_all() {
     ] {
         let args = [&["bulk"][..], flags].concat();
         let out = run(&args, &env).await;
-        out.expect(2).stderr_has(&["selects every run", "--all", "EVERY active run", "--yes"]);
+        out.expect(2)
+            .stderr_has(&["selects every run", "--all", "EVERY active run", "--yes"]);
         assert!(out.stdout.is_empty(), "{}", out.stdout);
     }
     assert_eq!(emu.requests(), 0);
     // With --yes it is --all: every run is cancelled.
-    let out = run(&["--json", "bulk", "--url-prefix", "https://", "--drain", "--yes"], &env).await;
+    let out = run(
+        &["--json", "bulk", "--url-prefix", "https://", "--drain", "--yes"],
+        &env,
+    )
+    .await;
     out.expect(0);
     let summary = out.json_lines().pop().unwrap();
     assert_eq!(summary["type"], "summary");
@@ -407,7 +439,10 @@ async fn ids_from_a_terminal_say_what_they_wait_for() {
     for (k, v) in &env {
         cmd.env(k, v);
     }
-    cmd.kill_on_drop(true).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    cmd.kill_on_drop(true)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
     let mut child = cmd.spawn().expect("spawn script");
     let mut stdin = child.stdin.take().unwrap();
     // Wait a little so the prompt comes before the input is echoed.
@@ -444,9 +479,18 @@ async fn reason_and_force_are_refused_by_agno_naming_it_before_any_request() {
     let before = emu.requests();
     for (args, flag) in [
         (&["cancel", "r1", "--workflow", "nightly", "--force"][..], "--force"),
-        (&["cancel", "r1", "--workflow", "nightly", "--reason", "rollback"][..], "--reason"),
-        (&["bulk", "--ids-file", "-", "--workflow", "nightly", "--force"][..], "--force"),
-        (&["bulk", "--ids-file", "-", "--workflow", "nightly", "--reason", "x"][..], "--reason"),
+        (
+            &["cancel", "r1", "--workflow", "nightly", "--reason", "rollback"][..],
+            "--reason",
+        ),
+        (
+            &["bulk", "--ids-file", "-", "--workflow", "nightly", "--force"][..],
+            "--force",
+        ),
+        (
+            &["bulk", "--ids-file", "-", "--workflow", "nightly", "--reason", "x"][..],
+            "--reason",
+        ),
     ] {
         let out = run_with(args, &env, Some(b"r1\n".to_vec())).await;
         out.expect(2).stderr_has(&[flag, "agno", "not available"]);
@@ -464,18 +508,40 @@ async fn reason_and_force_are_refused_by_agno_naming_it_before_any_request() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn completions_and_man_page_print_to_stdout() {
-    for (shell, marker) in [("bash", "_wfcancel()"), ("zsh", "#compdef wfcancel"), ("fish", "complete -c wfcancel")] {
+    for (shell, marker) in [
+        ("bash", "_wfcancel()"),
+        ("zsh", "#compdef wfcancel"),
+        ("fish", "complete -c wfcancel"),
+    ] {
         let out = run(&["completions", shell], &[]).await;
         out.expect(0);
-        assert!(out.stdout.contains(marker), "{shell}: {}", &out.stdout[..out.stdout.len().min(300)]);
-        assert!(out.stdout.contains("bulk") && out.stdout.contains("ids-file"), "{shell}");
+        assert!(
+            out.stdout.contains(marker),
+            "{shell}: {}",
+            &out.stdout[..out.stdout.len().min(300)]
+        );
+        assert!(
+            out.stdout.contains("bulk") && out.stdout.contains("ids-file"),
+            "{shell}"
+        );
         assert!(out.stderr.is_empty(), "{}", out.stderr);
     }
     run(&["completions", "tcsh"], &[]).await.expect(2);
     let out = run(&["man"], &[]).await;
     out.expect(0);
-    assert!(out.stdout.starts_with(".ie") || out.stdout.contains(".TH wfcancel"), "{}", &out.stdout[..200]);
-    for part in [".TH wfcancel", "WFCANCEL CANCEL", "WFCANCEL BULK", "WFCANCEL STATUS", "ids\\-file", "Examples:"] {
+    assert!(
+        out.stdout.starts_with(".ie") || out.stdout.contains(".TH wfcancel"),
+        "{}",
+        &out.stdout[..200]
+    );
+    for part in [
+        ".TH wfcancel",
+        "WFCANCEL CANCEL",
+        "WFCANCEL BULK",
+        "WFCANCEL STATUS",
+        "ids\\-file",
+        "Examples:",
+    ] {
         assert!(out.stdout.contains(part), "man page lacks {part:?}");
     }
     // Nothing reached a provider: no configuration needed.
@@ -487,7 +553,11 @@ async fn every_subcommand_help_has_examples() {
     for sub in ["cancel", "bulk", "status", "emulate", "completions", "man"] {
         let out = run(&[sub, "--help"], &[]).await;
         out.expect(0);
-        let examples = out.stdout.split("Examples:").nth(1).unwrap_or_else(|| panic!("{sub}: {}", out.stdout));
+        let examples = out
+            .stdout
+            .split("Examples:")
+            .nth(1)
+            .unwrap_or_else(|| panic!("{sub}: {}", out.stdout));
         assert!(examples.contains(&format!("wfcancel {sub}")), "{sub}: {examples}");
     }
 }
@@ -496,8 +566,20 @@ async fn every_subcommand_help_has_examples() {
 async fn emulate_shows_only_its_flags_and_takes_no_token() {
     let out = run(&["emulate", "--help"], &[]).await;
     out.expect(0);
-    for flag in ["--token-env", "--retries", "--timeout", "--backend", "--url", "--allow-insecure-http", "--token "] {
-        assert!(!out.stdout.contains(flag), "emulate --help shows {flag}:\n{}", out.stdout);
+    for flag in [
+        "--token-env",
+        "--retries",
+        "--timeout",
+        "--backend",
+        "--url",
+        "--allow-insecure-http",
+        "--token ",
+    ] {
+        assert!(
+            !out.stdout.contains(flag),
+            "emulate --help shows {flag}:\n{}",
+            out.stdout
+        );
     }
     for flag in ["--port", "--seed", "--output"] {
         assert!(out.stdout.contains(flag), "emulate --help lacks {flag}");
@@ -521,19 +603,66 @@ async fn emulate_shows_only_its_flags_and_takes_no_token() {
     seed(&emu, &["wfr_1", "wfr_2"]);
     let env = [("QSTASH_URL", emu.url()), ("MY_TOKEN", UPSTASH_TOKEN.to_owned())];
     let env = pairs(&env);
-    run(&["--backend", "upstash", "--token-env", "MY_TOKEN", "--retries", "0", "cancel", "wfr_1"], &env)
-        .await
-        .expect(0);
-    run(&["cancel", "wfr_2", "--backend", "upstash", "--token-env", "MY_TOKEN", "--timeout", "10s"], &env)
-        .await
-        .expect(0);
-    let out = run(&["status", "wfr_2", "--backend=upstash", "--token-env=MY_TOKEN", "-o", "json"], &env).await;
+    run(
+        &[
+            "--backend",
+            "upstash",
+            "--token-env",
+            "MY_TOKEN",
+            "--retries",
+            "0",
+            "cancel",
+            "wfr_1",
+        ],
+        &env,
+    )
+    .await
+    .expect(0);
+    run(
+        &[
+            "cancel",
+            "wfr_2",
+            "--backend",
+            "upstash",
+            "--token-env",
+            "MY_TOKEN",
+            "--timeout",
+            "10s",
+        ],
+        &env,
+    )
+    .await
+    .expect(0);
+    let out = run(
+        &[
+            "status",
+            "wfr_2",
+            "--backend=upstash",
+            "--token-env=MY_TOKEN",
+            "-o",
+            "json",
+        ],
+        &env,
+    )
+    .await;
     out.expect(0);
     assert_eq!(out.json_lines()[0]["state"], "cancelled");
     // After the subcommand wins over before it.
-    run(&["--backend", "agno", "status", "wfr_2", "--backend", "upstash", "--token-env", "MY_TOKEN"], &env)
-        .await
-        .expect(0);
+    run(
+        &[
+            "--backend",
+            "agno",
+            "status",
+            "wfr_2",
+            "--backend",
+            "upstash",
+            "--token-env",
+            "MY_TOKEN",
+        ],
+        &env,
+    )
+    .await
+    .expect(0);
 }
 
 // ---------------------------------------------------------------------------------------------
