@@ -239,7 +239,7 @@ pub async fn cancel(
         totals.duplicates = repeats;
         let stop = interrupt.map(Interrupt::handle);
         let mode = &mode;
-        let mut results: Vec<(usize, &RunRef, Waited)> = futures::stream::iter(runs.iter().enumerate())
+        let mut results = futures::stream::iter(runs.iter().enumerate())
             .map(|(i, run)| {
                 let stop = stop.clone();
                 async move {
@@ -263,52 +263,15 @@ pub async fn cancel(
                     (i, run, Waited::Done(outcome, state))
                 }
             })
-            .buffer_unordered(wfcancel::DEFAULT_CONCURRENCY)
-            .collect()
-            .await;
-        // Results in the order of the arguments.
-        results.sort_by_key(|(i, _, _)| *i);
-        for (_, run, waited) in results {
-            match waited {
-                Waited::NotAttempted => totals.not_attempted += 1,
-                Waited::Failed(e) => {
-                    totals.requests += 1;
-                    totals.failed += 1;
-                    totals.saw_error(&e);
-                    out.run_failed(run, &e);
-                }
-                Waited::Done(outcome, None) => {
-                    totals.requests += 1;
-                    count_outcome(&mut totals, outcome);
-                    out.outcome(run, outcome, None);
-                    totals.interrupted.get_or_insert(wfcancel::Interruption::Stopped);
-                }
-                Waited::Done(outcome, Some(Ok(state))) => {
-                    totals.requests += 1;
-                    count_outcome(&mut totals, outcome);
-                    out.outcome(run, outcome, Some(&state));
-                }
-                // Nothing to cancel, and no run to read: the same answer as a plain cancel's.
-                Waited::Done(outcome @ wfcancel::CancelOutcome::NotActive(_), Some(Err(e)))
-                    if e.kind() == wfcancel::ErrorKind::NotFound =>
-                {
-                    totals.requests += 1;
-                    count_outcome(&mut totals, outcome);
-                    out.outcome(run, outcome, None);
-                }
-                Waited::Done(outcome, Some(Err(e))) => {
-                    totals.requests += 1;
-                    let answered = match outcome {
-                        wfcancel::CancelOutcome::NotActive(_) => {
-                            format!("the cancel answered {outcome}: nothing to cancel")
-                        }
-                        _ => format!("the cancel was accepted ({outcome}), then waiting failed"),
-                    };
-                    let e = e.with_context(answered);
-                    totals.failed += 1;
-                    totals.saw_error(&e);
-                    out.run_failed(run, &e);
-                }
+            .buffer_unordered(wfcancel::DEFAULT_CONCURRENCY);
+        // Results in the order of the arguments, each printed as soon as those before it are.
+        let mut pending = std::collections::BTreeMap::new();
+        let mut next = 0;
+        while let Some((i, run, waited)) = results.next().await {
+            pending.insert(i, (run, waited));
+            while let Some((run, waited)) = pending.remove(&next) {
+                next += 1;
+                print_waited(run, waited, &mut totals, out);
             }
         }
     } else if let [run] = runs.as_slice() {
@@ -347,6 +310,51 @@ pub async fn cancel(
         out.summary(&totals, false);
     }
     Ok(totals.exit_code())
+}
+
+/// Prints one run's result of `cancel --wait` and counts it.
+fn print_waited(run: &RunRef, waited: Waited, totals: &mut Totals, out: &Output) {
+    match waited {
+        Waited::NotAttempted => totals.not_attempted += 1,
+        Waited::Failed(e) => {
+            totals.requests += 1;
+            totals.failed += 1;
+            totals.saw_error(&e);
+            out.run_failed(run, &e);
+        }
+        Waited::Done(outcome, None) => {
+            totals.requests += 1;
+            count_outcome(totals, outcome);
+            out.outcome(run, outcome, None);
+            totals.interrupted.get_or_insert(wfcancel::Interruption::Stopped);
+        }
+        Waited::Done(outcome, Some(Ok(state))) => {
+            totals.requests += 1;
+            count_outcome(totals, outcome);
+            out.outcome(run, outcome, Some(&state));
+        }
+        // Nothing to cancel, and no run to read: the same answer as a plain cancel's.
+        Waited::Done(outcome @ wfcancel::CancelOutcome::NotActive(_), Some(Err(e)))
+            if e.kind() == wfcancel::ErrorKind::NotFound =>
+        {
+            totals.requests += 1;
+            count_outcome(totals, outcome);
+            out.outcome(run, outcome, None);
+        }
+        Waited::Done(outcome, Some(Err(e))) => {
+            totals.requests += 1;
+            let answered = match outcome {
+                wfcancel::CancelOutcome::NotActive(_) => {
+                    format!("the cancel answered {outcome}: nothing to cancel")
+                }
+                _ => format!("the cancel was accepted ({outcome}), then waiting failed"),
+            };
+            let e = e.with_context(answered);
+            totals.failed += 1;
+            totals.saw_error(&e);
+            out.run_failed(run, &e);
+        }
+    }
 }
 
 /// What cancelling and waiting for one run came to.
@@ -440,6 +448,11 @@ pub fn precheck_bulk(a: &BulkArgs) -> Result<(), Failure> {
              a visibility query (Temporal: --query), or --all --yes",
         ));
     }
+    // A filter that can never match is refused first, naming its flag: before the configuration
+    // is even read, so before any request. (The backend's name is not shown: the flag is.)
+    if let Some(f) = filter_of(a, None).filter(|_| a.ids_file.is_none() && a.query.is_none()) {
+        check_filter(a, &f, "wfcancel")?;
+    }
     if a.ids_file.is_some() {
         if a.yes {
             return Err(Failure::usage(
@@ -529,6 +542,8 @@ fn filter_flag(field: &str) -> &'static str {
         // The two ends of the range, as `RunFilter::validate` names them.
         "filter.from" => "--from",
         "filter.to" => "--to",
+        // A custom field's name or value, as `RunFilter::validate` names it.
+        "filter.custom" => "--handler/--key",
         _ => table
             .iter()
             .find(|(f, _)| f.name() == field)
@@ -610,10 +625,6 @@ pub async fn bulk(
     let caps = c.capabilities();
     let batches = client.runs_batches();
     let confirms = client.confirms_filters();
-    // A filter that can never match is refused first, naming its flag (before any request).
-    if let Some(f) = filter_of(a, None).filter(|_| a.ids_file.is_none() && a.query.is_none()) {
-        check_filter(a, &f, backend)?;
-    }
     // A filter that selects every run is --all, with the same guard.
     let all = a.all || filter_is_all(a);
     if a.yes && !all && !confirms {
@@ -1091,5 +1102,62 @@ fn exit_for(e: &CancelError) -> u8 {
         EXIT_USAGE
     } else {
         EXIT_FAILURE
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wfcancel::FilterField;
+
+    /// Every field the core can name in a filter error maps to a flag: a message never falls
+    /// back to the library's field names for a flag the command has.
+    #[test]
+    fn every_filter_field_has_its_flag() {
+        for field in [
+            FilterField::UrlExact,
+            FilterField::UrlPrefix,
+            FilterField::Labels,
+            FilterField::CreatedRange,
+            FilterField::CallerIps,
+            FilterField::FlowControlKeys,
+            FilterField::Hosts,
+            FilterField::Paths,
+            FilterField::Workflows,
+            FilterField::States,
+            FilterField::Custom(wfcancel::restate::FIELD_HANDLER.to_owned()),
+            FilterField::Custom(wfcancel::restate::FIELD_KEY.to_owned()),
+        ] {
+            let flag = filter_flag(&field.name());
+            assert!(flag.starts_with("--"), "{field:?} -> {flag}");
+        }
+        for field in ["filter.from", "filter.to", "filter.custom"] {
+            assert!(filter_flag(field).starts_with("--"), "{field}");
+        }
+        assert_eq!(filter_flag("filter.hosts"), "--host");
+        assert_eq!(filter_flag("filter.caller_ips"), "--caller-ip");
+    }
+
+    /// The core's own errors, as `check_can_match` and `validate` give them, come out in flag
+    /// terms, with the user's value.
+    #[test]
+    fn core_filter_errors_are_said_with_the_flag() {
+        let e = RunFilter::new()
+            .host("api.example.com:443")
+            .check_can_match("upstash")
+            .unwrap_err();
+        let f = filter_failure(e);
+        assert_eq!(f.code, EXIT_USAGE);
+        assert!(
+            f.message.starts_with("--host: \"api.example.com:443\""),
+            "{}",
+            f.message
+        );
+        assert!(!f.message.contains("filter."), "{}", f.message);
+        let e = RunFilter::new().label("").validate("upstash").unwrap_err();
+        assert!(filter_failure(e).message.starts_with("--label: "));
+        // Not a filter error: left as the core says it.
+        let e = CancelError::invalid_input("upstash", "run_id", "blank");
+        assert!(filter_failure(e).message.contains("run_id"));
     }
 }
