@@ -19,6 +19,7 @@ Configuration comes from the environment, as in the library:
   LANGGRAPH_API_URL, LANGGRAPH_API_KEY  LangGraph: the deployment's URL (default http://127.0.0.1:2024),
                               API key sent as x-api-key (optional; else LANGSMITH_API_KEY or LANGCHAIN_API_KEY)
   WFCANCEL_ALLOW_INSECURE_HTTP=1  same as --allow-insecure-http
+  WFCANCEL_EMULATOR_TOKEN     the token `wfcancel emulate` serves with (default: a random one)
 A token is never taken on the command line: --token-env NAME reads it from another variable.
 A run may be given as its address wherever a run id is (arguments, --ids-file lines), e.g.
 restate:inv_1gthrFzPawmA6hIx3l7fcamBDa2GMa3l3O or langgraph:thread/<thread-id>/<run-id>; runs that

@@ -2,8 +2,10 @@
 //! LangGraph from a terminal.
 //!
 //! ```text
-//! wfcancel [--backend upstash|agno|temporal|restate|langgraph] [--url URL] [--token-env NAME] [--allow-insecure-http] [--json]
-//!          [--timeout DURATION] [--retries N] [-v] <command>
+//! wfcancel [-o text|json] [--json] [-v] <command>
+//! connection flags (before or after cancel, bulk, status; not emulate):
+//!          [--backend upstash|agno|temporal|restate|langgraph] [--url URL] [--token-env NAME]
+//!          [--allow-insecure-http] [--timeout DURATION] [--retries N]
 //!   cancel <RUN_ID>... [--workflow ID | --agent ID | --team ID | --thread ID] [--session ID] [--wait] [--wait-timeout DURATION]
 //!          [--namespace NS] [--run-id RID] [--force] [--reason TEXT]
 //!   bulk   [--ids-file PATH|-] [--url-exact URL | --url-prefix URL] [--label L]... [--from TIME] [--to TIME]
@@ -13,7 +15,9 @@
 //!          [--page-size N] [--drain] [--all] [--yes]
 //!          [--workflow ID|TYPE|SERVICE | --agent ID | --team ID] [--session ID] [--concurrency N] [--dry-run]
 //!   status <RUN_ID> [--workflow ID | --agent ID | --team ID | --thread ID] [--session ID] [--namespace NS] [--run-id RID]
-//!   emulate upstash|agno [--port P] [--token T] [--seed N]
+//!   emulate upstash|agno [--port P] [--seed N]      (Cargo feature `emulator`; token: WFCANCEL_EMULATOR_TOKEN)
+//!   completions bash|zsh|fish|elvish|powershell
+//!   man
 //! ```
 //!
 //! Exit codes: 0 everything ended cancelled, requested or not active; 1 a provider or transport
