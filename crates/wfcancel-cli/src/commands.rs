@@ -929,7 +929,9 @@ async fn bulk_ids(
 ) -> Result<u8, Failure> {
     let counts_only = client.bulk_counts_only();
     let mut rx = spawn_reader(source, BATCH)?;
-    let bar = if dry_run {
+    // No spinner over what is being typed at a terminal.
+    let typing = source == "-" && std::io::IsTerminal::is_terminal(&std::io::stdin());
+    let bar = if dry_run || typing {
         indicatif::ProgressBar::hidden()
     } else {
         out.start_progress("cancelling")
