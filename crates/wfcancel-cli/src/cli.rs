@@ -4,7 +4,7 @@ use std::time::{Duration, SystemTime};
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::timearg::{parse_secs, parse_time};
+use crate::timearg::{parse_duration, parse_time};
 use wfcancel::RunState;
 
 const ENV_HELP: &str = "\
@@ -19,6 +19,7 @@ Configuration comes from the environment, as in the library:
   LANGGRAPH_API_URL, LANGGRAPH_API_KEY  LangGraph: the deployment's URL (default http://127.0.0.1:2024),
                               API key sent as x-api-key (optional; else LANGSMITH_API_KEY or LANGCHAIN_API_KEY)
   WFCANCEL_ALLOW_INSECURE_HTTP=1  same as --allow-insecure-http
+  WFCANCEL_EMULATOR_TOKEN     the token `wfcancel emulate` serves with (default: a random one)
 A token is never taken on the command line: --token-env NAME reads it from another variable.
 A run may be given as its address wherever a run id is (arguments, --ids-file lines), e.g.
 restate:inv_1gthrFzPawmA6hIx3l7fcamBDa2GMa3l3O or langgraph:thread/<thread-id>/<run-id>; runs that
@@ -27,43 +28,25 @@ name another backend than the configured one go to that backend, configured from
 Exit codes: 0 all cancelled / requested / not active; 1 provider or transport failure;
 2 usage, configuration or invalid input; 3 a bulk where some runs succeeded and some failed.";
 
-const GLOBAL: &str = "Global options";
+const CONNECTION: &str = "Connection options";
+const GLOBAL: &str = "Output options";
 
 /// Cancel workflow runs on Upstash Workflow, Agno AgentOS, Temporal, Restate or LangGraph.
 #[derive(Debug, Parser)]
 #[command(name = "wfcancel", version, about, after_help = ENV_HELP, propagate_version = true)]
 pub struct Cli {
-    /// The orchestrator (overrides WFCANCEL_BACKEND).
-    #[arg(long, global = true, value_enum, value_name = "upstash|agno|temporal|restate|langgraph", hide_possible_values = true, help_heading = GLOBAL)]
-    pub backend: Option<BackendArg>,
+    /// How to reach the provider: given before the subcommand or after it (`cancel`, `bulk`,
+    /// `status`; not `emulate`, which serves rather than connects). See [`Cli::merge_connection`].
+    #[command(flatten)]
+    pub conn: ConnArgs,
 
-    /// The provider's base URL (overrides QSTASH_URL / AGENTOS_URL / TEMPORAL_HTTP_ADDRESS /
-    /// RESTATE_ADMIN_URL / LANGGRAPH_API_URL; for Temporal, the HTTP API's base URL, not the gRPC
-    /// address; for Restate, the admin API's, not the ingress).
-    #[arg(long, global = true, value_name = "URL", help_heading = GLOBAL)]
-    pub url: Option<String>,
+    /// Output format: text (default), or json: one JSON object per line, each with a "type".
+    #[arg(short = 'o', long = "output", global = true, value_enum, value_name = "text|json", hide_possible_values = true, help_heading = GLOBAL)]
+    pub output: Option<OutputFormat>,
 
-    /// Read the token from this environment variable instead of QSTASH_TOKEN / OS_SECURITY_KEY /
-    /// TEMPORAL_API_KEY / RESTATE_AUTH_TOKEN / LANGGRAPH_API_KEY.
-    #[arg(long = "token-env", global = true, value_name = "NAME", help_heading = GLOBAL)]
-    pub token_env: Option<String>,
-
-    /// Allow plain http:// to a host that is not loopback (e.g. an AgentOS on a private network).
-    /// The token then travels unencrypted. Also WFCANCEL_ALLOW_INSECURE_HTTP=1.
-    #[arg(long = "allow-insecure-http", global = true, help_heading = GLOBAL)]
-    pub allow_insecure_http: bool,
-
-    /// One JSON object per result, then a summary object.
+    /// Same as -o json.
     #[arg(long, global = true, help_heading = GLOBAL)]
     pub json: bool,
-
-    /// Timeout of each request, in seconds (default 30).
-    #[arg(long, global = true, value_name = "SECS", value_parser = parse_secs, help_heading = GLOBAL)]
-    pub timeout: Option<Duration>,
-
-    /// How many times a failed request is retried (default 4; 0 = never).
-    #[arg(long, global = true, value_name = "N", value_parser = clap::value_parser!(u32).range(0..=100), help_heading = GLOBAL)]
-    pub retries: Option<u32>,
 
     /// Log requests to stderr (-vv for more). Tokens are never logged.
     #[arg(short, long, global = true, action = clap::ArgAction::Count, help_heading = GLOBAL)]
@@ -71,6 +54,109 @@ pub struct Cli {
 
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// `-o text|json`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    /// Lines for people.
+    Text,
+    /// One JSON object per line, each with a "type".
+    Json,
+}
+
+/// The flags that say how to reach the provider. Not global (so that `emulate`, which reaches
+/// no provider, does not show them): flattened into the top level and into each subcommand that
+/// connects, then merged, so that `wfcancel --backend agno cancel X` and `wfcancel cancel X
+/// --backend agno` both work.
+#[derive(Debug, Clone, Default, Args)]
+pub struct ConnArgs {
+    /// The orchestrator (overrides WFCANCEL_BACKEND).
+    #[arg(long, value_enum, value_name = "upstash|agno|temporal|restate|langgraph", hide_possible_values = true, help_heading = CONNECTION)]
+    pub backend: Option<BackendArg>,
+
+    /// The provider's base URL (overrides QSTASH_URL / AGENTOS_URL / TEMPORAL_HTTP_ADDRESS /
+    /// RESTATE_ADMIN_URL / LANGGRAPH_API_URL; for Temporal, the HTTP API's base URL, not the gRPC
+    /// address; for Restate, the admin API's, not the ingress).
+    #[arg(long, value_name = "URL", help_heading = CONNECTION)]
+    pub url: Option<String>,
+
+    /// Read the token from this environment variable instead of QSTASH_TOKEN / OS_SECURITY_KEY /
+    /// TEMPORAL_API_KEY / RESTATE_AUTH_TOKEN / LANGGRAPH_API_KEY.
+    #[arg(long = "token-env", value_name = "NAME", help_heading = CONNECTION)]
+    pub token_env: Option<String>,
+
+    /// Allow plain http:// to a host that is not loopback (e.g. an AgentOS on a private network).
+    /// The token then travels unencrypted. Also WFCANCEL_ALLOW_INSECURE_HTTP=1.
+    #[arg(long = "allow-insecure-http", help_heading = CONNECTION)]
+    pub allow_insecure_http: bool,
+
+    /// Timeout of each request (default 30s), e.g. 30s, 2m, 1m30s; a bare number is seconds.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, help_heading = CONNECTION)]
+    pub timeout: Option<Duration>,
+
+    /// How many times a failed request is retried (default 4; 0 = never).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(0..=100), help_heading = CONNECTION)]
+    pub retries: Option<u32>,
+}
+
+impl ConnArgs {
+    /// `later`'s flags over these (a flag after the subcommand wins over the same before it).
+    fn merge(&mut self, later: &ConnArgs) {
+        if later.backend.is_some() {
+            self.backend = later.backend;
+        }
+        if later.url.is_some() {
+            self.url.clone_from(&later.url);
+        }
+        if later.token_env.is_some() {
+            self.token_env.clone_from(&later.token_env);
+        }
+        self.allow_insecure_http |= later.allow_insecure_http;
+        if later.timeout.is_some() {
+            self.timeout = later.timeout;
+        }
+        if later.retries.is_some() {
+            self.retries = later.retries;
+        }
+    }
+
+    /// The flags given, by name.
+    pub fn given(&self) -> Vec<&'static str> {
+        [
+            (self.backend.is_some(), "--backend"),
+            (self.url.is_some(), "--url"),
+            (self.token_env.is_some(), "--token-env"),
+            (self.allow_insecure_http, "--allow-insecure-http"),
+            (self.timeout.is_some(), "--timeout"),
+            (self.retries.is_some(), "--retries"),
+        ]
+        .into_iter()
+        .filter_map(|(set, name)| set.then_some(name))
+        .collect()
+    }
+}
+
+impl Cli {
+    /// Whether to print JSON (`-o json` or `--json`).
+    pub fn json_output(&self) -> bool {
+        self.json || self.output == Some(OutputFormat::Json)
+    }
+
+    /// Folds the subcommand's connection flags into [`Cli::conn`]: after this, `conn` holds
+    /// every connection flag wherever it was written.
+    pub fn merge_connection(mut self) -> Self {
+        let later = match &self.command {
+            Command::Cancel(a) => Some(a.conn.clone()),
+            Command::Bulk(a) => Some(a.conn.clone()),
+            Command::Status(a) => Some(a.conn.clone()),
+            _ => None,
+        };
+        if let Some(later) = later {
+            self.conn.merge(&later);
+        }
+        self
+    }
 }
 
 /// A backend the command can talk to.
@@ -104,13 +190,72 @@ pub enum EmulatedArg {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Cancel one or more runs by id.
+    #[command(after_help = CANCEL_EXAMPLES)]
     Cancel(CancelArgs),
     /// Cancel many runs: ids from a file or stdin, a filter, or everything.
+    #[command(after_help = BULK_EXAMPLES)]
     Bulk(BulkArgs),
     /// Show a run's state.
+    #[command(after_help = STATUS_EXAMPLES)]
     Status(StatusArgs),
     /// Serve a local emulator of a provider (for trying wfcancel out) until Ctrl-C.
+    #[command(after_help = EMULATE_EXAMPLES)]
     Emulate(EmulateArgs),
+    /// Print a shell completion script to stdout.
+    #[command(after_help = COMPLETIONS_EXAMPLES)]
+    Completions(CompletionsArgs),
+    /// Print the man page (roff) to stdout.
+    #[command(after_help = MAN_EXAMPLES)]
+    Man,
+}
+
+const CANCEL_EXAMPLES: &str = "\
+Examples:
+  wfcancel cancel wfr_8a1f                              # Upstash (WFCANCEL_BACKEND=upstash)
+  wfcancel cancel wfr_1 wfr_2 wfr_3 -o json              # several runs: one JSON record each, in this order
+  wfcancel cancel run-9 --workflow nightly --wait --wait-timeout 2m   # Agno: wait until it is over
+  wfcancel cancel order-42 --backend temporal --force --reason 'bad deploy'   # terminate, reason recorded
+  wfcancel cancel restate:inv_1gthrFzPawmA6hIx3l7fcamBDa2GMa3l3O      # a run address names its backend";
+
+const BULK_EXAMPLES: &str = "\
+Examples:
+  wfcancel bulk --ids-file stuck.txt                    # one id (or run address) per line
+  grep -o 'wfr_[A-Za-z0-9]*' app.log | wfcancel bulk --ids-file -
+  wfcancel bulk --url-prefix https://api.example.com/wf/ --from 2h --drain   # started in the last 2 hours
+  wfcancel bulk --host api.example.com --path /api/orders --from 2026-11-27T10:00:00Z --to 30m
+  wfcancel bulk --all --dry-run                         # the requests --all would send; nothing is sent
+  wfcancel bulk --all --drain --yes                     # every active run the token reaches
+  wfcancel bulk --backend temporal --workflow Nightly --yes --wait --reason cleanup";
+
+const STATUS_EXAMPLES: &str = "\
+Examples:
+  wfcancel status wfr_8a1f                              # prints: <state> <run>
+  wfcancel status run-9 --workflow nightly --session s1 -o json
+  wfcancel status langgraph:thread/<thread-id>/<run-id>";
+
+const EMULATE_EXAMPLES: &str = "\
+Examples:
+  wfcancel emulate upstash --seed 50                    # prints the export line to reach it
+  eval \"$(wfcancel emulate agno | head -1)\"            # (in another terminal) then try wfcancel on it
+  WFCANCEL_EMULATOR_TOKEN=dev-token wfcancel emulate upstash --port 8080 -o json";
+
+const COMPLETIONS_EXAMPLES: &str = "\
+Examples:
+  wfcancel completions bash > ~/.local/share/bash-completion/completions/wfcancel
+  wfcancel completions zsh > \"${fpath[1]}/_wfcancel\"
+  wfcancel completions fish > ~/.config/fish/completions/wfcancel.fish";
+
+const MAN_EXAMPLES: &str = "\
+Examples:
+  wfcancel man > /usr/local/share/man/man1/wfcancel.1
+  wfcancel man | man -l -";
+
+/// `wfcancel completions`.
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }
 
 /// What owns the runs (Agno and LangGraph need it; the others know runs by id alone).
@@ -136,6 +281,9 @@ pub struct OwnerArgs {
 /// `wfcancel cancel`.
 #[derive(Debug, Args)]
 pub struct CancelArgs {
+    #[command(flatten)]
+    pub conn: ConnArgs,
+
     /// The runs to cancel: ids (Restate: invocation ids inv_…; LangGraph: run UUIDs with
     /// --thread) or run addresses (restate:inv_…, langgraph:thread/THREAD_ID/RUN_ID).
     #[arg(value_name = "RUN_ID", required = true)]
@@ -155,8 +303,8 @@ pub struct CancelArgs {
     #[arg(long)]
     pub wait: bool,
 
-    /// How long --wait waits, in seconds (default 60).
-    #[arg(long, value_name = "SECS", value_parser = parse_secs)]
+    /// How long --wait waits (default 60s), e.g. 90s, 5m, 1h30m; a bare number is seconds.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub wait_timeout: Option<Duration>,
 
     #[command(flatten)]
@@ -196,7 +344,7 @@ impl Command {
             Command::Cancel(a) => a.temporal.namespace.as_deref(),
             Command::Status(a) => a.temporal.namespace.as_deref(),
             Command::Bulk(a) => a.namespace.as_deref(),
-            Command::Emulate(_) => None,
+            Command::Emulate(_) | Command::Completions(_) | Command::Man => None,
         }
     }
 }
@@ -220,6 +368,9 @@ impl ModeArgs {
 #[derive(Debug, Args)]
 pub struct BulkArgs {
     #[command(flatten)]
+    pub conn: ConnArgs,
+
+    #[command(flatten)]
     pub mode: ModeArgs,
 
     /// Cancel the ids in this file, one per line (`-` for stdin; blank lines and # comments
@@ -239,13 +390,13 @@ pub struct BulkArgs {
     #[arg(long = "label", value_name = "L")]
     pub labels: Vec<String>,
 
-    /// Runs created (Temporal: started) at or after TIME: RFC 3339, epoch ms, or an age like 2h
-    /// (Upstash, Temporal, Restate).
+    /// Runs created (Temporal: started) at or after TIME: RFC 3339 (2026-11-27T10:00:00Z), an
+    /// age meaning that long ago (2h, 1h30m, 7d), or epoch ms (Upstash, Temporal, Restate).
     #[arg(long, value_name = "TIME", value_parser = parse_time)]
     pub from: Option<SystemTime>,
 
-    /// Runs created (Temporal: started) at or before TIME: RFC 3339, epoch ms, or an age like 30m
-    /// (Upstash, Temporal, Restate).
+    /// Runs created (Temporal: started) at or before TIME: RFC 3339 (2026-11-27T10:00:00Z), an
+    /// age meaning that long ago (30m, 1h30m), or epoch ms (Upstash, Temporal, Restate).
     #[arg(long, value_name = "TIME", value_parser = parse_time)]
     pub to: Option<SystemTime>,
 
@@ -368,6 +519,9 @@ fn parse_state(s: &str) -> Result<RunState, String> {
 /// `wfcancel status`.
 #[derive(Debug, Args)]
 pub struct StatusArgs {
+    #[command(flatten)]
+    pub conn: ConnArgs,
+
     /// The run.
     #[arg(value_name = "RUN_ID")]
     pub run_id: String,
@@ -394,8 +548,9 @@ pub struct EmulateArgs {
     #[arg(long, value_name = "P", default_value_t = 0)]
     pub port: u16,
 
-    /// The emulator's own token (default: a random one).
-    #[arg(long, value_name = "T")]
+    /// Refused: the emulator's token is read from WFCANCEL_EMULATOR_TOKEN (default: a random
+    /// one), never from the command line, where other users can read it.
+    #[arg(long, value_name = "T", hide = true)]
     pub token: Option<String>,
 
     /// How many active runs to create at start.

@@ -239,17 +239,17 @@ pub async fn cancel(
         totals.duplicates = repeats;
         let stop = interrupt.map(Interrupt::handle);
         let mode = &mode;
-        let mut results = futures::stream::iter(runs.iter())
-            .map(|run| {
+        let mut results = futures::stream::iter(runs.iter().enumerate())
+            .map(|(i, run)| {
                 let stop = stop.clone();
                 async move {
                     // After a stop, runs not yet started are not attempted.
                     if stop.as_ref().is_some_and(wfcancel::StopHandle::is_stopped) {
-                        return (run, Waited::NotAttempted);
+                        return (i, run, Waited::NotAttempted);
                     }
                     let outcome = match c.cancel_with(run, mode).await {
                         Ok(o) => o,
-                        Err(e) => return (run, Waited::Failed(e)),
+                        Err(e) => return (i, run, Waited::Failed(e)),
                     };
                     // The wait sends only reads: a stop ends it at once, the outcome stands.
                     let wait = c.wait_until_terminal(run, opts);
@@ -260,43 +260,18 @@ pub async fn cancel(
                         },
                         None => Some(wait.await),
                     };
-                    (run, Waited::Done(outcome, state))
+                    (i, run, Waited::Done(outcome, state))
                 }
             })
             .buffer_unordered(wfcancel::DEFAULT_CONCURRENCY);
-        while let Some((run, waited)) = results.next().await {
-            match waited {
-                Waited::NotAttempted => totals.not_attempted += 1,
-                Waited::Failed(e) => {
-                    totals.requests += 1;
-                    totals.failed += 1;
-                    totals.saw_error(&e);
-                    out.run_failed(run, &e);
-                }
-                Waited::Done(outcome, None) => {
-                    totals.requests += 1;
-                    count_outcome(&mut totals, outcome);
-                    out.outcome(run, outcome, None);
-                    totals.interrupted.get_or_insert(wfcancel::Interruption::Stopped);
-                }
-                Waited::Done(outcome, Some(Ok(state))) => {
-                    totals.requests += 1;
-                    count_outcome(&mut totals, outcome);
-                    out.outcome(run, outcome, Some(&state));
-                }
-                Waited::Done(outcome, Some(Err(e))) => {
-                    totals.requests += 1;
-                    let answered = match outcome {
-                        wfcancel::CancelOutcome::NotActive(_) => {
-                            format!("the cancel answered {outcome}: nothing to cancel")
-                        }
-                        _ => format!("the cancel was accepted ({outcome}), then waiting failed"),
-                    };
-                    let e = e.with_context(answered);
-                    totals.failed += 1;
-                    totals.saw_error(&e);
-                    out.run_failed(run, &e);
-                }
+        // Results in the order of the arguments, each printed as soon as those before it are.
+        let mut pending = std::collections::BTreeMap::new();
+        let mut next = 0;
+        while let Some((i, run, waited)) = results.next().await {
+            pending.insert(i, (run, waited));
+            while let Some((run, waited)) = pending.remove(&next) {
+                next += 1;
+                print_waited(run, waited, &mut totals, out);
             }
         }
     } else if let [run] = runs.as_slice() {
@@ -325,7 +300,7 @@ pub async fn cancel(
         }
         match wfcancel::backend::fan_out(c, &runs, &opts).await {
             Ok(report) => {
-                out.report_runs(&report);
+                out.report_runs_in_order(&report, &runs);
                 totals.add_report(&report);
             }
             Err(e) => return Err(e.into()),
@@ -335,6 +310,51 @@ pub async fn cancel(
         out.summary(&totals, false);
     }
     Ok(totals.exit_code())
+}
+
+/// Prints one run's result of `cancel --wait` and counts it.
+fn print_waited(run: &RunRef, waited: Waited, totals: &mut Totals, out: &Output) {
+    match waited {
+        Waited::NotAttempted => totals.not_attempted += 1,
+        Waited::Failed(e) => {
+            totals.requests += 1;
+            totals.failed += 1;
+            totals.saw_error(&e);
+            out.run_failed(run, &e);
+        }
+        Waited::Done(outcome, None) => {
+            totals.requests += 1;
+            count_outcome(totals, outcome);
+            out.outcome(run, outcome, None);
+            totals.interrupted.get_or_insert(wfcancel::Interruption::Stopped);
+        }
+        Waited::Done(outcome, Some(Ok(state))) => {
+            totals.requests += 1;
+            count_outcome(totals, outcome);
+            out.outcome(run, outcome, Some(&state));
+        }
+        // Nothing to cancel, and no run to read: the same answer as a plain cancel's.
+        Waited::Done(outcome @ wfcancel::CancelOutcome::NotActive(_), Some(Err(e)))
+            if e.kind() == wfcancel::ErrorKind::NotFound =>
+        {
+            totals.requests += 1;
+            count_outcome(totals, outcome);
+            out.outcome(run, outcome, None);
+        }
+        Waited::Done(outcome, Some(Err(e))) => {
+            totals.requests += 1;
+            let answered = match outcome {
+                wfcancel::CancelOutcome::NotActive(_) => {
+                    format!("the cancel answered {outcome}: nothing to cancel")
+                }
+                _ => format!("the cancel was accepted ({outcome}), then waiting failed"),
+            };
+            let e = e.with_context(answered);
+            totals.failed += 1;
+            totals.saw_error(&e);
+            out.run_failed(run, &e);
+        }
+    }
 }
 
 /// What cancelling and waiting for one run came to.
@@ -428,6 +448,11 @@ pub fn precheck_bulk(a: &BulkArgs) -> Result<(), Failure> {
              a visibility query (Temporal: --query), or --all --yes",
         ));
     }
+    // A filter that can never match is refused first, naming its flag: before the configuration
+    // is even read, so before any request. (The backend's name is not shown: the flag is.)
+    if let Some(f) = filter_of(a, None).filter(|_| a.ids_file.is_none() && a.query.is_none()) {
+        check_filter(a, &f, "wfcancel")?;
+    }
     if a.ids_file.is_some() {
         if a.yes {
             return Err(Failure::usage(
@@ -495,22 +520,96 @@ fn filter_of(a: &BulkArgs, workflow_type: Option<&str>) -> Option<RunFilter> {
     (!f.is_empty()).then_some(f)
 }
 
+/// The flag that sets each field of a [`RunFilter`], to speak of the command line rather than the
+/// library: the core names a field in its errors ([`wfcancel::FilterField::name`]); this maps it.
 fn filter_flag(field: &str) -> &'static str {
+    use wfcancel::FilterField as F;
+    let table = [
+        (F::UrlExact, "--url-exact"),
+        (F::UrlPrefix, "--url-prefix"),
+        (F::Labels, "--label"),
+        (F::CreatedRange, "--from/--to"),
+        (F::CallerIps, "--caller-ip"),
+        (F::FlowControlKeys, "--flow-control-key"),
+        (F::Hosts, "--host"),
+        (F::Paths, "--path"),
+        (F::Workflows, "--workflow"),
+        (F::States, "--state"),
+        (F::Custom(wfcancel::restate::FIELD_HANDLER.to_owned()), "--handler"),
+        (F::Custom(wfcancel::restate::FIELD_KEY.to_owned()), "--key"),
+    ];
     match field {
-        "filter.url_exact" => "--url-exact",
-        "filter.url_prefix" => "--url-prefix",
-        "filter.labels" => "--label",
-        "filter.from/to" => "--from/--to",
-        "filter.caller_ips" => "--caller-ip",
-        "filter.flow_control_keys" => "--flow-control-key",
-        "filter.hosts" => "--host",
-        "filter.paths" => "--path",
-        "filter.workflows" => "--workflow",
-        "filter.states" => "--state",
-        "filter.custom.handler" => "--handler",
-        "filter.custom.key" => "--key",
-        _ => "this filter",
+        // The two ends of the range, as `RunFilter::validate` names them.
+        "filter.from" => "--from",
+        "filter.to" => "--to",
+        // A custom field's name or value, as `RunFilter::validate` names it.
+        "filter.custom" => "--handler/--key",
+        _ => table
+            .iter()
+            .find(|(f, _)| f.name() == field)
+            .map_or("this filter", |(_, flag)| *flag),
     }
+}
+
+/// A core error about the filter, said in terms of the flag that set the field.
+fn filter_failure(e: CancelError) -> Failure {
+    match &e {
+        CancelError::InvalidInput { field, message, .. } if field.starts_with("filter") => {
+            let flag = filter_flag(field);
+            if flag == "this filter" {
+                Failure::from(e)
+            } else {
+                Failure {
+                    kind: e.kind().as_str().to_owned(),
+                    ..Failure::usage(format!("{flag}: {message}"))
+                }
+            }
+        }
+        _ => Failure::from(e),
+    }
+}
+
+/// Checks, before any request, that the filter can select something: `--from` not after `--to`
+/// (said with the user's times, in RFC 3339), and no value that can never match
+/// ([`RunFilter::check_can_match`]), each refusal naming its flag.
+fn check_filter(a: &BulkArgs, f: &RunFilter, backend: &'static str) -> Result<(), Failure> {
+    if let (Some(from), Some(to)) = (a.from, a.to) {
+        if from > to {
+            return Err(Failure::input(format!(
+                "--from ({}) is after --to ({}): no run can match",
+                crate::timearg::rfc3339(from),
+                crate::timearg::rfc3339(to)
+            ))
+            .hint("--from is the earlier time; as ages, the longer one (e.g. --from 2h --to 1h)"));
+        }
+    }
+    f.check_can_match(backend).map_err(filter_failure)?;
+    f.validate(backend).map_err(filter_failure)
+}
+
+/// The filter flags as typed (`--url-prefix https:// --from 1970-01-01T00:00:00Z`), for messages.
+fn filter_words(a: &BulkArgs) -> String {
+    let mut w = Vec::new();
+    if let Some(u) = &a.url_prefix {
+        w.push(format!("--url-prefix {}", crate::output::printable(u)));
+    }
+    if let Some(t) = a.from {
+        w.push(format!("--from {}", crate::timearg::rfc3339(t)));
+    }
+    if let Some(t) = a.to {
+        w.push(format!("--to {}", crate::timearg::rfc3339(t)));
+    }
+    if w.is_empty() {
+        "this filter".to_owned()
+    } else {
+        w.join(" ")
+    }
+}
+
+/// Whether the filter flags select every run (`--url-prefix https://`, `--from 1`): such a bulk
+/// is `--all`, and is guarded as `--all` is.
+fn filter_is_all(a: &BulkArgs) -> bool {
+    a.query.is_none() && a.owner.workflow.is_none() && filter_of(a, None).is_some_and(|f| f.matches_every_run())
 }
 
 /// `wfcancel bulk ...`
@@ -526,7 +625,9 @@ pub async fn bulk(
     let caps = c.capabilities();
     let batches = client.runs_batches();
     let confirms = client.confirms_filters();
-    if a.yes && !a.all && !confirms {
+    // A filter that selects every run is --all, with the same guard.
+    let all = a.all || filter_is_all(a);
+    if a.yes && !all && !confirms {
         return Err(Failure::usage(format!(
             "--yes only confirms --all with {backend}; leave it out"
         )));
@@ -597,8 +698,19 @@ pub async fn bulk(
                         filter_flag(&field)
                     )));
                 }
-                f.validate(backend)?;
-                Selector::filter(f)
+                check_filter(a, &f, backend)?;
+                if all {
+                    if !caps.cancel_all {
+                        return Err(Failure::usage(format!(
+                            "{} selects every run, and {backend} cannot cancel all runs",
+                            filter_words(a)
+                        ))
+                        .hint("list the runs and pass their ids with --ids-file PATH (or - for stdin)"));
+                    }
+                    Selector::cancel_all_runs()
+                } else {
+                    Selector::filter(f)
+                }
             }
             None if !a.all => {
                 return Err(Failure::usage("bulk needs something to cancel").hint(
@@ -674,12 +786,17 @@ pub async fn bulk(
         }
         return Err(Failure::usage(msg).hint("add --yes to confirm, or use --dry-run to see the request only"));
     }
-    if a.all && !a.yes {
+    if all && !a.yes {
         let plan = client.plan(&selector, &opts.clone().drain(drain))?;
-        let mut msg = format!(
+        let mut msg = if a.all {
+            String::new()
+        } else {
+            format!("{} selects every run: it is --all; ", filter_words(a))
+        };
+        msg.push_str(&format!(
             "refusing to cancel EVERY active run on {backend} at {} without --yes; this would send:",
             client.base_url()
-        );
+        ));
         for p in &plan {
             msg.push_str(&format!("\n  {}", planned_text(p)));
         }
@@ -812,7 +929,9 @@ async fn bulk_ids(
 ) -> Result<u8, Failure> {
     let counts_only = client.bulk_counts_only();
     let mut rx = spawn_reader(source, BATCH)?;
-    let bar = if dry_run {
+    // No spinner over what is being typed at a terminal.
+    let typing = source == "-" && std::io::IsTerminal::is_terminal(&std::io::stdin());
+    let bar = if dry_run || typing {
         indicatif::ProgressBar::hidden()
     } else {
         out.start_progress("cancelling")
@@ -973,7 +1092,8 @@ pub async fn status(client: &Client, a: &StatusArgs, out: &Output) -> Result<u8,
             Ok(EXIT_OK)
         }
         Err(e) => {
-            out.run_failed(&run, &e);
+            // Not a state: stderr (and an error record with -o json), never the state column.
+            out.run_error(&run, &e);
             Ok(exit_for(&e))
         }
     }
@@ -984,5 +1104,62 @@ fn exit_for(e: &CancelError) -> u8 {
         EXIT_USAGE
     } else {
         EXIT_FAILURE
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wfcancel::FilterField;
+
+    /// Every field the core can name in a filter error maps to a flag: a message never falls
+    /// back to the library's field names for a flag the command has.
+    #[test]
+    fn every_filter_field_has_its_flag() {
+        for field in [
+            FilterField::UrlExact,
+            FilterField::UrlPrefix,
+            FilterField::Labels,
+            FilterField::CreatedRange,
+            FilterField::CallerIps,
+            FilterField::FlowControlKeys,
+            FilterField::Hosts,
+            FilterField::Paths,
+            FilterField::Workflows,
+            FilterField::States,
+            FilterField::Custom(wfcancel::restate::FIELD_HANDLER.to_owned()),
+            FilterField::Custom(wfcancel::restate::FIELD_KEY.to_owned()),
+        ] {
+            let flag = filter_flag(&field.name());
+            assert!(flag.starts_with("--"), "{field:?} -> {flag}");
+        }
+        for field in ["filter.from", "filter.to", "filter.custom"] {
+            assert!(filter_flag(field).starts_with("--"), "{field}");
+        }
+        assert_eq!(filter_flag("filter.hosts"), "--host");
+        assert_eq!(filter_flag("filter.caller_ips"), "--caller-ip");
+    }
+
+    /// The core's own errors, as `check_can_match` and `validate` give them, come out in flag
+    /// terms, with the user's value.
+    #[test]
+    fn core_filter_errors_are_said_with_the_flag() {
+        let e = RunFilter::new()
+            .host("api.example.com:443")
+            .check_can_match("upstash")
+            .unwrap_err();
+        let f = filter_failure(e);
+        assert_eq!(f.code, EXIT_USAGE);
+        assert!(
+            f.message.starts_with("--host: \"api.example.com:443\""),
+            "{}",
+            f.message
+        );
+        assert!(!f.message.contains("filter."), "{}", f.message);
+        let e = RunFilter::new().label("").validate("upstash").unwrap_err();
+        assert!(filter_failure(e).message.starts_with("--label: "));
+        // Not a filter error: left as the core says it.
+        let e = CancelError::invalid_input("upstash", "run_id", "blank");
+        assert!(filter_failure(e).message.contains("run_id"));
     }
 }

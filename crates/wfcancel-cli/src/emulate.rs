@@ -81,15 +81,26 @@ impl StopSignals {
     }
 }
 
+/// The environment variable the emulator's token is read from (default: a random token).
+pub const TOKEN_ENV: &str = "WFCANCEL_EMULATOR_TOKEN";
+
 /// Serves the emulator until a signal, then stops it cleanly.
 pub async fn emulate(a: &EmulateArgs, json_mode: bool) -> Result<u8, Failure> {
     // First of all: from here on, Ctrl-C and SIGTERM stop the emulator cleanly.
     let mut signals = StopSignals::install()?;
-    if let Some(t) = &a.token {
+    if a.token.is_some() {
+        return Err(
+            Failure::usage("emulate takes no token on its command line (other users can read it there)").hint(format!(
+                "set {TOKEN_ENV}=<token> instead, or leave it unset for a random one"
+            )),
+        );
+    }
+    let token = std::env::var(TOKEN_ENV).ok();
+    if let Some(t) = &token {
         if t.trim().is_empty() || t.chars().any(char::is_control) {
-            return Err(Failure::usage(
-                "--token must not be blank or contain control characters",
-            ));
+            return Err(Failure::usage(format!(
+                "{TOKEN_ENV} must not be blank or contain control characters"
+            )));
         }
     }
     let out = Output::new(
@@ -103,7 +114,7 @@ pub async fn emulate(a: &EmulateArgs, json_mode: bool) -> Result<u8, Failure> {
     let seed = a.seed as usize;
     match a.provider {
         EmulatedArg::Upstash => {
-            let token = a.token.clone().unwrap_or_else(random_token);
+            let token = token.clone().unwrap_or_else(random_token);
             let cfg = UpstashConfig::default().with_port(a.port).with_token(token);
             let emu = UpstashEmulator::start(cfg)
                 .await
@@ -136,7 +147,7 @@ pub async fn emulate(a: &EmulateArgs, json_mode: bool) -> Result<u8, Failure> {
             emu.shutdown().await;
         }
         EmulatedArg::Agno => {
-            let key = a.token.clone().unwrap_or_else(random_token);
+            let key = token.clone().unwrap_or_else(random_token);
             let cfg = AgnoConfig::default().with_port(a.port).with_security_key(key.clone());
             let emu = AgnoEmulator::start(cfg).await.map_err(|e| listen_failure(a.port, &e))?;
             let runs = emu.seed_random(seed, None);
@@ -205,11 +216,7 @@ fn announce_json(out: &Output, url: &str, token: &str, env: &[(&str, String)], r
     m.insert("token".into(), Value::String(token.to_owned()));
     m.insert("env".into(), Value::Object(env));
     m.insert("runs".into(), Value::Array(runs));
-    m.insert(
-        "backend".into(),
-        out.backend.map_or(Value::Null, |b| Value::String(b.to_owned())),
-    );
-    out.line(&Value::Object(m).to_string());
+    out.object(crate::output::TYPE_EMULATOR, m);
 }
 
 #[cfg(test)]

@@ -15,11 +15,18 @@ pub const MAX_LINE: usize = 64 * 1024;
 /// A batch of ids, or why reading stopped.
 pub type Batch = Result<Vec<String>, Failure>;
 
+/// What `--ids-file -` prints to stderr when stdin is a terminal.
+pub const STDIN_PROMPT: &str = "reading run ids from standard input, one per line; end with Ctrl-D (or pipe them in: ... | wfcancel bulk --ids-file -)";
+
 /// Starts a thread that reads `source` (a path, or `-` for stdin) and sends batches of at most
 /// `batch` ids. The channel holds one batch, so at most three batches exist at once (one being
 /// read, one queued, one being cancelled), whatever the input's size.
 pub fn spawn_reader(source: &str, batch: usize) -> Result<mpsc::Receiver<Batch>, Failure> {
     let reader: Box<dyn Read + Send> = if source == "-" {
+        // Nothing piped in: say what the command waits for, or it looks hung.
+        if std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+            eprintln!("{STDIN_PROMPT}");
+        }
         Box::new(std::io::stdin())
     } else {
         let file = std::fs::File::open(source)

@@ -2,9 +2,11 @@
 //! LangGraph from a terminal.
 //!
 //! ```text
-//! wfcancel [--backend upstash|agno|temporal|restate|langgraph] [--url URL] [--token-env NAME] [--allow-insecure-http] [--json]
-//!          [--timeout SECS] [--retries N] [-v] <command>
-//!   cancel <RUN_ID>... [--workflow ID | --agent ID | --team ID | --thread ID] [--session ID] [--wait] [--wait-timeout SECS]
+//! wfcancel [-o text|json] [--json] [-v] <command>
+//! connection flags (before or after cancel, bulk, status; not emulate):
+//!          [--backend upstash|agno|temporal|restate|langgraph] [--url URL] [--token-env NAME]
+//!          [--allow-insecure-http] [--timeout DURATION] [--retries N]
+//!   cancel <RUN_ID>... [--workflow ID | --agent ID | --team ID | --thread ID] [--session ID] [--wait] [--wait-timeout DURATION]
 //!          [--namespace NS] [--run-id RID] [--force] [--reason TEXT]
 //!   bulk   [--ids-file PATH|-] [--url-exact URL | --url-prefix URL] [--label L]... [--from TIME] [--to TIME]
 //!          [--caller-ip IP]... [--flow-control-key K]... [--host H]... [--path P]...
@@ -13,7 +15,9 @@
 //!          [--page-size N] [--drain] [--all] [--yes]
 //!          [--workflow ID|TYPE|SERVICE | --agent ID | --team ID] [--session ID] [--concurrency N] [--dry-run]
 //!   status <RUN_ID> [--workflow ID | --agent ID | --team ID | --thread ID] [--session ID] [--namespace NS] [--run-id RID]
-//!   emulate upstash|agno [--port P] [--token T] [--seed N]
+//!   emulate upstash|agno [--port P] [--seed N]      (Cargo feature `emulator`; token: WFCANCEL_EMULATOR_TOKEN)
+//!   completions bash|zsh|fish|elvish|powershell
+//!   man
 //! ```
 //!
 //! Exit codes: 0 everything ended cancelled, requested or not active; 1 a provider or transport
@@ -22,6 +26,7 @@
 
 mod cli;
 mod commands;
+#[cfg(feature = "emulator")]
 mod emulate;
 mod error;
 mod ids;
@@ -40,7 +45,13 @@ use crate::output::{EXIT_FAILURE, Output};
 
 fn main() -> ExitCode {
     // Usage errors exit with 2 (clap's default), --help and --version with 0.
-    let cli = Cli::parse();
+    let cli = Cli::parse().merge_connection();
+    // Printed from the command line's own definition: no runtime, no configuration.
+    match &cli.command {
+        Command::Completions(a) => return print_completions(a.shell),
+        Command::Man => return print_man(),
+        _ => {}
+    }
     init_tracing(cli.verbose);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -60,20 +71,37 @@ fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> u8 {
+    let json = cli.json_output();
     if let Command::Emulate(a) = &cli.command {
-        return finish(emulate::emulate(a, cli.json).await, &Output::new(cli.json, None));
+        // It serves rather than connects: the connection flags do not apply to it.
+        if let Some(flag) = cli.conn.given().first() {
+            let f = Failure::usage(format!(
+                "{flag} does not apply to emulate: it serves an emulator, it reaches no provider"
+            ))
+            .hint("leave it out (the connection flags are for cancel, bulk and status)");
+            return finish(Err(f), &Output::new(json, None));
+        }
+        #[cfg(feature = "emulator")]
+        return finish(emulate::emulate(a, json).await, &Output::new(json, None));
+        #[cfg(not(feature = "emulator"))]
+        {
+            let _ = a;
+            let f = Failure::usage("this wfcancel was built without the emulator (Cargo feature `emulator`)")
+                .hint("cargo install wfcancel-cli (its default features include the emulator)");
+            return finish(Err(f), &Output::new(json, None));
+        }
     }
     if let Command::Bulk(a) = &cli.command {
         if let Err(f) = commands::precheck_bulk(a) {
-            return finish(Err(f), &Output::new(cli.json, None));
+            return finish(Err(f), &Output::new(json, None));
         }
     }
     let lookup = |name: &str| std::env::var(name).ok();
     let client = match setup::build_client(&cli, &lookup) {
         Ok(c) => c,
-        Err(f) => return finish(Err(f), &Output::new(cli.json, None)),
+        Err(f) => return finish(Err(f), &Output::new(json, None)),
     };
-    let mut out = Output::new(cli.json, Some(client.name()));
+    let mut out = Output::new(json, Some(client.name()));
     tracing::debug!(backend = client.name(), base_url = %client.base_url(), "configured");
     // Ctrl-C and SIGTERM stop a bulk or a multi-id cancel cleanly (summary, exit 130/143).
     let stoppable = match &cli.command {
@@ -93,13 +121,56 @@ async fn run(cli: Cli) -> u8 {
         Command::Cancel(a) => commands::cancel(&client, a, &out, interrupt.as_ref()).await,
         Command::Bulk(a) => commands::bulk(&client, a, &mut out, interrupt.as_ref()).await,
         Command::Status(a) => commands::status(&client, a, &out).await,
-        Command::Emulate(_) => Ok(output::EXIT_OK),
+        Command::Emulate(_) | Command::Completions(_) | Command::Man => Ok(output::EXIT_OK),
     };
     let code = finish(result, &out);
     match &interrupt {
         Some(i) => i.exit_code(code),
         None => code,
     }
+}
+
+/// `wfcancel completions SHELL`: the script on stdout.
+fn print_completions(shell: clap_complete::Shell) -> ExitCode {
+    let mut cmd = <Cli as clap::CommandFactory>::command();
+    // Into memory first: clap_complete panics on a failed write, e.g. a closed pipe.
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut cmd, "wfcancel", &mut script);
+    use std::io::Write;
+    let _ = std::io::stdout().lock().write_all(&script);
+    ExitCode::SUCCESS
+}
+
+/// `wfcancel man`: the man page (roff) on stdout, subcommands included.
+fn print_man() -> ExitCode {
+    let cmd = <Cli as clap::CommandFactory>::command();
+    let mut page = Vec::new();
+    if let Err(e) = render_man(&cmd, &mut page) {
+        eprintln!("error: cannot render the man page: {e}");
+        return ExitCode::from(EXIT_FAILURE);
+    }
+    use std::io::Write;
+    // A closed pipe (`| head`) is not an error worth reporting.
+    let _ = std::io::stdout().lock().write_all(&page);
+    ExitCode::SUCCESS
+}
+
+/// The page of `cmd`, then a section per subcommand (name, synopsis, options, examples).
+fn render_man(cmd: &clap::Command, out: &mut Vec<u8>) -> std::io::Result<()> {
+    let man = clap_mangen::Man::new(cmd.clone());
+    man.render(out)?;
+    for sub in cmd.get_subcommands() {
+        let name = format!("wfcancel {}", sub.get_name());
+        let sub = sub.clone().bin_name(name);
+        let about = sub.get_about().map(|a| a.to_string()).unwrap_or_default();
+        let title = sub.get_name().to_uppercase();
+        let man = clap_mangen::Man::new(sub);
+        out.extend_from_slice(format!(".SH \"WFCANCEL {title}\"\n{about}\n").as_bytes());
+        man.render_synopsis_section(out)?;
+        man.render_options_section(out)?;
+        man.render_extra_section(out)?;
+    }
+    Ok(())
 }
 
 fn finish(result: Result<u8, Failure>, out: &Output) -> u8 {

@@ -18,6 +18,25 @@ pub const EXIT_USAGE: u8 = 2;
 /// Exit code: a bulk where some runs succeeded and some failed.
 pub const EXIT_PARTIAL: u8 = 3;
 
+/// JSON record types (`"type"` of every object printed with `-o json`); README.md, "The
+/// command", documents them.
+/// One run's outcome (`cancel`, `bulk`): `outcome` is `cancelled`, `requested`, `not_active`,
+/// `failed` (with `error`) or `not_attempted`.
+pub const TYPE_RESULT: &str = "result";
+/// A run's state (`status`).
+pub const TYPE_STATUS: &str = "status";
+/// Counts of a request or round that answers counts, not runs.
+pub const TYPE_PROGRESS: &str = "progress";
+/// A request a dry run would send.
+pub const TYPE_PLAN: &str = "plan";
+/// An error that is not one run's outcome (a failed round, a refused command).
+pub const TYPE_ERROR: &str = "error";
+/// The last record of `cancel` and `bulk`.
+pub const TYPE_SUMMARY: &str = "summary";
+/// `emulate`: where the emulator listens.
+#[cfg_attr(not(feature = "emulator"), allow(dead_code))]
+pub const TYPE_EMULATOR: &str = "emulator";
+
 /// The text label of an outcome, padded so that run ids line up.
 fn outcome_label(o: CancelOutcome) -> &'static str {
     match o {
@@ -207,7 +226,7 @@ impl Totals {
                 map.insert("dry_run".into(), Value::Bool(true));
             }
         }
-        json!({ "summary": s })
+        s
     }
 
     fn summary_text(&self) -> String {
@@ -335,7 +354,11 @@ impl Output {
         });
     }
 
-    fn object(&self, mut m: Map<String, Value>) {
+    /// Writes one JSON record: its `type` first, its fields, and the backend.
+    pub fn object(&self, kind: &str, fields: Map<String, Value>) {
+        let mut m = Map::new();
+        m.insert("type".into(), Value::String(kind.to_owned()));
+        m.extend(fields);
         m.insert(
             "backend".into(),
             self.backend.map_or(Value::Null, |b| Value::String(b.to_owned())),
@@ -351,7 +374,7 @@ impl Output {
             if let Some(s) = state {
                 m.insert("state".into(), serde_json::to_value(s).unwrap_or(Value::Null));
             }
-            self.object(m);
+            self.object(TYPE_RESULT, m);
         } else {
             // Why there was nothing to cancel, when the provider told.
             let why = match outcome.inactive() {
@@ -369,11 +392,23 @@ impl Output {
     pub fn run_failed(&self, run: &RunRef, e: &CancelError) {
         if self.json {
             let mut m = run_json(run);
+            m.insert("outcome".into(), Value::String("failed".into()));
             m.insert("error".into(), error_json(e));
-            self.object(m);
+            self.object(TYPE_RESULT, m);
         } else {
             self.line(&format!("{:<10} {}: {}", "failed", run_text(run), e.message()));
         }
+    }
+
+    /// An error about one run that is not a cancel's outcome (`status`): to stderr, and an
+    /// `error` record on stdout with `-o json`.
+    pub fn run_error(&self, run: &RunRef, e: &CancelError) {
+        if self.json {
+            let mut m = run_json(run);
+            m.insert("error".into(), error_json(e));
+            self.object(TYPE_ERROR, m);
+        }
+        self.note(&format!("error: {}: {}", run_text(run), e.message()));
     }
 
     /// One run never tried because the bulk stopped early.
@@ -381,7 +416,7 @@ impl Output {
         if self.json {
             let mut m = run_json(run);
             m.insert("outcome".into(), Value::String("not_attempted".into()));
-            self.object(m);
+            self.object(TYPE_RESULT, m);
         } else {
             self.line(&format!("{:<10} {}: not attempted", "skipped", run_text(run)));
         }
@@ -393,7 +428,7 @@ impl Output {
             let mut m = Map::new();
             m.insert("request".into(), Value::String(what.to_owned()));
             m.insert("error".into(), error_json(e));
-            self.object(m);
+            self.object(TYPE_ERROR, m);
         } else {
             self.line(&format!("{:<10} {what}: {}", "failed", e.message()));
         }
@@ -405,7 +440,7 @@ impl Output {
             let mut m = run_json(run);
             m.insert("state".into(), serde_json::to_value(state).unwrap_or(Value::Null));
             m.insert("terminal".into(), Value::Bool(state.is_terminal()));
-            self.object(m);
+            self.object(TYPE_STATUS, m);
         } else {
             self.line(&format!("{:<10} {}", state.as_str(), run_text(run)));
         }
@@ -414,7 +449,7 @@ impl Output {
     /// A line of counts, for backends that answer counts rather than per-run outcomes.
     pub fn counts(&self, what: &str, fields: Map<String, Value>, text: &str) {
         if self.json {
-            self.object(fields);
+            self.object(TYPE_PROGRESS, fields);
         } else {
             self.line(&format!("{what:<10} {text}"));
         }
@@ -440,7 +475,7 @@ impl Output {
                     serde_json::from_str(b).unwrap_or_else(|_| Value::String(b.to_owned())),
                 );
             }
-            self.object(m);
+            self.object(TYPE_PLAN, m);
         } else {
             let q = query.map(|q| format!("?{q}")).unwrap_or_default();
             let q = match body {
@@ -480,10 +515,60 @@ impl Output {
         }
     }
 
+    /// Every per-run line of a bulk report, in the order of `order` (the command's arguments);
+    /// failures that concern no run in particular come last.
+    pub fn report_runs_in_order(&self, r: &BulkReport, order: &[RunRef]) {
+        enum Line<'a> {
+            Outcome(&'a RunRef, CancelOutcome),
+            Failed(&'a RunRef, &'a CancelError),
+            NotAttempted(&'a RunRef),
+            Call(String, &'a CancelError),
+        }
+        let mut index = std::collections::HashMap::new();
+        for (i, run) in order.iter().enumerate() {
+            index.entry(run).or_insert(i);
+        }
+        let at = |run: &RunRef| index.get(run).copied().unwrap_or(usize::MAX - 1);
+        let mut lines: Vec<(usize, Line<'_>)> = Vec::new();
+        for o in &r.outcomes {
+            lines.push((at(&o.run), Line::Outcome(&o.run, o.outcome)));
+        }
+        for f in &r.failed {
+            if f.runs.is_empty() {
+                let what = match (f.round, f.chunk) {
+                    (Some(round), _) => format!("round {round}"),
+                    (None, Some(chunk)) => format!("request {chunk}"),
+                    (None, None) => "request".to_owned(),
+                };
+                lines.push((usize::MAX, Line::Call(what, &f.error)));
+            } else {
+                for run in &f.runs {
+                    lines.push((at(run), Line::Failed(run, &f.error)));
+                }
+            }
+        }
+        for run in &r.not_attempted {
+            lines.push((at(run), Line::NotAttempted(run)));
+        }
+        // A stable sort: lines of one position keep the report's order.
+        lines.sort_by_key(|(i, _)| *i);
+        for (_, line) in lines {
+            match line {
+                Line::Outcome(run, o) => self.outcome(run, o, None),
+                Line::Failed(run, e) => self.run_failed(run, e),
+                Line::NotAttempted(run) => self.run_not_attempted(run),
+                Line::Call(what, e) => self.call_failed(&what, e),
+            }
+        }
+    }
+
     /// The summary object (JSON) or line (text).
     pub fn summary(&self, t: &Totals, dry_run: bool) {
         if self.json {
-            self.line(&t.summary_json(self.backend, dry_run).to_string());
+            let mut m = Map::new();
+            m.insert("type".into(), Value::String(TYPE_SUMMARY.into()));
+            m.insert("summary".into(), t.summary_json(self.backend, dry_run));
+            self.line(&Value::Object(m).to_string());
         } else if !dry_run {
             self.line(&t.summary_text());
         }
@@ -498,7 +583,7 @@ impl Output {
         if self.json {
             let mut m = Map::new();
             m.insert("error".into(), json!({ "kind": f.kind, "message": f.message }));
-            self.object(m);
+            self.object(TYPE_ERROR, m);
         }
         self.note(&f.render());
     }

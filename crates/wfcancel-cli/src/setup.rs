@@ -443,18 +443,18 @@ fn token_from(name: Option<&str>, lookup: Lookup<'_>) -> Result<Option<SecretTok
 /// Builds the canceller the flags and the environment describe.
 pub fn build_client(cli: &Cli, lookup: Lookup<'_>) -> Result<Client, Failure> {
     let http = http_config(
-        cli.timeout,
-        cli.retries,
-        allow_insecure_http(cli.allow_insecure_http, lookup)?,
+        cli.conn.timeout,
+        cli.conn.retries,
+        allow_insecure_http(cli.conn.allow_insecure_http, lookup)?,
     );
     build_configured(cli, lookup).map(|c| c.with_http(http))
 }
 
 fn build_configured(cli: &Cli, lookup: Lookup<'_>) -> Result<Client, Failure> {
-    let backend = resolve_backend(cli.backend, lookup)?;
-    let token = token_from(cli.token_env.as_deref(), lookup)?;
-    let insecure = allow_insecure_http(cli.allow_insecure_http, lookup)?;
-    let http = http_config(cli.timeout, cli.retries, insecure);
+    let backend = resolve_backend(cli.conn.backend, lookup)?;
+    let token = token_from(cli.conn.token_env.as_deref(), lookup)?;
+    let insecure = allow_insecure_http(cli.conn.allow_insecure_http, lookup)?;
+    let http = http_config(cli.conn.timeout, cli.conn.retries, insecure);
     let dry_run = matches!(&cli.command, Command::Bulk(a) if a.dry_run);
     let explicit_token = token.is_some();
     let namespace = cli.command.namespace();
@@ -467,7 +467,7 @@ fn build_configured(cli: &Cli, lookup: Lookup<'_>) -> Result<Client, Failure> {
     match backend {
         BackendArg::Upstash => {
             let mut b = UpstashBuilder::from_env_with(lookup).http_config(http);
-            if let Some(url) = &cli.url {
+            if let Some(url) = &cli.conn.url {
                 b = b.base_url(url.clone());
             }
             if let Some(t) = token {
@@ -495,7 +495,7 @@ fn build_configured(cli: &Cli, lookup: Lookup<'_>) -> Result<Client, Failure> {
         }
         BackendArg::Agno => {
             let mut b = AgnoCancellerBuilder::from_env_with(lookup).http_config(http);
-            if let Some(url) = &cli.url {
+            if let Some(url) = &cli.conn.url {
                 b = b.base_url(url.clone());
             }
             if let Some(t) = token {
@@ -507,7 +507,7 @@ fn build_configured(cli: &Cli, lookup: Lookup<'_>) -> Result<Client, Failure> {
         }
         BackendArg::Temporal => {
             let mut b = TemporalCancellerBuilder::from_env_with(lookup).http_config(http);
-            if let Some(url) = &cli.url {
+            if let Some(url) = &cli.conn.url {
                 b = b.base_url(url.clone());
             }
             if let Some(t) = token {
@@ -522,7 +522,7 @@ fn build_configured(cli: &Cli, lookup: Lookup<'_>) -> Result<Client, Failure> {
         }
         BackendArg::Restate => {
             let mut b = RestateCancellerBuilder::from_env_with(lookup).http_config(http);
-            if let Some(url) = &cli.url {
+            if let Some(url) = &cli.conn.url {
                 b = b.admin_url(url.clone());
             }
             if let Some(t) = token {
@@ -534,7 +534,7 @@ fn build_configured(cli: &Cli, lookup: Lookup<'_>) -> Result<Client, Failure> {
         }
         BackendArg::LangGraph => {
             let mut b = LangGraphCancellerBuilder::from_env_with(lookup).http_config(http);
-            if let Some(url) = &cli.url {
+            if let Some(url) = &cli.conn.url {
                 b = b.base_url(url.clone());
             }
             if let Some(t) = token {
@@ -614,10 +614,13 @@ mod tests {
                 .chain(["status", "x"]),
         )
         .unwrap()
+        .merge_connection()
     }
 
     fn full(args: &[&str]) -> Cli {
-        Cli::try_parse_from(std::iter::once("wfcancel").chain(args.iter().copied())).unwrap()
+        Cli::try_parse_from(std::iter::once("wfcancel").chain(args.iter().copied()))
+            .unwrap()
+            .merge_connection()
     }
 
     #[test]

@@ -7,7 +7,9 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::io::AsyncWriteExt;
+#[cfg(feature = "emulator")]
+use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Command;
 use wfcancel_emulator::{
     AgnoConfig, AgnoEmulator, AgnoRun, AgnoStatus, Faults, Scenario, ScenarioRule, UpstashConfig, UpstashEmulator,
@@ -1151,8 +1153,15 @@ async fn verbose_logs_requests_but_never_the_token() {
 // emulate
 
 /// Starts `wfcancel emulate ...`, returns the child and the first `lines` lines of its stdout.
+#[cfg(feature = "emulator")]
 async fn start_emulate(args: &[&str], lines: usize) -> (tokio::process::Child, Vec<String>) {
-    let mut cmd = command(args, &[]);
+    start_emulate_with(args, &[], lines).await
+}
+
+/// [`start_emulate`] with environment variables.
+#[cfg(feature = "emulator")]
+async fn start_emulate_with(args: &[&str], env: &[(&str, &str)], lines: usize) -> (tokio::process::Child, Vec<String>) {
+    let mut cmd = command(args, env);
     cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
     let mut child = cmd.spawn().expect("spawn wfcancel emulate");
     let stdout = child.stdout.take().expect("stdout");
@@ -1167,6 +1176,7 @@ async fn start_emulate(args: &[&str], lines: usize) -> (tokio::process::Child, V
     (child, got)
 }
 
+#[cfg(feature = "emulator")]
 async fn terminate(mut child: tokio::process::Child) -> i32 {
     let pid = child.id().expect("pid").to_string();
     let status = std::process::Command::new("kill")
@@ -1181,6 +1191,7 @@ async fn terminate(mut child: tokio::process::Child) -> i32 {
     status.code().unwrap_or(-1)
 }
 
+#[cfg(feature = "emulator")]
 fn parse_exports(line: &str) -> Vec<(String, String)> {
     let rest = line
         .strip_prefix("export ")
@@ -1193,19 +1204,13 @@ fn parse_exports(line: &str) -> Vec<(String, String)> {
         .collect()
 }
 
+#[cfg(feature = "emulator")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn emulate_upstash_prints_exports_serves_and_stops_on_sigterm() {
-    let (child, lines) = start_emulate(
-        &[
-            "emulate",
-            "upstash",
-            "--port",
-            "0",
-            "--seed",
-            "3",
-            "--token",
-            "emu-tok-1",
-        ],
+    // The emulator's token comes from the environment, never the command line.
+    let (child, lines) = start_emulate_with(
+        &["emulate", "upstash", "--port", "0", "--seed", "3"],
+        &[("WFCANCEL_EMULATOR_TOKEN", "emu-tok-1")],
         5,
     )
     .await;
@@ -1236,6 +1241,7 @@ async fn emulate_upstash_prints_exports_serves_and_stops_on_sigterm() {
     assert_eq!(terminate(child).await, 0);
 }
 
+#[cfg(feature = "emulator")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn emulate_agno_json_then_cancel_a_seeded_run() {
     let (child, lines) = start_emulate(&["--json", "emulate", "agno", "--seed", "4"], 1).await;
@@ -1266,6 +1272,7 @@ async fn emulate_agno_json_then_cancel_a_seeded_run() {
     assert_eq!(terminate(child).await, 0);
 }
 
+#[cfg(feature = "emulator")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn emulate_on_a_busy_port_is_exit_2() {
     let emu = upstash().await;
@@ -1383,6 +1390,7 @@ async fn token_env_given_a_token_never_echoes_it() {
 
 /// `emulate` installs its signal handlers before it starts: a SIGTERM sent as soon as the
 /// export line shows always stops it cleanly (exit 0 and the "stopping" line).
+#[cfg(feature = "emulator")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn emulate_stops_cleanly_on_an_immediate_sigterm() {
     for i in 0..10 {
