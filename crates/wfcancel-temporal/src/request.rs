@@ -65,6 +65,10 @@ pub(crate) enum Op {
     List,
     /// A visibility list for `status`.
     ListStatus,
+    /// A page of a listing (`list_runs`).
+    ListRuns,
+    /// A visibility count (`count_runs`).
+    Count,
 }
 
 impl Op {
@@ -77,6 +81,8 @@ impl Op {
             Op::BatchStart => "batch start",
             Op::BatchDescribe => "batch describe",
             Op::List | Op::ListStatus => "list",
+            Op::ListRuns => "list runs",
+            Op::Count => "count",
         }
     }
 }
@@ -189,6 +195,58 @@ pub(crate) fn list_executions(http: &HttpClient, ns: &str, run: &RunRef) -> Resu
         query.push_str(&format!(" AND RunId = {}", crate::quote(rid)));
     }
     url.query_pairs_mut().append_pair("query", &query);
+    Ok(PlannedRequest {
+        method: Method::GET,
+        url,
+        body: None,
+    })
+}
+
+/// `GET …/namespaces/{ns}/workflows?query=…&pageSize=…&nextPageToken=…`: one page of a listing
+/// (no `query` for the empty query: every workflow).
+pub(crate) fn list_page(
+    http: &HttpClient,
+    ns: &str,
+    query: &str,
+    page_size: usize,
+    token: Option<&str>,
+) -> Result<PlannedRequest, CancelError> {
+    let mut url = http.endpoint(&[
+        ("path", "api"),
+        ("path", "v1"),
+        ("path", "namespaces"),
+        ("namespace", ns),
+        ("path", "workflows"),
+    ])?;
+    {
+        let mut q = url.query_pairs_mut();
+        if !query.is_empty() {
+            q.append_pair("query", query);
+        }
+        q.append_pair("pageSize", &page_size.to_string());
+        if let Some(token) = token {
+            q.append_pair("nextPageToken", token);
+        }
+    }
+    Ok(PlannedRequest {
+        method: Method::GET,
+        url,
+        body: None,
+    })
+}
+
+/// `GET …/namespaces/{ns}/workflow-count?query=…` (no `query` for the empty query).
+pub(crate) fn count(http: &HttpClient, ns: &str, query: &str) -> Result<PlannedRequest, CancelError> {
+    let mut url = http.endpoint(&[
+        ("path", "api"),
+        ("path", "v1"),
+        ("path", "namespaces"),
+        ("namespace", ns),
+        ("path", "workflow-count"),
+    ])?;
+    if !query.is_empty() {
+        url.query_pairs_mut().append_pair("query", query);
+    }
     Ok(PlannedRequest {
         method: Method::GET,
         url,
