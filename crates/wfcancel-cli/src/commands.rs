@@ -11,7 +11,7 @@ use wfcancel::{
     WorkflowCanceller, WorkflowCancellerExt,
 };
 
-use crate::cli::{BulkArgs, CancelArgs, OwnerArgs, StatusArgs};
+use crate::cli::{BulkArgs, CancelArgs, FilterArgs, OwnerArgs, StatusArgs};
 use crate::error::Failure;
 use crate::ids::{BATCH, spawn_reader};
 use crate::interrupt::Interrupt;
@@ -419,7 +419,7 @@ impl ChunkLines {
 
 /// Usage checks that need no configuration.
 pub fn precheck_bulk(a: &BulkArgs) -> Result<(), Failure> {
-    let has_filter = filter_of(a, None).is_some();
+    let has_filter = filter_of(&a.filter, None).is_some();
     if a.ids_file.is_none() && !has_filter && !a.all && a.query.is_none() && a.owner.workflow.is_none() {
         return Err(Failure::usage("bulk needs something to cancel").hint(
             "pass --ids-file PATH (or - for stdin), a filter (--url-exact, --url-prefix, --label, --from, --to, \
@@ -451,7 +451,7 @@ pub fn precheck_bulk(a: &BulkArgs) -> Result<(), Failure> {
 
 /// The filter the flags describe; `workflow_type`: the workflow type to match (`--workflow` on
 /// a backend that filters by type rather than owning runs by workflow).
-fn filter_of(a: &BulkArgs, workflow_type: Option<&str>) -> Option<RunFilter> {
+pub(crate) fn filter_of(a: &FilterArgs, workflow_type: Option<&str>) -> Option<RunFilter> {
     let mut f = RunFilter::new();
     if let Some(t) = workflow_type {
         f = f.workflow(t.to_owned());
@@ -495,7 +495,7 @@ fn filter_of(a: &BulkArgs, workflow_type: Option<&str>) -> Option<RunFilter> {
     (!f.is_empty()).then_some(f)
 }
 
-fn filter_flag(field: &str) -> &'static str {
+pub(crate) fn filter_flag(field: &str) -> &'static str {
     match field {
         "filter.url_exact" => "--url-exact",
         "filter.url_prefix" => "--url-prefix",
@@ -583,7 +583,7 @@ pub async fn bulk(
         selector.validate(backend)?;
         selector
     } else {
-        match filter_of(a, workflow_type) {
+        match filter_of(&a.filter, workflow_type) {
             Some(f) => {
                 if !caps.filter.any() {
                     return Err(Failure::usage(format!(
