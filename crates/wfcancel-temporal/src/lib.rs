@@ -353,6 +353,48 @@ impl TemporalCanceller {
         request::list_page(&self.http, &self.namespace, &query, opts.limit, opts.cursor.as_deref())
     }
 
+    /// One page of the workflows a visibility query of your own selects (Temporal's native
+    /// query language, e.g. `WorkflowType = "Nightly" AND ExecutionStatus = "Running"`), as
+    /// [`list_runs`](WorkflowCanceller::list_runs) answers a filter: what `cancel_many` with
+    /// [`Selector::native_query`] would hit. The query is sent as given (it is yours: quote its
+    /// values with [`quote`]); a blank one, or one with control characters other than line breaks
+    /// and tabs, is refused before any request.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), wfcancel_core::CancelError> {
+    /// use wfcancel_core::ListOptions;
+    /// use wfcancel_temporal::{TemporalCanceller, quote};
+    /// let c = TemporalCanceller::from_env()?;
+    /// let q = format!("WorkflowType = {} AND ExecutionStatus = \"Running\"", quote("Nightly"));
+    /// let page = c.list_runs_matching(&q, &ListOptions::new()).await?;
+    /// println!("{} running", page.runs.len());
+    /// # Ok(()) }
+    /// ```
+    pub async fn list_runs_matching(&self, query: &str, opts: &ListOptions) -> Result<RunPage, CancelError> {
+        opts.validate(BACKEND)?;
+        Selector::native_query(QUERY_DIALECT, query).validate(BACKEND)?;
+        let req = request::list_page(&self.http, &self.namespace, query, opts.limit, opts.cursor.as_deref())?;
+        let ns: &str = &self.namespace;
+        let call = self.http.call();
+        match self.send(&call, &self.ctx(Op::ListRuns, None, ns, None), req).await?.0 {
+            Answer::Page(page) => Ok(page),
+            other => Err(unexpected(Op::ListRuns, other)),
+        }
+    }
+
+    /// How many workflows a visibility query of your own selects (see
+    /// [`list_runs_matching`](Self::list_runs_matching)).
+    pub async fn count_runs_matching(&self, query: &str) -> Result<u64, CancelError> {
+        Selector::native_query(QUERY_DIALECT, query).validate(BACKEND)?;
+        let req = request::count(&self.http, &self.namespace, query)?;
+        let ns: &str = &self.namespace;
+        let call = self.http.call();
+        match self.send(&call, &self.ctx(Op::Count, None, ns, None), req).await?.0 {
+            Answer::Count(n) => Ok(n),
+            other => Err(unexpected(Op::Count, other)),
+        }
+    }
+
     /// The request of [`count_runs`](WorkflowCanceller::count_runs), without sending it.
     ///
     /// ```

@@ -173,3 +173,38 @@ async fn errors_are_mapped_and_never_hold_the_key() {
     assert_eq!(e.kind(), ErrorKind::InvalidRequest);
     assert!(!format!("{e} {e:?}").contains(KEY), "{e:?}");
 }
+
+#[tokio::test]
+async fn a_native_query_is_listed_and_counted_as_given() {
+    let mut server = Server::new_async().await;
+    let q = r#"WorkflowType = "Nightly" AND ExecutionStatus = "Running""#;
+    let list = server
+        .mock("GET", "/api/v1/namespaces/orders/workflows")
+        .match_query(Matcher::AllOf(vec![
+            Matcher::UrlEncoded("query".into(), q.into()),
+            Matcher::UrlEncoded("pageSize".into(), "50".into()),
+        ]))
+        .with_status(200)
+        .with_body("{}")
+        .expect(1)
+        .create_async()
+        .await;
+    let count = server
+        .mock("GET", "/api/v1/namespaces/orders/workflow-count")
+        .match_query(Matcher::UrlEncoded("query".into(), q.into()))
+        .with_status(200)
+        .with_body(r#"{"count":3}"#)
+        .expect(1)
+        .create_async()
+        .await;
+    let c = canceller(&server.url());
+    let page = c.list_runs_matching(q, &ListOptions::new()).await.unwrap();
+    assert!(page.runs.is_empty() && page.is_last());
+    assert_eq!(c.count_runs_matching(q).await.unwrap(), 3);
+    list.assert_async().await;
+    count.assert_async().await;
+    for bad in ["", "  ", "a\u{1b}b"] {
+        let e = c.count_runs_matching(bad).await.unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidInput, "{bad:?}");
+    }
+}
