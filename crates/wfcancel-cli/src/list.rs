@@ -1,7 +1,7 @@
 //! `wfcancel list`: the runs a filter hits (or how many), before cancelling them.
 
 use serde_json::{Map, Value, json};
-use wfcancel::{ListOptions, ListedRun, RunFilter, format_rfc3339};
+use wfcancel::{ListOptions, ListedRun, format_rfc3339};
 
 use crate::cli::ListArgs;
 use crate::commands::{filter_flag, filter_of};
@@ -39,7 +39,7 @@ pub async fn list(client: &Client, a: &ListArgs, out: &Output) -> Result<u8, Fai
             "{flag} has no effect with list: runs are listed by workflow (--workflow) and the filter flags"
         )));
     }
-    let filter = filter_of(&a.filter, a.owner.workflow.as_deref()).unwrap_or_else(RunFilter::new);
+    let filter = filter_of(&a.filter, a.owner.workflow.as_deref()).unwrap_or_default();
     if let Some(field) = caps.list_filter.unsupported_field(&filter) {
         return Err(Failure::usage(format!(
             "{backend} cannot list runs filtered on {}",
