@@ -846,6 +846,8 @@ impl WorkflowCanceller for TemporalCanceller {
 
     /// `GET …/namespaces/{ns}/workflows?query=…&pageSize=…&nextPageToken=…` over
     /// [`list_query`]; each run addressed by workflow id and run id, its state the listed status.
+    /// Visibility does not show a cancel request: a workflow asked to cancel and still running
+    /// lists as running (its [`status`](WorkflowCanceller::status) reads `Cancelling`).
     async fn read_runs(&self, filter: &RunFilter, opts: &ListOptions) -> Result<RunPage, CancelError> {
         let req = self.list_request(filter, opts)?;
         let ns: &str = &self.namespace;
