@@ -33,10 +33,11 @@ use std::str::FromStr;
 pub use wfcancel_core::{
     AddressError, AllRuns, BulkActionState, BulkFailure, BulkOptions, BulkReport, CancelError, CancelMode,
     CancelOptions, CancelOutcome, CancelledRun, Capabilities, ConfigProblem, ConfigSetting, DEFAULT_CONCURRENCY,
-    DEFAULT_MAX_ROUNDS, DEFAULT_PAGE_SIZE, ErrorKind, ErrorSource, FilterCapabilities, FilterField, Inactive,
-    Interruption, NotFoundKind, Owner, OwnerKind, Progress, ProgressFn, ROUTER, RateLimitKind, RetryPolicy, Router,
-    RunFilter, RunOutcome, RunRef, RunState, SecretToken, Selector, StopHandle, UrlMatch, WaitOptions,
-    WorkflowCanceller, WorkflowCancellerExt, async_trait, epoch_millis, from_epoch_millis, url_host, url_path,
+    DEFAULT_LIST_LIMIT, DEFAULT_MAX_ROUNDS, DEFAULT_PAGE_SIZE, ErrorKind, ErrorSource, FilterCapabilities, FilterField,
+    Inactive, Interruption, ListOptions, ListedRun, MAX_LIST_LIMIT, NotFoundKind, Owner, OwnerKind, Progress,
+    ProgressFn, ROUTER, RateLimitKind, RetryPolicy, Router, RunFilter, RunOutcome, RunPage, RunRef, RunState,
+    SecretToken, Selector, StopHandle, UrlMatch, WaitOptions, WorkflowCanceller, WorkflowCancellerExt, async_trait,
+    epoch_millis, format_rfc3339, from_epoch_millis, parse_rfc3339, url_host, url_path,
 };
 
 #[cfg(feature = "memory")]
@@ -57,7 +58,7 @@ pub use wfcancel_core::conformance;
 /// one deadline per call, the token masked in every answer), the bounded, stoppable fan-out over
 /// single cancels ([`fan_out`](backend::fan_out), [`drive`](backend::drive)), the polling loop
 /// ([`poll_until`](backend::poll_until)), the capability check core runs
-/// ([`check_bulk`](backend::check_bulk)), and report builders. Applications do not need it.
+/// ([`check_bulk`](backend::check_bulk), [`check_list`](backend::check_list)), and report builders. Applications do not need it.
 ///
 /// Implementing a backend is implementing [`WorkflowCanceller`]'s `backend`, `capabilities` and
 /// hooks (`cancel_run`, and where the provider has them `cancel_runs`, `read_status`,
@@ -96,7 +97,7 @@ pub use wfcancel_core::conformance;
 /// ```
 pub mod backend {
     pub use wfcancel_core::{
-        BulkControl, Driven, Polled, check_bulk, drive, fan_out, poll_until, unique_runs, validate_id,
+        BulkControl, Driven, Polled, check_bulk, check_list, drive, fan_out, poll_until, unique_runs, validate_id,
     };
 
     /// The HTTP plumbing every HTTP backend shares.

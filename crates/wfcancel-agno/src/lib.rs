@@ -58,8 +58,8 @@ mod request;
 
 use wfcancel_core::http::{Call, HttpClient};
 use wfcancel_core::{
-    BulkOptions, BulkReport, CancelError, CancelOptions, CancelOutcome, Capabilities, Inactive, RunRef, RunState,
-    Selector, WorkflowCanceller, async_trait, fan_out,
+    BulkOptions, BulkReport, CancelError, CancelOptions, CancelOutcome, Capabilities, FilterCapabilities, Inactive,
+    ListOptions, ListedRun, RunFilter, RunPage, RunRef, RunState, Selector, WorkflowCanceller, async_trait, fan_out,
 };
 
 pub use config::{AgnoCancellerBuilder, DEFAULT_BASE_URL, ENV_SECURITY_KEY, ENV_URL};
@@ -318,6 +318,91 @@ impl AgnoCanceller {
     }
 }
 
+impl AgnoCanceller {
+    async fn list_page(&self, filter: &RunFilter, opts: &ListOptions) -> Result<RunPage, CancelError> {
+        let workflow = match filter.workflows.as_deref() {
+            Some([one]) => one.as_str(),
+            Some(_) => {
+                return Err(CancelError::invalid_input(
+                    BACKEND,
+                    "filter.workflows",
+                    "AgentOS lists the runs of one workflow at a time: name exactly one (RunFilter::workflow)",
+                ));
+            }
+            None => {
+                return Err(CancelError::invalid_input(
+                    BACKEND,
+                    "filter.workflows",
+                    "listing Agno runs needs the workflow that owns them (RunFilter::workflow(id)): AgentOS lists \
+                     runs per workflow",
+                ));
+            }
+        };
+        let server_status = match filter.states.as_deref() {
+            Some([one]) => server_status(one),
+            _ => None,
+        };
+        let (mut session_pos, mut run_pos) = match &opts.cursor {
+            None => (0usize, 0usize),
+            Some(c) => c
+                .split_once('.')
+                .and_then(|(s, r)| Some((s.parse().ok()?, r.parse().ok()?)))
+                .ok_or_else(|| CancelError::invalid_input(BACKEND, "cursor", "not a cursor this backend gave"))?,
+        };
+        let call = self.http.call();
+        let mut out: Vec<ListedRun> = Vec::new();
+        loop {
+            let listing = RunRef::new("(listing)").workflow(workflow);
+            let req = request::sessions(&self.http, workflow, SESSION_PAGE, session_pos / SESSION_PAGE + 1)?;
+            let (sessions, more) = match self.send_built(&call, req, Op::Sessions, &listing, true).await? {
+                Answer::Sessions(ids, more) => (ids, more),
+                other => return Err(unexpected(Op::Sessions, other)),
+            };
+            let skip = session_pos % SESSION_PAGE;
+            for session in sessions.iter().skip(skip) {
+                let listing = RunRef::new("(listing)").workflow(workflow).session(session);
+                let req = request::session_runs(&self.http, workflow, session, server_status)?;
+                let runs = match self.send_built(&call, req, Op::Runs, &listing, true).await {
+                    Ok(Answer::Runs(runs)) => runs,
+                    // The session was deleted since the session list: no run of it to list.
+                    Err(CancelError::NotFound { .. }) => Vec::new(),
+                    Ok(other) => return Err(unexpected(Op::Runs, other)),
+                    Err(e) => return Err(e),
+                };
+                for (i, run) in runs.into_iter().enumerate().skip(run_pos) {
+                    if filter.states.as_ref().is_none_or(|s| s.contains(&run.state)) {
+                        out.push(run);
+                    }
+                    if out.len() == opts.limit {
+                        return Ok(RunPage::new(out, Some(format!("{session_pos}.{}", i + 1))));
+                    }
+                }
+                session_pos += 1;
+                run_pos = 0;
+            }
+            if !more || sessions.len() <= skip {
+                return Ok(RunPage::new(out, None));
+            }
+        }
+    }
+}
+
+/// Sessions per page of a listing.
+const SESSION_PAGE: usize = 100;
+
+/// The one status name AgentOS stores a state under, when there is one (`COMPLETED` is not:
+/// a regenerated run reads `REGENERATED` and maps to completed too).
+fn server_status(state: &RunState) -> Option<&'static str> {
+    match state {
+        RunState::Pending => Some("PENDING"),
+        RunState::Running => Some("RUNNING"),
+        RunState::Paused => Some("PAUSED"),
+        RunState::Cancelled => Some("CANCELLED"),
+        RunState::Failed => Some("ERROR"),
+        _ => None,
+    }
+}
+
 /// Names the position of a refused run in a list.
 fn in_list(e: CancelError, index: usize) -> CancelError {
     match e {
@@ -353,7 +438,22 @@ impl WorkflowCanceller for AgnoCanceller {
         caps.needs_owner = true;
         caps.status_needs_session = true;
         caps.background_actions = false;
+        caps.list = true;
+        let mut list_filter = FilterCapabilities::default();
+        list_filter.workflows = true;
+        list_filter.states = true;
+        caps.list_filter = list_filter;
         caps
+    }
+
+    /// The runs of one workflow (the filter must name exactly one: AgentOS lists runs per
+    /// workflow and session): its sessions oldest first (`GET /sessions?type=workflow&component_id=…`),
+    /// then each session's runs (`GET /workflows/{id}/runs?session_id=…`, with `status=` when
+    /// the filter names one state AgentOS stores under one name), until the page is full; the
+    /// cursor says where it stopped. Each run is addressed with its workflow and session, so it
+    /// can be cancelled and its status read.
+    async fn read_runs(&self, filter: &RunFilter, opts: &ListOptions) -> Result<RunPage, CancelError> {
+        self.list_page(filter, opts).await
     }
 
     /// `POST /{workflows|agents|teams}/{owner}/runs/{run}/cancel[?session_id=…]`:

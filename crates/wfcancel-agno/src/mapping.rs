@@ -20,7 +20,10 @@
 
 use serde_json::Value;
 use wfcancel_core::http::{HttpResponse, RetryDecision, parse_retry_after, readable_body};
-use wfcancel_core::{CancelError, CancelOutcome, Inactive, NotFoundKind, OwnerKind, RateLimitKind, RunRef, RunState};
+use wfcancel_core::{
+    CancelError, CancelOutcome, Inactive, ListedRun, NotFoundKind, OwnerKind, RateLimitKind, RunRef, RunState,
+    parse_rfc3339,
+};
 
 use crate::BACKEND;
 use crate::request::Op;
@@ -32,6 +35,10 @@ pub(crate) enum Answer {
     Outcome(CancelOutcome),
     /// A run's state.
     State(RunState),
+    /// A page of sessions: their ids, and whether another page follows.
+    Sessions(Vec<String>, bool),
+    /// The runs of one session.
+    Runs(Vec<ListedRun>),
 }
 
 /// What the mapping needs to know besides the answer.
@@ -66,6 +73,8 @@ pub(crate) fn map_answer(ctx: &Context<'_>, resp: &HttpResponse) -> Result<Answe
         return match ctx.op {
             Op::Cancel => cancel_accepted(&resp.body).map(Answer::Outcome),
             Op::Status => decode_state(ctx.run, &resp.body).map(Answer::State),
+            Op::Sessions => decode_sessions(&resp.body),
+            Op::Runs => decode_runs(ctx.run, &resp.body).map(Answer::Runs),
         };
     }
     let detail = detail(&resp.body);
@@ -88,7 +97,7 @@ pub(crate) fn map_answer(ctx: &Context<'_>, resp: &HttpResponse) -> Result<Answe
                 "{detail}: the server has no {} route for this path; check that the base URL points at an AgentOS (2.x or later)",
                 match ctx.op {
                     Op::Cancel => "POST",
-                    Op::Status => "GET",
+                    _ => "GET",
                 }
             ),
         ),
@@ -99,6 +108,14 @@ pub(crate) fn map_answer(ctx: &Context<'_>, resp: &HttpResponse) -> Result<Answe
                 .get("retry-after")
                 .and_then(|v| parse_retry_after(v, std::time::SystemTime::now())),
             detail,
+        ),
+        501 if matches!(ctx.op, Op::Sessions | Op::Runs) => CancelError::unsupported(
+            BACKEND,
+            format!(
+                "{} of workflow {:?}: {detail}",
+                ctx.op.name(),
+                ctx.run.owner().map(|o| o.id.to_string()).unwrap_or_default()
+            ),
         ),
         501 => CancelError::unsupported(
             BACKEND,
@@ -279,6 +296,78 @@ fn decode_state(run: &RunRef, body: &[u8]) -> Result<RunState, CancelError> {
 /// Agno's `RunStatus` values (case-insensitive); anything else is kept as `Unknown`, terminal
 /// when its name reads so ([`RunState::name_looks_terminal`]: AgentOS's answer has no other sign).
 ///
+/// A page of `GET /sessions`: `{"data": [{"session_id": …}], "meta": {"page", "total_pages"}}`.
+fn decode_sessions(body: &[u8]) -> Result<Answer, CancelError> {
+    let bad = || {
+        CancelError::decode(
+            BACKEND,
+            format!(
+                "a session list that is not {{\"data\": [...]}}: {}",
+                readable_body(body)
+            ),
+        )
+    };
+    let json: Value = serde_json::from_slice(body).map_err(|_| bad())?;
+    let data = json.get("data").and_then(Value::as_array).ok_or_else(bad)?;
+    let ids = data
+        .iter()
+        .map(|s| s.get("session_id").and_then(Value::as_str).map(str::to_owned))
+        .collect::<Option<Vec<_>>>()
+        .ok_or_else(bad)?;
+    let meta = json.get("meta");
+    let page = meta.and_then(|m| m.get("page")).and_then(Value::as_u64);
+    let pages = meta.and_then(|m| m.get("total_pages")).and_then(Value::as_u64);
+    let more = match (page, pages) {
+        (Some(p), Some(n)) => p < n,
+        _ => false,
+    };
+    Ok(Answer::Sessions(ids, more))
+}
+
+/// The runs of one session (`[{"run_id", "workflow_id", "status", "created_at"}]`), each
+/// addressed by the workflow and session of `listing` (its owner and session).
+fn decode_runs(listing: &RunRef, body: &[u8]) -> Result<Vec<ListedRun>, CancelError> {
+    let bad = || {
+        CancelError::decode(
+            BACKEND,
+            format!(
+                "a run list that is not [{{\"run_id\", \"status\"}}]: {}",
+                readable_body(body)
+            ),
+        )
+    };
+    let json: Value = serde_json::from_slice(body).map_err(|_| bad())?;
+    let items = json.as_array().ok_or_else(bad)?;
+    let workflow = listing.owner().map(|o| o.id.to_string()).unwrap_or_default();
+    items
+        .iter()
+        .map(|r| {
+            let id = r
+                .get("run_id")
+                .and_then(Value::as_str)
+                .filter(|s| !s.is_empty())
+                .ok_or_else(bad)?;
+            let status = r.get("status").and_then(Value::as_str).ok_or_else(bad)?;
+            let mut run = RunRef::new(id).workflow(&workflow);
+            if let Some(s) = listing.session_id() {
+                run = run.session(s);
+            }
+            let mut listed = ListedRun::new(run, parse_state(status)).workflow(&workflow);
+            let created = match r.get("created_at") {
+                Some(Value::String(t)) => parse_rfc3339(t),
+                Some(Value::Number(n)) => n
+                    .as_u64()
+                    .and_then(|s| std::time::UNIX_EPOCH.checked_add(std::time::Duration::from_secs(s))),
+                _ => None,
+            };
+            if let Some(t) = created {
+                listed = listed.created(t);
+            }
+            Ok(listed)
+        })
+        .collect()
+}
+
 /// agno 3.1.10's `agno.run.base.RunStatus` has exactly these: `PENDING`, `RUNNING`, `PAUSED`,
 /// `COMPLETED`, `CANCELLED`, `ERROR` and `REGENERATED`. A run is `REGENERATED` when its response
 /// was regenerated (`/continue?regenerate=true`): the run itself is over (it finished, and a

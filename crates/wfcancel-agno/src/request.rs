@@ -52,6 +52,10 @@ impl std::fmt::Display for PlannedRequest {
 pub(crate) enum Op {
     Cancel,
     Status,
+    /// `GET /sessions?type=workflow&component_id=…`: a page of a workflow's sessions.
+    Sessions,
+    /// `GET /workflows/{id}/runs?session_id=…`: the runs of one session.
+    Runs,
 }
 
 impl Op {
@@ -59,6 +63,8 @@ impl Op {
         match self {
             Op::Cancel => "cancel",
             Op::Status => "status",
+            Op::Sessions => "list sessions",
+            Op::Runs => "list runs",
         }
     }
 }
@@ -141,7 +147,59 @@ pub(crate) fn build(http: &HttpClient, op: Op, run: &RunRef) -> Result<PlannedRe
     }
     let method = match op {
         Op::Cancel => Method::POST,
-        Op::Status => Method::GET,
+        _ => Method::GET,
     };
     Ok(PlannedRequest { method, url })
+}
+
+/// `GET /sessions?type=workflow&component_id=<workflow>&limit=…&page=…&sort_by=created_at&sort_order=asc`:
+/// one page (1-based) of a workflow's sessions, oldest first.
+pub(crate) fn sessions(
+    http: &HttpClient,
+    workflow: &str,
+    limit: usize,
+    page: usize,
+) -> Result<PlannedRequest, CancelError> {
+    let mut url = http.endpoint(&[("path", "sessions")])?;
+    url.query_pairs_mut()
+        .append_pair("type", "workflow")
+        .append_pair("component_id", workflow)
+        .append_pair("limit", &limit.to_string())
+        .append_pair("page", &page.to_string())
+        .append_pair("sort_by", "created_at")
+        .append_pair("sort_order", "asc");
+    Ok(PlannedRequest {
+        method: Method::GET,
+        url,
+    })
+}
+
+/// `GET /workflows/{workflow}/runs?session_id=…[&status=…]`: the runs of one session.
+pub(crate) fn session_runs(
+    http: &HttpClient,
+    workflow: &str,
+    session: &str,
+    status: Option<&str>,
+) -> Result<PlannedRequest, CancelError> {
+    for (field, segment) in [("filter.workflows", workflow)] {
+        if segment == "." || segment == ".." {
+            return Err(CancelError::invalid_input(
+                BACKEND,
+                field,
+                format!("{segment:?} cannot be sent as a URL path segment"),
+            ));
+        }
+    }
+    let mut url = http.endpoint(&[("path", "workflows"), ("owner_id", workflow), ("path", "runs")])?;
+    {
+        let mut q = url.query_pairs_mut();
+        q.append_pair("session_id", session);
+        if let Some(s) = status {
+            q.append_pair("status", s);
+        }
+    }
+    Ok(PlannedRequest {
+        method: Method::GET,
+        url,
+    })
 }

@@ -28,8 +28,8 @@ use futures::future::join_all;
 use wfcancel_agno::AgnoCanceller;
 use wfcancel_core::conformance;
 use wfcancel_core::{
-    BulkOptions, CancelError, CancelOutcome, NotFoundKind, RunRef, RunState, Selector, WaitOptions, WorkflowCanceller,
-    WorkflowCancellerExt,
+    BulkOptions, CancelError, CancelOutcome, ListOptions, ListedRun, NotFoundKind, RunFilter, RunRef, RunState,
+    Selector, WaitOptions, WorkflowCanceller, WorkflowCancellerExt,
 };
 
 const KEY: &str = "wfcancel-live-key";
@@ -192,6 +192,24 @@ impl LiveServer {
     }
 }
 
+/// Every page of a listing, `limit` a page, no run twice.
+async fn list_all(agno: &AgnoCanceller, filter: &RunFilter, limit: usize) -> Vec<ListedRun> {
+    let mut out: Vec<ListedRun> = Vec::new();
+    let mut opts = ListOptions::new().limit(limit);
+    loop {
+        let page = agno.list_runs(filter, &opts).await.expect("list_runs");
+        assert!(page.runs.len() <= limit, "{page:?}");
+        for l in page.runs {
+            assert!(!out.iter().any(|o| o.run == l.run), "listed twice: {l:?}");
+            out.push(l);
+        }
+        match page.next {
+            Some(next) => opts = ListOptions::new().limit(limit).cursor(next),
+            None => return out,
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn live_agentos_cancels_for_real() {
     let Some(venv) = venv() else {
@@ -261,6 +279,24 @@ async fn live_agentos_cancels_for_real() {
         (done.outcome, done.state),
         (CancelOutcome::NotActive(Inactive::Finished), RunState::Completed)
     );
+
+    // 3b. See runs: the workflow's runs listed, each addressed with its session and in the
+    //     state the server reads for it.
+    let listed = list_all(&agno, &RunFilter::new().workflow("quick"), 50).await;
+    let q = listed
+        .iter()
+        .find(|l| l.run.run_id() == quick.run_id())
+        .expect("quick listed");
+    assert_eq!((&q.run, &q.state), (&quick, &RunState::Completed), "{q:?}");
+    let listed = list_all(&agno, &RunFilter::new().workflow(WORKFLOW), 50).await;
+    let first = listed
+        .iter()
+        .find(|l| l.run.run_id() == run.run_id())
+        .expect("run listed");
+    assert_eq!(first.run, run);
+    assert_eq!(agno.status(&first.run).await.as_ref(), Ok(&first.state));
+    assert_eq!(first.state, RunState::Cancelled);
+    eprintln!("live_agentos: list_runs saw the cancelled and the completed run");
 
     // 4. Authentication.
     let err = server.canceller(Some("wrong-key")).cancel(&run).await.unwrap_err();
@@ -371,6 +407,17 @@ async fn live_agentos_cancels_for_real() {
     for r in &runs {
         let steps = server.steps_of(r);
         assert!(steps.len() <= 2, "run {r} ran {steps:?}");
+    }
+    // The listing, seven a page, shows the 50 cancelled, as each status read says.
+    let cancelled = list_all(
+        &agno,
+        &RunFilter::new().workflow(WORKFLOW).state(RunState::Cancelled),
+        7,
+    )
+    .await;
+    for r in &runs {
+        let l = cancelled.iter().find(|l| &l.run == r).expect("listed cancelled");
+        assert_eq!(l.state, RunState::Cancelled, "{l:?}");
     }
     eprintln!("live_agentos: 50 runs cancelled through cancel_many");
 

@@ -150,6 +150,7 @@ impl Cli {
             Command::Cancel(a) => Some(a.conn.clone()),
             Command::Bulk(a) => Some(a.conn.clone()),
             Command::Status(a) => Some(a.conn.clone()),
+            Command::List(a) => Some(a.conn.clone()),
             _ => None,
         };
         if let Some(later) = later {
@@ -198,6 +199,9 @@ pub enum Command {
     /// Show a run's state.
     #[command(after_help = STATUS_EXAMPLES)]
     Status(StatusArgs),
+    /// See the runs a filter hits (the same filter flags as bulk), before cancelling them.
+    #[command(after_help = LIST_EXAMPLES)]
+    List(ListArgs),
     /// Serve a local emulator of a provider (for trying wfcancel out) until Ctrl-C.
     #[command(after_help = EMULATE_EXAMPLES)]
     Emulate(EmulateArgs),
@@ -232,6 +236,13 @@ Examples:
   wfcancel status wfr_8a1f                              # prints: <state> <run>
   wfcancel status run-9 --workflow nightly --session s1 -o json
   wfcancel status langgraph:thread/<thread-id>/<run-id>";
+
+const LIST_EXAMPLES: &str = "\
+Examples:
+  wfcancel --backend temporal list --workflow Checkout --state running   # what bulk would hit
+  wfcancel --backend temporal list --workflow Checkout --count           # how many
+  wfcancel --backend restate list --workflow Orders --from 2h -o json --limit 1000
+  wfcancel --backend upstash list --label nightly --cursor '<cursor from the last page>'";
 
 const EMULATE_EXAMPLES: &str = "\
 Examples:
@@ -344,6 +355,7 @@ impl Command {
             Command::Cancel(a) => a.temporal.namespace.as_deref(),
             Command::Status(a) => a.temporal.namespace.as_deref(),
             Command::Bulk(a) => a.namespace.as_deref(),
+            Command::List(a) => a.namespace.as_deref(),
             Command::Emulate(_) | Command::Completions(_) | Command::Man => None,
         }
     }
@@ -378,58 +390,8 @@ pub struct BulkArgs {
     #[arg(long, value_name = "PATH|-", conflicts_with_all = FILTER_ARGS, conflicts_with = "all")]
     pub ids_file: Option<String>,
 
-    /// Runs whose workflow URL is exactly this one (Upstash).
-    #[arg(long, value_name = "URL", conflicts_with = "url_prefix")]
-    pub url_exact: Option<String>,
-
-    /// Runs whose workflow URL starts with this (Upstash).
-    #[arg(long, value_name = "URL")]
-    pub url_prefix: Option<String>,
-
-    /// Runs with this label (repeat for any of several) (Upstash).
-    #[arg(long = "label", value_name = "L")]
-    pub labels: Vec<String>,
-
-    /// Runs created (Temporal: started) at or after TIME: RFC 3339 (2026-11-27T10:00:00Z), an
-    /// age meaning that long ago (2h, 1h30m, 7d), or epoch ms (Upstash, Temporal, Restate).
-    #[arg(long, value_name = "TIME", value_parser = parse_time)]
-    pub from: Option<SystemTime>,
-
-    /// Runs created (Temporal: started) at or before TIME: RFC 3339 (2026-11-27T10:00:00Z), an
-    /// age meaning that long ago (30m, 1h30m), or epoch ms (Upstash, Temporal, Restate).
-    #[arg(long, value_name = "TIME", value_parser = parse_time)]
-    pub to: Option<SystemTime>,
-
-    /// Runs started from this caller IP (repeat for any of several) (Upstash).
-    #[arg(long = "caller-ip", value_name = "IP")]
-    pub caller_ips: Vec<String>,
-
-    /// Runs with this flow-control key (repeat for any of several) (Upstash).
-    #[arg(long = "flow-control-key", value_name = "K")]
-    pub flow_control_keys: Vec<String>,
-
-    /// Runs whose workflow URL host is H, e.g. api.example.com: no port, any case (repeat for
-    /// any of several) (Upstash).
-    #[arg(long = "host", value_name = "H")]
-    pub hosts: Vec<String>,
-
-    /// Runs whose workflow URL path is exactly P, e.g. /api/workflow: no query (repeat for any
-    /// of several) (Upstash).
-    #[arg(long = "path", value_name = "P")]
-    pub paths: Vec<String>,
-
-    /// Runs in this state (repeat for any of several): pending or running (LangGraph, needs
-    /// --yes); pending, running or paused (Restate; default: every invocation not completed).
-    #[arg(long = "state", value_name = "STATE", value_parser = parse_state)]
-    pub states: Vec<RunState>,
-
-    /// Invocations of this handler of the service (Restate).
-    #[arg(long, value_name = "NAME")]
-    pub handler: Option<String>,
-
-    /// Invocations of the virtual object or workflow with this key (Restate).
-    #[arg(long, value_name = "KEY")]
-    pub key: Option<String>,
+    #[command(flatten)]
+    pub filter: FilterArgs,
 
     /// Runs cancelled per filtered request (default 100; Restate: invocations per page).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
@@ -479,6 +441,64 @@ pub struct BulkArgs {
     pub dry_run: bool,
 }
 
+/// The filter flags `bulk` and `list` share (with `--workflow`, which is in [`OwnerArgs`]).
+#[derive(Debug, Clone, Default, Args)]
+pub struct FilterArgs {
+    /// Runs whose workflow URL is exactly this one (Upstash).
+    #[arg(long, value_name = "URL", conflicts_with = "url_prefix")]
+    pub url_exact: Option<String>,
+
+    /// Runs whose workflow URL starts with this (Upstash).
+    #[arg(long, value_name = "URL")]
+    pub url_prefix: Option<String>,
+
+    /// Runs with this label (repeat for any of several) (Upstash).
+    #[arg(long = "label", value_name = "L")]
+    pub labels: Vec<String>,
+
+    /// Runs created (Temporal: started) at or after TIME: RFC 3339 (2026-11-27T10:00:00Z), an
+    /// age meaning that long ago (2h, 1h30m, 7d), or epoch ms (Upstash, Temporal, Restate).
+    #[arg(long, value_name = "TIME", value_parser = parse_time)]
+    pub from: Option<SystemTime>,
+
+    /// Runs created (Temporal: started) at or before TIME: RFC 3339 (2026-11-27T10:00:00Z), an
+    /// age meaning that long ago (30m, 1h30m), or epoch ms (Upstash, Temporal, Restate).
+    #[arg(long, value_name = "TIME", value_parser = parse_time)]
+    pub to: Option<SystemTime>,
+
+    /// Runs started from this caller IP (repeat for any of several) (Upstash).
+    #[arg(long = "caller-ip", value_name = "IP")]
+    pub caller_ips: Vec<String>,
+
+    /// Runs with this flow-control key (repeat for any of several) (Upstash).
+    #[arg(long = "flow-control-key", value_name = "K")]
+    pub flow_control_keys: Vec<String>,
+
+    /// Runs whose workflow URL host is H, e.g. api.example.com: no port, any case (repeat for
+    /// any of several) (Upstash).
+    #[arg(long = "host", value_name = "H")]
+    pub hosts: Vec<String>,
+
+    /// Runs whose workflow URL path is exactly P, e.g. /api/workflow: no query (repeat for any
+    /// of several) (Upstash).
+    #[arg(long = "path", value_name = "P")]
+    pub paths: Vec<String>,
+
+    /// Runs in this state (repeat for any of several). `bulk`: pending or running (LangGraph,
+    /// needs --yes); pending, running or paused (Restate; default: every invocation not
+    /// completed). `list`: any state the backend reports (default: every state).
+    #[arg(long = "state", value_name = "STATE", value_parser = parse_state)]
+    pub states: Vec<RunState>,
+
+    /// Invocations of this handler of the service (Restate).
+    #[arg(long, value_name = "NAME")]
+    pub handler: Option<String>,
+
+    /// Invocations of the virtual object or workflow with this key (Restate).
+    #[arg(long, value_name = "KEY")]
+    pub key: Option<String>,
+}
+
 /// The filter flags (ids and --all conflict with each of them).
 const FILTER_ARGS: [&str; 12] = [
     "states",
@@ -514,6 +534,35 @@ fn parse_state(s: &str) -> Result<RunState, String> {
             ));
         }
     })
+}
+
+/// `wfcancel list`.
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    #[command(flatten)]
+    pub conn: ConnArgs,
+
+    #[command(flatten)]
+    pub filter: FilterArgs,
+
+    #[command(flatten)]
+    pub owner: OwnerArgs,
+
+    /// At most this many runs (one page; default 50, at most 1000).
+    #[arg(long, value_name = "N", default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub limit: u32,
+
+    /// Continue after the page that printed this cursor.
+    #[arg(long, value_name = "CURSOR", conflicts_with = "count")]
+    pub cursor: Option<String>,
+
+    /// Print how many runs the filter hits instead of listing them.
+    #[arg(long)]
+    pub count: bool,
+
+    /// The namespace (Temporal; overrides TEMPORAL_NAMESPACE).
+    #[arg(long, value_name = "NS")]
+    pub namespace: Option<String>,
 }
 
 /// `wfcancel status`.

@@ -11,7 +11,7 @@ use wfcancel::{
     WorkflowCanceller, WorkflowCancellerExt,
 };
 
-use crate::cli::{BulkArgs, CancelArgs, OwnerArgs, StatusArgs};
+use crate::cli::{BulkArgs, CancelArgs, FilterArgs, OwnerArgs, StatusArgs};
 use crate::error::Failure;
 use crate::ids::{BATCH, spawn_reader};
 use crate::interrupt::Interrupt;
@@ -439,7 +439,7 @@ impl ChunkLines {
 
 /// Usage checks that need no configuration.
 pub fn precheck_bulk(a: &BulkArgs) -> Result<(), Failure> {
-    let has_filter = filter_of(a, None).is_some();
+    let has_filter = filter_of(&a.filter, None).is_some();
     if a.ids_file.is_none() && !has_filter && !a.all && a.query.is_none() && a.owner.workflow.is_none() {
         return Err(Failure::usage("bulk needs something to cancel").hint(
             "pass --ids-file PATH (or - for stdin), a filter (--url-exact, --url-prefix, --label, --from, --to, \
@@ -450,7 +450,7 @@ pub fn precheck_bulk(a: &BulkArgs) -> Result<(), Failure> {
     }
     // A filter that can never match is refused first, naming its flag: before the configuration
     // is even read, so before any request. (The backend's name is not shown: the flag is.)
-    if let Some(f) = filter_of(a, None).filter(|_| a.ids_file.is_none() && a.query.is_none()) {
+    if let Some(f) = filter_of(&a.filter, None).filter(|_| a.ids_file.is_none() && a.query.is_none()) {
         check_filter(a, &f, "wfcancel")?;
     }
     if a.ids_file.is_some() {
@@ -476,7 +476,7 @@ pub fn precheck_bulk(a: &BulkArgs) -> Result<(), Failure> {
 
 /// The filter the flags describe; `workflow_type`: the workflow type to match (`--workflow` on
 /// a backend that filters by type rather than owning runs by workflow).
-fn filter_of(a: &BulkArgs, workflow_type: Option<&str>) -> Option<RunFilter> {
+pub(crate) fn filter_of(a: &FilterArgs, workflow_type: Option<&str>) -> Option<RunFilter> {
     let mut f = RunFilter::new();
     if let Some(t) = workflow_type {
         f = f.workflow(t.to_owned());
@@ -522,7 +522,7 @@ fn filter_of(a: &BulkArgs, workflow_type: Option<&str>) -> Option<RunFilter> {
 
 /// The flag that sets each field of a [`RunFilter`], to speak of the command line rather than the
 /// library: the core names a field in its errors ([`wfcancel::FilterField::name`]); this maps it.
-fn filter_flag(field: &str) -> &'static str {
+pub(crate) fn filter_flag(field: &str) -> &'static str {
     use wfcancel::FilterField as F;
     let table = [
         (F::UrlExact, "--url-exact"),
@@ -573,7 +573,7 @@ fn filter_failure(e: CancelError) -> Failure {
 /// (said with the user's times, in RFC 3339), and no value that can never match
 /// ([`RunFilter::check_can_match`]), each refusal naming its flag.
 fn check_filter(a: &BulkArgs, f: &RunFilter, backend: &'static str) -> Result<(), Failure> {
-    if let (Some(from), Some(to)) = (a.from, a.to) {
+    if let (Some(from), Some(to)) = (a.filter.from, a.filter.to) {
         if from > to {
             return Err(Failure::input(format!(
                 "--from ({}) is after --to ({}): no run can match",
@@ -590,13 +590,13 @@ fn check_filter(a: &BulkArgs, f: &RunFilter, backend: &'static str) -> Result<()
 /// The filter flags as typed (`--url-prefix https:// --from 1970-01-01T00:00:00Z`), for messages.
 fn filter_words(a: &BulkArgs) -> String {
     let mut w = Vec::new();
-    if let Some(u) = &a.url_prefix {
+    if let Some(u) = &a.filter.url_prefix {
         w.push(format!("--url-prefix {}", crate::output::printable(u)));
     }
-    if let Some(t) = a.from {
+    if let Some(t) = a.filter.from {
         w.push(format!("--from {}", crate::timearg::rfc3339(t)));
     }
-    if let Some(t) = a.to {
+    if let Some(t) = a.filter.to {
         w.push(format!("--to {}", crate::timearg::rfc3339(t)));
     }
     if w.is_empty() {
@@ -609,7 +609,7 @@ fn filter_words(a: &BulkArgs) -> String {
 /// Whether the filter flags select every run (`--url-prefix https://`, `--from 1`): such a bulk
 /// is `--all`, and is guarded as `--all` is.
 fn filter_is_all(a: &BulkArgs) -> bool {
-    a.query.is_none() && a.owner.workflow.is_none() && filter_of(a, None).is_some_and(|f| f.matches_every_run())
+    a.query.is_none() && a.owner.workflow.is_none() && filter_of(&a.filter, None).is_some_and(|f| f.matches_every_run())
 }
 
 /// `wfcancel bulk ...`
@@ -684,7 +684,7 @@ pub async fn bulk(
         selector.validate(backend)?;
         selector
     } else {
-        match filter_of(a, workflow_type) {
+        match filter_of(&a.filter, workflow_type) {
             Some(f) => {
                 if !caps.filter.any() {
                     return Err(Failure::usage(format!(

@@ -15,6 +15,7 @@
 //!          [--page-size N] [--drain] [--all] [--yes]
 //!          [--workflow ID|TYPE|SERVICE | --agent ID | --team ID] [--session ID] [--concurrency N] [--dry-run]
 //!   status <RUN_ID> [--workflow ID | --agent ID | --team ID | --thread ID] [--session ID] [--namespace NS] [--run-id RID]
+//!   list   [the filter flags of bulk] [--workflow ID|TYPE|SERVICE] [--namespace NS] [--limit N] [--cursor C] [--count]
 //!   emulate upstash|agno [--port P] [--seed N]      (Cargo feature `emulator`; token: WFCANCEL_EMULATOR_TOKEN)
 //!   completions bash|zsh|fish|elvish|powershell
 //!   man
@@ -31,6 +32,7 @@ mod emulate;
 mod error;
 mod ids;
 mod interrupt;
+mod list;
 mod output;
 mod setup;
 mod timearg;
@@ -121,6 +123,7 @@ async fn run(cli: Cli) -> u8 {
         Command::Cancel(a) => commands::cancel(&client, a, &out, interrupt.as_ref()).await,
         Command::Bulk(a) => commands::bulk(&client, a, &mut out, interrupt.as_ref()).await,
         Command::Status(a) => commands::status(&client, a, &out).await,
+        Command::List(a) => list::list(&client, a, &out).await,
         Command::Emulate(_) | Command::Completions(_) | Command::Man => Ok(output::EXIT_OK),
     };
     let code = finish(result, &out);

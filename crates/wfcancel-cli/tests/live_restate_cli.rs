@@ -84,6 +84,39 @@ async fn live_restate_cli() {
     out.expect(0);
     assert_eq!(out.stdout.trim(), format!("running    {id}"));
 
+    // 1b. list sees it running, as a JSON line, and counts it (with every other running one).
+    let out = wfcancel(
+        &live,
+        &["--json", "list", "--workflow", "WfcSlow", "--state", "running"],
+    );
+    out.expect(0);
+    let lines: Vec<Value> = out
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json"))
+        .collect();
+    let listed = lines
+        .iter()
+        .find(|l| l["type"] == "run" && l["id"] == id.as_str())
+        .unwrap_or_else(|| panic!("{id} not listed: {}", out.stdout));
+    assert_eq!(
+        (&listed["state"], &listed["workflow"]),
+        (&Value::from("running"), &Value::from("WfcSlow"))
+    );
+    let runs = lines.iter().filter(|l| l["type"] == "run").count();
+    assert_eq!(
+        lines.last().map(|l| &l["type"]),
+        Some(&Value::from("summary")),
+        "{}",
+        out.stdout
+    );
+    let out = wfcancel(
+        &live,
+        &["list", "--workflow", "WfcSlow", "--state", "running", "--count"],
+    );
+    out.expect(0);
+    assert_eq!(out.stdout.trim(), runs.to_string(), "{}", out.stderr);
+
     // 2. A malformed id next to it: exit 2, nothing sent (the running one is left running).
     for args in [
         vec!["cancel", id.as_str(), "inv_not-an-id"],
@@ -118,6 +151,16 @@ async fn live_restate_cli() {
         live.steps_of(&id).iter().any(|s| s == "compensated"),
         "{:?}",
         live.steps_of(&id)
+    );
+
+    let out = wfcancel(&live, &["list", "--workflow", "WfcSlow", "--state", "cancelled"]);
+    out.expect(0);
+    assert!(
+        out.stdout
+            .lines()
+            .any(|l| l.starts_with(id.as_str()) && l.contains("cancelled")),
+        "{}",
+        out.stdout
     );
 
     // 4. Again: nothing to cancel, and the address form reaches the same invocation.

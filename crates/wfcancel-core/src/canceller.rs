@@ -8,8 +8,8 @@ use tokio::time::Instant;
 use async_trait::async_trait;
 
 use crate::{
-    BulkActionState, BulkOptions, BulkReport, CancelError, CancelOptions, CancelOutcome, Capabilities, RunRef,
-    RunState, Selector,
+    BulkActionState, BulkOptions, BulkReport, CancelError, CancelOptions, CancelOutcome, Capabilities, ListOptions,
+    RunFilter, RunPage, RunRef, RunState, Selector,
 };
 
 /// One portable way to cancel workflow runs, whichever orchestrator runs them.
@@ -26,7 +26,8 @@ use crate::{
 /// the hooks: [`cancel_run`](Self::cancel_run) (required), and, where it has them,
 /// [`cancel_runs`](Self::cancel_runs) (default: ids fanned out over `cancel_run` with bounded
 /// concurrency), [`read_status`](Self::read_status) and
-/// [`read_bulk_action`](Self::read_bulk_action) (default: `Unsupported`). It does not override
+/// [`read_bulk_action`](Self::read_bulk_action), [`read_runs`](Self::read_runs) and
+/// [`read_count`](Self::read_count) (default: `Unsupported`). It does not override
 /// the calling methods.
 ///
 /// ```
@@ -77,6 +78,26 @@ pub trait WorkflowCanceller: Send + Sync + std::fmt::Debug {
         ))
     }
 
+    /// Backend hook: one page of the runs `filter` matches (see [`list_runs`](Self::list_runs)),
+    /// called once the filter and options passed [`crate::check_list`]. Default: `Unsupported`.
+    async fn read_runs(&self, filter: &RunFilter, opts: &ListOptions) -> Result<RunPage, CancelError> {
+        let _ = (filter, opts);
+        Err(CancelError::unsupported(
+            self.backend(),
+            format!("listing runs: {} cannot list runs", self.backend()),
+        ))
+    }
+
+    /// Backend hook: how many runs `filter` matches (see [`count_runs`](Self::count_runs)),
+    /// called once the filter passed [`crate::check_list`]. Default: `Unsupported`.
+    async fn read_count(&self, filter: &RunFilter) -> Result<u64, CancelError> {
+        let _ = filter;
+        Err(CancelError::unsupported(
+            self.backend(),
+            format!("counting runs: {} cannot count runs", self.backend()),
+        ))
+    }
+
     /// Cancels one run, gracefully, with no reason: `cancel_with(run, &CancelOptions::default())`.
     async fn cancel(&self, run: &RunRef) -> Result<CancelOutcome, CancelError> {
         self.cancel_with(run, &CancelOptions::default()).await
@@ -114,6 +135,43 @@ pub trait WorkflowCanceller: Send + Sync + std::fmt::Debug {
     async fn bulk_action(&self, id: &str) -> Result<BulkActionState, CancelError> {
         crate::run::validate_id(self.backend(), "action_id", id)?;
         self.read_bulk_action(id).await
+    }
+
+    /// One page of the runs `filter` matches, each with its state as the provider reports it:
+    /// what a filtered cancel would hit, seen first. Pass the page's [`RunPage::next`] as
+    /// [`ListOptions::cursor`] (with the same filter) for the next one.
+    ///
+    /// An empty filter lists every run (allowed here, unlike for cancelling); a filter without
+    /// [`RunFilter::state`] lists runs in every state, finished ones included. Checked before
+    /// the backend sees the call ([`crate::check_list`]): `Unsupported` when the backend cannot
+    /// list ([`Capabilities::list`]) or filter on a field the filter sets
+    /// ([`Capabilities::list_filter`]); `InvalidInput` for a bad filter or options.
+    ///
+    /// ```
+    /// # #[cfg(feature = "memory")]
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), wfcancel_core::CancelError> {
+    /// use wfcancel_core::{InMemoryCanceller, ListOptions, MemoryRun, RunFilter, RunState, WorkflowCanceller};
+    /// let c = InMemoryCanceller::new();
+    /// c.insert(MemoryRun::new("a").label("nightly"));
+    /// c.insert(MemoryRun::new("b").label("nightly").state(RunState::Completed));
+    /// let page = c.list_runs(&RunFilter::new().label("nightly"), &ListOptions::new().limit(10)).await?;
+    /// assert_eq!(page.runs.len(), 2);
+    /// assert_eq!(page.runs[1].state, RunState::Completed);
+    /// assert!(page.next.is_none());
+    /// assert_eq!(c.count_runs(&RunFilter::new().state(RunState::Running)).await?, 1);
+    /// # Ok(()) }
+    /// # #[cfg(not(feature = "memory"))] fn main() {}
+    /// ```
+    async fn list_runs(&self, filter: &RunFilter, opts: &ListOptions) -> Result<RunPage, CancelError> {
+        crate::check_list(self.backend(), &self.capabilities(), filter, Some(opts))?;
+        self.read_runs(filter, opts).await
+    }
+
+    /// How many runs `filter` matches (an empty filter: every run), checked like
+    /// [`list_runs`](Self::list_runs) first (against [`Capabilities::count`]).
+    async fn count_runs(&self, filter: &RunFilter) -> Result<u64, CancelError> {
+        crate::check_list(self.backend(), &self.capabilities(), filter, None)?;
+        self.read_count(filter).await
     }
 }
 
@@ -216,6 +274,12 @@ macro_rules! forward {
             }
             async fn read_bulk_action(&self, id: &str) -> Result<BulkActionState, CancelError> {
                 (**self).read_bulk_action(id).await
+            }
+            async fn read_runs(&self, filter: &RunFilter, opts: &ListOptions) -> Result<RunPage, CancelError> {
+                (**self).read_runs(filter, opts).await
+            }
+            async fn read_count(&self, filter: &RunFilter) -> Result<u64, CancelError> {
+                (**self).read_count(filter).await
             }
         }
     )*};

@@ -109,6 +109,7 @@ impl FilterCapabilities {
 /// use wfcancel_core::Capabilities;
 /// let caps = Capabilities::default();
 /// assert!(caps.cancel && !caps.cancel_all && !caps.filter.any());
+/// assert!(!caps.list && !caps.count);
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -146,6 +147,14 @@ pub struct Capabilities {
     /// The dialect of the native queries [`crate::Selector::Query`] it accepts (`"temporal"`
     /// for Temporal visibility queries), if any (default none: every native query is refused).
     pub native_query: Option<&'static str>,
+    /// Listing runs ([`crate::WorkflowCanceller::list_runs`]).
+    pub list: bool,
+    /// Counting runs ([`crate::WorkflowCanceller::count_runs`]).
+    pub count: bool,
+    /// Filter fields a listing or count can narrow on (the empty filter, every run, needs
+    /// none). Off unless listed, like [`Capabilities::filter`], from which it may differ: a
+    /// provider may read runs by fields it cannot cancel by.
+    pub list_filter: FilterCapabilities,
 }
 
 impl Default for Capabilities {
@@ -166,6 +175,9 @@ impl Default for Capabilities {
             reason: false,
             inactive_reasons: false,
             native_query: None,
+            list: false,
+            count: false,
+            list_filter: FilterCapabilities::default(),
         }
     }
 }

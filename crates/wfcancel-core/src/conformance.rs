@@ -40,8 +40,8 @@ use async_trait::async_trait;
 
 use crate::{
     BulkOptions, BulkReport, CancelError, CancelMode, CancelOptions, CancelOutcome, Capabilities, ErrorKind, Inactive,
-    Interruption, RunFilter, RunRef, RunState, Selector, StopHandle, WaitOptions, WorkflowCanceller,
-    WorkflowCancellerExt, from_epoch_millis, url_host, url_path,
+    Interruption, ListOptions, ListedRun, RunFilter, RunRef, RunState, Selector, StopHandle, WaitOptions,
+    WorkflowCanceller, WorkflowCancellerExt, from_epoch_millis, url_host, url_path,
 };
 
 /// How long a check waits for a cooperative backend to reach a run's final state.
@@ -272,6 +272,12 @@ pub async fn run_all(c: &dyn WorkflowCanceller, h: &dyn Harness) -> Summary {
         "cancel",
         check_bulk_stop_and_deadline
     );
+    step!(
+        "list",
+        caps.list && !supported_dims_of(&caps.list_filter).is_empty(),
+        "list, with a list filter field",
+        check_list
+    );
     step!("cancel_all", caps.cancel_all, "cancel_all", check_cancel_all);
     s
 }
@@ -484,7 +490,11 @@ impl Dim {
 }
 
 fn supported_dims(caps: &Capabilities) -> Vec<Dim> {
-    let f = caps.filter.clone();
+    supported_dims_of(&caps.filter)
+}
+
+fn supported_dims_of(f: &crate::FilterCapabilities) -> Vec<Dim> {
+    let f = f.clone();
     // Ordered so that with every field supported no two neighbours both touch the URL.
     [
         (Dim::UrlPrefix, f.url_prefix),
@@ -659,6 +669,136 @@ async fn run_filter_case(c: &dyn WorkflowCanceller, h: &dyn Harness, case: Filte
 // ---------------------------------------------------------------------------------------------
 // Checks
 // ---------------------------------------------------------------------------------------------
+
+/// `list_runs` and `count_runs` see what the server holds: seeded runs matching an isolating
+/// filter are listed (and only they), each with its true state (running ones active, a completed
+/// one `Completed`, a cancelled one `Cancelled` once the server says so); a limit is honoured
+/// and the cursor pages through without duplicates; `count_runs` (where supported) counts them;
+/// a state filter (where supported) narrows the listing; bad options are refused.
+pub async fn check_list(c: &dyn WorkflowCanceller, h: &dyn Harness) {
+    let check = "list";
+    let p = unique(check);
+    let caps = c.capabilities();
+    let dim = match supported_dims_of(&caps.list_filter).first() {
+        Some(d) => DimValues::new(*d, &p),
+        None => fail!(c, check, "needs a list filter field that isolates its runs"),
+    };
+    let mut running = Vec::new();
+    for i in 0..3 {
+        running.push(h.seed(dim.apply(SeedRun::new(format!("{p}-run{i}")), true)).await);
+    }
+    let done = h
+        .seed(dim.apply(SeedRun::new(format!("{p}-done")).state(RunState::Completed), true))
+        .await;
+    let miss = h.seed(dim.apply(SeedRun::new(format!("{p}-miss")), false)).await;
+    let filter = dim.narrow(RunFilter::new());
+
+    let listed = list_all(c, check, &filter, 2).await;
+    let mut ids: Vec<&str> = listed.iter().map(|r| r.run.run_id()).collect();
+    ids.sort_unstable();
+    let mut want: Vec<&str> = running.iter().chain([&done]).map(RunRef::run_id).collect();
+    want.sort_unstable();
+    ensure!(
+        c,
+        check,
+        ids == want,
+        "filter {filter:?} should list exactly {want:?} (not {}), listed {ids:?}",
+        miss.run_id()
+    );
+    for r in &listed {
+        let truth = h.true_state(&r.run).await;
+        ensure!(
+            c,
+            check,
+            truth.as_ref() == Some(&r.state),
+            "run {} listed as {:?}, the server says {truth:?}",
+            r.run.run_id(),
+            r.state
+        );
+        let want_active = r.run.run_id() != done.run_id();
+        ensure!(
+            c,
+            check,
+            r.state.is_active() == want_active,
+            "run {} listed as {:?}",
+            r.run.run_id(),
+            r.state
+        );
+    }
+
+    if caps.count {
+        let n = ok(c, check, "count_runs", c.count_runs(&filter).await);
+        ensure!(c, check, n == 4, "count_runs({filter:?}) = {n}, expected 4");
+    }
+
+    if caps.cancel {
+        let outcome = ok(c, check, "cancel", c.cancel(&running[0]).await);
+        assert_stops(c, check, "cancel of a listed run", outcome);
+        expect_state(c, h, check, &running[0], &RunState::Cancelled).await;
+        let listed = list_all(c, check, &filter, 10).await;
+        let state = listed
+            .iter()
+            .find(|r| r.run.run_id() == running[0].run_id())
+            .map(|r| r.state.clone());
+        ensure!(
+            c,
+            check,
+            state == Some(RunState::Cancelled),
+            "a cancelled run is listed as {state:?}"
+        );
+        if caps.list_filter.states {
+            let active = filter.clone().state(RunState::Running);
+            let listed = list_all(c, check, &active, 10).await;
+            let mut ids: Vec<&str> = listed.iter().map(|r| r.run.run_id()).collect();
+            ids.sort_unstable();
+            let mut want: Vec<&str> = running[1..].iter().map(RunRef::run_id).collect();
+            want.sort_unstable();
+            ensure!(
+                c,
+                check,
+                ids == want,
+                "filter {active:?} should list exactly {want:?}, listed {ids:?}"
+            );
+        }
+    }
+
+    match c.list_runs(&filter, &ListOptions::new().limit(0)).await {
+        Err(e) if e.kind() == ErrorKind::InvalidInput => {}
+        other => fail!(c, check, "a limit of 0: expected InvalidInput, got {other:?}"),
+    }
+}
+
+/// Every page of a listing, `limit` runs per page at most, failing the check on a page too long,
+/// a run listed twice, or more than 100 pages.
+async fn list_all(c: &dyn WorkflowCanceller, check: &str, filter: &RunFilter, limit: usize) -> Vec<ListedRun> {
+    let mut out: Vec<ListedRun> = Vec::new();
+    let mut opts = ListOptions::new().limit(limit);
+    for _ in 0..100 {
+        let page = ok(c, check, "list_runs", c.list_runs(filter, &opts).await);
+        ensure!(
+            c,
+            check,
+            page.runs.len() <= limit,
+            "a page of limit {limit} holds {} runs",
+            page.runs.len()
+        );
+        for r in page.runs {
+            ensure!(
+                c,
+                check,
+                !out.iter().any(|o| o.run.run_id() == r.run.run_id()),
+                "run {} listed twice while paging",
+                r.run.run_id()
+            );
+            out.push(r);
+        }
+        match page.next {
+            Some(next) => opts = ListOptions::new().limit(limit).cursor(next),
+            None => return out,
+        }
+    }
+    fail!(c, check, "more than 100 pages for filter {filter:?}")
+}
 
 /// `backend()` is a non-empty lower-case name, and errors the canceller makes carry it.
 pub async fn check_backend_name(c: &dyn WorkflowCanceller, h: &dyn Harness) {

@@ -4,6 +4,7 @@
 //! - [`WorkflowCanceller`]: the trait every backend implements; hold it as `Arc<dyn WorkflowCanceller>`.
 //! - [`RunRef`], [`Selector`], [`RunFilter`], [`BulkOptions`]: what to cancel and how.
 //! - [`CancelOutcome`], [`BulkReport`], [`RunState`], [`CancelError`]: what happened.
+//! - [`ListOptions`], [`RunPage`], [`ListedRun`]: which runs a filter hits, before cancelling.
 //! - [`WorkflowCancellerExt`]: `wait_until_terminal` and `cancel_and_wait`.
 //! - Feature `http`: the HTTP plumbing every HTTP backend shares (module `http`).
 //! - Feature `memory`: `InMemoryCanceller`, a real in-memory orchestrator for tests.
@@ -17,6 +18,7 @@ mod bulk;
 mod canceller;
 mod capabilities;
 mod error;
+mod list;
 mod options;
 mod retry;
 mod router;
@@ -25,6 +27,7 @@ mod secret;
 mod selector;
 #[cfg(feature = "serde")]
 mod serde_impls;
+mod time;
 
 #[cfg(feature = "http")]
 pub mod http;
@@ -47,6 +50,7 @@ pub use canceller::{
 };
 pub use capabilities::{Capabilities, FilterCapabilities};
 pub use error::{CancelError, ConfigProblem, ConfigSetting, ErrorKind, ErrorSource, NotFoundKind, RateLimitKind};
+pub use list::{DEFAULT_LIST_LIMIT, ListOptions, ListedRun, MAX_LIST_LIMIT, RunPage, check_list};
 pub use options::{CancelMode, CancelOptions};
 pub use retry::RetryPolicy;
 pub use router::{ROUTER, Router};
@@ -56,6 +60,7 @@ pub use selector::{
     AllRuns, FilterField, NativeQuery, RunFilter, Selector, UrlMatch, epoch_millis, from_epoch_millis, url_host,
     url_path,
 };
+pub use time::{format_rfc3339, parse_rfc3339};
 
 #[cfg(feature = "memory")]
 pub use memory::*;

@@ -10,8 +10,8 @@ use tokio::time::Instant;
 
 use crate::{
     BulkFailure, BulkOptions, BulkReport, CancelError, CancelMode, CancelOptions, CancelOutcome, Capabilities,
-    FilterCapabilities, Inactive, NotFoundKind, Owner, OwnerKind, RunFilter, RunRef, RunState, Selector,
-    WorkflowCanceller,
+    FilterCapabilities, Inactive, ListOptions, ListedRun, NotFoundKind, Owner, OwnerKind, RunFilter, RunPage, RunRef,
+    RunState, Selector, WorkflowCanceller,
 };
 
 const BACKEND: &str = "memory";
@@ -177,11 +177,7 @@ impl MemoryRun {
     /// Whether the run matches `filter`; its workflow name is its owner's id when a workflow
     /// owns it.
     fn matches(&self, filter: &RunFilter) -> bool {
-        let workflow = self
-            .owner
-            .as_ref()
-            .filter(|o| o.kind == OwnerKind::Workflow)
-            .map(|o| &*o.id);
+        let workflow = self.workflow_name();
         filter.matches(
             &self.url,
             &self.labels,
@@ -189,6 +185,16 @@ impl MemoryRun {
             self.caller_ip.as_deref(),
             self.flow_control_key.as_deref(),
         ) && filter.matches_workflow_and_state(workflow, &self.state)
+    }
+}
+
+impl MemoryRun {
+    /// The workflow name a filter and a listing see: the owner's id when a workflow owns it.
+    fn workflow_name(&self) -> Option<&str> {
+        self.owner
+            .as_ref()
+            .filter(|o| o.kind == OwnerKind::Workflow)
+            .map(|o| &*o.id)
     }
 }
 
@@ -204,6 +210,10 @@ pub enum MemoryCall {
     CancelMany(Selector),
     /// [`WorkflowCanceller::status`].
     Status(RunRef),
+    /// [`WorkflowCanceller::list_runs`], with its options.
+    List(RunFilter, ListOptions),
+    /// [`WorkflowCanceller::count_runs`].
+    Count(RunFilter),
 }
 
 #[derive(Debug)]
@@ -622,6 +632,23 @@ impl InMemoryCanceller {
         self.lock().calls.push(call);
     }
 
+    /// The runs `filter` matches (every run for an empty filter), in insertion order, with due
+    /// cooperative cancels applied: `(seq, run)`.
+    fn matching(&self, filter: &RunFilter) -> Vec<(u64, MemoryRun)> {
+        let now = Instant::now();
+        let mut inner = self.lock();
+        let mut out: Vec<(u64, MemoryRun)> = inner
+            .runs
+            .values_mut()
+            .filter_map(|e| {
+                e.settle(now);
+                (filter.is_empty() || e.run.matches(filter)).then(|| (e.seq, e.run.clone()))
+            })
+            .collect();
+        out.sort_unstable_by_key(|(seq, _)| *seq);
+        out
+    }
+
     /// Waits the latency, then takes a pending fault: what every request goes through.
     async fn request(&self) -> Result<(), CancelError> {
         if !self.latency.is_zero() {
@@ -807,6 +834,13 @@ impl WorkflowCanceller for InMemoryCanceller {
             reason: true,
             inactive_reasons: true,
             native_query: None,
+            list: true,
+            count: true,
+            list_filter: FilterCapabilities {
+                workflows: true,
+                states: true,
+                ..FilterCapabilities::upstash_fields()
+            },
         }
     }
 
@@ -846,6 +880,43 @@ impl WorkflowCanceller for InMemoryCanceller {
                 "no such run".to_owned(),
             )),
         }
+    }
+
+    /// Runs in insertion order; the cursor is the position (insertion sequence number) of the
+    /// last run of the page before. A listing is one request (latency, faults).
+    async fn read_runs(&self, filter: &RunFilter, opts: &ListOptions) -> Result<RunPage, CancelError> {
+        self.record(MemoryCall::List(filter.clone(), opts.clone()));
+        let after = match &opts.cursor {
+            None => None,
+            Some(c) => Some(
+                c.parse::<u64>()
+                    .map_err(|_| CancelError::invalid_input(BACKEND, "cursor", "not a cursor this canceller gave"))?,
+            ),
+        };
+        self.request().await?;
+        let mut runs = self
+            .matching(filter)
+            .into_iter()
+            .filter(|(seq, _)| after.is_none_or(|a| *seq > a));
+        let mut page = Vec::new();
+        let mut last = None;
+        for (seq, run) in runs.by_ref().take(opts.limit) {
+            let mut listed = ListedRun::new(run.run_ref(), run.state.clone()).created(run.created_at);
+            listed.workflow = run.workflow_name().map(str::to_owned);
+            page.push(listed);
+            last = Some(seq);
+        }
+        let next = match (runs.next(), last) {
+            (Some(_), Some(seq)) => Some(seq.to_string()),
+            _ => None,
+        };
+        Ok(RunPage::new(page, next))
+    }
+
+    async fn read_count(&self, filter: &RunFilter) -> Result<u64, CancelError> {
+        self.record(MemoryCall::Count(filter.clone()));
+        self.request().await?;
+        Ok(self.matching(filter).len() as u64)
     }
 }
 

@@ -1,8 +1,8 @@
 //! [`MockWorkflowCanceller`]: a `mockall` mock of [`WorkflowCanceller`].
 
 use crate::{
-    BulkActionState, BulkOptions, BulkReport, CancelError, CancelOptions, CancelOutcome, Capabilities, RunRef,
-    RunState, Selector,
+    BulkActionState, BulkOptions, BulkReport, CancelError, CancelOptions, CancelOutcome, Capabilities, ListOptions,
+    RunFilter, RunPage, RunRef, RunState, Selector,
 };
 use crate::{WorkflowCanceller, async_trait};
 
@@ -12,8 +12,8 @@ mockall::mock! {
     /// prefer `InMemoryCanceller` (feature `memory`).
     ///
     /// It mocks the backend's side of the trait: `backend()`, `capabilities()` and the hooks
-    /// (`cancel_run`, `cancel_runs`, `read_status`, `read_bulk_action`); the calling methods
-    /// (`cancel`, `cancel_with`, `cancel_many`, `status`) check against the mocked capabilities
+    /// (`cancel_run`, `cancel_runs`, `read_status`, `read_bulk_action`, `read_runs`, `read_count`); the
+    /// calling methods (`cancel`, `cancel_with`, `cancel_many`, `status`, `list_runs`, `count_runs`) check against the mocked capabilities
     /// and then call the hooks, as with any backend. Every mocked method the code under test
     /// reaches needs an expectation. It implements `Debug` (as the trait requires; `mockall` generates one
     /// that prints only the name when asked to derive it).
@@ -48,5 +48,7 @@ mockall::mock! {
         async fn cancel_runs(&self, selector: &Selector, opts: &BulkOptions) -> Result<BulkReport, CancelError>;
         async fn read_status(&self, run: &RunRef) -> Result<RunState, CancelError>;
         async fn read_bulk_action(&self, id: &str) -> Result<BulkActionState, CancelError>;
+        async fn read_runs(&self, filter: &RunFilter, opts: &ListOptions) -> Result<RunPage, CancelError>;
+        async fn read_count(&self, filter: &RunFilter) -> Result<u64, CancelError>;
     }
 }

@@ -7,8 +7,8 @@ use serde::ser::{SerializeMap, SerializeStruct};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::{
-    BulkFailure, BulkReport, CancelError, CancelOutcome, ErrorKind, Inactive, Interruption, RunOutcome, RunRef,
-    RunState,
+    BulkFailure, BulkReport, CancelError, CancelOutcome, ErrorKind, Inactive, Interruption, ListOptions, ListedRun,
+    RunOutcome, RunPage, RunRef, RunState, epoch_millis, from_epoch_millis,
 };
 
 /// As its address string (see [`RunRef`]).
@@ -219,6 +219,73 @@ impl Serialize for BulkReport {
         st.serialize_field("drained", &self.drained)?;
         st.serialize_field("not_confirmed", &self.not_confirmed)?;
         st.serialize_field("action_id", &self.action_id)?;
+        st.end()
+    }
+}
+
+/// As `{"run": "<address>", "workflow": ..., "state": ..., "created_ms": <epoch ms>}`, `workflow`
+/// and `created_ms` `null` when unknown.
+impl Serialize for ListedRun {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut st = s.serialize_struct("ListedRun", 4)?;
+        st.serialize_field("run", &self.run)?;
+        st.serialize_field("workflow", &self.workflow)?;
+        st.serialize_field("state", &self.state)?;
+        st.serialize_field("created_ms", &self.created.map(epoch_millis))?;
+        st.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for ListedRun {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        struct Repr {
+            run: RunRef,
+            #[serde(default)]
+            workflow: Option<String>,
+            state: RunState,
+            #[serde(default)]
+            created_ms: Option<u64>,
+        }
+        let r = Repr::deserialize(d)?;
+        Ok(ListedRun {
+            run: r.run,
+            workflow: r.workflow,
+            state: r.state,
+            created: r.created_ms.map(from_epoch_millis),
+        })
+    }
+}
+
+/// As `{"runs": [...], "next": "<cursor>" | null}`.
+impl Serialize for RunPage {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut st = s.serialize_struct("RunPage", 2)?;
+        st.serialize_field("runs", &self.runs)?;
+        st.serialize_field("next", &self.next)?;
+        st.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for RunPage {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        struct Repr {
+            runs: Vec<ListedRun>,
+            #[serde(default)]
+            next: Option<String>,
+        }
+        let r = Repr::deserialize(d)?;
+        Ok(RunPage::new(r.runs, r.next))
+    }
+}
+
+/// As `{"limit": n, "cursor": "..." | null}`.
+impl Serialize for ListOptions {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut st = s.serialize_struct("ListOptions", 2)?;
+        st.serialize_field("limit", &self.limit)?;
+        st.serialize_field("cursor", &self.cursor)?;
         st.end()
     }
 }

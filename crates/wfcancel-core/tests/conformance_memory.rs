@@ -10,7 +10,7 @@ use wfcancel_core::{
     WorkflowCanceller, async_trait,
 };
 
-const ALL_CHECKS: usize = 23;
+const ALL_CHECKS: usize = 24;
 
 #[tokio::test]
 async fn confirming_mode_passes_every_check() {
@@ -106,6 +106,16 @@ impl WorkflowCanceller for Background {
     }
     async fn read_status(&self, run: &RunRef) -> Result<RunState, CancelError> {
         self.0.status(run).await
+    }
+    async fn read_runs(
+        &self,
+        filter: &wfcancel_core::RunFilter,
+        opts: &wfcancel_core::ListOptions,
+    ) -> Result<wfcancel_core::RunPage, CancelError> {
+        self.0.list_runs(filter, opts).await
+    }
+    async fn read_count(&self, filter: &wfcancel_core::RunFilter) -> Result<u64, CancelError> {
+        self.0.count_runs(filter).await
     }
 }
 

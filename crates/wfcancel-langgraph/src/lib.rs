@@ -81,8 +81,8 @@ use std::time::Duration;
 use wfcancel_core::http::{Bytes, Call, HttpClient};
 use wfcancel_core::{
     BulkControl, BulkFailure, BulkOptions, BulkReport, CancelError, CancelOptions, CancelOutcome, Capabilities,
-    FilterCapabilities, Inactive, RunFilter, RunRef, RunState, Selector, WorkflowCanceller, async_trait, drive,
-    unique_runs,
+    FilterCapabilities, Inactive, ListOptions, ListedRun, RunFilter, RunPage, RunRef, RunState, Selector,
+    WorkflowCanceller, async_trait, drive, unique_runs,
 };
 
 pub use config::{API_KEY_HEADER, DEFAULT_BASE_URL, ENV_API_KEYS, ENV_URL, LangGraphCancellerBuilder};
@@ -519,6 +519,66 @@ impl LangGraphCanceller {
         report
     }
 
+    /// One page of [`list_runs`](WorkflowCanceller::list_runs): see `read_runs`.
+    async fn list_page(&self, filter: &RunFilter, opts: &ListOptions) -> Result<RunPage, CancelError> {
+        let wanted: Option<Vec<&'static str>> = match &filter.states {
+            None => None,
+            Some(states) => Some(states.iter().map(listed_status).collect::<Result<_, _>>()?),
+        };
+        let server_status = match wanted.as_deref() {
+            Some([one]) => Some(*one),
+            _ => None,
+        };
+        let (mut thread_pos, mut run_pos) = match &opts.cursor {
+            None => (0, 0),
+            Some(c) => parse_cursor(c)?,
+        };
+        let call = self.http.call();
+        let mut out: Vec<ListedRun> = Vec::new();
+        loop {
+            let req = request::search_threads_oldest_first(&self.http, PAGE, thread_pos)?;
+            let threads = match self.send(&call, &self.ctx(Op::SearchThreads, None, None), req).await? {
+                Answer::Threads(ids) => ids,
+                other => return Err(unexpected(Op::SearchThreads, other)),
+            };
+            let last_thread_page = threads.len() < PAGE;
+            for thread in &threads {
+                loop {
+                    let req = request::list_runs(&self.http, thread, server_status, PAGE, run_pos)?;
+                    let items = match self.send(&call, &self.ctx(Op::ListPage, Some(thread), None), req).await {
+                        Ok(Answer::Listed(items)) => items,
+                        // The thread was deleted since the search: no run of it to list.
+                        Err(CancelError::NotFound { .. }) => Vec::new(),
+                        Ok(other) => return Err(unexpected(Op::ListPage, other)),
+                        Err(e) => return Err(e),
+                    };
+                    let last_run_page = items.len() < PAGE;
+                    for (i, run) in items.into_iter().enumerate() {
+                        let keep = match &wanted {
+                            None => true,
+                            Some(names) => names.iter().any(|n| listed_status(&run.state).ok() == Some(*n)),
+                        };
+                        if keep {
+                            out.push(run);
+                        }
+                        if out.len() == opts.limit {
+                            return Ok(RunPage::new(out, Some(format!("{thread_pos}.{}", run_pos + i + 1))));
+                        }
+                    }
+                    if last_run_page {
+                        break;
+                    }
+                    run_pos += PAGE;
+                }
+                thread_pos += 1;
+                run_pos = 0;
+            }
+            if last_thread_page {
+                return Ok(RunPage::new(out, None));
+            }
+        }
+    }
+
     /// The runs of every thread that are in `status` (`pending`, `running`; `all`: both),
     /// and how many requests the listing took.
     async fn list_active(&self, call: &Call<'_>, status: &str) -> Result<(Vec<RunRef>, u64), CancelError> {
@@ -736,7 +796,20 @@ impl WorkflowCanceller for LangGraphCanceller {
         caps.forced = false;
         caps.reason = false;
         caps.inactive_reasons = true;
+        caps.list = true;
+        let mut list_filter = FilterCapabilities::default();
+        list_filter.states = true;
+        caps.list_filter = list_filter;
         caps
+    }
+
+    /// Threads oldest first (`POST /threads/search`), then each thread's runs
+    /// (`GET /threads/{t}/runs`, with `status=` when the filter names one state), until the page
+    /// is full; the cursor says where it stopped (thread position, run position). Each run is
+    /// addressed by its thread, with its assistant, state and creation time as the server
+    /// lists them.
+    async fn read_runs(&self, filter: &RunFilter, opts: &ListOptions) -> Result<RunPage, CancelError> {
+        self.list_page(filter, opts).await
     }
 
     async fn cancel_run(&self, run: &RunRef, _opts: &CancelOptions) -> Result<CancelOutcome, CancelError> {
@@ -774,4 +847,33 @@ impl WorkflowCanceller for LangGraphCanceller {
             other => Err(unexpected(Op::Status, other)),
         }
     }
+}
+
+/// The server's run `status` a listing asks for: every state [`mapping::parse_state`] names.
+fn listed_status(state: &RunState) -> Result<&'static str, CancelError> {
+    Ok(match state {
+        RunState::Pending => "pending",
+        RunState::Running => "running",
+        RunState::Completed => "success",
+        RunState::Failed => "error",
+        RunState::TimedOut => "timeout",
+        RunState::Cancelled => "interrupted",
+        other => {
+            return Err(CancelError::invalid_input(
+                BACKEND,
+                "filter.states",
+                format!(
+                    "LangGraph cannot list {other} runs: its runs are pending, running, success, error, timeout or \
+                     interrupted"
+                ),
+            ));
+        }
+    })
+}
+
+/// A listing cursor: `<thread position>.<run position>`.
+fn parse_cursor(c: &str) -> Result<(usize, usize), CancelError> {
+    c.split_once('.')
+        .and_then(|(t, r)| Some((t.parse().ok()?, r.parse().ok()?)))
+        .ok_or_else(|| CancelError::invalid_input(BACKEND, "cursor", "not a cursor this backend gave"))
 }

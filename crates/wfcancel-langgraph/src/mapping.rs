@@ -5,7 +5,7 @@
 
 use serde_json::Value;
 use wfcancel_core::http::{HttpResponse, RetryDecision, parse_retry_after};
-use wfcancel_core::{CancelError, Inactive, NotFoundKind, RateLimitKind, RunState};
+use wfcancel_core::{CancelError, Inactive, ListedRun, NotFoundKind, RateLimitKind, RunRef, RunState, parse_rfc3339};
 
 use crate::BACKEND;
 use crate::request::Op;
@@ -39,6 +39,9 @@ pub(crate) enum Answer {
     Threads(Vec<String>),
     /// Runs list: `(run_id, state)` of one page.
     Runs(Vec<(String, RunState)>),
+    /// Runs list for a listing page: each run of the thread with its state, assistant and
+    /// creation time.
+    Listed(Vec<ListedRun>),
 }
 
 /// The detail of an error body: `detail` (a string, or FastAPI's list of `{msg}`), else
@@ -139,6 +142,30 @@ pub(crate) fn map_answer(ctx: &Context<'_>, resp: &HttpResponse) -> Result<Answe
                     .map(Answer::Threads)
                     .ok_or_else(|| decode_error("a thread without thread_id", resp))
             }
+            Op::ListPage => {
+                let json: Value =
+                    serde_json::from_slice(&resp.body).map_err(|_| decode_error("the run list is not JSON", resp))?;
+                let items = json
+                    .as_array()
+                    .ok_or_else(|| decode_error("the run list is not a list", resp))?;
+                let thread = ctx.thread_id.unwrap_or_default();
+                items
+                    .iter()
+                    .map(|r| {
+                        let id = r.get("run_id")?.as_str()?;
+                        let mut run = ListedRun::new(RunRef::new(id).thread(thread), run_state(r)?);
+                        if let Some(a) = r.get("assistant_id").and_then(Value::as_str) {
+                            run = run.workflow(a);
+                        }
+                        if let Some(t) = r.get("created_at").and_then(Value::as_str).and_then(parse_rfc3339) {
+                            run = run.created(t);
+                        }
+                        Some(run)
+                    })
+                    .collect::<Option<Vec<_>>>()
+                    .map(Answer::Listed)
+                    .ok_or_else(|| decode_error("a run without run_id or status", resp))
+            }
             Op::ListRuns => {
                 let json: Value =
                     serde_json::from_slice(&resp.body).map_err(|_| decode_error("the run list is not JSON", resp))?;
@@ -165,7 +192,7 @@ pub(crate) fn map_answer(ctx: &Context<'_>, resp: &HttpResponse) -> Result<Answe
                 ctx.run_id.map(str::to_owned),
                 format!("{message} (no such run in thread {})", ctx.thread_id.unwrap_or("?")),
             ),
-            Op::ListRuns => {
+            Op::ListRuns | Op::ListPage => {
                 CancelError::not_found(BACKEND, NotFoundKind::Other, ctx.thread_id.map(str::to_owned), message)
             }
             _ => CancelError::not_found(

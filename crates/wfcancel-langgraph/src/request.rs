@@ -23,6 +23,8 @@ pub(crate) enum Op {
     SearchThreads,
     /// `GET /threads/{t}/runs?status=…`.
     ListRuns,
+    /// `GET /threads/{t}/runs?status=…` for a page of `list_runs`.
+    ListPage,
 }
 
 impl Op {
@@ -34,7 +36,7 @@ impl Op {
             Op::CancelThreadRuns => "cancel thread runs",
             Op::CancelByStatus => "cancel by status",
             Op::SearchThreads => "search threads",
-            Op::ListRuns => "list runs",
+            Op::ListRuns | Op::ListPage => "list runs",
         }
     }
 
@@ -227,6 +229,21 @@ pub(crate) fn search_threads(http: &HttpClient, limit: usize, offset: usize) -> 
         method: Method::POST,
         url: http.endpoint(&[("path", "threads"), ("path", "search")])?,
         body: Some(json!({ "limit": limit, "offset": offset })),
+    })
+}
+
+/// `POST /threads/search {"limit": …, "offset": …, "sort_by": "created_at", "sort_order": "asc"}`:
+/// every thread, oldest first, so that a thread created while a listing pages on comes after
+/// the threads it already passed.
+pub(crate) fn search_threads_oldest_first(
+    http: &HttpClient,
+    limit: usize,
+    offset: usize,
+) -> Result<Planned, CancelError> {
+    Ok(Planned {
+        method: Method::POST,
+        url: http.endpoint(&[("path", "threads"), ("path", "search")])?,
+        body: Some(json!({ "limit": limit, "offset": offset, "sort_by": "created_at", "sort_order": "asc" })),
     })
 }
 

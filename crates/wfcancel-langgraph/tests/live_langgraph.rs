@@ -25,8 +25,8 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 use wfcancel_core::conformance::{self, Harness, SeedRun};
 use wfcancel_core::{
-    BulkOptions, CancelError, CancelOutcome, Inactive, NotFoundKind, RunFilter, RunRef, RunState, Selector,
-    WaitOptions, WorkflowCanceller, WorkflowCancellerExt, async_trait, validate_id,
+    BulkOptions, CancelError, CancelOutcome, Inactive, ListOptions, NotFoundKind, RunFilter, RunRef, RunState,
+    Selector, WaitOptions, WorkflowCanceller, WorkflowCancellerExt, async_trait, validate_id,
 };
 
 const WRONG_KEY: &str = "wfc-live-WRONG-key-93ab";
@@ -185,6 +185,39 @@ async fn live_langgraph() {
     let (tc, rc1) = live.running("bulk-c1").await; // not in the bulk: must stay running
     let rc2 = live.start(&tc, long("bulk-c2"), true).await;
     live.wait_state(&tc, &rc2, "pending").await;
+    // See before cancelling: the running and the pending runs, one a page, across threads,
+    // each addressed by its thread and in the state the server reads for it.
+    for (state, want) in [
+        (RunState::Running, vec![&ra1, &rb2, &rc1]),
+        (RunState::Pending, vec![&ra2, &rc2]),
+    ] {
+        let mut listed = Vec::new();
+        let mut opts = ListOptions::new().limit(1);
+        loop {
+            let page = lg
+                .list_runs(&RunFilter::new().state(state.clone()), &opts)
+                .await
+                .expect("list_runs");
+            assert!(page.runs.len() <= 1, "{page:?}");
+            listed.extend(page.runs);
+            match page.next {
+                Some(next) => opts = ListOptions::new().limit(1).cursor(next),
+                None => break,
+            }
+        }
+        let mut ids: Vec<&str> = listed.iter().map(|l| l.run.run_id()).collect();
+        ids.sort_unstable();
+        let mut want: Vec<&str> = want.into_iter().map(String::as_str).collect();
+        want.sort_unstable();
+        assert_eq!(ids, want, "{state}: {listed:?}");
+        for l in &listed {
+            let thread = l.run.owner().map(|o| o.id.to_string()).expect("thread");
+            assert_eq!(lg.status(&l.run).await.as_ref(), Ok(&l.state), "{l:?}");
+            assert!(live.state(&thread, l.run.run_id()).await.is_some(), "{l:?}");
+            assert!(l.created.is_some(), "{l:?}");
+        }
+    }
+    eprintln!("live_langgraph: list_runs saw the running and pending runs across threads");
     let unknown_in_b = uuid();
     let (unknown_t, unknown_r) = (uuid(), uuid());
     let ids = vec![

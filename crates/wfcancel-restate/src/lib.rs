@@ -82,7 +82,8 @@ use futures::stream::{FuturesUnordered, StreamExt};
 use wfcancel_core::http::{Bytes, Call, HttpClient, Url};
 use wfcancel_core::{
     BulkFailure, BulkOptions, BulkReport, CancelError, CancelMode, CancelOptions, CancelOutcome, Capabilities,
-    FilterCapabilities, Inactive, Interruption, RunRef, RunState, Selector, WorkflowCanceller, async_trait, fan_out,
+    FilterCapabilities, Inactive, Interruption, ListOptions, RunFilter, RunPage, RunRef, RunState, Selector,
+    WorkflowCanceller, async_trait, fan_out,
 };
 
 pub use config::{
@@ -90,7 +91,7 @@ pub use config::{
     RestateCancellerBuilder,
 };
 pub use request::{INVOCATION_ID_PREFIX, PlannedRequest};
-pub use sql::{FIELD_HANDLER, FIELD_KEY, filter_conditions, quote, timestamp};
+pub use sql::{FIELD_HANDLER, FIELD_KEY, filter_conditions, list_conditions, quote, timestamp};
 
 use mapping::{Answer, Context};
 use request::Op;
@@ -228,6 +229,61 @@ impl RestateCanceller {
                 "this selector has no SQL conditions: cancel the runs by id",
             )),
         }
+    }
+
+    /// The query of one page of [`list_runs`](WorkflowCanceller::list_runs), without sending it:
+    /// [`list_conditions`], keyset-paged by id after the cursor (the last id of the page before),
+    /// one row more than the limit to know whether another page follows.
+    ///
+    /// ```
+    /// use wfcancel_core::{ListOptions, RunFilter, RunState};
+    /// use wfcancel_restate::RestateCanceller;
+    /// let c = RestateCanceller::builder().build()?;
+    /// let req = c.list_request(&RunFilter::new().workflow("Checkout").state(RunState::Running), &ListOptions::new().limit(10))?;
+    /// assert_eq!(
+    ///     req.body.as_ref().unwrap()["query"],
+    ///     "SELECT id, target_service_name, status, completion_result, completion_failure, created_at FROM sys_invocation \
+    ///      WHERE target_service_name IN ('Checkout') AND (status IN ('running', 'backing-off')) ORDER BY id LIMIT 11"
+    /// );
+    /// # Ok::<(), wfcancel_core::CancelError>(())
+    /// ```
+    pub fn list_request(&self, filter: &RunFilter, opts: &ListOptions) -> Result<PlannedRequest, CancelError> {
+        opts.validate(BACKEND)?;
+        if let Some(cursor) = &opts.cursor {
+            request::check_invocation_id(cursor).map_err(|_| {
+                CancelError::invalid_input(BACKEND, "cursor", "not a cursor this backend gave (an invocation id)")
+            })?;
+        }
+        let conditions = self.list_conditions(filter)?;
+        request::query(
+            &self.http,
+            &sql::list_query(&conditions, opts.cursor.as_deref(), opts.limit),
+        )
+    }
+
+    /// The query of [`count_runs`](WorkflowCanceller::count_runs), without sending it.
+    ///
+    /// ```
+    /// use wfcancel_core::RunFilter;
+    /// use wfcancel_restate::RestateCanceller;
+    /// let c = RestateCanceller::builder().build()?;
+    /// let req = c.count_request(&RunFilter::new().workflow("Checkout"))?;
+    /// assert_eq!(
+    ///     req.body.as_ref().unwrap()["query"],
+    ///     "SELECT count(*) AS count FROM sys_invocation WHERE target_service_name IN ('Checkout')"
+    /// );
+    /// # Ok::<(), wfcancel_core::CancelError>(())
+    /// ```
+    pub fn count_request(&self, filter: &RunFilter) -> Result<PlannedRequest, CancelError> {
+        let conditions = self.list_conditions(filter)?;
+        request::query(&self.http, &sql::count_query(&conditions))
+    }
+
+    fn list_conditions(&self, filter: &RunFilter) -> Result<String, CancelError> {
+        if !filter.is_empty() {
+            filter.validate(BACKEND)?;
+        }
+        list_conditions(filter)
     }
 
     /// The first page query of a bulk by filter or "all" (see [`bulk_conditions`](Self::bulk_conditions)).
@@ -584,7 +640,46 @@ impl WorkflowCanceller for RestateCanceller {
         caps.reason = false;
         caps.inactive_reasons = true;
         caps.native_query = None;
+        caps.list = true;
+        caps.count = true;
+        let mut list_filter = FilterCapabilities::default();
+        list_filter.workflows = true;
+        list_filter.states = true;
+        list_filter.created_range = true;
+        list_filter.custom = vec![FIELD_HANDLER.to_owned(), FIELD_KEY.to_owned()];
+        caps.list_filter = list_filter;
         caps
+    }
+
+    /// `POST /query` with [`list_request`](RestateCanceller::list_request)'s SQL: each invocation
+    /// with its service, state (read from its row) and creation time; the next cursor is the
+    /// page's last id when more rows follow.
+    async fn read_runs(&self, filter: &RunFilter, opts: &ListOptions) -> Result<RunPage, CancelError> {
+        let req = self.list_request(filter, opts)?;
+        let call = self.http.call();
+        match self.send(&call, &self.ctx(Op::List, None), req).await?.0 {
+            Answer::Listed(mut runs) => {
+                let more = runs.len() > opts.limit;
+                runs.truncate(opts.limit);
+                let next = if more {
+                    runs.last().map(|r| r.run.run_id().to_owned())
+                } else {
+                    None
+                };
+                Ok(RunPage::new(runs, next))
+            }
+            other => Err(unexpected(Op::List, other)),
+        }
+    }
+
+    /// `POST /query` with `SELECT count(*)` over [`list_conditions`].
+    async fn read_count(&self, filter: &RunFilter) -> Result<u64, CancelError> {
+        let req = self.count_request(filter)?;
+        let call = self.http.call();
+        match self.send(&call, &self.ctx(Op::Count, None), req).await?.0 {
+            Answer::Count(n) => Ok(n),
+            other => Err(unexpected(Op::Count, other)),
+        }
     }
 
     async fn cancel_run(&self, run: &RunRef, opts: &CancelOptions) -> Result<CancelOutcome, CancelError> {

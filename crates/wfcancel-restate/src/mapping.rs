@@ -6,7 +6,9 @@
 
 use serde_json::Value;
 use wfcancel_core::http::{HttpResponse, RetryDecision, parse_retry_after, readable_body};
-use wfcancel_core::{CancelError, NotFoundKind, RateLimitKind, RunRef, RunState};
+use wfcancel_core::{
+    CancelError, ListedRun, NotFoundKind, RateLimitKind, RunRef, RunState, from_epoch_millis, parse_rfc3339,
+};
 
 use crate::BACKEND;
 use crate::request::Op;
@@ -36,6 +38,10 @@ pub(crate) enum Answer {
     State(RunState),
     /// Page: the ids of the matching invocations, in the order the server gave them.
     Ids(Vec<String>),
+    /// A page of a listing (with one run more than asked for when another page follows).
+    Listed(Vec<ListedRun>),
+    /// A count.
+    Count(u64),
 }
 
 /// The error body's message (the whole body, made readable, when it has none).
@@ -78,6 +84,8 @@ pub(crate) fn map_answer(ctx: &Context<'_>, resp: &HttpResponse) -> Result<Answe
             Op::Cancel | Op::Kill => Ok(Answer::Accepted),
             Op::Status => decode_state(run_id(ctx), &resp.body).map(Answer::State),
             Op::Page => decode_ids(&resp.body).map(Answer::Ids),
+            Op::List => decode_listed(&resp.body).map(Answer::Listed),
+            Op::Count => decode_count(&resp.body).map(Answer::Count),
         };
     }
     let message = message_of(resp);
@@ -144,6 +152,44 @@ fn decode_ids(body: &[u8]) -> Result<Vec<String>, CancelError> {
                 .ok_or_else(|| decode_error("a row of the query answer has no id", body))
         })
         .collect()
+}
+
+/// The rows of a listing: each an invocation with its service, state (as [`parse_state`] reads
+/// the row) and creation time (RFC 3339 text, or epoch milliseconds).
+fn decode_listed(body: &[u8]) -> Result<Vec<ListedRun>, CancelError> {
+    rows(body)?
+        .iter()
+        .map(|row| {
+            let field = |name: &str| row.get(name).and_then(Value::as_str);
+            let id = field("id").ok_or_else(|| decode_error("a row of the listing has no id", body))?;
+            let status = field("status").ok_or_else(|| decode_error("a row of the listing has no status", body))?;
+            let state = parse_state(status, field("completion_result"), field("completion_failure"));
+            let mut run = ListedRun::new(RunRef::new(id), state);
+            if let Some(service) = field("target_service_name") {
+                run = run.workflow(service);
+            }
+            let created = match row.get("created_at") {
+                Some(Value::String(t)) => parse_rfc3339(t),
+                Some(Value::Number(n)) => n.as_u64().map(from_epoch_millis),
+                _ => None,
+            };
+            if let Some(t) = created {
+                run = run.created(t);
+            }
+            Ok(run)
+        })
+        .collect()
+}
+
+/// The one row of a count: `{"rows":[{"count":N}]}` (a number, or a numeric string).
+fn decode_count(body: &[u8]) -> Result<u64, CancelError> {
+    let rows = rows(body)?;
+    match rows.first().and_then(|r| r.get("count")) {
+        Some(Value::Number(n)) => n.as_u64(),
+        Some(Value::String(s)) => s.parse().ok(),
+        _ => None,
+    }
+    .ok_or_else(|| decode_error("the count answer has no count", body))
 }
 
 fn decode_state(id: &str, body: &[u8]) -> Result<RunState, CancelError> {

@@ -64,6 +64,10 @@ pub(crate) enum Op {
     Status,
     /// `POST /query`: a page of matching ids.
     Page,
+    /// `POST /query`: a page of a listing.
+    List,
+    /// `POST /query`: a count.
+    Count,
 }
 
 impl Op {
@@ -73,6 +77,8 @@ impl Op {
             Op::Kill => "kill",
             Op::Status => "status",
             Op::Page => "query",
+            Op::List => "list",
+            Op::Count => "count",
         }
     }
 }

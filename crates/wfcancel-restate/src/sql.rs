@@ -122,6 +122,37 @@ pub(crate) const ACTIVE: &str = "status != 'completed'";
 /// # Ok::<(), wfcancel_core::CancelError>(())
 /// ```
 pub fn filter_conditions(f: &RunFilter) -> Result<String, CancelError> {
+    let mut clauses = scope_clauses(f)?;
+    let narrowed = !clauses.is_empty();
+    match &f.states {
+        Some(states) => {
+            let mut list: Vec<String> = Vec::new();
+            for s in states {
+                for status in statuses(s)? {
+                    let q = quote(status);
+                    if !list.contains(&q) {
+                        list.push(q);
+                    }
+                }
+            }
+            clauses.push(format!("status IN ({})", list.join(", ")));
+        }
+        None => clauses.push(ACTIVE.to_owned()),
+    }
+    if !narrowed {
+        return Err(CancelError::invalid_input(
+            BACKEND,
+            "filter",
+            "this filter narrows by state only, which matches every invocation in that state; name the service \
+             (RunFilter::workflow), or cancel everything with Selector::cancel_all_runs()",
+        ));
+    }
+    Ok(clauses.join(" AND "))
+}
+
+/// The conditions of the services (any of), the handler and key (custom fields), and the
+/// creation-time range, every value quoted with [`quote`].
+fn scope_clauses(f: &RunFilter) -> Result<Vec<String>, CancelError> {
     let mut clauses: Vec<String> = Vec::new();
     if let Some(services) = &f.workflows {
         let list: Vec<String> = services.iter().map(|s| quote(s)).collect();
@@ -148,31 +179,107 @@ pub fn filter_conditions(f: &RunFilter) -> Result<String, CancelError> {
     if let Some(to) = f.to {
         clauses.push(format!("created_at <= {}", timestamp(to, false)));
     }
-    let narrowed = !clauses.is_empty();
-    match &f.states {
-        Some(states) => {
-            let mut list: Vec<String> = Vec::new();
-            for s in states {
-                for status in statuses(s)? {
-                    let q = quote(status);
-                    if !list.contains(&q) {
-                        list.push(q);
-                    }
-                }
-            }
-            clauses.push(format!("status IN ({})", list.join(", ")));
+    Ok(clauses)
+}
+
+/// The failure texts of a cancelled (`[409] Cancelled`) and of a killed (`[409] killed`)
+/// invocation, in the spellings the state mapping reads as such.
+const CANCELLED_FAILURES: &str = "'[409] Cancelled', '[409] cancelled', '[409] Canceled', '[409] canceled'";
+const KILLED_FAILURES: &str = "'[409] killed', '[409] Killed'";
+
+/// The condition of one state a listing may ask for: every state the state mapping names.
+fn listed_state(state: &RunState) -> Result<String, CancelError> {
+    Ok(match state {
+        RunState::Pending | RunState::Running | RunState::Paused => {
+            let list: Vec<String> = statuses(state)?.iter().map(|s| quote(s)).collect();
+            format!("status IN ({})", list.join(", "))
         }
-        None => clauses.push(ACTIVE.to_owned()),
-    }
-    if !narrowed {
-        return Err(CancelError::invalid_input(
-            BACKEND,
-            "filter",
-            "this filter narrows by state only, which matches every invocation in that state; name the service \
-             (RunFilter::workflow), or cancel everything with Selector::cancel_all_runs()",
-        ));
+        RunState::Completed => "(status = 'completed' AND completion_result = 'success')".to_owned(),
+        RunState::Cancelled => format!(
+            "(status = 'completed' AND completion_result = 'failure' AND completion_failure IN ({CANCELLED_FAILURES}))"
+        ),
+        RunState::Terminated => format!(
+            "(status = 'completed' AND completion_result = 'failure' AND completion_failure IN ({KILLED_FAILURES}))"
+        ),
+        RunState::Failed => format!(
+            "(status = 'completed' AND completion_result = 'failure' AND (completion_failure IS NULL OR \
+             completion_failure NOT IN ({CANCELLED_FAILURES}, {KILLED_FAILURES})))"
+        ),
+        other => {
+            return Err(CancelError::invalid_input(
+                BACKEND,
+                "filter.states",
+                format!(
+                    "Restate cannot list {other} invocations: it shows pending, running, paused, completed, failed, \
+                     cancelled and killed (terminated) ones"
+                ),
+            ));
+        }
+    })
+}
+
+/// The `WHERE` conditions of a listing or count, joined with `AND`, every value quoted with
+/// [`quote`]: the fields of [`filter_conditions`], but the states (any of) may be finished ones
+/// too, and without them every invocation matches, completed ones included. An empty filter is
+/// the empty condition (every invocation).
+///
+/// ```
+/// use wfcancel_core::{RunFilter, RunState};
+/// use wfcancel_restate::list_conditions;
+/// assert_eq!(list_conditions(&RunFilter::new())?, "");
+/// assert_eq!(
+///     list_conditions(&RunFilter::new().workflow("Orders").state(RunState::Completed))?,
+///     "target_service_name IN ('Orders') AND ((status = 'completed' AND completion_result = 'success'))"
+/// );
+/// # Ok::<(), wfcancel_core::CancelError>(())
+/// ```
+pub fn list_conditions(f: &RunFilter) -> Result<String, CancelError> {
+    let mut clauses = scope_clauses(f)?;
+    if let Some(states) = &f.states {
+        let mut list: Vec<String> = Vec::new();
+        for s in states {
+            let c = listed_state(s)?;
+            if !list.contains(&c) {
+                list.push(c);
+            }
+        }
+        clauses.push(format!("({})", list.join(" OR ")));
     }
     Ok(clauses.join(" AND "))
+}
+
+/// The columns a listing selects.
+pub(crate) const LIST_COLUMNS: &str =
+    "id, target_service_name, status, completion_result, completion_failure, created_at";
+
+/// One page of a listing: the invocations matching `conditions` (empty: all) after `after`, in
+/// id order, `limit` of them plus one (to know whether another page follows).
+pub(crate) fn list_query(conditions: &str, after: Option<&str>, limit: usize) -> String {
+    let mut clauses: Vec<String> = Vec::new();
+    if !conditions.is_empty() {
+        clauses.push(conditions.to_owned());
+    }
+    if let Some(last) = after {
+        clauses.push(format!("id > {}", quote(last)));
+    }
+    let filter = if clauses.is_empty() {
+        String::new()
+    } else {
+        format!(" WHERE {}", clauses.join(" AND "))
+    };
+    format!(
+        "SELECT {LIST_COLUMNS} FROM sys_invocation{filter} ORDER BY id LIMIT {}",
+        limit.saturating_add(1)
+    )
+}
+
+/// The count of the invocations matching `conditions` (empty: all).
+pub(crate) fn count_query(conditions: &str) -> String {
+    if conditions.is_empty() {
+        "SELECT count(*) AS count FROM sys_invocation".to_owned()
+    } else {
+        format!("SELECT count(*) AS count FROM sys_invocation WHERE {conditions}")
+    }
 }
 
 /// One page of a keyset scan: the ids matching `conditions` after `after` (none: from the
@@ -252,6 +359,42 @@ mod tests {
         assert!(matches!(e, CancelError::InvalidInput { field: "filter", .. }), "{e:?}");
         let e = filter_conditions(&RunFilter::new().workflow("A").custom_field("label", "x")).unwrap_err();
         assert!(matches!(e, CancelError::Unsupported { .. }), "{e:?}");
+    }
+
+    #[test]
+    fn listings() {
+        assert_eq!(
+            list_query("", None, 2),
+            "SELECT id, target_service_name, status, completion_result, completion_failure, created_at FROM \
+             sys_invocation ORDER BY id LIMIT 3"
+        );
+        assert_eq!(
+            list_query("status IN ('running')", Some("inv_1'a"), 2),
+            "SELECT id, target_service_name, status, completion_result, completion_failure, created_at FROM \
+             sys_invocation WHERE status IN ('running') AND id > 'inv_1''a' ORDER BY id LIMIT 3"
+        );
+        assert_eq!(count_query(""), "SELECT count(*) AS count FROM sys_invocation");
+        let f = RunFilter::new()
+            .state(RunState::Running)
+            .state(RunState::Cancelled)
+            .state(RunState::Running);
+        assert_eq!(
+            list_conditions(&f).unwrap(),
+            "(status IN ('running', 'backing-off') OR (status = 'completed' AND completion_result = 'failure' AND \
+             completion_failure IN ('[409] Cancelled', '[409] cancelled', '[409] Canceled', '[409] canceled')))"
+        );
+        let e = list_conditions(&RunFilter::new().state(RunState::Cancelling)).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                CancelError::InvalidInput {
+                    field: "filter.states",
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+        assert!(list_conditions(&RunFilter::new().state(RunState::Failed)).is_ok());
     }
 
     #[test]

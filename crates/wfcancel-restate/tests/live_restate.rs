@@ -28,11 +28,29 @@ use wfcancel_core::RetryPolicy;
 use wfcancel_core::conformance::{self, Harness, SeedRun};
 use wfcancel_core::http::HttpConfig;
 use wfcancel_core::{
-    BulkOptions, CancelError, CancelOptions, CancelOutcome, Inactive, NotFoundKind, RunFilter, RunRef, RunState,
-    Selector, WaitOptions, WorkflowCanceller, WorkflowCancellerExt, async_trait,
+    BulkOptions, CancelError, CancelOptions, CancelOutcome, Inactive, ListOptions, ListedRun, NotFoundKind, RunFilter,
+    RunRef, RunState, Selector, WaitOptions, WorkflowCanceller, WorkflowCancellerExt, async_trait,
 };
 use wfcancel_emulator::{FaultKind, FaultProxy, Faults, ProxyConfig, ProxyFlavor};
 use wfcancel_restate::{RestateCanceller, quote};
+
+/// Every page of a listing, `limit` a page, no run twice.
+async fn list_all(r: &RestateCanceller, filter: &RunFilter, limit: usize) -> Vec<ListedRun> {
+    let mut out: Vec<ListedRun> = Vec::new();
+    let mut opts = ListOptions::new().limit(limit);
+    loop {
+        let page = r.list_runs(filter, &opts).await.expect("list_runs");
+        assert!(page.runs.len() <= limit, "{page:?}");
+        for l in page.runs {
+            assert!(!out.iter().any(|o| o.run == l.run), "listed twice: {l:?}");
+            out.push(l);
+        }
+        match page.next {
+            Some(next) => opts = ListOptions::new().limit(limit).cursor(next),
+            None => return out,
+        }
+    }
+}
 
 /// 2,000 running invocations cancelled by ids through [`FaultProxy`] in front of the real
 /// server's admin API, 20 % of requests answered `503`, 5 % `429` with `Retry-After`, 2 % dropped
@@ -404,6 +422,26 @@ async fn live_restate() {
     for id in hits.iter().chain(&misses) {
         assert_eq!(live.row(id).await.map(|r| r.state()), Some(RunState::Running), "{id}");
     }
+    // See before cancelling: count and list (two a page) show exactly the five running WfcOther
+    // invocations, each in the state its row holds.
+    let running = RunFilter::new().workflow("WfcOther").state(RunState::Running);
+    assert_eq!(r.count_runs(&running).await, Ok(5));
+    let listed = list_all(&r, &running, 2).await;
+    let mut ids: Vec<&str> = listed.iter().map(|l| l.run.run_id()).collect();
+    ids.sort_unstable();
+    let mut want: Vec<&str> = hits.iter().map(String::as_str).collect();
+    want.sort_unstable();
+    assert_eq!(ids, want, "{listed:?}");
+    for l in &listed {
+        assert_eq!(l.workflow.as_deref(), Some("WfcOther"), "{l:?}");
+        assert!(l.created.is_some(), "{l:?}");
+        assert_eq!(
+            live.row(l.run.run_id()).await.map(|r| r.state()).as_ref(),
+            Some(&l.state),
+            "{l:?}"
+        );
+    }
+    eprintln!("live_restate: list_runs and count_runs saw the 5 running WfcOther invocations");
     let past = SystemTime::now() - Duration::from_secs(3600);
     let report = r
         .cancel_many(
@@ -433,6 +471,22 @@ async fn live_restate() {
     }
     for id in &misses {
         assert_eq!(live.row(id).await.map(|r| r.state()), Some(RunState::Running), "{id}");
+    }
+    // After: the listing shows them cancelled, as their rows say; none is left running.
+    assert_eq!(r.count_runs(&running).await, Ok(0));
+    let cancelled = list_all(
+        &r,
+        &RunFilter::new().workflow("WfcOther").state(RunState::Cancelled),
+        50,
+    )
+    .await;
+    for id in &hits {
+        let l = cancelled
+            .iter()
+            .find(|l| l.run.run_id() == id)
+            .expect("listed cancelled");
+        assert_eq!(live.row(id).await.map(|r| r.state()).as_ref(), Some(&l.state), "{l:?}");
+        assert_eq!(l.state, RunState::Cancelled);
     }
     eprintln!("live_restate: bulk by service in {} rounds", report.rounds);
 

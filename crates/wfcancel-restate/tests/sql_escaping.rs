@@ -3,7 +3,7 @@
 //! run id never reaches a query at all.
 
 use proptest::prelude::*;
-use wfcancel_core::{CancelError, RunFilter, RunRef, Selector};
+use wfcancel_core::{CancelError, ListOptions, RunFilter, RunRef, RunState, Selector};
 use wfcancel_restate::{RestateCanceller, quote};
 
 /// Reads one single-quoted literal at the start of `s` the way DataFusion's tokenizer does (`''`
@@ -92,6 +92,41 @@ proptest! {
         prop_assert_eq!(second, b);
         prop_assert_eq!(handler, h);
         prop_assert_eq!(rest, " AND status != 'completed' ORDER BY id LIMIT 7");
+    }
+
+    #[test]
+    fn list_queries_keep_their_structure(a in hostile(), k in hostile()) {
+        let clean = |v: &str| format!("w{}", v.replace(char::is_control, " "));
+        let (a, k) = (clean(&a), clean(&k));
+        let c = RestateCanceller::builder().build().unwrap();
+        let f = RunFilter::new().workflow(&a).custom_field("key", &k).state(RunState::Running);
+        let req = c.list_request(&f, &ListOptions::new().limit(4)).unwrap();
+        let q = req.body.as_ref().unwrap()["query"].as_str().unwrap().to_owned();
+        let rest = q
+            .strip_prefix(
+                "SELECT id, target_service_name, status, completion_result, completion_failure, created_at FROM \
+                 sys_invocation WHERE target_service_name IN (",
+            )
+            .expect("prefix");
+        let (service, rest) = read_literal(rest).expect("service literal");
+        let rest = rest.strip_prefix(") AND target_service_key = ").expect("key");
+        let (key, rest) = read_literal(rest).expect("key literal");
+        prop_assert_eq!(service, a);
+        prop_assert_eq!(key, k);
+        prop_assert_eq!(rest, " AND (status IN ('running', 'backing-off')) ORDER BY id LIMIT 5");
+    }
+
+    #[test]
+    fn a_hostile_cursor_never_becomes_a_query(v in hostile()) {
+        let c = RestateCanceller::builder().build().unwrap();
+        let cursor = format!("inv_1{v}");
+        let listed = c.list_request(&RunFilter::new(), &ListOptions::new().cursor(&cursor));
+        if cursor[4..].bytes().all(|b| b.is_ascii_alphanumeric()) {
+            prop_assert!(listed.is_ok());
+        } else {
+            let refused = matches!(listed, Err(CancelError::InvalidInput { field: "cursor" | "run_id", .. }));
+            prop_assert!(refused, "{:?}", listed);
+        }
     }
 
     #[test]

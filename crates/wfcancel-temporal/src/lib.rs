@@ -95,14 +95,14 @@ use futures::StreamExt;
 use wfcancel_core::http::{Bytes, Call, HttpClient};
 use wfcancel_core::{
     BulkActionState, BulkControl, BulkFailure, BulkOptions, BulkReport, CancelError, CancelMode, CancelOptions,
-    CancelOutcome, Capabilities, FilterCapabilities, Inactive, NotFoundKind, RunRef, RunState, Selector,
-    WorkflowCanceller, async_trait, fan_out,
+    CancelOutcome, Capabilities, FilterCapabilities, Inactive, ListOptions, NotFoundKind, RunFilter, RunPage, RunRef,
+    RunState, Selector, WorkflowCanceller, async_trait, fan_out,
 };
 
 pub use config::{
     DEFAULT_BASE_URL, DEFAULT_NAMESPACE, ENV_API_KEY, ENV_HTTP_ADDRESS, ENV_NAMESPACE, TemporalCancellerBuilder,
 };
-pub use query::{filter_query, quote, rfc3339};
+pub use query::{filter_query, list_query, quote, rfc3339};
 pub use request::PlannedRequest;
 
 use mapping::{Answer, Context};
@@ -345,6 +345,92 @@ impl TemporalCanceller {
             opts.reason.as_deref().unwrap_or(DEFAULT_BATCH_REASON),
             &self.identity,
         )
+    }
+
+    /// The request of one page of [`list_runs`](WorkflowCanceller::list_runs), without sending
+    /// it: the visibility query of [`list_query`] in the configured namespace, `pageSize` the
+    /// limit, `nextPageToken` the cursor.
+    ///
+    /// ```
+    /// use wfcancel_core::{ListOptions, RunFilter, RunState};
+    /// use wfcancel_temporal::TemporalCanceller;
+    /// let c = TemporalCanceller::builder().build()?;
+    /// let req = c.list_request(&RunFilter::new().workflow("Slow").state(RunState::Running), &ListOptions::new().limit(10))?;
+    /// assert_eq!(
+    ///     req.to_string(),
+    ///     "GET http://localhost:7243/api/v1/namespaces/default/workflows?query=WorkflowType+IN+%28%22Slow%22%29+AND+ExecutionStatus+IN+%28%22Running%22%29&pageSize=10"
+    /// );
+    /// # Ok::<(), wfcancel_core::CancelError>(())
+    /// ```
+    pub fn list_request(&self, filter: &RunFilter, opts: &ListOptions) -> Result<PlannedRequest, CancelError> {
+        opts.validate(BACKEND)?;
+        if !filter.is_empty() {
+            filter.validate(BACKEND)?;
+        }
+        let query = list_query(filter)?;
+        request::list_page(&self.http, &self.namespace, &query, opts.limit, opts.cursor.as_deref())
+    }
+
+    /// One page of the workflows a visibility query of your own selects (Temporal's native
+    /// query language, e.g. `WorkflowType = "Nightly" AND ExecutionStatus = "Running"`), as
+    /// [`list_runs`](WorkflowCanceller::list_runs) answers a filter: what `cancel_many` with
+    /// [`Selector::native_query`] would hit. The query is sent as given (it is yours: quote its
+    /// values with [`quote`]); a blank one, or one with control characters other than line breaks
+    /// and tabs, is refused before any request.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), wfcancel_core::CancelError> {
+    /// use wfcancel_core::ListOptions;
+    /// use wfcancel_temporal::{TemporalCanceller, quote};
+    /// let c = TemporalCanceller::from_env()?;
+    /// let q = format!("WorkflowType = {} AND ExecutionStatus = \"Running\"", quote("Nightly"));
+    /// let page = c.list_runs_matching(&q, &ListOptions::new()).await?;
+    /// println!("{} running", page.runs.len());
+    /// # Ok(()) }
+    /// ```
+    pub async fn list_runs_matching(&self, query: &str, opts: &ListOptions) -> Result<RunPage, CancelError> {
+        opts.validate(BACKEND)?;
+        Selector::native_query(QUERY_DIALECT, query).validate(BACKEND)?;
+        let req = request::list_page(&self.http, &self.namespace, query, opts.limit, opts.cursor.as_deref())?;
+        let ns: &str = &self.namespace;
+        let call = self.http.call();
+        match self.send(&call, &self.ctx(Op::ListRuns, None, ns, None), req).await?.0 {
+            Answer::Page(page) => Ok(page),
+            other => Err(unexpected(Op::ListRuns, other)),
+        }
+    }
+
+    /// How many workflows a visibility query of your own selects (see
+    /// [`list_runs_matching`](Self::list_runs_matching)).
+    pub async fn count_runs_matching(&self, query: &str) -> Result<u64, CancelError> {
+        Selector::native_query(QUERY_DIALECT, query).validate(BACKEND)?;
+        let req = request::count(&self.http, &self.namespace, query)?;
+        let ns: &str = &self.namespace;
+        let call = self.http.call();
+        match self.send(&call, &self.ctx(Op::Count, None, ns, None), req).await?.0 {
+            Answer::Count(n) => Ok(n),
+            other => Err(unexpected(Op::Count, other)),
+        }
+    }
+
+    /// The request of [`count_runs`](WorkflowCanceller::count_runs), without sending it.
+    ///
+    /// ```
+    /// use wfcancel_core::RunFilter;
+    /// use wfcancel_temporal::TemporalCanceller;
+    /// let c = TemporalCanceller::builder().build()?;
+    /// assert_eq!(
+    ///     c.count_request(&RunFilter::new())?.to_string(),
+    ///     "GET http://localhost:7243/api/v1/namespaces/default/workflow-count"
+    /// );
+    /// # Ok::<(), wfcancel_core::CancelError>(())
+    /// ```
+    pub fn count_request(&self, filter: &RunFilter) -> Result<PlannedRequest, CancelError> {
+        if !filter.is_empty() {
+            filter.validate(BACKEND)?;
+        }
+        let query = list_query(filter)?;
+        request::count(&self.http, &self.namespace, &query)
     }
 
     /// Sends `req` within `call` and maps the answer; returns it with the attempts it took.
@@ -869,6 +955,13 @@ impl WorkflowCanceller for TemporalCanceller {
         caps.reason = true;
         caps.inactive_reasons = true;
         caps.native_query = Some(QUERY_DIALECT);
+        caps.list = true;
+        caps.count = true;
+        let mut list_filter = FilterCapabilities::default();
+        list_filter.workflows = true;
+        list_filter.states = true;
+        list_filter.created_range = true;
+        caps.list_filter = list_filter;
         caps
     }
 
@@ -908,6 +1001,31 @@ impl WorkflowCanceller for TemporalCanceller {
         match self.describe(&call, run, Op::Status).await? {
             Answer::Described(d) => Ok(d.state),
             other => Err(unexpected(Op::Status, other)),
+        }
+    }
+
+    /// `GET …/namespaces/{ns}/workflows?query=…&pageSize=…&nextPageToken=…` over
+    /// [`list_query`]; each run addressed by workflow id and run id, its state the listed status.
+    /// Visibility does not show a cancel request: a workflow asked to cancel and still running
+    /// lists as running (its [`status`](WorkflowCanceller::status) reads `Cancelling`).
+    async fn read_runs(&self, filter: &RunFilter, opts: &ListOptions) -> Result<RunPage, CancelError> {
+        let req = self.list_request(filter, opts)?;
+        let ns: &str = &self.namespace;
+        let call = self.http.call();
+        match self.send(&call, &self.ctx(Op::ListRuns, None, ns, None), req).await?.0 {
+            Answer::Page(page) => Ok(page),
+            other => Err(unexpected(Op::ListRuns, other)),
+        }
+    }
+
+    /// `GET …/namespaces/{ns}/workflow-count?query=…` over [`list_query`].
+    async fn read_count(&self, filter: &RunFilter) -> Result<u64, CancelError> {
+        let req = self.count_request(filter)?;
+        let ns: &str = &self.namespace;
+        let call = self.http.call();
+        match self.send(&call, &self.ctx(Op::Count, None, ns, None), req).await?.0 {
+            Answer::Count(n) => Ok(n),
+            other => Err(unexpected(Op::Count, other)),
         }
     }
 

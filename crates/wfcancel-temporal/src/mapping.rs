@@ -8,7 +8,9 @@
 
 use serde_json::Value;
 use wfcancel_core::http::{HttpResponse, RetryDecision, parse_retry_after, readable_body};
-use wfcancel_core::{BulkActionState, CancelError, NotFoundKind, RateLimitKind, RunRef, RunState};
+use wfcancel_core::{
+    BulkActionState, CancelError, ListedRun, NotFoundKind, RateLimitKind, RunPage, RunRef, RunState, parse_rfc3339,
+};
 
 use crate::BACKEND;
 use crate::request::Op;
@@ -57,6 +59,10 @@ pub(crate) enum Answer {
     Listed(Option<Described>),
     /// A visibility list of running executions: (workflow id, run id) of each.
     Running(Vec<(String, String)>),
+    /// A page of a listing.
+    Page(RunPage),
+    /// A count.
+    Count(u64),
 }
 
 /// A gRPC status decoded from an error body.
@@ -138,6 +144,8 @@ pub(crate) fn map_answer(ctx: &Context<'_>, resp: &HttpResponse) -> Result<Answe
             Op::BatchDescribe => decode_batch(ctx.job_id.unwrap_or_default(), &resp.body).map(Answer::Batch),
             Op::List | Op::ListStatus => decode_list(&resp.body).map(Answer::Listed),
             Op::ListRunning => decode_running(&resp.body).map(Answer::Running),
+            Op::ListRuns => decode_page(&resp.body).map(Answer::Page),
+            Op::Count => decode_count(&resp.body).map(Answer::Count),
         };
     }
     let st = decode_status(resp);
@@ -208,11 +216,17 @@ fn not_found(ctx: &Context<'_>, st: &Status) -> Result<Answer, CancelError> {
         Some(_) => match ctx.op {
             Op::Terminate if message.to_ascii_lowercase().contains("already completed") => Ok(Answer::AlreadyClosed),
             Op::Describe | Op::Cancel | Op::Terminate | Op::List => Ok(Answer::NoSuchRun),
-            Op::Status | Op::ListStatus | Op::ListRunning => Err(CancelError::not_found(
+            Op::Status | Op::ListStatus => Err(CancelError::not_found(
                 BACKEND,
                 NotFoundKind::Run,
                 ctx.run.map(|r| r.run_id().to_owned()),
                 message,
+            )),
+            Op::ListRunning | Op::ListRuns | Op::Count => Err(CancelError::not_found(
+                BACKEND,
+                NotFoundKind::Other,
+                None,
+                format!("{message} (listing workflows in namespace {:?})", ctx.namespace),
             )),
             Op::BatchDescribe | Op::BatchStart => Err(CancelError::not_found(
                 BACKEND,
@@ -300,6 +314,65 @@ fn decode_list(body: &[u8]) -> Result<Option<Described>, CancelError> {
         Some(i) => Some(listed.swap_remove(i)),
         None => listed.into_iter().next(),
     })
+}
+
+/// A page of a visibility listing: `{"executions": [{"execution": {"workflowId", "runId"},
+/// "type": {"name"}, "startTime", "status", "closeTime"}], "nextPageToken": "…"}` (`{}` when
+/// none; an empty or missing token on the last page). Each run is addressed by workflow id and
+/// run id; its state is the listed status (visibility has no "cancel requested": a workflow
+/// asked to cancel lists as running).
+fn decode_page(body: &[u8]) -> Result<RunPage, CancelError> {
+    let json: Value = serde_json::from_slice(body).map_err(|_| decode_error("the list answer is not JSON", body))?;
+    let executions = match json.get("executions") {
+        None | Some(Value::Null) => &[][..],
+        Some(Value::Array(a)) => a.as_slice(),
+        Some(_) => return Err(decode_error("the list answer's executions is not an array", body)),
+    };
+    let mut runs = Vec::with_capacity(executions.len());
+    for e in executions {
+        let exec = e.get("execution");
+        let id = exec
+            .and_then(|x| x.get("workflowId"))
+            .and_then(Value::as_str)
+            .filter(|id| !id.is_empty())
+            .ok_or_else(|| decode_error("a listed execution has no workflowId", body))?;
+        let status = e
+            .get("status")
+            .and_then(Value::as_str)
+            .ok_or_else(|| decode_error("a listed execution has no status", body))?;
+        let closed = e.get("closeTime").is_some_and(|t| !t.is_null());
+        let mut run = RunRef::new(id);
+        if let Some(rid) = exec
+            .and_then(|x| x.get("runId"))
+            .and_then(Value::as_str)
+            .filter(|r| !r.is_empty())
+        {
+            run = run.sub_id(rid);
+        }
+        let mut listed = ListedRun::new(run, parse_state(status, false, closed));
+        if let Some(name) = e.get("type").and_then(|t| t.get("name")).and_then(Value::as_str) {
+            listed = listed.workflow(name);
+        }
+        if let Some(t) = e.get("startTime").and_then(Value::as_str).and_then(parse_rfc3339) {
+            listed = listed.created(t);
+        }
+        runs.push(listed);
+    }
+    let next = json
+        .get("nextPageToken")
+        .and_then(Value::as_str)
+        .filter(|t| !t.is_empty())
+        .map(str::to_owned);
+    Ok(RunPage::new(runs, next))
+}
+
+/// A count answer: `{"count": "3"}` (`{}` when zero).
+fn decode_count(body: &[u8]) -> Result<u64, CancelError> {
+    let json: Value = serde_json::from_slice(body).map_err(|_| decode_error("the count answer is not JSON", body))?;
+    match json.get("count") {
+        None | Some(Value::Null) if json.is_object() => Ok(0),
+        v => count(v).ok_or_else(|| decode_error("the count answer has no count", body)),
+    }
 }
 
 /// A visibility list of running executions (`{"executions":[…]}`, `{}` when none): the workflow

@@ -92,17 +92,7 @@ pub(crate) const RUNNING: &str = r#"ExecutionStatus = "Running""#;
 /// workflow: that is [`Selector::cancel_all_runs`](wfcancel_core::Selector::cancel_all_runs),
 /// refused here as core refuses other filters that match every run.
 pub fn filter_query(f: &RunFilter) -> Result<String, CancelError> {
-    let mut clauses: Vec<String> = Vec::new();
-    if let Some(types) = &f.workflows {
-        let list: Vec<String> = types.iter().map(|t| quote(t)).collect();
-        clauses.push(format!("WorkflowType IN ({})", list.join(", ")));
-    }
-    if let Some(from) = f.from {
-        clauses.push(format!("StartTime >= {}", quote(&rfc3339(from))));
-    }
-    if let Some(to) = f.to {
-        clauses.push(format!("StartTime <= {}", quote(&rfc3339(to))));
-    }
+    let mut clauses = scope_clauses(f);
     if let Some(states) = &f.states {
         for s in states {
             execution_status(s)?;
@@ -117,6 +107,75 @@ pub fn filter_query(f: &RunFilter) -> Result<String, CancelError> {
     }
     clauses.push(RUNNING.to_owned());
     Ok(clauses.join(" AND "))
+}
+
+/// The `ExecutionStatus` value of a state a listing may ask for. Visibility has no
+/// "cancel requested" (a workflow asked to cancel lists as running) and no pending state.
+fn listed_status(state: &RunState) -> Result<&'static str, CancelError> {
+    Ok(match state {
+        RunState::Running => "Running",
+        RunState::Completed => "Completed",
+        RunState::Failed => "Failed",
+        RunState::Cancelled => "Canceled",
+        RunState::Terminated => "Terminated",
+        RunState::TimedOut => "TimedOut",
+        other => {
+            return Err(CancelError::invalid_input(
+                BACKEND,
+                "filter.states",
+                format!(
+                    "Temporal's visibility cannot list {other} workflows: it knows running, completed, failed, \
+                     cancelled, terminated and timed-out ones"
+                ),
+            ));
+        }
+    })
+}
+
+/// The visibility query a listing or count runs: the workflow types (any of), the start-time
+/// range (inclusive) and the states (any of), joined with `AND`, every value quoted with
+/// [`quote`]; an empty filter is the empty query (every workflow, in every state). Unlike
+/// [`filter_query`], it does not keep to running workflows unless the filter says so.
+///
+/// ```
+/// use wfcancel_core::{RunFilter, RunState};
+/// use wfcancel_temporal::list_query;
+/// assert_eq!(list_query(&RunFilter::new())?, "");
+/// assert_eq!(
+///     list_query(&RunFilter::new().workflow(r#"a" OR "1"="1"#).state(RunState::Running).state(RunState::Failed))?,
+///     r#"WorkflowType IN ("a\" OR \"1\"=\"1") AND ExecutionStatus IN ("Running", "Failed")"#
+/// );
+/// # Ok::<(), wfcancel_core::CancelError>(())
+/// ```
+pub fn list_query(f: &RunFilter) -> Result<String, CancelError> {
+    let mut clauses = scope_clauses(f);
+    if let Some(states) = &f.states {
+        let mut list: Vec<String> = Vec::new();
+        for s in states {
+            let q = quote(listed_status(s)?);
+            if !list.contains(&q) {
+                list.push(q);
+            }
+        }
+        clauses.push(format!("ExecutionStatus IN ({})", list.join(", ")));
+    }
+    Ok(clauses.join(" AND "))
+}
+
+/// The clauses of the workflow types and the start-time range, every value quoted.
+fn scope_clauses(f: &RunFilter) -> Vec<String> {
+    let mut clauses: Vec<String> = Vec::new();
+    if let Some(types) = &f.workflows {
+        let list: Vec<String> = types.iter().map(|t| quote(t)).collect();
+        clauses.push(format!("WorkflowType IN ({})", list.join(", ")));
+    }
+    if let Some(from) = f.from {
+        clauses.push(format!("StartTime >= {}", quote(&rfc3339(from))));
+    }
+    if let Some(to) = f.to {
+        clauses.push(format!("StartTime <= {}", quote(&rfc3339(to))));
+    }
+    clauses
 }
 
 #[cfg(test)]

@@ -67,6 +67,10 @@ pub(crate) enum Op {
     ListStatus,
     /// A visibility list of which of many workflow ids are running, before a bulk cancels them.
     ListRunning,
+    /// A page of a listing (`list_runs`).
+    ListRuns,
+    /// A visibility count (`count_runs`).
+    Count,
 }
 
 impl Op {
@@ -79,6 +83,8 @@ impl Op {
             Op::BatchStart => "batch start",
             Op::BatchDescribe => "batch describe",
             Op::List | Op::ListStatus | Op::ListRunning => "list",
+            Op::ListRuns => "list runs",
+            Op::Count => "count",
         }
     }
 }
@@ -198,12 +204,15 @@ pub(crate) fn list_executions(http: &HttpClient, ns: &str, run: &RunRef) -> Resu
     })
 }
 
-/// `GET …/workflows?query=WorkflowId IN ("a", "b", …) AND ExecutionStatus = "Running"&pageSize=N`:
-/// which of these workflow ids have an open execution, and its run id, in one request (a bulk
-/// by ids reads its running workflows this way instead of one describe each). Every id quoted
-/// with [`crate::quote`]; a workflow id has at most one open execution, so one page of
-/// `ids.len()` holds them all.
-pub(crate) fn list_running(http: &HttpClient, ns: &str, ids: &[&str]) -> Result<PlannedRequest, CancelError> {
+/// `GET …/namespaces/{ns}/workflows?query=…&pageSize=…&nextPageToken=…`: one page of a listing
+/// (no `query` for the empty query: every workflow).
+pub(crate) fn list_page(
+    http: &HttpClient,
+    ns: &str,
+    query: &str,
+    page_size: usize,
+    token: Option<&str>,
+) -> Result<PlannedRequest, CancelError> {
     let mut url = http.endpoint(&[
         ("path", "api"),
         ("path", "v1"),
@@ -211,16 +220,51 @@ pub(crate) fn list_running(http: &HttpClient, ns: &str, ids: &[&str]) -> Result<
         ("namespace", ns),
         ("path", "workflows"),
     ])?;
-    let quoted: Vec<String> = ids.iter().map(|id| crate::quote(id)).collect();
-    let query = format!("WorkflowId IN ({}) AND {}", quoted.join(", "), crate::query::RUNNING);
-    url.query_pairs_mut()
-        .append_pair("query", &query)
-        .append_pair("pageSize", &ids.len().max(1).to_string());
+    {
+        let mut q = url.query_pairs_mut();
+        if !query.is_empty() {
+            q.append_pair("query", query);
+        }
+        q.append_pair("pageSize", &page_size.to_string());
+        if let Some(token) = token {
+            q.append_pair("nextPageToken", token);
+        }
+    }
     Ok(PlannedRequest {
         method: Method::GET,
         url,
         body: None,
     })
+}
+
+/// `GET …/namespaces/{ns}/workflow-count?query=…` (no `query` for the empty query).
+pub(crate) fn count(http: &HttpClient, ns: &str, query: &str) -> Result<PlannedRequest, CancelError> {
+    let mut url = http.endpoint(&[
+        ("path", "api"),
+        ("path", "v1"),
+        ("path", "namespaces"),
+        ("namespace", ns),
+        ("path", "workflow-count"),
+    ])?;
+    if !query.is_empty() {
+        url.query_pairs_mut().append_pair("query", query);
+    }
+    Ok(PlannedRequest {
+        method: Method::GET,
+        url,
+        body: None,
+    })
+}
+
+/// `GET …/workflows?query=WorkflowId IN ("a", "b", …) AND ExecutionStatus = "Running"&pageSize=N`:
+/// which of these workflow ids have an open execution, and its run id, in one request (a bulk
+/// by ids reads its running workflows this way instead of one describe each). Every id quoted
+/// with [`crate::quote`]; a workflow id has at most one open execution, so one page of
+/// `ids.len()` holds them all.
+pub(crate) fn list_running(http: &HttpClient, ns: &str, ids: &[&str]) -> Result<PlannedRequest, CancelError> {
+    let quoted: Vec<String> = ids.iter().map(|id| crate::quote(id)).collect();
+    let query = format!("WorkflowId IN ({}) AND {}", quoted.join(", "), crate::query::RUNNING);
+    list_page(http, ns, &query, ids.len().max(1), None)
 }
 
 /// `…/api/v1/namespaces/{ns}/workflows/{id}[/{action}]`.

@@ -26,8 +26,8 @@ use wfcancel_core::Inactive;
 use wfcancel_core::conformance::{self, Harness, SeedRun};
 use wfcancel_core::http::HttpConfig;
 use wfcancel_core::{
-    BulkOptions, CancelError, CancelOptions, CancelOutcome, NotFoundKind, RetryPolicy, RunFilter, RunRef, RunState,
-    Selector, WaitOptions, WorkflowCanceller, WorkflowCancellerExt, async_trait,
+    BulkOptions, CancelError, CancelOptions, CancelOutcome, ListOptions, NotFoundKind, RetryPolicy, RunFilter, RunRef,
+    RunState, Selector, WaitOptions, WorkflowCanceller, WorkflowCancellerExt, async_trait,
 };
 use wfcancel_emulator::{FaultKind, FaultProxy, Faults, ProxyConfig, ProxyFlavor};
 use wfcancel_temporal::TemporalCanceller;
@@ -512,6 +512,37 @@ async fn live_temporal() {
         5,
     )
     .await;
+    // See before cancelling: count and list (two runs a page) show exactly the five, running,
+    // of that type, with the run ids the server describes.
+    let running = RunFilter::new().workflow(&target).state(RunState::Running);
+    assert_eq!(t.count_runs(&running).await, Ok(5));
+    assert_eq!(t.count_runs(&RunFilter::new().workflow(&other_type)).await, Ok(3));
+    let mut listed = Vec::new();
+    let mut opts = ListOptions::new().limit(2);
+    loop {
+        let page = t.list_runs(&running, &opts).await.expect("list_runs");
+        assert!(page.runs.len() <= 2, "{page:?}");
+        listed.extend(page.runs);
+        match page.next {
+            Some(next) => opts = ListOptions::new().limit(2).cursor(next),
+            None => break,
+        }
+    }
+    let mut ids: Vec<String> = listed.iter().map(|r| r.run.run_id().to_owned()).collect();
+    ids.sort();
+    let mut want = hits.clone();
+    want.sort();
+    assert_eq!(ids, want, "listed {listed:?}");
+    for r in &listed {
+        assert_eq!(
+            (r.workflow.as_deref(), &r.state),
+            (Some(target.as_str()), &RunState::Running),
+            "{r:?}"
+        );
+        assert!(r.created.is_some() && r.run.sub_id_str().is_some(), "{r:?}");
+        assert_eq!(t.status(&r.run).await, Ok(RunState::Running), "{r:?}");
+    }
+    eprintln!("live_temporal: list_runs and count_runs saw the 5 runs of the batch's type");
     let report = t
         .cancel_many(
             &Selector::filter(RunFilter::new().workflow(&target)),
@@ -561,6 +592,20 @@ async fn live_temporal() {
         live.describe("default", &hostile_id).await.map(|d| d.0).as_deref(),
         Some("TERMINATED")
     );
+    // The listing shows it terminated, as the server says (visibility catches up within moments).
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let page = t
+            .list_runs(&RunFilter::new().workflow(&hostile), &ListOptions::new())
+            .await
+            .expect("list_runs");
+        let states: Vec<&RunState> = page.runs.iter().map(|r| &r.state).collect();
+        if states == [&RunState::Terminated] {
+            break;
+        }
+        assert!(Instant::now() < deadline, "listed {page:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     let report = t
         .cancel_many(
             &Selector::filter(RunFilter::new().workflow(&unmatchable)),

@@ -2,8 +2,8 @@
 //! literal, whatever it holds (quotes, backslashes, `AND`/`OR`, parentheses, newlines).
 
 use proptest::prelude::*;
-use wfcancel_core::{RunFilter, Selector};
-use wfcancel_temporal::{TemporalCanceller, quote};
+use wfcancel_core::{RunFilter, RunState, Selector};
+use wfcancel_temporal::{TemporalCanceller, list_query, quote};
 
 /// Reads one double-quoted literal at the start of `s` the way the server's parser does (`\x`
 /// stands for `x`); returns the value and the rest after the closing quote.
@@ -73,5 +73,19 @@ proptest! {
         prop_assert_eq!(first, a);
         prop_assert_eq!(second, b);
         prop_assert_eq!(rest, r#") AND ExecutionStatus = "Running""#);
+    }
+
+    #[test]
+    fn a_list_query_keeps_its_structure(a in hostile(), b in hostile()) {
+        let a = format!("w{}", a.replace(char::is_control, " "));
+        let b = format!("w{}", b.replace(char::is_control, " "));
+        let q = list_query(&RunFilter::new().workflow(&a).workflow(&b).state(RunState::Running)).unwrap();
+        let rest = q.strip_prefix("WorkflowType IN (").expect("prefix");
+        let (first, rest) = read_literal(rest).expect("first literal");
+        let rest = rest.strip_prefix(", ").expect("separator");
+        let (second, rest) = read_literal(rest).expect("second literal");
+        prop_assert_eq!(first, a);
+        prop_assert_eq!(second, b);
+        prop_assert_eq!(rest, r#") AND ExecutionStatus IN ("Running")"#);
     }
 }

@@ -436,11 +436,15 @@ pub(crate) fn decode_status(resp: &HttpResponse, id: &str) -> Result<RunState, C
             "no run with this id in the workflow logs".to_owned(),
         ));
     };
-    let state = run
-        .get("workflowState")
-        .and_then(Value::as_str)
-        .ok_or_else(|| decode_error(WHAT, resp))?;
-    Ok(match state {
+    run.as_object()
+        .and_then(log_state)
+        .ok_or_else(|| decode_error(WHAT, resp))
+}
+
+/// The state of a run of the logs (`workflowState`), `None` without one.
+pub(crate) fn log_state(run: &LogEntry) -> Option<RunState> {
+    let state = run.get("workflowState").and_then(Value::as_str)?;
+    Some(match state {
         "RUN_STARTED" => RunState::Running,
         "RUN_SUCCESS" => RunState::Completed,
         "RUN_FAILED" => RunState::Failed,
@@ -448,6 +452,17 @@ pub(crate) fn decode_status(resp: &HttpResponse, id: &str) -> Result<RunState, C
         // A state this library does not name is over when the run has a completion time.
         other => RunState::unknown(other, run.get("workflowRunCompletedAt").is_some_and(|t| !t.is_null())),
     })
+}
+
+/// The logs' `workflowState` of a state a listing may ask for.
+pub(crate) fn log_state_name(state: &RunState) -> Option<&'static str> {
+    match state {
+        RunState::Running => Some("RUN_STARTED"),
+        RunState::Completed => Some("RUN_SUCCESS"),
+        RunState::Failed => Some("RUN_FAILED"),
+        RunState::Cancelled => Some("RUN_CANCELED"),
+        _ => None,
+    }
 }
 
 /// A `GET /v2/workflows/bulkActions/{id}` answer, decoded tolerantly: only `state` is required;
