@@ -22,7 +22,7 @@ const N: usize = 1000;
 /// Requests in flight, for wfcancel and the SDK alike.
 const CONC: usize = 32;
 /// Measurements of each pair (alternating which client goes first).
-const REPS: usize = 1;
+const REPS: usize = 2;
 /// Target: by ids, wfcancel at least this many times faster than the SDK.
 const IDS_TARGET: f64 = 3.0;
 

@@ -183,6 +183,25 @@ pub enum EmulatedArg {
     Upstash,
     /// Agno AgentOS.
     Agno,
+    /// A fault-injecting proxy in front of any provider's server, real or emulated
+    /// (--upstream URL --flavor NAME, and the fault flags).
+    Proxy,
+}
+
+/// Whose error shape the proxy's own fault answers take (`emulate proxy --flavor`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FlavorArg {
+    /// `{"error": …}` and Upstash's rate-limit headers.
+    Upstash,
+    /// `{"detail": …}` (AgentOS).
+    Agno,
+    /// `{"code": <gRPC code>, "message": …}` (Temporal's HTTP API).
+    Temporal,
+    /// `{"message": …}` (Restate's admin API).
+    Restate,
+    /// `{"detail": …}` (LangGraph's Agent Server).
+    #[value(name = "langgraph")]
+    LangGraph,
 }
 
 /// The subcommands.
@@ -248,7 +267,9 @@ const EMULATE_EXAMPLES: &str = "\
 Examples:
   wfcancel emulate upstash --seed 50                    # prints the export line to reach it
   eval \"$(wfcancel emulate agno | head -1)\"            # (in another terminal) then try wfcancel on it
-  WFCANCEL_EMULATOR_TOKEN=dev-token wfcancel emulate upstash --port 8080 -o json";
+  WFCANCEL_EMULATOR_TOKEN=dev-token wfcancel emulate upstash --port 8080 -o json
+  wfcancel emulate proxy --upstream http://127.0.0.1:7243 --flavor temporal --errors 20% --throttle 5% --drops 2%
+  wfcancel emulate proxy --upstream http://127.0.0.1:9070 --flavor restate --latency 20ms --jitter 30ms --fault-seed 7";
 
 const COMPLETIONS_EXAMPLES: &str = "\
 Examples:
@@ -589,8 +610,8 @@ pub struct StatusArgs {
 /// `wfcancel emulate`.
 #[derive(Debug, Args)]
 pub struct EmulateArgs {
-    /// Which provider to emulate.
-    #[arg(value_enum, value_name = "upstash|agno")]
+    /// Which provider to emulate, or `proxy`: faults in front of a real server.
+    #[arg(value_enum, value_name = "upstash|agno|proxy")]
     pub provider: EmulatedArg,
 
     /// Port on 127.0.0.1 (0 = any free port).
@@ -602,9 +623,70 @@ pub struct EmulateArgs {
     #[arg(long, value_name = "T", hide = true)]
     pub token: Option<String>,
 
-    /// How many active runs to create at start.
+    /// How many active runs to create at start (upstash, agno).
     #[arg(long, value_name = "N", default_value_t = 5, value_parser = clap::value_parser!(u32).range(0..=1_000_000))]
     pub seed: u32,
+
+    /// proxy: the server to forward to (plain http, e.g. http://127.0.0.1:7243 for Temporal's
+    /// HTTP API).
+    #[arg(long, value_name = "URL", help_heading = PROXY)]
+    pub upstream: Option<String>,
+
+    /// proxy: whose error shape its fault answers take (required with proxy).
+    #[arg(long, value_enum, value_name = "upstash|agno|temporal|restate|langgraph", hide_possible_values = true, help_heading = PROXY)]
+    pub flavor: Option<FlavorArg>,
+
+    /// proxy: fraction of requests answered with a 5xx (503 unless --error-status), 0 to 1.
+    #[arg(long, value_name = "F", value_parser = parse_fraction, default_value_t = 0.0, help_heading = PROXY)]
+    pub errors: f64,
+
+    /// proxy: the status of those answers (500 to 599).
+    #[arg(long, value_name = "CODE", value_parser = clap::value_parser!(u16).range(500..=599), default_value_t = 503, help_heading = PROXY)]
+    pub error_status: u16,
+
+    /// proxy: fraction of requests answered 429 (with Retry-After and the rate-limit headers).
+    #[arg(long, value_name = "F", value_parser = parse_fraction, default_value_t = 0.0, help_heading = PROXY)]
+    pub throttle: f64,
+
+    /// proxy: the Retry-After of those 429s.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "1s", help_heading = PROXY)]
+    pub retry_after: Duration,
+
+    /// proxy: fraction of connections closed without an answer, before forwarding.
+    #[arg(long, value_name = "F", value_parser = parse_fraction, default_value_t = 0.0, help_heading = PROXY)]
+    pub drops: f64,
+
+    /// proxy: fraction of requests forwarded (the upstream acts) whose answer is then lost.
+    #[arg(long, value_name = "F", value_parser = parse_fraction, default_value_t = 0.0, help_heading = PROXY)]
+    pub drop_after: f64,
+
+    /// proxy: added latency per request (e.g. 20ms).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, help_heading = PROXY)]
+    pub latency: Option<Duration>,
+
+    /// proxy: up to this much more latency, at random (e.g. 50ms).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, help_heading = PROXY)]
+    pub jitter: Option<Duration>,
+
+    /// proxy: seed of the fault dice (the same seed, the same faults for the same requests).
+    #[arg(long = "fault-seed", value_name = "N", help_heading = PROXY)]
+    pub fault_seed: Option<u64>,
+}
+
+const PROXY: &str = "Proxy options (emulate proxy)";
+
+/// A fraction between 0 and 1 (`0.2`, or `20%`).
+fn parse_fraction(s: &str) -> Result<f64, String> {
+    let t = s.trim();
+    let v = match t.strip_suffix('%') {
+        Some(p) => p.trim().parse::<f64>().map(|v| v / 100.0),
+        None => t.parse::<f64>(),
+    }
+    .map_err(|_| format!("{s:?} is not a fraction: expected a number from 0 to 1 (0.2) or a percentage (20%)"))?;
+    if !(0.0..=1.0).contains(&v) || v.is_nan() {
+        return Err(format!("{s:?} is out of range: expected 0 to 1 (0.2) or 0% to 100%"));
+    }
+    Ok(v)
 }
 
 #[cfg(test)]

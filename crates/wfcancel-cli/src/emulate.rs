@@ -1,12 +1,17 @@
-//! `wfcancel emulate upstash|agno`: a local emulator of a provider, until Ctrl-C or SIGTERM.
+//! `wfcancel emulate upstash|agno`: a local emulator of a provider, until Ctrl-C or SIGTERM;
+//! `wfcancel emulate proxy --upstream URL --flavor NAME [fault flags]`: the emulators' fault
+//! layer in front of any server, real or emulated.
 //!
 //! The one place the command prints a token: the emulator's own throwaway token, as `export`
 //! lines a shell can `eval`.
 
 use serde_json::{Value, json};
-use wfcancel_emulator::{AgnoConfig, AgnoEmulator, UpstashConfig, UpstashEmulator, UpstashState};
+use wfcancel_emulator::{
+    AgnoConfig, AgnoEmulator, FaultProxy, Faults, ProxyConfig, ProxyFlavor, UpstashConfig, UpstashEmulator,
+    UpstashState,
+};
 
-use crate::cli::{EmulateArgs, EmulatedArg};
+use crate::cli::{EmulateArgs, EmulatedArg, FlavorArg};
 use crate::error::Failure;
 use crate::output::{EXIT_OK, Output};
 
@@ -103,12 +108,13 @@ pub async fn emulate(a: &EmulateArgs, json_mode: bool) -> Result<u8, Failure> {
             )));
         }
     }
+    check_proxy_flags(a)?;
     let out = Output::new(
         json_mode,
-        Some(if a.provider == EmulatedArg::Upstash {
-            "upstash"
-        } else {
-            "agno"
+        Some(match a.provider {
+            EmulatedArg::Upstash => "upstash",
+            EmulatedArg::Agno => "agno",
+            EmulatedArg::Proxy => "proxy",
         }),
     );
     let seed = a.seed as usize;
@@ -188,8 +194,114 @@ pub async fn emulate(a: &EmulateArgs, json_mode: bool) -> Result<u8, Failure> {
             out.note(&format!("stopping: the emulator accepted {} cancels", emu.cancelled()));
             emu.shutdown().await;
         }
+        EmulatedArg::Proxy => {
+            let (Some(upstream), Some(flavor)) = (&a.upstream, a.flavor) else {
+                return Err(Failure::usage("emulate proxy needs --upstream URL and --flavor NAME"));
+            };
+            let mut faults = Faults::none()
+                .errors(a.errors)
+                .error_status(a.error_status)
+                .throttle(a.throttle)
+                .retry_after_secs(a.retry_after.as_secs().max(1))
+                .drops(a.drops)
+                .drop_after(a.drop_after);
+            if let Some(l) = a.latency {
+                faults = faults.latency(l);
+            }
+            if let Some(j) = a.jitter {
+                faults = faults.jitter(j);
+            }
+            if let Some(seed) = a.fault_seed {
+                faults = faults.seed(seed);
+            }
+            let flavor = match flavor {
+                FlavorArg::Upstash => ProxyFlavor::Upstash,
+                FlavorArg::Agno => ProxyFlavor::Agno,
+                FlavorArg::Temporal => ProxyFlavor::Temporal,
+                FlavorArg::Restate => ProxyFlavor::Restate,
+                FlavorArg::LangGraph => ProxyFlavor::LangGraph,
+            };
+            let proxy = FaultProxy::start(ProxyConfig::new(upstream.clone(), flavor).port(a.port).faults(faults))
+                .await
+                .map_err(|e| {
+                    if e.kind() == std::io::ErrorKind::InvalidInput {
+                        Failure::usage(format!("--upstream {upstream:?}: {e}"))
+                    } else {
+                        listen_failure(a.port, &e)
+                    }
+                })?;
+            let what = format!(
+                "errors {:.0}% ({}), 429 {:.0}%, dropped {:.0}%, answers lost {:.0}%{}",
+                a.errors * 100.0,
+                a.error_status,
+                a.throttle * 100.0,
+                a.drops * 100.0,
+                a.drop_after * 100.0,
+                a.latency.map_or(String::new(), |l| format!(", latency {l:?}"))
+            );
+            if json_mode {
+                let mut m = serde_json::Map::new();
+                m.insert("url".into(), Value::String(proxy.url()));
+                m.insert("upstream".into(), Value::String(upstream.clone()));
+                m.insert("faults".into(), Value::String(what));
+                out.object(crate::output::TYPE_EMULATOR, m);
+            } else {
+                out.line(&format!(
+                    "# fault proxy on {} → {upstream}: {what}; Ctrl-C to stop",
+                    proxy.url()
+                ));
+                out.line("# point wfcancel's --url (or the backend's URL variable) at it; tokens pass through unread");
+            }
+            signals.wait().await;
+            let stats = proxy.stats();
+            out.note(&format!(
+                "stopping: the proxy saw {} requests and injected {} faults",
+                stats.requests,
+                stats.faults_total()
+            ));
+            proxy.shutdown().await;
+        }
     }
     Ok(EXIT_OK)
+}
+
+/// The proxy's flags go with `proxy` only, and `proxy` needs `--upstream` and `--flavor`.
+fn check_proxy_flags(a: &EmulateArgs) -> Result<(), Failure> {
+    let proxy_only = [
+        (a.upstream.is_some(), "--upstream"),
+        (a.flavor.is_some(), "--flavor"),
+        (a.errors > 0.0, "--errors"),
+        (a.throttle > 0.0, "--throttle"),
+        (a.drops > 0.0, "--drops"),
+        (a.drop_after > 0.0, "--drop-after"),
+        (a.latency.is_some(), "--latency"),
+        (a.jitter.is_some(), "--jitter"),
+        (a.fault_seed.is_some(), "--fault-seed"),
+    ];
+    if a.provider != EmulatedArg::Proxy {
+        if let Some((_, flag)) = proxy_only.iter().find(|(set, _)| *set) {
+            return Err(Failure::usage(format!("{flag} goes with emulate proxy only")));
+        }
+        return Ok(());
+    }
+    let Some(upstream) = &a.upstream else {
+        return Err(
+            Failure::usage("emulate proxy needs --upstream URL (the server to forward to)")
+                .hint("e.g. --upstream http://127.0.0.1:7243 --flavor temporal"),
+        );
+    };
+    if a.flavor.is_none() {
+        return Err(Failure::usage(
+            "emulate proxy needs --flavor upstash|agno|temporal|restate|langgraph (the error shape of its faults)",
+        ));
+    }
+    // The proxy checks the rest (a host, a valid URL) when it starts: `InvalidInput`.
+    if !upstream.starts_with("http://") {
+        return Err(Failure::usage(format!(
+            "--upstream {upstream:?}: the proxy forwards to plain http:// servers (e.g. http://127.0.0.1:7243)"
+        )));
+    }
+    Ok(())
 }
 
 fn announce_text(out: &Output, name: &str, url: &str, env: &[(&str, String)], seeded: usize, active: usize) {

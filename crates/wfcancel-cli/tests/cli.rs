@@ -1623,3 +1623,124 @@ async fn allow_insecure_http_reaches_a_plain_http_agentos() {
     env.push(("WFCANCEL_ALLOW_INSECURE_HTTP", "1"));
     run_with(&args, &env, Some(b"r1\n".to_vec())).await.expect(0);
 }
+
+/// `emulate proxy`: the fault layer in front of another server. Every request answered 503 by
+/// the proxy never reaches the emulator behind it (exit 1, run still active); without faults
+/// the same cancel goes through (exit 0, run cancelled on the emulator).
+#[cfg(feature = "emulator")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn emulate_proxy_injects_faults_in_front_of_another_server() {
+    let emu = UpstashEmulator::start(UpstashConfig::default().with_token("up-tok"))
+        .await
+        .unwrap();
+    let ids = emu.seed_random(2, None);
+    let start_proxy = |faults: &'static [&'static str]| {
+        let upstream = emu.url();
+        async move {
+            let mut args = vec![
+                "--json",
+                "emulate",
+                "proxy",
+                "--upstream",
+                upstream.as_str(),
+                "--flavor",
+                "upstash",
+            ];
+            args.extend_from_slice(faults);
+            let (child, lines) = start_emulate(&args, 1).await;
+            let v: Value = serde_json::from_str(&lines[0]).unwrap();
+            assert_eq!(v["type"], "emulator", "{v}");
+            assert_eq!(v["upstream"].as_str(), Some(upstream.as_str()));
+            (child, v["url"].as_str().unwrap().to_owned())
+        }
+    };
+    let (child, url) = start_proxy(&["--errors", "100%", "--fault-seed", "3"]).await;
+    let env = [
+        ("WFCANCEL_BACKEND", "upstash"),
+        ("QSTASH_URL", url.as_str()),
+        ("QSTASH_TOKEN", "up-tok"),
+    ];
+    let out = run(&["--retries", "0", "cancel", &ids[0]], &env).await;
+    out.expect(1);
+    assert!(
+        format!("{}{}", out.stdout, out.stderr).contains("503"),
+        "{} {}",
+        out.stdout,
+        out.stderr
+    );
+    assert_eq!(emu.cancelled(), 0, "a fault answer never reaches the upstream");
+    assert_eq!(terminate(child).await, 0);
+
+    let (child, url) = start_proxy(&[]).await;
+    let env = [
+        ("WFCANCEL_BACKEND", "upstash"),
+        ("QSTASH_URL", url.as_str()),
+        ("QSTASH_TOKEN", "up-tok"),
+    ];
+    let out = run(&["--json", "cancel", &ids[0]], &env).await;
+    out.expect(0);
+    assert_eq!(out.json_lines()[0]["outcome"], "cancelled", "{}", out.stdout);
+    assert_eq!(emu.cancelled(), 1);
+    assert_eq!(terminate(child).await, 0);
+    emu.shutdown().await;
+}
+
+/// The proxy's flags go with `proxy` only; `proxy` needs `--upstream` (http) and `--flavor`; a
+/// fraction is 0..1 or a percentage. Each refusal is exit 2 and names the flag.
+#[cfg(feature = "emulator")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn emulate_proxy_flags_are_checked() {
+    for (args, needle) in [
+        (
+            vec!["emulate", "upstash", "--errors", "0.2"],
+            "--errors goes with emulate proxy only",
+        ),
+        (vec!["emulate", "proxy", "--flavor", "temporal"], "needs --upstream"),
+        (
+            vec!["emulate", "proxy", "--upstream", "http://127.0.0.1:9"],
+            "needs --flavor",
+        ),
+        (
+            vec![
+                "emulate",
+                "proxy",
+                "--upstream",
+                "https://x.example",
+                "--flavor",
+                "restate",
+            ],
+            "plain http://",
+        ),
+        (
+            vec![
+                "emulate",
+                "proxy",
+                "--upstream",
+                "http://127.0.0.1:9",
+                "--flavor",
+                "restate",
+                "--errors",
+                "1.5",
+            ],
+            "out of range",
+        ),
+        (
+            vec![
+                "emulate",
+                "proxy",
+                "--upstream",
+                "http://127.0.0.1:9",
+                "--flavor",
+                "restate",
+                "--drops",
+                "lots",
+            ],
+            "not a fraction",
+        ),
+    ] {
+        let out = run(&args, &[]).await;
+        out.expect(2);
+        assert!(out.stderr.contains(needle), "{args:?}: {}", out.stderr);
+        assert!(out.stdout.is_empty(), "{args:?}: {}", out.stdout);
+    }
+}
