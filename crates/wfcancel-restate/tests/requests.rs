@@ -460,3 +460,85 @@ async fn a_filtered_bulk_stops_at_an_error_that_fails_every_call_and_names_what_
     denied.assert_async().await;
     others.assert_async().await;
 }
+
+/// A filter that matches many invocations is paged, never held: the server serves keyset pages
+/// of a virtual set of 10,000 matches and counts, at each page it serves, the ids it has handed
+/// out whose cancel has not reached it yet. The client holds at most the rest of one page, the
+/// page just read and its cancels in flight, whatever the number of matches (so a million
+/// behaves as this does). Every match is cancelled once, and the drain ends on a pass that
+/// finds none.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_filter_matching_many_invocations_is_paged_never_held() {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::{Arc, Mutex};
+    const N: u64 = 10_000;
+    const PAGE: usize = 250;
+    const CONCURRENCY: usize = 16;
+    let id_of = |i: u64| format!("inv_1{i:08}");
+    let mut server = Server::new_async().await;
+    let served = Arc::new(AtomicU64::new(0));
+    let patched = Arc::new(Mutex::new(vec![false; N as usize]));
+    let patched_n = Arc::new(AtomicU64::new(0));
+    let worst = Arc::new(AtomicU64::new(0));
+    let (s, p, pn, w) = (served.clone(), patched.clone(), patched_n.clone(), worst.clone());
+    let _query = server
+        .mock("POST", "/query")
+        .with_status(200)
+        .with_body_from_request(move |req| {
+            let body = req.utf8_lossy_body().unwrap_or_default();
+            let after = body
+                .split("id > '")
+                .nth(1)
+                .and_then(|rest| rest.split('\'').next())
+                .and_then(|id| id.strip_prefix("inv_1"))
+                .and_then(|n| n.parse::<u64>().ok());
+            let start = after.map_or(0, |n| n + 1);
+            let done = p.lock().unwrap();
+            let rows: Vec<String> = (start..N)
+                .filter(|&i| !done[i as usize])
+                .take(PAGE)
+                .map(|i| format!(r#"{{"id":"{}"}}"#, id_of(i)))
+                .collect();
+            let out = s.fetch_add(rows.len() as u64, Ordering::SeqCst) + rows.len() as u64;
+            let held = out.saturating_sub(pn.load(Ordering::SeqCst));
+            w.fetch_max(held, Ordering::SeqCst);
+            format!(r#"{{"rows":[{}]}}"#, rows.join(",")).into_bytes()
+        })
+        .create_async()
+        .await;
+    let (p, pn) = (patched.clone(), patched_n.clone());
+    let _cancel = server
+        .mock("PATCH", Matcher::Regex(r"^/invocations/inv_1\d{8}/cancel$".to_owned()))
+        .with_status(202)
+        .with_body_from_request(move |req| {
+            let n: usize = req.path()["/invocations/inv_1".len()..]
+                .trim_end_matches("/cancel")
+                .parse()
+                .unwrap();
+            let mut done = p.lock().unwrap();
+            assert!(!done[n], "inv_1{n:08} cancelled twice");
+            done[n] = true;
+            pn.fetch_add(1, Ordering::SeqCst);
+            Vec::new()
+        })
+        .create_async()
+        .await;
+    let c = canceller(&server, false);
+    let report = tokio::time::timeout(
+        Duration::from_secs(120),
+        c.cancel_many(
+            &Selector::filter(RunFilter::new().workflow("Orders")),
+            &BulkOptions::new().page_size(PAGE).concurrency(CONCURRENCY).drain(true),
+        ),
+    )
+    .await
+    .expect("bounded")
+    .unwrap();
+    assert!(report.is_success() && report.drained, "{report:?}");
+    assert_eq!(report.requested, N, "{report:?}");
+    assert_eq!(patched_n.load(Ordering::SeqCst), N);
+    let held = worst.load(Ordering::SeqCst);
+    let bound = (2 * PAGE + CONCURRENCY) as u64;
+    assert!(held <= bound, "the client held up to {held} ids (bound {bound}) of {N}");
+    eprintln!("paged: {N} matches in pages of {PAGE}; at most {held} ids held (bound {bound})");
+}
