@@ -141,11 +141,32 @@ fn vm_hwm(pid: i32) -> Option<u64> {
 /// `PTRACE_O_TRACEEXIT`, so it stops once more when it exits, with its memory still mapped:
 /// `VmHWM` read then is its exact peak. Nothing else about it is traced or changed.
 pub fn cli_stream(bin: &Path, n: u64, env: &[(&str, String)], log: &Path, limit: Duration) -> Result<CliRun, String> {
+    cli_stream_with(
+        bin,
+        &["--backend", "upstash", "--json", "bulk", "--ids-file", "-"],
+        n,
+        |i| format!("wfr_cli_{i:016}"),
+        env,
+        log,
+        limit,
+    )
+}
+
+/// [`cli_stream`] with the command's arguments and the `i`-th stdin line given.
+pub fn cli_stream_with(
+    bin: &Path,
+    args: &[&str],
+    n: u64,
+    line: fn(u64) -> String,
+    env: &[(&str, String)],
+    log: &Path,
+    limit: Duration,
+) -> Result<CliRun, String> {
     use std::os::unix::process::CommandExt;
 
     let stderr = std::fs::File::create(log).map_err(|e| e.to_string())?;
     let mut cmd = Command::new(bin);
-    cmd.args(["--backend", "upstash", "--json", "bulk", "--ids-file", "-"])
+    cmd.args(args)
         .env_remove("WFCANCEL_BACKEND")
         .env_remove("QSTASH_REGION")
         .stdin(Stdio::piped())
@@ -180,7 +201,7 @@ pub fn cli_stream(bin: &Path, n: u64, env: &[(&str, String)], log: &Path, limit:
         let mut w = std::io::BufWriter::with_capacity(64 * 1024, &mut stdin);
         let mut written = 0u64;
         for i in 0..n {
-            if writeln!(w, "wfr_cli_{i:016}").is_err() {
+            if writeln!(w, "{}", line(i)).is_err() {
                 break;
             }
             written += 1;

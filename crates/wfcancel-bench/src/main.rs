@@ -65,6 +65,8 @@ struct Opts {
     /// Item 8 (a real Temporal dev server): on unless `--no-temporal`; `--only-temporal` skips the rest.
     temporal: bool,
     only_temporal: bool,
+    /// Item 6 alone (the CLI's memory, every backend): `--only-cli`.
+    only_cli: bool,
     only: Option<Vec<String>>,
 }
 
@@ -80,6 +82,7 @@ impl Opts {
             profile: None,
             temporal: true,
             only_temporal: false,
+            only_cli: false,
             only: None,
         };
         let mut args = std::env::args().skip(1);
@@ -90,6 +93,7 @@ impl Opts {
                 "--no-cli" => o.cli = false,
                 "--no-temporal" => o.temporal = false,
                 "--only-temporal" => o.only_temporal = true,
+                "--only-cli" => o.only_cli = true,
                 "--cli-bin" => o.cli_bin = Some(args.next().ok_or("--cli-bin needs a path")?.into()),
                 "--out" => o.out = Some(args.next().ok_or("--out needs a path")?.into()),
                 "--chart" => o.chart = Some(args.next().ok_or("--chart needs a path")?.into()),
@@ -107,7 +111,7 @@ impl Opts {
                 }
                 "-h" | "--help" => {
                     return Err(
-                        "usage: wfcancel-bench [--quick] [--no-official] [--no-cli] [--no-temporal] [--only-temporal] \
+                        "usage: wfcancel-bench [--quick] [--no-official] [--no-cli] [--no-temporal] [--only-temporal] [--only-cli] \
                                 [--cli-bin PATH] [--out FILE.md] [--chart FILE.png] [--only restate,langgraph]"
                             .to_owned(),
                     );
@@ -815,6 +819,7 @@ fn drain(
 fn cli_memory(
     o: &Opts,
     srv: &ServerRuntime,
+    minimal: &MinimalServer,
     bin: &std::path::Path,
     p: &Paths,
     res: &mut Results,
@@ -884,7 +889,112 @@ fn cli_memory(
          its exit stop",
         mib(run.ru_maxrss as f64)
     ));
+    cli_memory_others(n, minimal, bin, p, res);
     Ok(())
+}
+
+/// Item 6 for the other backends: the same million ids through `wfcancel bulk --ids-file -`,
+/// against the minimal server (it answers each backend's cancel as accepted, and Temporal's
+/// describe as "no such workflow"), each line in the form the backend takes.
+fn cli_memory_others(n: u64, minimal: &MinimalServer, bin: &std::path::Path, p: &Paths, res: &mut Results) {
+    type Line = fn(u64) -> String;
+    let url = minimal.url();
+    let cases: [(&str, &[&str], Line, &str, &str); 4] = [
+        (
+            "agno",
+            &[
+                "--backend",
+                "agno",
+                "--json",
+                "bulk",
+                "--ids-file",
+                "-",
+                "--workflow",
+                "nightly",
+            ],
+            |i| format!("run-cli-{i:016}"),
+            "AGENTOS_URL",
+            "`POST /workflows/nightly/runs/{run}/cancel` answered `200 {}`: requested",
+        ),
+        (
+            "temporal",
+            &["--backend", "temporal", "--json", "bulk", "--ids-file", "-"],
+            |i| format!("wf-cli-{i:016}"),
+            "TEMPORAL_HTTP_ADDRESS",
+            "a visibility list per 100 ids answered `{}`, then a describe per id answered gRPC NotFound: not active",
+        ),
+        (
+            "restate",
+            &["--backend", "restate", "--json", "bulk", "--ids-file", "-"],
+            |i| format!("inv_1cli{i:016}"),
+            "RESTATE_ADMIN_URL",
+            "`PATCH /invocations/{id}/cancel` answered `202`: requested",
+        ),
+        (
+            "langgraph",
+            &["--backend", "langgraph", "--json", "bulk", "--ids-file", "-"],
+            |i| format!("langgraph:thread/00000000-0000-4000-8000-{i:012}/10000000-0000-4000-8000-{i:012}"),
+            "LANGGRAPH_API_URL",
+            "one run per thread (`langgraph:thread/T/R` lines): `POST /threads/T/runs/R/cancel` answered `202`: requested",
+        ),
+    ];
+    for (backend, args, line, var, what) in cases {
+        eprintln!("bench: item 6: {n} ids through `wfcancel --backend {backend} bulk --ids-file -`");
+        let before = minimal.requests();
+        let env = [(var, url.clone())];
+        let log = p.bench_dir().join(format!("cli-{backend}-stderr.log"));
+        let title = format!(
+            "CLI: `wfcancel --backend {backend} --json bulk --ids-file -`, {} ids on stdin, minimal server ({what})",
+            thousands(n as f64)
+        );
+        let run = match external::cli_stream_with(bin, args, n, line, &env, &log, Duration::from_secs(300)) {
+            Ok(r) => r,
+            Err(e) => {
+                res.rows.push(Row::skipped("6", title, e));
+                continue;
+            }
+        };
+        let requests = minimal.requests() - before;
+        let accounted = run.summary.as_ref().map_or(0, |s| {
+            ["cancelled", "requested", "not_active", "failed", "not_attempted"]
+                .iter()
+                .map(|k| s[*k].as_u64().unwrap_or(0))
+                .sum::<u64>()
+        });
+        let failed = run.summary.as_ref().map_or(0, |s| s["failed"].as_u64().unwrap_or(0));
+        let ok = run.exit == Some(0) && accounted == n && run.ids == n && failed == 0;
+        res.rows.push(Row::new(
+            "6",
+            title,
+            format!(
+                "peak RSS {} (VmHWM at exit); {:.2} s wall, {} requests, {} ids accounted, exit {}",
+                mib(run.peak() as f64),
+                run.secs,
+                thousands(requests as f64),
+                thousands(accounted as f64),
+                run.exit.map_or("signal".to_owned(), |c| c.to_string())
+            ),
+            format!(
+                "{:.2} of the 64 MiB budget; {} ids/s",
+                ratio(run.peak() as f64, CLI_RSS_TARGET as f64),
+                thousands(ratio(n as f64, run.secs))
+            ),
+            "< 64 MiB",
+            Met::from(run.peak() < CLI_RSS_TARGET && ok),
+        ));
+        if !ok {
+            res.notes.push(format!(
+                "item 6 ({backend}): the CLI run was not clean: exit {:?}, {} ids written, {accounted} accounted, {failed} failed; see {}",
+                run.exit,
+                run.ids,
+                log.display()
+            ));
+        }
+        if run.peak() >= CLI_RSS_TARGET {
+            res.misses
+                .push(format!("item 6 ({backend}): CLI peak RSS {}", mib(run.peak() as f64)));
+        }
+    }
 }
 
 /// Item 7: the official clients on the same minimal server.
@@ -1208,6 +1318,15 @@ fn run() -> Result<(), String> {
     if o.only_temporal {
         return temporal_only(&o, &p, &prep, &client, started);
     }
+    if o.only_cli {
+        let bin = prep.cli.as_ref().map_err(Clone::clone)?;
+        cli_memory(&o, &srv, &minimal, bin, &p, &mut res)?;
+        println!("\n{}", report::markdown(&res.rows));
+        for m in res.misses.iter().chain(&res.notes) {
+            println!("{m}");
+        }
+        return Ok(());
+    }
     let rates = throughput_and_latency(&o, &client, &minimal, &mut res)?;
     if let Err(e) = bulk_ids(&o, &client, &srv, rates.raw_upstash, &mut res) {
         res.rows.push(Row::skipped("3", "bulk by ids", e));
@@ -1217,7 +1336,7 @@ fn run() -> Result<(), String> {
     }
     match &prep.cli {
         Ok(bin) => {
-            if let Err(e) = cli_memory(&o, &srv, bin, &p, &mut res) {
+            if let Err(e) = cli_memory(&o, &srv, &minimal, bin, &p, &mut res) {
                 res.rows.push(Row::skipped("6", "CLI streaming ids from stdin", e));
             }
         }

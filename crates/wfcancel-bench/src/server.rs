@@ -139,6 +139,23 @@ async fn answer(req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infalli
             resp
         }
         Method::POST if is_agno_cancel(path) => json(StatusCode::OK, Bytes::from_static(b"{}")),
+        // Restate: `PATCH /invocations/{id}/cancel` → 202 (the cancel was accepted).
+        Method::PATCH if path.starts_with("/invocations/inv_") && path.ends_with("/cancel") => {
+            json(StatusCode::ACCEPTED, Bytes::new())
+        }
+        // LangGraph: `POST /threads/{t}/runs/{r}/cancel` → 202.
+        Method::POST if path.starts_with("/threads/") && path.ends_with("/cancel") => {
+            json(StatusCode::ACCEPTED, Bytes::new())
+        }
+        // Temporal: a visibility list lists nothing running; a describe answers the gRPC
+        // NotFound of an unknown workflow (no such run: nothing more is sent).
+        Method::GET if path == "/api/v1/namespaces/default/workflows" => json(StatusCode::OK, Bytes::from_static(b"{}")),
+        Method::GET if path.starts_with("/api/v1/namespaces/default/workflows/") => json(
+            StatusCode::NOT_FOUND,
+            Bytes::from_static(
+                b"{\"code\":5,\"message\":\"workflow not found\",\"details\":[{\"@type\":\"type.googleapis.com/temporal.api.errordetails.v1.NotFoundFailure\"}]}",
+            ),
+        ),
         _ => json(StatusCode::NOT_FOUND, Bytes::from_static(b"{\"detail\":\"Not Found\"}")),
     })
 }
