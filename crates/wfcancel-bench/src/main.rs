@@ -21,6 +21,7 @@ mod external;
 mod langgraph_bench;
 mod live;
 mod measure;
+mod more_backends;
 mod report;
 mod restate_bench;
 mod server;
@@ -67,6 +68,8 @@ struct Opts {
     only_temporal: bool,
     /// Item 6 alone (the CLI's memory, every backend): `--only-cli`.
     only_cli: bool,
+    /// Items 1, 2 and 4 of Temporal, Restate and LangGraph alone: `--only-minimal`.
+    only_minimal: bool,
     only: Option<Vec<String>>,
 }
 
@@ -83,6 +86,7 @@ impl Opts {
             temporal: true,
             only_temporal: false,
             only_cli: false,
+            only_minimal: false,
             only: None,
         };
         let mut args = std::env::args().skip(1);
@@ -94,6 +98,7 @@ impl Opts {
                 "--no-temporal" => o.temporal = false,
                 "--only-temporal" => o.only_temporal = true,
                 "--only-cli" => o.only_cli = true,
+                "--only-minimal" => o.only_minimal = true,
                 "--cli-bin" => o.cli_bin = Some(args.next().ok_or("--cli-bin needs a path")?.into()),
                 "--out" => o.out = Some(args.next().ok_or("--out needs a path")?.into()),
                 "--chart" => o.chart = Some(args.next().ok_or("--chart needs a path")?.into()),
@@ -111,7 +116,7 @@ impl Opts {
                 }
                 "-h" | "--help" => {
                     return Err(
-                        "usage: wfcancel-bench [--quick] [--no-official] [--no-cli] [--no-temporal] [--only-temporal] [--only-cli] \
+                        "usage: wfcancel-bench [--quick] [--no-official] [--no-cli] [--no-temporal] [--only-temporal] [--only-cli] [--only-minimal] \
                                 [--cli-bin PATH] [--out FILE.md] [--chart FILE.png] [--only restate,langgraph]"
                             .to_owned(),
                     );
@@ -1318,6 +1323,14 @@ fn run() -> Result<(), String> {
     if o.only_temporal {
         return temporal_only(&o, &p, &prep, &client, started);
     }
+    if o.only_minimal {
+        more_backends::run(&o, &client, &minimal, &mut res)?;
+        println!("\n{}", report::markdown(&res.rows));
+        for m in res.misses.iter().chain(&res.notes) {
+            println!("{m}");
+        }
+        return Ok(());
+    }
     if o.only_cli {
         let bin = prep.cli.as_ref().map_err(Clone::clone)?;
         cli_memory(&o, &srv, &minimal, bin, &p, &mut res)?;
@@ -1328,6 +1341,10 @@ fn run() -> Result<(), String> {
         return Ok(());
     }
     let rates = throughput_and_latency(&o, &client, &minimal, &mut res)?;
+    if let Err(e) = more_backends::run(&o, &client, &minimal, &mut res) {
+        res.rows
+            .push(Row::skipped("2", "Temporal, Restate and LangGraph single cancels", e));
+    }
     if let Err(e) = bulk_ids(&o, &client, &srv, rates.raw_upstash, &mut res) {
         res.rows.push(Row::skipped("3", "bulk by ids", e));
     }

@@ -113,6 +113,15 @@ impl Drop for MinimalServer {
 
 const JSON: HeaderValue = HeaderValue::from_static("application/json");
 
+/// The run id every running Temporal workflow of the minimal server has.
+pub const BENCH_RUN_ID: &str = "0193a3c0-1111-7000-8000-0000000000b1";
+
+/// A describe of a running workflow, as Temporal's HTTP API answers it (the fields wfcancel reads).
+const TEMPORAL_RUNNING: &str = concat!(
+    r#"{"workflowExecutionInfo":{"execution":{"workflowId":"tp","runId":"0193a3c0-1111-7000-8000-0000000000b1"},"#,
+    r#""status":"WORKFLOW_EXECUTION_STATUS_RUNNING"},"workflowExtendedInfo":{"cancelRequested":false}}"#
+);
+
 fn json(status: StatusCode, body: Bytes) -> Response<Full<Bytes>> {
     let mut resp = Response::new(Full::new(body));
     *resp.status_mut() = status;
@@ -150,6 +159,13 @@ async fn answer(req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infalli
         // Temporal: a visibility list lists nothing running; a describe answers the gRPC
         // NotFound of an unknown workflow (no such run: nothing more is sent).
         Method::GET if path == "/api/v1/namespaces/default/workflows" => json(StatusCode::OK, Bytes::from_static(b"{}")),
+        // Temporal, items 1, 2 and 4: `tp-…` workflows describe as running; their cancel is 200 {}.
+        Method::GET if path.starts_with("/api/v1/namespaces/default/workflows/tp-") => {
+            json(StatusCode::OK, Bytes::from_static(TEMPORAL_RUNNING.as_bytes()))
+        }
+        Method::POST if path.starts_with("/api/v1/namespaces/default/workflows/") && path.ends_with("/cancel") => {
+            json(StatusCode::OK, Bytes::from_static(b"{}"))
+        }
         Method::GET if path.starts_with("/api/v1/namespaces/default/workflows/") => json(
             StatusCode::NOT_FOUND,
             Bytes::from_static(
