@@ -179,9 +179,8 @@ fn run_url(http: &HttpClient, thread: &str, run: &str, tail: Option<&'static str
 /// `POST /threads/{t}/runs/{r}/cancel?wait=false&action=interrupt` (no body).
 pub(crate) fn cancel(http: &HttpClient, thread: &str, run: &str) -> Result<Planned, CancelError> {
     let mut url = run_url(http, thread, run, Some("cancel"))?;
-    url.query_pairs_mut()
-        .append_pair("wait", "false")
-        .append_pair("action", "interrupt");
+    // A constant query: set as is (what `query_pairs_mut` would write, without its serializer).
+    url.set_query(Some("wait=false&action=interrupt"));
     Ok(Planned {
         method: Method::POST,
         url,
