@@ -1445,7 +1445,14 @@ fn run() -> Result<(), String> {
         srv.threads(),
         thousands(minimal_requests as f64)
     ));
-    md.push_str("## Results\n\n");
+    md.push_str("## By backend\n\n");
+    md.push_str(
+        "Each backend's figures from the table below, in one place (`cargo run -p wfcancel-bench --release` \
+         measures them all; the last column runs a backend's rows alone and prints them). Reliability \
+         per backend: RELIABILITY.md.\n\n",
+    );
+    md.push_str(&report::by_backend(&res.rows));
+    md.push_str("\n## Results\n\n");
     md.push_str(&table);
     md.push_str(&format!(
         "\n![Cancels per second per client]({chart_rel}){chart_note}\n\n"

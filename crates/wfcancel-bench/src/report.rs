@@ -139,3 +139,75 @@ mod tests {
         assert_eq!(items, ["1", "2", "2b", "9", "10"]);
     }
 }
+
+/// The backend a row is about: the first backend name in its description.
+fn backend_of(row: &Row) -> Option<&'static str> {
+    let what = row.what.to_ascii_lowercase();
+    BACKENDS
+        .iter()
+        .filter_map(|(key, name)| what.find(key).map(|at| (at, *name)))
+        .min_by_key(|(at, _)| *at)
+        .map(|(_, name)| name)
+}
+
+const BACKENDS: [(&str, &str); 5] = [
+    ("upstash", "Upstash"),
+    ("agno", "Agno"),
+    ("temporal", "Temporal"),
+    ("restate", "Restate"),
+    ("langgraph", "LangGraph"),
+];
+
+/// One table with a row per backend: the ratio of each item (and whether its target was met),
+/// taken from the rows above, and the command that measures it alone.
+pub fn by_backend(rows: &[Row]) -> String {
+    let columns: [(&str, &[&str]); 4] = [
+        ("throughput vs raw reqwest (item 2, ≥ 0.9)", &["2"]),
+        ("single-cancel p50 vs raw (item 4, ≤ 1.1×)", &["4"]),
+        ("CLI, 1,000,000 ids: peak RSS (item 6, < 64 MiB)", &["6"]),
+        ("vs the official client, real server where one runs (items 7–10)", &["7", "8", "9", "10"]),
+    ];
+    let mut s = String::from("| backend | ");
+    for (title, _) in &columns {
+        s.push_str(title);
+        s.push_str(" | ");
+    }
+    s.push_str("measured alone by |\n|---|");
+    for _ in &columns {
+        s.push_str("---|");
+    }
+    s.push_str("---|\n");
+    for (_, name) in BACKENDS {
+        s.push_str(&format!("| {name} | "));
+        for (_, items) in &columns {
+            let cells: Vec<String> = rows
+                .iter()
+                .filter(|r| items.contains(&r.item) && !r.what.starts_with("LIMIT") && backend_of(r) == Some(name))
+                .map(|r| {
+                    let ratio = if r.item == "6" {
+                        r.measured.split(" (").next().unwrap_or_default().to_owned()
+                    } else {
+                        r.ratio.clone()
+                    };
+                    match r.met {
+                        Met::Yes => format!("{ratio} (met)"),
+                        Met::No => format!("{ratio} (**missed**)"),
+                        Met::Skipped => "skipped".to_owned(),
+                        Met::None => ratio,
+                    }
+                })
+                .collect();
+            s.push_str(&cell(&if cells.is_empty() { "—".to_owned() } else { cells.join("; ") }));
+            s.push_str(" | ");
+        }
+        let alone = match name {
+            "Upstash" | "Agno" => "the full run (items 1–7)",
+            "Temporal" => "`--only-minimal`, `--only-cli`, `--only-temporal`",
+            "Restate" => "`--only-minimal`, `--only-cli`, `--only restate`",
+            _ => "`--only-minimal`, `--only-cli`, `--only langgraph`",
+        };
+        s.push_str(alone);
+        s.push_str(" |\n");
+    }
+    s
+}
