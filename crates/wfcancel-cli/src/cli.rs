@@ -439,6 +439,12 @@ pub struct BulkArgs {
     /// Print the requests that would be sent, and send nothing.
     #[arg(long)]
     pub dry_run: bool,
+
+    /// With --ids-file: record each run's outcome in FILE as it happens (JSON lines, synced per
+    /// batch); running the same command again with the same FILE skips the runs already done
+    /// and finishes the rest.
+    #[arg(long, value_name = "FILE")]
+    pub journal: Option<String>,
 }
 
 /// The filter flags `bulk` and `list` share (with `--workflow`, which is in [`OwnerArgs`]).
