@@ -300,21 +300,27 @@ impl Journal {
             } else {
                 None
             };
-            let ok = match parsed {
-                Some(v) if header.is_none() => match Identity::from_header(&v) {
+            if header.is_none() {
+                // The first line: the header, or a header cut by a crash while it was written
+                // (all the file holds, no newline). Anything else is not a journal: refused,
+                // never cut off or appended to.
+                match parsed.as_ref().and_then(Identity::from_header) {
                     Some(h) => {
                         header = Some(h);
-                        true
+                        valid_end = offset;
+                        continue;
                     }
-                    None if bad_line.is_none() => {
+                    None if !complete && buf.first() == Some(&b'{') => break,
+                    None => {
                         return Err(Failure::usage(format!(
                             "--journal {}: not a wfcancel journal (its first line names no command)",
                             self.path.display()
                         ))
                         .hint("give a new file, or the journal an earlier run of this command wrote"));
                     }
-                    None => false,
-                },
+                }
+            }
+            let ok = match parsed {
                 Some(v) => self.read_record(&v),
                 None => false,
             };
@@ -480,5 +486,178 @@ impl Journal {
         totals.requested += self.prior.requested;
         totals.not_active += self.prior.not_active;
         totals.already_done = Some(self.skipped);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wfcancel::{BulkFailure, CancelError, Inactive};
+
+    fn id(backend: &str) -> Identity {
+        Identity {
+            backend: backend.into(),
+            base_url: "http://127.0.0.1:9/".into(),
+            selector: "ids".into(),
+            mode: "graceful".into(),
+            source: "ids.txt".into(),
+        }
+    }
+
+    fn path(name: &str) -> String {
+        let p = std::env::temp_dir().join(format!("wfcancel-journal-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_file(&p);
+        p.to_string_lossy().into_owned()
+    }
+
+    fn runs(ids: &[&str]) -> Vec<RunRef> {
+        ids.iter().map(|i| RunRef::new(*i).workflow("wf")).collect()
+    }
+
+    /// Per-run outcomes are journaled; failures are not done; a reopened journal skips the
+    /// done runs and brings back their counts.
+    #[test]
+    fn per_run_outcomes_resume() {
+        let p = path("per-run");
+        let mut j = Journal::open(&p, &id("agno"), "agno", true).unwrap();
+        let sent = runs(&["a", "b", "c", "d"]);
+        let mut r = BulkReport::new("agno");
+        r.record(sent[0].clone(), CancelOutcome::Requested, true);
+        r.record(sent[1].clone(), CancelOutcome::NotActive(Inactive::Finished), true);
+        r.record_failure(BulkFailure::new(
+            vec![sent[2].clone()],
+            CancelError::transport("agno", "down"),
+        ));
+        r.not_attempted.push(sent[3].clone());
+        j.record(&sent, &r).unwrap();
+        drop(j);
+        let text = std::fs::read_to_string(&p).unwrap();
+        assert_eq!(text.lines().count(), 4, "{text}");
+        assert!(
+            text.contains(r#"{"outcome":"requested","run":"agno:workflow/wf/a"}"#),
+            "{text}"
+        );
+        let mut j = Journal::open(&p, &id("agno"), "agno", true).unwrap();
+        let left = j.skip_done(runs(&["a", "b", "c", "d", "e"]));
+        let left: Vec<&str> = left.iter().map(RunRef::run_id).collect();
+        assert_eq!(left, ["c", "d", "e"]);
+        let mut t = Totals::default();
+        j.add_to(&mut t);
+        assert_eq!(
+            (t.requested, t.not_active, t.cancelled, t.already_done),
+            (1, 1, 0, Some(2))
+        );
+        let _ = std::fs::remove_file(&p);
+    }
+
+    /// A backend that answers counts: one line for the batch's settled runs with its counts.
+    #[test]
+    fn counts_only_batches_are_one_line() {
+        let p = path("counts");
+        let mut j = Journal::open(&p, &id("upstash"), "upstash", true).unwrap();
+        let sent: Vec<RunRef> = ["w1", "w2", "w3"].iter().map(|i| RunRef::new(*i)).collect();
+        let mut r = BulkReport::new("upstash");
+        r.cancelled = 1;
+        r.not_active = 1;
+        r.record_failure(BulkFailure::new(
+            vec![sent[2].clone()],
+            CancelError::transport("upstash", "down"),
+        ));
+        j.record(&sent, &r).unwrap();
+        // Counts that do not cover the runs left: nothing recorded for them.
+        let more: Vec<RunRef> = ["w4", "w5"].iter().map(|i| RunRef::new(*i)).collect();
+        let mut r = BulkReport::new("upstash");
+        r.cancelled = 1;
+        j.record(&more, &r).unwrap();
+        drop(j);
+        let mut j = Journal::open(&p, &id("upstash"), "upstash", true).unwrap();
+        let all: Vec<RunRef> = ["w1", "w2", "w3", "w4", "w5"].iter().map(|i| RunRef::new(*i)).collect();
+        let left: Vec<String> = j.skip_done(all).iter().map(|r| r.run_id().to_owned()).collect();
+        assert_eq!(left, ["w3", "w4", "w5"]);
+        let mut t = Totals::default();
+        j.add_to(&mut t);
+        assert_eq!((t.cancelled, t.not_active), (1, 1));
+        let _ = std::fs::remove_file(&p);
+    }
+
+    /// A torn last line is ignored and cut off; appending after it gives a clean journal.
+    #[test]
+    fn a_torn_last_line_is_cut_off() {
+        let p = path("torn");
+        let mut j = Journal::open(&p, &id("agno"), "agno", true).unwrap();
+        let sent = runs(&["a"]);
+        let mut r = BulkReport::new("agno");
+        r.record(sent[0].clone(), CancelOutcome::Requested, true);
+        j.record(&sent, &r).unwrap();
+        drop(j);
+        let mut f = OpenOptions::new().append(true).open(&p).unwrap();
+        f.write_all(br#"{"run":"agno:workflow/wf/b","outc"#).unwrap();
+        drop(f);
+        let mut j = Journal::open(&p, &id("agno"), "agno", true).unwrap();
+        assert_eq!(j.skip_done(runs(&["a", "b"])).len(), 1);
+        let sent = runs(&["b"]);
+        let mut r = BulkReport::new("agno");
+        r.record(sent[0].clone(), CancelOutcome::Requested, true);
+        j.record(&sent, &r).unwrap();
+        drop(j);
+        let text = std::fs::read_to_string(&p).unwrap();
+        assert_eq!(text.lines().count(), 3, "{text}");
+        assert!(text.lines().all(|l| serde_json::from_str::<Value>(l).is_ok()), "{text}");
+        let mut j = Journal::open(&p, &id("agno"), "agno", false).unwrap();
+        assert!(j.skip_done(runs(&["a", "b"])).is_empty());
+        // A dry run reads a journal and writes nothing, and a missing one is empty.
+        assert!(Journal::open(&path("missing"), &id("agno"), "agno", false).is_ok());
+        assert!(!Path::new(&path("missing")).exists());
+        let _ = std::fs::remove_file(&p);
+    }
+
+    /// A damaged line followed by good ones, another command's journal, and a file that is no
+    /// journal are refused (exit 2).
+    #[test]
+    fn refusals() {
+        let p = path("refusals");
+        drop(Journal::open(&p, &id("agno"), "agno", true).unwrap());
+        let mut f = OpenOptions::new().append(true).open(&p).unwrap();
+        f.write_all(b"{\"run\":\nnot json\n{\"run\":\"agno:x\",\"outcome\":\"requested\"}\n")
+            .unwrap();
+        drop(f);
+        let e = Journal::open(&p, &id("agno"), "agno", true).err().unwrap();
+        assert!(e.message.contains("line 2 is damaged"), "{}", e.message);
+        assert_eq!(e.code, crate::output::EXIT_USAGE);
+
+        let p = path("other");
+        drop(Journal::open(&p, &id("agno"), "agno", true).unwrap());
+        let mut other = id("agno");
+        other.base_url = "http://127.0.0.1:10/".into();
+        let e = Journal::open(&p, &other, "agno", true).err().unwrap();
+        assert!(e.message.contains("another command"), "{}", e.message);
+        assert!(
+            e.message.contains("127.0.0.1:9") && e.message.contains("127.0.0.1:10"),
+            "{}",
+            e.message
+        );
+        assert_eq!(e.code, crate::output::EXIT_USAGE);
+        other = id("agno");
+        other.mode = "forced".into();
+        assert!(Journal::open(&p, &other, "agno", true).is_err());
+        // Another source file is the same command (a file may move).
+        other = id("agno");
+        other.source = "moved.txt".into();
+        assert!(Journal::open(&p, &other, "agno", true).is_ok());
+
+        let p = path("not-a-journal");
+        std::fs::write(&p, "run-1\nrun-2\n").unwrap();
+        let e = Journal::open(&p, &id("agno"), "agno", true).err().unwrap();
+        assert!(e.message.contains("not a wfcancel journal"), "{}", e.message);
+        assert_eq!(std::fs::read_to_string(&p).unwrap(), "run-1\nrun-2\n", "left as it was");
+        // A header cut by a crash, alone in the file: written anew.
+        std::fs::write(&p, r#"{"backend":"ag"#).unwrap();
+        drop(Journal::open(&p, &id("agno"), "agno", true).unwrap());
+        let text = std::fs::read_to_string(&p).unwrap();
+        assert!(
+            text.starts_with(r#"{"backend":"agno""#) && text.ends_with("}\n"),
+            "{text}"
+        );
+        let _ = std::fs::remove_file(&p);
     }
 }

@@ -9,7 +9,9 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use wfcancel_emulator::{AgnoConfig, AgnoEmulator, AgnoRun, AgnoStatus};
+use wfcancel_emulator::{
+    AgnoConfig, AgnoEmulator, AgnoRun, AgnoStatus, Faults, UpstashConfig, UpstashEmulator, UpstashRun, UpstashState,
+};
 
 const BIN: &str = env!("CARGO_BIN_EXE_wfcancel");
 const RUNS: usize = 20_000;
@@ -96,15 +98,16 @@ fn journal_done(path: &Path) -> (HashSet<String>, bool) {
 /// The kill-and-resume drill against one emulator; `per_run` reads its per-run cancel counts.
 /// Returns the final summary and, per kill, (runs journaled, whether the tail was torn).
 async fn drill(
-    dir: &Path,
     env: &[(&str, String)],
     args: &[&str],
     journal: &Path,
     seed: u64,
+    delays_ms: std::ops::Range<u64>,
     per_run: impl Fn() -> HashMap<String, u64>,
     address: impl Fn(&str) -> String,
-) -> (Value, String, Vec<(usize, bool)>) {
-    let _ = dir;
+) -> (Value, String, Vec<(usize, bool)>, usize) {
+    // Runs a killed process had sent (the server counted a request) without journaling them.
+    let mut unjournaled_sent: HashSet<String> = HashSet::new();
     let mut rng = fastrand::Rng::with_seed(seed);
     // The count of cancel requests each run had when its outcome was first seen journaled.
     let mut at_journal: HashMap<String, u64> = HashMap::new();
@@ -116,8 +119,20 @@ async fn drill(
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        // A random point of the run: start-up and reading the journal, then sending.
-        tokio::time::sleep(Duration::from_millis(rng.u64(150..900))).await;
+        // A random point of the run: half of the kills at a random time from the start (which
+        // may be while it reads the journal, or sends its first batch); the others a random
+        // time after this run journaled its first batch (so that every run makes progress).
+        let size_at_start = std::fs::metadata(journal).map(|m| m.len()).unwrap_or(0);
+        if rng.bool() {
+            tokio::time::sleep(Duration::from_millis(rng.u64(50..800))).await;
+        } else {
+            let deadline = Instant::now() + Duration::from_secs(30);
+            while std::fs::metadata(journal).map(|m| m.len()).unwrap_or(0) <= size_at_start {
+                assert!(Instant::now() < deadline, "no batch journaled within 30 s");
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            tokio::time::sleep(Duration::from_millis(rng.u64(delays_ms.clone()))).await;
+        }
         child.start_kill().unwrap(); // SIGKILL
         let status = tokio::time::timeout(Duration::from_secs(10), child.wait())
             .await
@@ -139,6 +154,15 @@ async fn drill(
             at_journal
                 .entry(run.clone())
                 .or_insert_with(|| counts.get(&id).copied().unwrap_or(0));
+        }
+        let journaled_ids: HashSet<&str> = done
+            .iter()
+            .map(|r| r.rsplit('/').next().unwrap().trim_start_matches("upstash:"))
+            .collect();
+        for id in counts.keys() {
+            if !journaled_ids.contains(id.as_str()) {
+                unjournaled_sent.insert(id.clone());
+            }
         }
         kills.push((done.len(), torn));
     }
@@ -168,7 +192,7 @@ async fn drill(
             address(run.rsplit('/').next().unwrap().trim_start_matches("upstash:"))
         );
     }
-    (summary(&stdout), stderr, kills)
+    (summary(&stdout), stderr, kills, unjournaled_sent.len())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -222,12 +246,12 @@ async fn agno_bulk_survives_ten_sigkills() {
 
     let emu = start().await;
     let env = vec![("WFCANCEL_BACKEND", "agno".to_owned()), ("AGENTOS_URL", emu.url())];
-    let (got, _stderr, kills) = drill(
-        &dir,
+    let (got, _stderr, kills, _) = drill(
         &env,
         &args,
         &journal,
         16,
+        0..400,
         || emu.cancel_requests_per_run(),
         |id| format!("agno:workflow/wf/{id}"),
     )
@@ -256,5 +280,169 @@ async fn agno_bulk_survives_ten_sigkills() {
         got["already_done"],
         t0.elapsed().as_secs_f64()
     );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The same drill on Upstash, whose bulk by ids answers counts per request: the journal holds a
+/// line per batch. A run whose request was in flight at a kill is sent again and answered "not
+/// active" (it is cancelled already), so the resumed job counts it there: cancelled + not active
+/// equals the uninterrupted job's cancelled, and "not active" stays within the runs in flight.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upstash_bulk_survives_ten_sigkills() {
+    let t0 = Instant::now();
+    let dir = scratch("upstash");
+    let ids: Vec<String> = (0..RUNS).map(|i| format!("wfr_{i:05}")).collect();
+    let ids_file = dir.join("ids.txt");
+    std::fs::write(&ids_file, ids.iter().map(|i| format!("{i}\n")).collect::<String>()).unwrap();
+    // Each request takes 20 ms: a slow enough pace for ten random kills to land mid-job. (A
+    // resumed batch first settles the runs in flight at the kill: re-sent, answered 0, then
+    // each run's state read, since a count cannot say which runs it covered.)
+    let cfg = UpstashConfig::default()
+        .with_token("t0ken")
+        .with_faults(Faults::none().latency(Duration::from_millis(20)));
+    let emu = UpstashEmulator::start(cfg).await.unwrap();
+    emu.seed_many(
+        ids.iter()
+            .map(|id| UpstashRun::new(id.clone(), "https://app.example.com/api/wf")),
+    );
+    let env = vec![
+        ("WFCANCEL_BACKEND", "upstash".to_owned()),
+        ("QSTASH_URL", emu.url()),
+        ("QSTASH_TOKEN", "t0ken".to_owned()),
+    ];
+    let journal = dir.join("job.journal");
+    let args = [
+        "--json",
+        "bulk",
+        "--ids-file",
+        ids_file.to_str().unwrap(),
+        "--concurrency",
+        "1",
+        "--journal",
+        journal.to_str().unwrap(),
+    ];
+    let (got, _stderr, kills, in_flight) = drill(
+        &env,
+        &args,
+        &journal,
+        61,
+        0..200,
+        || emu.cancel_requests_per_run(),
+        |id| format!("upstash:{id}"),
+    )
+    .await;
+    assert_eq!(got["failed"], 0, "{got}");
+    assert_eq!(got["not_attempted"], 0, "{got}");
+    let cancelled = got["cancelled"].as_u64().unwrap();
+    let not_active = got["not_active"].as_u64().unwrap();
+    assert_eq!(cancelled + not_active, RUNS as u64, "{got}");
+    assert!(
+        not_active as usize <= in_flight,
+        "{got}: {in_flight} runs were in flight at a kill"
+    );
+    assert_eq!(got["already_done"], kills.last().unwrap().0 as u64, "{got}");
+    assert_eq!(emu.active_count(), 0);
+    for id in &ids {
+        assert_eq!(emu.state(id), Some(UpstashState::Canceled), "{id}");
+    }
+    assert_eq!(emu.cancelled(), RUNS as u64);
+    eprintln!(
+        "upstash: {RUNS} runs; journaled after each kill {:?} (torn tails: {}); {in_flight} in flight at a kill; \
+         final summary cancelled {cancelled}, not active {not_active}; total {:.1} s",
+        kills.iter().map(|k| k.0).collect::<Vec<_>>(),
+        kills.iter().filter(|k| k.1).count(),
+        t0.elapsed().as_secs_f64()
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `--journal` is refused, before any request, where it cannot be made correct, and a journal
+/// written for another command is refused (exit 2), not mixed.
+#[tokio::test]
+async fn journal_refusals() {
+    let dir = scratch("refusals");
+    let emu = AgnoEmulator::start(AgnoConfig::default()).await.unwrap();
+    emu.seed(AgnoRun::workflow("wf", "run-1"));
+    let env = vec![("WFCANCEL_BACKEND", "agno".to_owned()), ("AGENTOS_URL", emu.url())];
+    let journal = dir.join("j");
+    let j = journal.to_str().unwrap();
+    let ids = dir.join("ids.txt");
+    std::fs::write(&ids, "run-1\n").unwrap();
+    let ids = ids.to_str().unwrap();
+
+    let env_up = vec![
+        ("WFCANCEL_BACKEND", "upstash".to_owned()),
+        ("QSTASH_URL", "http://127.0.0.1:9".to_owned()),
+        ("QSTASH_TOKEN", "t".to_owned()),
+    ];
+    let (code, _, stderr) = run_to_end(&env_up, &["bulk", "--label", "x", "--journal", j]).await;
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("--journal applies to --ids-file"), "{stderr}");
+    assert!(!journal.exists());
+
+    // A dry run reads the journal (none yet) and writes nothing.
+    let (code, stdout, stderr) = run_to_end(
+        &env,
+        &[
+            "bulk",
+            "--ids-file",
+            ids,
+            "--workflow",
+            "wf",
+            "--journal",
+            j,
+            "--dry-run",
+        ],
+    )
+    .await;
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("/workflows/wf/runs/run-1/cancel"), "{stdout}");
+    assert!(!journal.exists());
+
+    let (code, stdout, stderr) = run_to_end(
+        &env,
+        &["--json", "bulk", "--ids-file", ids, "--workflow", "wf", "--journal", j],
+    )
+    .await;
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(summary(&stdout)["requested"], 1);
+    assert_eq!(emu.cancel_requests("run-1"), 1);
+    // The same command again: nothing sent, the job's counts.
+    let (code, stdout, stderr) = run_to_end(
+        &env,
+        &["--json", "bulk", "--ids-file", ids, "--workflow", "wf", "--journal", j],
+    )
+    .await;
+    assert_eq!(code, 0, "{stderr}");
+    let s = summary(&stdout);
+    assert_eq!(
+        (
+            s["requested"].as_u64(),
+            s["already_done"].as_u64(),
+            s["requests"].as_u64()
+        ),
+        (Some(1), Some(1), Some(0)),
+        "{s}"
+    );
+    assert_eq!(emu.cancel_requests("run-1"), 1);
+    // Text output says it too.
+    let (_, stdout, _) = run_to_end(&env, &["bulk", "--ids-file", ids, "--workflow", "wf", "--journal", j]).await;
+    assert!(
+        stdout.contains("1 already done by an earlier run (journal)"),
+        "{stdout}"
+    );
+
+    // Another backend (or URL, or --force) with that journal: refused.
+    let other = vec![
+        ("WFCANCEL_BACKEND", "agno".to_owned()),
+        ("AGENTOS_URL", "http://127.0.0.1:9".to_owned()),
+    ];
+    let (code, _, stderr) = run_to_end(&other, &["bulk", "--ids-file", ids, "--workflow", "wf", "--journal", j]).await;
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("was written for another command"), "{stderr}");
+    let (code, _, stderr) = run_to_end(&env_up, &["bulk", "--ids-file", ids, "--journal", j]).await;
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("upstash") && stderr.contains("agno"), "{stderr}");
+    assert_eq!(emu.cancel_requests("run-1"), 1);
     let _ = std::fs::remove_dir_all(&dir);
 }
