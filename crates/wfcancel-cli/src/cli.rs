@@ -225,6 +225,7 @@ const BULK_EXAMPLES: &str = "\
 Examples:
   wfcancel bulk --ids-file stuck.txt                    # one id (or run address) per line
   grep -o 'wfr_[A-Za-z0-9]*' app.log | wfcancel bulk --ids-file -
+  wfcancel bulk --ids-file stuck.txt --journal stuck.journal   # killed? the same command finishes the rest
   wfcancel bulk --url-prefix https://api.example.com/wf/ --from 2h --drain   # started in the last 2 hours
   wfcancel bulk --host api.example.com --path /api/orders --from 2026-11-27T10:00:00Z --to 30m
   wfcancel bulk --all --dry-run                         # the requests --all would send; nothing is sent
