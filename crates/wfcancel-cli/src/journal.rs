@@ -239,6 +239,13 @@ impl Journal {
             }
             _ => {}
         }
+        let done = j.prior.cancelled + j.prior.requested + j.prior.not_active;
+        if done > 0 {
+            eprintln!(
+                "resuming from --journal {}: {done} runs already done are skipped (never sent again)",
+                j.path.display()
+            );
+        }
         if !write {
             return Ok(j);
         }
@@ -608,6 +615,24 @@ mod tests {
         // A dry run reads a journal and writes nothing, and a missing one is empty.
         assert!(Journal::open(&path("missing"), &id("agno"), "agno", false).is_ok());
         assert!(!Path::new(&path("missing")).exists());
+        let _ = std::fs::remove_file(&p);
+    }
+
+    /// A journal that cannot be written stops the bulk (exit 1), saying what a re-run does.
+    #[test]
+    fn a_write_failure_is_an_error() {
+        let p = path("readonly");
+        let mut j = Journal::open(&p, &id("agno"), "agno", true).unwrap();
+        j.file = Some(File::open(&p).unwrap()); // read-only: writes fail
+        let sent = runs(&["a"]);
+        let mut r = BulkReport::new("agno");
+        r.record(sent[0].clone(), CancelOutcome::Requested, true);
+        let e = j.record(&sent, &r).err().unwrap();
+        assert_eq!(e.code, EXIT_FAILURE);
+        assert!(e.message.contains("cannot write it"), "{}", e.message);
+        assert!(e.hint.unwrap().contains("sends them again"));
+        // Not recorded: not done.
+        assert_eq!(j.skip_done(runs(&["a"])).len(), 1);
         let _ = std::fs::remove_file(&p);
     }
 

@@ -268,7 +268,7 @@ impl Totals {
         if let Some(id) = &self.action_id {
             tail.push(format!("bulk action {id}"));
         }
-        if let Some(n) = self.already_done {
+        if let Some(n) = self.already_done.filter(|n| *n > 0) {
             tail.push(format!("{n} already done by an earlier run (journal)"));
         }
         s.push_str(&format!(" ({})", tail.join(", ")));

@@ -426,11 +426,41 @@ async fn journal_refusals() {
     );
     assert_eq!(emu.cancel_requests("run-1"), 1);
     // Text output says it too.
-    let (_, stdout, _) = run_to_end(&env, &["bulk", "--ids-file", ids, "--workflow", "wf", "--journal", j]).await;
+    let (_, stdout, stderr) = run_to_end(&env, &["bulk", "--ids-file", ids, "--workflow", "wf", "--journal", j]).await;
     assert!(
         stdout.contains("1 already done by an earlier run (journal)"),
         "{stdout}"
     );
+    assert!(stderr.contains("1 runs already done are skipped"), "{stderr}");
+    // A line cut by a crash is ignored and cut off before the journal grows again.
+    {
+        use std::io::Write;
+        let mut f = std::fs::OpenOptions::new().append(true).open(&journal).unwrap();
+        f.write_all(br#"{"outcome":"requested","run":"agno:workflow/wf/run-"#)
+            .unwrap();
+    }
+    std::fs::write(dir.join("ids.txt"), "run-1\nrun-2\n").unwrap();
+    emu.seed(AgnoRun::workflow("wf", "run-2"));
+    let (code, stdout, stderr) = run_to_end(
+        &env,
+        &["--json", "bulk", "--ids-file", ids, "--workflow", "wf", "--journal", j],
+    )
+    .await;
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("ignored an incomplete last line"), "{stderr}");
+    let s = summary(&stdout);
+    assert_eq!(
+        (s["requested"].as_u64(), s["already_done"].as_u64()),
+        (Some(2), Some(1)),
+        "{s}"
+    );
+    let text = std::fs::read_to_string(&journal).unwrap();
+    assert!(
+        text.ends_with('\n') && text.lines().all(|l| serde_json::from_str::<Value>(l).is_ok()),
+        "{text}"
+    );
+    assert_eq!(text.lines().count(), 3, "{text}");
+    assert_eq!((emu.cancel_requests("run-1"), emu.cancel_requests("run-2")), (1, 1));
 
     // Another backend (or URL, or --force) with that journal: refused.
     let other = vec![
