@@ -102,7 +102,7 @@ async fn drill(
     args: &[&str],
     journal: &Path,
     seed: u64,
-    delays_ms: std::ops::Range<u64>,
+    (early_ms, after_ms): (std::ops::Range<u64>, std::ops::Range<u64>),
     per_run: impl Fn() -> HashMap<String, u64>,
     address: impl Fn(&str) -> String,
 ) -> (Value, String, Vec<(usize, bool)>, usize) {
@@ -124,14 +124,14 @@ async fn drill(
         // time after this run journaled its first batch (so that every run makes progress).
         let size_at_start = std::fs::metadata(journal).map(|m| m.len()).unwrap_or(0);
         if rng.bool() {
-            tokio::time::sleep(Duration::from_millis(rng.u64(50..800))).await;
+            tokio::time::sleep(Duration::from_millis(rng.u64(early_ms.clone()))).await;
         } else {
             let deadline = Instant::now() + Duration::from_secs(30);
             while std::fs::metadata(journal).map(|m| m.len()).unwrap_or(0) <= size_at_start {
                 assert!(Instant::now() < deadline, "no batch journaled within 30 s");
                 tokio::time::sleep(Duration::from_millis(5)).await;
             }
-            tokio::time::sleep(Duration::from_millis(rng.u64(delays_ms.clone()))).await;
+            tokio::time::sleep(Duration::from_millis(rng.u64(after_ms.clone()))).await;
         }
         child.start_kill().unwrap(); // SIGKILL
         let status = tokio::time::timeout(Duration::from_secs(10), child.wait())
@@ -251,7 +251,7 @@ async fn agno_bulk_survives_ten_sigkills() {
         &args,
         &journal,
         16,
-        0..400,
+        (50..500, 0..300),
         || emu.cancel_requests_per_run(),
         |id| format!("agno:workflow/wf/{id}"),
     )
@@ -294,12 +294,12 @@ async fn upstash_bulk_survives_ten_sigkills() {
     let ids: Vec<String> = (0..RUNS).map(|i| format!("wfr_{i:05}")).collect();
     let ids_file = dir.join("ids.txt");
     std::fs::write(&ids_file, ids.iter().map(|i| format!("{i}\n")).collect::<String>()).unwrap();
-    // Each request takes 20 ms: a slow enough pace for ten random kills to land mid-job. (A
+    // Each request takes 50 ms: a slow enough pace for ten random kills to land mid-job. (A
     // resumed batch first settles the runs in flight at the kill: re-sent, answered 0, then
     // each run's state read, since a count cannot say which runs it covered.)
     let cfg = UpstashConfig::default()
         .with_token("t0ken")
-        .with_faults(Faults::none().latency(Duration::from_millis(20)));
+        .with_faults(Faults::none().latency(Duration::from_millis(50)));
     let emu = UpstashEmulator::start(cfg).await.unwrap();
     emu.seed_many(
         ids.iter()
@@ -326,7 +326,7 @@ async fn upstash_bulk_survives_ten_sigkills() {
         &args,
         &journal,
         61,
-        0..200,
+        (20..400, 0..150),
         || emu.cancel_requests_per_run(),
         |id| format!("upstash:{id}"),
     )
