@@ -244,6 +244,7 @@ const BULK_EXAMPLES: &str = "\
 Examples:
   wfcancel bulk --ids-file stuck.txt                    # one id (or run address) per line
   grep -o 'wfr_[A-Za-z0-9]*' app.log | wfcancel bulk --ids-file -
+  wfcancel bulk --ids-file stuck.txt --journal stuck.journal   # killed? the same command finishes the rest
   wfcancel bulk --url-prefix https://api.example.com/wf/ --from 2h --drain   # started in the last 2 hours
   wfcancel bulk --host api.example.com --path /api/orders --from 2026-11-27T10:00:00Z --to 30m
   wfcancel bulk --all --dry-run                         # the requests --all would send; nothing is sent
@@ -460,6 +461,12 @@ pub struct BulkArgs {
     /// Print the requests that would be sent, and send nothing.
     #[arg(long)]
     pub dry_run: bool,
+
+    /// With --ids-file: record each run's outcome in FILE as it happens (JSON lines, synced per
+    /// batch); running the same command again with the same FILE skips the runs already done
+    /// and finishes the rest.
+    #[arg(long, value_name = "FILE")]
+    pub journal: Option<String>,
 }
 
 /// The filter flags `bulk` and `list` share (with `--workflow`, which is in [`OwnerArgs`]).

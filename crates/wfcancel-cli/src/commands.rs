@@ -448,6 +448,7 @@ pub fn precheck_bulk(a: &BulkArgs) -> Result<(), Failure> {
              a visibility query (Temporal: --query), or --all --yes",
         ));
     }
+    crate::journal::precheck(a.journal.as_deref(), a.ids_file.is_some())?;
     // A filter that can never match is refused first, naming its flag: before the configuration
     // is even read, so before any request. (The backend's name is not shown: the flag is.)
     if let Some(f) = filter_of(&a.filter, None).filter(|_| a.ids_file.is_none() && a.query.is_none()) {
@@ -658,7 +659,8 @@ pub async fn bulk(
     if let Some(source) = &a.ids_file {
         // Checked when a line is a plain id (lines that are addresses need no flags).
         let t = template(backend, &caps, &a.owner, a.session.as_deref(), false);
-        return bulk_ids(client, source, &t, opts, a.dry_run, out).await;
+        let journal = crate::journal::open(client, a, source)?;
+        return bulk_ids(client, source, &t, opts, a.dry_run, journal, out).await;
     }
     // `--workflow` names the workflow type on a backend that filters by type and has no owners.
     let workflow_type = (!caps.needs_owner && caps.filter.workflows)
@@ -925,10 +927,12 @@ async fn bulk_ids(
     t: &Result<RunTemplate, Failure>,
     opts: BulkOptions,
     dry_run: bool,
+    mut journal: Option<crate::journal::Journal>,
     out: &mut Output,
 ) -> Result<u8, Failure> {
     let counts_only = client.bulk_counts_only();
-    let mut rx = spawn_reader(source, BATCH)?;
+    let batch = journal.as_ref().map_or(BATCH, |_| crate::journal::JOURNAL_BATCH);
+    let mut rx = spawn_reader(source, batch)?;
     // No spinner over what is being typed at a terminal.
     let typing = source == "-" && std::io::IsTerminal::is_terminal(&std::io::stdin());
     let bar = if dry_run || typing {
@@ -988,6 +992,15 @@ async fn bulk_ids(
         client.check_runs(&runs)?;
         let (mut runs, repeats) = seen_runs.keep_new(runs);
         totals.duplicates += repeats;
+        // Runs the journal records as done are never sent again.
+        if let Some(j) = journal.as_mut() {
+            runs = j.skip_done(runs);
+            if runs.is_empty() {
+                seen += n;
+                bar.set_position(seen);
+                continue;
+            }
+        }
         let kept = runs.len() as u64;
         if dry_run
             && runs
@@ -1014,6 +1027,9 @@ async fn bulk_ids(
         let batch_opts = opts.clone().on_progress(lines.callback());
         match routed.cancel_many(&selector, &batch_opts).await {
             Ok(report) => {
+                if let (Some(j), Selector::Ids(sent)) = (journal.as_mut(), &selector) {
+                    j.record(sent, &report)?;
+                }
                 out.report_runs(&report);
                 totals.add_report(&report);
                 seen += n;
@@ -1049,6 +1065,9 @@ async fn bulk_ids(
             "no run ids in {}",
             if source == "-" { "stdin" } else { source }
         ));
+    }
+    if let Some(j) = &journal {
+        j.add_to(&mut totals);
     }
     let Some(f) = input_error else {
         out.summary(&totals, dry_run);

@@ -32,6 +32,7 @@ mod emulate;
 mod error;
 mod ids;
 mod interrupt;
+mod journal;
 mod list;
 mod output;
 mod setup;

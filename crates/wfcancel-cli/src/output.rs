@@ -122,6 +122,9 @@ pub struct Totals {
     pub interrupted: Option<wfcancel::Interruption>,
     /// Why a drain could not confirm nothing is left, if it could not.
     pub not_confirmed: Option<String>,
+    /// With `--journal`: runs skipped as done by an earlier run of the job (the counts above
+    /// then cover the whole job).
+    pub already_done: Option<u64>,
 }
 
 impl Totals {
@@ -225,6 +228,9 @@ impl Totals {
             if dry_run {
                 map.insert("dry_run".into(), Value::Bool(true));
             }
+            if let Some(n) = self.already_done {
+                map.insert("already_done".into(), json!(n));
+            }
         }
         s
     }
@@ -261,6 +267,9 @@ impl Totals {
         }
         if let Some(id) = &self.action_id {
             tail.push(format!("bulk action {id}"));
+        }
+        if let Some(n) = self.already_done.filter(|n| *n > 0) {
+            tail.push(format!("{n} already done by an earlier run (journal)"));
         }
         s.push_str(&format!(" ({})", tail.join(", ")));
         s

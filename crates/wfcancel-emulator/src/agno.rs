@@ -345,6 +345,8 @@ struct RunRec {
     run: AgnoRun,
     cancel_requested: Option<Instant>,
     complete_at: Option<Instant>,
+    /// Cancel requests that reached this run.
+    cancel_requests: u64,
 }
 
 impl RunRec {
@@ -460,6 +462,7 @@ impl Store {
                 run,
                 cancel_requested,
                 complete_at,
+                cancel_requests: 0,
             },
         );
         counted
@@ -648,6 +651,26 @@ impl AgnoEmulator {
         store.intents.contains(run_id) || store.runs.get(run_id).is_some_and(|r| r.cancel_requested.is_some())
     }
 
+    /// How many cancel requests reached this run so far (`POST …/runs/{run_id}/cancel` through an
+    /// existing owner, whatever it answered). `0` for a run not held (intents for unknown runs
+    /// are not counted, so made-up ids cannot grow this).
+    pub fn cancel_requests(&self, run_id: &str) -> u64 {
+        lock(&self.shared.store)
+            .runs
+            .get(run_id)
+            .map_or(0, |r| r.cancel_requests)
+    }
+
+    /// [`cancel_requests`](Self::cancel_requests) of every run held that got at least one.
+    pub fn cancel_requests_per_run(&self) -> HashMap<String, u64> {
+        lock(&self.shared.store)
+            .runs
+            .iter()
+            .filter(|(_, r)| r.cancel_requests > 0)
+            .map(|(id, r)| (id.clone(), r.cancel_requests))
+            .collect()
+    }
+
     /// Number of cancel intents held for run ids the emulator does not hold (at most
     /// [`AgnoConfig::max_intents`]).
     pub fn intents_len(&self) -> usize {
@@ -803,6 +826,7 @@ async fn cancel(
             json_response(StatusCode::OK, &json!({}))
         }
         Some(rec) => {
+            rec.cancel_requests += 1;
             if rec.status(now, shared.cancel_delay).is_active() {
                 if rec.cancel_requested.is_none() {
                     rec.cancel_requested = Some(now);
@@ -944,6 +968,7 @@ mod tests {
             run: AgnoRun::workflow("w", "r"),
             cancel_requested: None,
             complete_at: None,
+            cancel_requests: 0,
         };
         assert_eq!(rec.status(t0, d), AgnoStatus::Running);
         rec.cancel_requested = Some(t0);

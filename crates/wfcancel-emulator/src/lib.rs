@@ -16,7 +16,9 @@
 //! - [`FaultProxy`]: the same fault layer in front of any upstream HTTP server (a real Temporal,
 //!   Restate, LangGraph or AgentOS server, or an emulator), faults answered in that upstream's
 //!   error shape ([`ProxyFlavor`]).
-//! - [`Stats`]: what the server saw and did, to compare with a client's own report.
+//! - [`Stats`]: what the server saw and did, to compare with a client's own report; and per run,
+//!   how many cancel requests named it ([`UpstashEmulator::cancel_requests`],
+//!   [`AgnoEmulator::cancel_requests`]), to prove a client never sent one twice.
 //!
 //! Both listen on `127.0.0.1` only, on the port asked for or a free one.
 //!

@@ -396,6 +396,8 @@ enum TryCancel {
 #[derive(Debug, Default)]
 struct Store {
     runs: Vec<UpstashRun>,
+    /// Cancel requests that named each run (by slot): single cancels and bulk cancels by id.
+    cancel_requests: Vec<u64>,
     index: HashMap<String, usize>,
     /// Active runs by (created_at, slot): bulk cancels walk only these, oldest first.
     active: BTreeSet<(u64, usize)>,
@@ -421,12 +423,20 @@ impl Store {
                 let slot = self.runs.len();
                 self.index.insert(run.workflow_run_id.clone(), slot);
                 self.runs.push(run);
+                self.cancel_requests.push(0);
                 slot
             }
         };
         self.all.insert((key, slot));
         if active {
             self.active.insert((key, slot));
+        }
+    }
+
+    /// Counts a cancel request naming `id`, when the run is held.
+    fn count_request(&mut self, id: &str) {
+        if let Some(&slot) = self.index.get(id) {
+            self.cancel_requests[slot] += 1;
         }
     }
 
@@ -682,6 +692,28 @@ impl UpstashEmulator {
         self.shared.common.counters.snapshot()
     }
 
+    /// How many cancel requests named this run so far: `DELETE /v2/workflows/runs/{id}` and
+    /// bulk cancels listing it in `workflowRunIds` (whatever they answered; a bulk cancel that
+    /// stopped at a blocked run still counts the ids after it, which were sent). Filtered and
+    /// cancel-all requests name no run and are not counted here. `0` for a run not held.
+    pub fn cancel_requests(&self, run_id: &str) -> u64 {
+        let store = lock(&self.shared.store);
+        store.index.get(run_id).map_or(0, |&slot| store.cancel_requests[slot])
+    }
+
+    /// [`cancel_requests`](Self::cancel_requests) of every run held that was named at least once.
+    pub fn cancel_requests_per_run(&self) -> HashMap<String, u64> {
+        let store = lock(&self.shared.store);
+        store
+            .index
+            .iter()
+            .filter_map(|(id, &slot)| {
+                let n = store.cancel_requests[slot];
+                (n > 0).then(|| (id.clone(), n))
+            })
+            .collect()
+    }
+
     /// Requests received so far.
     pub fn requests(&self) -> u64 {
         self.shared.common.counters.requests()
@@ -827,6 +859,7 @@ impl FromRequestParts<Arc<Shared>> for Authed {
 async fn cancel_one(_: Authed, State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> Response {
     let outcome = {
         let mut store = lock(&shared.store);
+        store.count_request(&id);
         store.index.get(id.as_str()).copied().map(|slot| store.try_cancel(slot))
     };
     match outcome {
@@ -995,7 +1028,13 @@ async fn bulk_cancel(_: Authed, State(shared): State<Arc<Shared>>, RawQuery(quer
     let counters = &shared.common.counters;
     if let Some(ids) = &params.ids {
         // Explicit ids: the other filters, `count` and `async` are ignored.
-        let n = lock(&shared.store).cancel_ids(ids);
+        let n = {
+            let mut store = lock(&shared.store);
+            for id in ids {
+                store.count_request(id);
+            }
+            store.cancel_ids(ids)
+        };
         counters.cancelled(n);
         return json_response(StatusCode::OK, &json!({ "cancelled": n }));
     }

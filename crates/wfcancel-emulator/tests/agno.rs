@@ -428,3 +428,29 @@ async fn regenerated_runs_are_over() {
     assert_eq!(e.status("old"), Some(AgnoStatus::Regenerated));
     assert_eq!(e.stats().cancelled, 0);
 }
+
+/// Cancel requests are counted per run held, whatever they answered; intents for unknown runs
+/// are not counted.
+#[tokio::test]
+async fn cancel_requests_are_counted_per_run() {
+    let e = emu().await;
+    e.seed(AgnoRun::workflow("wf", "r1"));
+    e.seed(AgnoRun::workflow("wf", "r2"));
+    for _ in 0..2 {
+        assert_eq!(send(post(&e, "/workflows/wf/runs/r1/cancel")).await.0, 200);
+    }
+    assert_eq!(send(post(&e, "/workflows/wf/runs/ghost/cancel")).await.0, 200);
+    assert_eq!(send(post(&e, "/workflows/nope/runs/r2/cancel")).await.0, 404);
+    assert_eq!(
+        (
+            e.cancel_requests("r1"),
+            e.cancel_requests("r2"),
+            e.cancel_requests("ghost")
+        ),
+        (2, 0, 0)
+    );
+    assert_eq!(
+        e.cancel_requests_per_run().into_iter().collect::<Vec<_>>(),
+        [("r1".to_owned(), 2)]
+    );
+}

@@ -637,3 +637,25 @@ async fn shutdown_and_drop_stop_the_server() {
     tokio::time::sleep(Duration::from_millis(50)).await;
     assert!(client().get(format!("{url}/v2/workflows/logs")).send().await.is_err());
 }
+
+/// Cancel requests are counted per run: single cancels and bulk cancels by id (whatever they
+/// answered), not filtered ones; unknown ids are not held, so not counted.
+#[tokio::test]
+async fn cancel_requests_are_counted_per_run() {
+    let e = emu().await;
+    for id in ["a", "b", "c"] {
+        e.seed(UpstashRun::new(id, "https://app.example.com/wf"));
+    }
+    assert_eq!(bulk(&e, "workflowRunIds=a,b&workflowRunIds=zz").await, 2);
+    assert_eq!(bulk(&e, "workflowRunIds=a").await, 0);
+    assert_eq!(send(del(&e, "/v2/workflows/runs/b")).await.0, 404);
+    assert_eq!(bulk(&e, "workflowUrl=https://app.example.com/wf").await, 1);
+    assert_eq!(
+        (e.cancel_requests("a"), e.cancel_requests("b"), e.cancel_requests("c")),
+        (2, 2, 0)
+    );
+    assert_eq!(e.cancel_requests("zz"), 0);
+    let per_run = e.cancel_requests_per_run();
+    assert_eq!(per_run.len(), 2);
+    assert_eq!(per_run["a"], 2);
+}
