@@ -34,6 +34,7 @@ mod ids;
 mod interrupt;
 mod list;
 mod output;
+mod preview;
 mod setup;
 mod timearg;
 
@@ -103,7 +104,7 @@ async fn run(cli: Cli) -> u8 {
         Ok(c) => c,
         Err(f) => return finish(Err(f), &Output::new(json, None)),
     };
-    let mut out = Output::new(json, Some(client.name()));
+    let mut out = Output::new(json, Some(client.name())).styled(cli.color, cli.verbose);
     tracing::debug!(backend = client.name(), base_url = %client.base_url(), "configured");
     // Ctrl-C and SIGTERM stop a bulk or a multi-id cancel cleanly (summary, exit 130/143).
     let stoppable = match &cli.command {
