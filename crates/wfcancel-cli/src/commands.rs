@@ -1020,7 +1020,17 @@ async fn bulk_ids(
     let bar = if dry_run || typing {
         indicatif::ProgressBar::hidden()
     } else {
-        out.start_progress("cancelling")
+        // A file's ids are counted first for the bar's total (stdin: a spinner).
+        let total = if out.shows_progress() {
+            let path = source.to_owned();
+            tokio::task::spawn_blocking(move || crate::ids::count_ids(&path))
+                .await
+                .ok()
+                .flatten()
+        } else {
+            None
+        };
+        out.start_progress_of("cancelling", total)
     };
     if !dry_run {
         refuse_planning_only(client)?;

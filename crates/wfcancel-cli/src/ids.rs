@@ -46,6 +46,26 @@ pub fn spawn_reader(source: &str, batch: usize) -> Result<mpsc::Receiver<Batch>,
     Ok(rx)
 }
 
+/// How many ids a file holds (lines that are not blank or `#` comments), read once before the
+/// bulk for its progress bar's total; `None` for stdin or a file that cannot be read (the
+/// reader then says why). Repeated ids are counted each time (the bar counts lines handled).
+pub fn count_ids(source: &str) -> Option<u64> {
+    if source == "-" {
+        return None;
+    }
+    let file = std::fs::File::open(source).ok()?;
+    let mut n = 0u64;
+    for line in BufReader::with_capacity(64 * 1024, file).split(b'\n') {
+        let line = line.ok()?;
+        let text = String::from_utf8_lossy(&line);
+        let id = text.trim_start_matches('\u{FEFF}').trim();
+        if !id.is_empty() && !id.starts_with('#') {
+            n += 1;
+        }
+    }
+    Some(n)
+}
+
 /// Reads lines, skipping blank lines and `#` comments, trimming whitespace, and sends batches.
 fn read_batches<R: BufRead>(mut reader: R, name: &str, batch: usize, tx: &mpsc::Sender<Batch>) {
     let mut ids = Vec::with_capacity(batch);

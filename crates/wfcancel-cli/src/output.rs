@@ -386,12 +386,6 @@ impl Output {
         !self.json && std::io::stderr().is_terminal()
     }
 
-    /// Starts a progress spinner on stderr, only when stderr is a terminal and the output is not
-    /// JSON.
-    pub fn start_progress(&mut self, what: &str) -> ProgressBar {
-        self.start_progress_of(what, None)
-    }
-
     /// Starts a progress bar on stderr (a spinner when `total` is unknown), with its rate and
     /// time left, only when stderr is a terminal and the output is not JSON.
     pub fn start_progress_of(&mut self, what: &str, total: Option<u64>) -> ProgressBar {
