@@ -232,10 +232,11 @@ Examples:
 
 const BULK_EXAMPLES: &str = "\
 Examples:
+  wfcancel bulk --label nightly                         # shows how many it hits, then asks [y/N]
   wfcancel bulk --ids-file stuck.txt                    # one id (or run address) per line
   grep -o 'wfr_[A-Za-z0-9]*' app.log | wfcancel bulk --ids-file -
-  wfcancel bulk --url-prefix https://api.example.com/wf/ --from 2h --drain   # started in the last 2 hours
-  wfcancel bulk --host api.example.com --path /api/orders --from 2026-11-27T10:00:00Z --to 30m
+  wfcancel bulk --url-prefix https://api.example.com/wf/ --from 2h --drain --yes   # in a script: no question
+  wfcancel bulk --host api.example.com --path /api/orders --from 2026-11-27T10:00:00Z --to 30m --dry-run
   wfcancel bulk --all --dry-run                         # the requests --all would send; nothing is sent
   wfcancel bulk --all --drain --yes                     # every active run the token reaches
   wfcancel bulk --backend temporal --workflow Nightly --yes --wait --reason cleanup";

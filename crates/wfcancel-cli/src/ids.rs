@@ -170,6 +170,21 @@ pub fn is_format_char(c: char) -> bool {
 mod tests {
     use super::*;
 
+    /// The bar's total counts the ids the reader sends: blank lines, comments and a BOM aside.
+    #[test]
+    fn count_ids_agrees_with_the_reader() {
+        let input = "\u{FEFF}wfr_1\r\n\n  # comment\nwfr_2\n   \nwfr_1\nlast-without-newline";
+        let path = std::env::temp_dir().join(format!("wfcancel-count-ids-{}", std::process::id()));
+        std::fs::write(&path, input).unwrap();
+        let counted = count_ids(&path.to_string_lossy());
+        let _ = std::fs::remove_file(&path);
+        let sent: usize = collect(input, 100).into_iter().map(|b| b.unwrap().len()).sum();
+        assert_eq!(counted, Some(sent as u64));
+        assert_eq!(counted, Some(4));
+        assert_eq!(count_ids("-"), None);
+        assert_eq!(count_ids("/nonexistent/ids.txt"), None);
+    }
+
     fn collect(input: &str, batch: usize) -> Vec<Batch> {
         let (tx, mut rx) = mpsc::channel(1000);
         read_batches(input.as_bytes(), "test", batch, &tx);

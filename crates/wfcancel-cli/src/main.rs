@@ -2,7 +2,7 @@
 //! LangGraph from a terminal.
 //!
 //! ```text
-//! wfcancel [-o text|json] [--json] [-v] <command>
+//! wfcancel [-o text|json] [--json] [--color auto|always|never] [-v] <command>
 //! connection flags (before or after cancel, bulk, status; not emulate):
 //!          [--backend upstash|agno|temporal|restate|langgraph] [--url URL] [--token-env NAME]
 //!          [--allow-insecure-http] [--timeout DURATION] [--retries N]
@@ -22,8 +22,8 @@
 //! ```
 //!
 //! Exit codes: 0 everything ended cancelled, requested or not active; 1 a provider or transport
-//! failure; 2 usage, configuration or invalid input; 3 a bulk where some runs succeeded and some
-//! failed.
+//! failure; 2 usage, configuration or invalid input, or a bulk not confirmed (nothing sent); 3 a
+//! bulk where some runs succeeded and some failed.
 
 mod cli;
 mod commands;
