@@ -1,7 +1,9 @@
 //! README.md's CLI section, run as a test: the `sh` block that names this file is run line by
 //! line against the emulator it starts (its first line, `wfcancel emulate …`), each line through
 //! `sh -c` after the `export …` line the emulator printed, as a reader pastes it. Each line must
-//! exit 0, or the code its comment names (`exit 2`).
+//! exit 0, or the code its comment names (`exit 2`). Needs `wfcancel emulate` (the default
+//! feature `emulator`).
+#![cfg(feature = "emulator")]
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
