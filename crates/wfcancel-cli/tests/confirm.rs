@@ -548,3 +548,56 @@ async fn a_drain_prints_its_rounds_only_with_verbose() {
     out.expect(0);
     assert!(out.stdout.starts_with("round 1    cancelled 100\n"), "{}", out.stdout);
 }
+
+/// The same rule on a backend that counts (Temporal, against mockito): the count of the batch's
+/// own query, the forced verb in the question; n sends no batch, y starts exactly one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn temporal_counts_the_batch_query_and_asks_in_its_words() {
+    if !has_script() {
+        return;
+    }
+    use mockito::Matcher;
+    let mut server = mockito::Server::new_async().await;
+    let query = r#"WorkflowType IN ("Nightly") AND ExecutionStatus = "Running""#;
+    let count = server
+        .mock("GET", "/api/v1/namespaces/default/workflow-count")
+        .match_query(Matcher::UrlEncoded("query".into(), query.into()))
+        .with_body(r#"{"count":"3"}"#)
+        .expect(2)
+        .create_async()
+        .await;
+    let listed = server
+        .mock("GET", "/api/v1/namespaces/default/workflows")
+        .match_query(Matcher::Any)
+        .with_body(r#"{"executions":[]}"#)
+        .expect(2)
+        .create_async()
+        .await;
+    let start = server
+        .mock(
+            "POST",
+            Matcher::Regex(r"^/api/v1/namespaces/default/batch-operations/wfcancel-[0-9a-f-]{36}$".into()),
+        )
+        .match_body(Matcher::PartialJson(
+            serde_json::json!({ "visibilityQuery": query, "terminationOperation": {} }),
+        ))
+        .with_body("{}")
+        .expect(1)
+        .create_async()
+        .await;
+    let env = vec![
+        ("WFCANCEL_BACKEND", "temporal".to_owned()),
+        ("TEMPORAL_HTTP_ADDRESS", server.url()),
+    ];
+    let line = "wfcancel bulk --workflow Nightly --force";
+    let question = "Terminate these 3 workflows on temporal? [y/N] ";
+    let (code, all) = in_terminal(line, &env, Some(question), b"n\n").await;
+    assert_eq!(code, 2, "{all}");
+    assert!(all.contains("3 workflows match on temporal"), "{all}");
+    let (code, all) = in_terminal(line, &env, Some(question), b"y\n").await;
+    assert_eq!(code, 0, "{all}");
+    assert!(all.contains("started bulk action wfcancel-"), "{all}");
+    count.assert_async().await;
+    listed.assert_async().await;
+    start.assert_async().await;
+}
