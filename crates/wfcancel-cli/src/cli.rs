@@ -495,8 +495,8 @@ pub struct FilterArgs {
     #[arg(long = "path", value_name = "P")]
     pub paths: Vec<String>,
 
-    /// Runs in this state (repeat for any of several). `bulk`: pending or running (LangGraph,
-    /// needs --yes); pending, running or paused (Restate; default: every invocation not
+    /// Runs in this state (repeat for any of several). `bulk`: pending or running
+    /// (LangGraph); pending, running or paused (Restate; default: every invocation not
     /// completed). `list`: any state the backend reports (default: every state).
     #[arg(long = "state", value_name = "STATE", value_parser = parse_state)]
     pub states: Vec<RunState>,

@@ -152,7 +152,7 @@ impl Client {
     }
 
     /// Whether a bulk by filter, query or `--all` is one server-side batch that cannot be undone
-    /// (Temporal): it needs `--yes`, `--wait` waits for it, and it has no rounds or pages.
+    /// (Temporal): `--wait` waits for it, and it has no rounds or pages.
     pub fn runs_batches(&self) -> bool {
         matches!(self.inner, Inner::Temporal(_))
     }
