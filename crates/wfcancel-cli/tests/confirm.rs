@@ -522,6 +522,16 @@ async fn a_progress_bar_on_a_terminal_never_in_json_nor_into_a_pipe() {
     assert_eq!(code, 0, "{all}");
     assert!(!all.contains("cancelling"), "{all:?}");
     assert!(all.contains("total      cancelled 5,"), "{all}");
+    // A filter on a backend that cannot count: a spinner with the runs done so far; a drain's
+    // rounds are not printed without -v.
+    for i in 0..3 {
+        emu.seed(UpstashRun::new(format!("wfr_s_{i}"), "https://app.example.com/api/wf").label("s"));
+    }
+    let (code, all) = in_terminal("wfcancel bulk --label s --drain --yes", &env, None, b"").await;
+    assert_eq!(code, 0, "{all}");
+    assert!(all.contains("draining: "), "no spinner: {all:?}");
+    assert!(!all.contains("round 1    cancelled"), "{all:?}");
+    assert!(all.contains("total      cancelled 3,"), "{all}");
     let _ = std::fs::remove_dir_all(&dir);
 }
 
