@@ -25,8 +25,12 @@ A run may be given as its address wherever a run id is (arguments, --ids-file li
 restate:inv_1gthrFzPawmA6hIx3l7fcamBDa2GMa3l3O or langgraph:thread/<thread-id>/<run-id>; runs that
 name another backend than the configured one go to that backend, configured from its own variables.
 
+A bulk by filter, --query or --all shows what it will hit and asks [y/N] on a terminal; without
+a terminal it needs --yes. NO_COLOR (any value) turns colours off, as --color never does.
+
 Exit codes: 0 all cancelled / requested / not active; 1 provider or transport failure;
-2 usage, configuration or invalid input; 3 a bulk where some runs succeeded and some failed.";
+2 usage, configuration or invalid input, or a bulk not confirmed (nothing sent); 3 a bulk where
+some runs succeeded and some failed.";
 
 const CONNECTION: &str = "Connection options";
 const GLOBAL: &str = "Output options";
@@ -48,7 +52,12 @@ pub struct Cli {
     #[arg(long, global = true, help_heading = GLOBAL)]
     pub json: bool,
 
-    /// Log requests to stderr (-vv for more). Tokens are never logged.
+    /// Colour the outcomes: auto (when stdout is a terminal and NO_COLOR is not set), always or
+    /// never.
+    #[arg(long, global = true, value_enum, value_name = "WHEN", default_value = "auto", hide_possible_values = true, help_heading = GLOBAL)]
+    pub color: crate::output::ColorChoice,
+
+    /// Log requests to stderr, and a line per drain round (-vv for more). Tokens are never logged.
     #[arg(short, long, global = true, action = clap::ArgAction::Count, help_heading = GLOBAL)]
     pub verbose: u8,
 
@@ -242,11 +251,12 @@ Examples:
 
 const BULK_EXAMPLES: &str = "\
 Examples:
+  wfcancel bulk --label nightly                         # shows how many it hits, then asks [y/N]
   wfcancel bulk --ids-file stuck.txt                    # one id (or run address) per line
   grep -o 'wfr_[A-Za-z0-9]*' app.log | wfcancel bulk --ids-file -
   wfcancel bulk --ids-file stuck.txt --journal stuck.journal   # killed? the same command finishes the rest
-  wfcancel bulk --url-prefix https://api.example.com/wf/ --from 2h --drain   # started in the last 2 hours
-  wfcancel bulk --host api.example.com --path /api/orders --from 2026-11-27T10:00:00Z --to 30m
+  wfcancel bulk --url-prefix https://api.example.com/wf/ --from 2h --drain --yes   # in a script: no question
+  wfcancel bulk --host api.example.com --path /api/orders --from 2026-11-27T10:00:00Z --to 30m --dry-run
   wfcancel bulk --all --dry-run                         # the requests --all would send; nothing is sent
   wfcancel bulk --all --drain --yes                     # every active run the token reaches
   wfcancel bulk --backend temporal --workflow Nightly --yes --wait --reason cleanup";
@@ -424,17 +434,17 @@ pub struct BulkArgs {
     pub drain: bool,
 
     /// Cancel the running workflows this visibility query selects, in one server-side batch
-    /// operation (Temporal; needs --yes), e.g. 'WorkflowType = "Nightly" AND ExecutionStatus = "Running"'.
+    /// operation (Temporal), e.g. 'WorkflowType = "Nightly" AND ExecutionStatus = "Running"'.
     #[arg(long, value_name = "QUERY", conflicts_with_all = FILTER_ARGS, conflicts_with_all = ["all", "ids_file", "workflow"])]
     pub query: Option<String>,
 
-    /// Cancel EVERY active run the credentials reach (needs --yes) (Upstash, Temporal, Restate,
-    /// LangGraph).
+    /// Cancel EVERY active run the credentials reach (Upstash, Temporal, Restate, LangGraph).
     #[arg(long, conflicts_with_all = FILTER_ARGS)]
     pub all: bool,
 
-    /// Confirm --all (and, on Temporal, Restate and LangGraph, a filter or --query: it cannot be
-    /// undone).
+    /// Go ahead without asking. A bulk by filter, --query or --all shows what it will hit and
+    /// asks first on a terminal; without a terminal it refuses unless --yes is given. (Not for
+    /// --ids-file, which needs no confirmation.)
     #[arg(long)]
     pub yes: bool,
 
@@ -458,7 +468,8 @@ pub struct BulkArgs {
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=4096))]
     pub concurrency: Option<u32>,
 
-    /// Print the requests that would be sent, and send nothing.
+    /// Show the runs it would hit (where the server can be asked) and print the requests that
+    /// would be sent; send nothing. Needs neither --yes nor a token.
     #[arg(long)]
     pub dry_run: bool,
 
@@ -512,8 +523,8 @@ pub struct FilterArgs {
     #[arg(long = "path", value_name = "P")]
     pub paths: Vec<String>,
 
-    /// Runs in this state (repeat for any of several). `bulk`: pending or running (LangGraph,
-    /// needs --yes); pending, running or paused (Restate; default: every invocation not
+    /// Runs in this state (repeat for any of several). `bulk`: pending or running
+    /// (LangGraph); pending, running or paused (Restate; default: every invocation not
     /// completed). `list`: any state the backend reports (default: every state).
     #[arg(long = "state", value_name = "STATE", value_parser = parse_state)]
     pub states: Vec<RunState>,

@@ -457,8 +457,8 @@ pub fn precheck_bulk(a: &BulkArgs) -> Result<(), Failure> {
     if a.ids_file.is_some() {
         if a.yes {
             return Err(Failure::usage(
-                "--yes has no effect with --ids-file: it confirms --all (and, on Temporal, Restate and LangGraph, \
-                 a filter or --query)",
+                "--yes has no effect with --ids-file: it confirms a bulk by filter, --query or --all (a bulk by \
+                 ids needs no confirmation)",
             ));
         }
         if a.drain {
@@ -588,17 +588,50 @@ fn check_filter(a: &BulkArgs, f: &RunFilter, backend: &'static str) -> Result<()
     f.validate(backend).map_err(filter_failure)
 }
 
-/// The filter flags as typed (`--url-prefix https:// --from 1970-01-01T00:00:00Z`), for messages.
+/// The selection as typed (`--label nightly --from 2026-11-27T10:00:00Z`; times in RFC 3339),
+/// for messages.
 fn filter_words(a: &BulkArgs) -> String {
+    use crate::output::printable;
+    let f = &a.filter;
     let mut w = Vec::new();
-    if let Some(u) = &a.filter.url_prefix {
-        w.push(format!("--url-prefix {}", crate::output::printable(u)));
+    if a.all {
+        w.push("--all".to_owned());
     }
-    if let Some(t) = a.filter.from {
+    if let Some(t) = &a.owner.workflow {
+        w.push(format!("--workflow {}", printable(t)));
+    }
+    if let Some(u) = &f.url_exact {
+        w.push(format!("--url-exact {}", printable(u)));
+    }
+    if let Some(u) = &f.url_prefix {
+        w.push(format!("--url-prefix {}", printable(u)));
+    }
+    let many = [
+        ("--label", &f.labels),
+        ("--caller-ip", &f.caller_ips),
+        ("--flow-control-key", &f.flow_control_keys),
+        ("--host", &f.hosts),
+        ("--path", &f.paths),
+    ];
+    for (flag, values) in many {
+        for v in values {
+            w.push(format!("{flag} {}", printable(v)));
+        }
+    }
+    if let Some(t) = f.from {
         w.push(format!("--from {}", crate::timearg::rfc3339(t)));
     }
-    if let Some(t) = a.filter.to {
+    if let Some(t) = f.to {
         w.push(format!("--to {}", crate::timearg::rfc3339(t)));
+    }
+    for s in &f.states {
+        w.push(format!("--state {s}"));
+    }
+    if let Some(h) = &f.handler {
+        w.push(format!("--handler {}", printable(h)));
+    }
+    if let Some(k) = &f.key {
+        w.push(format!("--key {}", printable(k)));
     }
     if w.is_empty() {
         "this filter".to_owned()
@@ -625,14 +658,8 @@ pub async fn bulk(
     let backend = c.backend();
     let caps = c.capabilities();
     let batches = client.runs_batches();
-    let confirms = client.confirms_filters();
     // A filter that selects every run is --all, with the same guard.
     let all = a.all || filter_is_all(a);
-    if a.yes && !all && !confirms {
-        return Err(Failure::usage(format!(
-            "--yes only confirms --all with {backend}; leave it out"
-        )));
-    }
     if a.wait && !batches {
         return Err(Failure::usage(format!(
             "--wait has no effect with {backend}: it waits for a server-side batch (Temporal); use --drain to \
@@ -731,9 +758,24 @@ pub async fn bulk(
         }
     };
     let drain = a.drain || a.wait;
-    // A dry run sends nothing, so it needs no --yes (the refusal below suggests it).
+    let stop = interrupt.map(Interrupt::handle);
+    let limit = client.timeout_flag().unwrap_or(crate::preview::DEFAULT_LIMIT);
+    let (verb, noun) = verb_and_noun(backend, a.mode.force);
+    // A dry run sends nothing, so it needs no --yes (the refusal below suggests it); it shows
+    // the runs where the server can be asked (reads only), and says why when it cannot.
     if a.dry_run {
         let plan = client.plan(&selector, &opts.clone().drain(drain))?;
+        let p = match client.planning_only() {
+            Some(why) => crate::preview::Preview::unavailable(
+                "config",
+                format!("{why} (the dry run sends nothing without it; reading the runs needs it)"),
+            ),
+            None => crate::preview::gather(client, &selector, true, limit, stop.as_ref()).await,
+        };
+        crate::preview::print(out, &p, client, noun);
+        if a.query.is_none() {
+            out.note(&format!("selection: {}", filter_words(a)));
+        }
         let mut totals = Totals::default();
         for p in &plan {
             out.planned(&p.method, &p.path, p.query.as_deref(), p.repeat, p.body.as_deref());
@@ -763,55 +805,91 @@ pub async fn bulk(
         out.summary(&totals, true);
         return Ok(EXIT_OK);
     }
-    if confirms && !a.yes {
-        // The plan also checks the selector (and the query's values) before anything is sent.
-        let plan = client.plan(&selector, &opts)?;
-        let (what, runs, why) = match backend {
-            "temporal" => (
-                if a.mode.force { "terminate" } else { "cancel" },
-                "workflow",
-                "a batch operation cannot be undone",
-            ),
-            "restate" => (
-                if a.mode.force { "kill" } else { "cancel" },
-                "invocation",
-                "a cancel cannot be undone",
-            ),
-            _ => ("cancel", "run", "a cancel cannot be undone"),
-        };
-        let mut msg = format!(
-            "refusing to {what} every {runs} this selects on {backend} at {} without --yes ({why}); this would send:",
-            client.base_url()
-        );
-        for p in &plan {
-            msg.push_str(&format!("\n  {}", planned_text(p)));
+    // One rule for every backend: a bulk by filter, query or --all is confirmed before anything
+    // is sent: asked on a terminal, --yes otherwise. The plan checks the selector (and the
+    // query's values) first.
+    let plan = client.plan(&selector, &opts.clone().drain(drain))?;
+    refuse_planning_only(client)?;
+    let mut total = None;
+    if !a.yes {
+        let p = crate::preview::gather(client, &selector, true, limit, stop.as_ref()).await;
+        crate::preview::print(out, &p, client, noun);
+        if !std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+            return Err(refusal(a, client, all, drain, &opts, &plan));
         }
-        return Err(Failure::usage(msg).hint("add --yes to confirm, or use --dry-run to see the request only"));
+        if p.exact_count() == Some(0) {
+            out.note("nothing to cancel: nothing was sent");
+            out.summary(&Totals::default(), false);
+            return Ok(EXIT_OK);
+        }
+        let q = crate::preview::question(verb, &p, noun, backend);
+        if !crate::preview::confirm(&q, stop.as_ref()).await? {
+            return Err(Failure {
+                kind: "not_confirmed".into(),
+                ..Failure::usage(format!("not confirmed: nothing was sent to {backend}"))
+            });
+        }
+        total = p.exact_count();
+    } else if out.shows_progress() {
+        // Only for the bar's total (a spinner without it).
+        total = crate::preview::total(client, &selector, limit, stop.as_ref()).await;
     }
-    if all && !a.yes {
-        let plan = client.plan(&selector, &opts.clone().drain(drain))?;
-        let mut msg = if a.all {
+    bulk_rounds(c, &selector, opts, drain, !batches, total, out).await
+}
+
+/// What a bulk does to what, in the backend's words: (`cancel`, `run`), (`terminate`,
+/// `workflow`), (`kill`, `invocation`).
+fn verb_and_noun(backend: &str, force: bool) -> (&'static str, &'static str) {
+    match backend {
+        "temporal" => (if force { "terminate" } else { "cancel" }, "workflow"),
+        "restate" => (if force { "kill" } else { "cancel" }, "invocation"),
+        _ => ("cancel", "run"),
+    }
+}
+
+/// Why a bulk by filter, query or --all does not start without --yes when stdin is no terminal
+/// to ask on, with the requests it would send.
+fn refusal(a: &BulkArgs, client: &Client, all: bool, drain: bool, opts: &BulkOptions, plan: &[Planned]) -> Failure {
+    let backend = client.name();
+    let (what, runs) = verb_and_noun(backend, a.mode.force);
+    let why = if client.runs_batches() {
+        "a batch operation cannot be undone"
+    } else {
+        "a cancel cannot be undone"
+    };
+    let mut msg = if all {
+        let mut m = if a.all {
             String::new()
         } else {
             format!("{} selects every run: it is --all; ", filter_words(a))
         };
-        msg.push_str(&format!(
-            "refusing to cancel EVERY active run on {backend} at {} without --yes; this would send:",
+        m.push_str(&format!(
+            "refusing to {what} EVERY active {runs} on {backend} at {} without --yes ({why}); this would send:",
             client.base_url()
         ));
-        for p in &plan {
-            msg.push_str(&format!("\n  {}", planned_text(p)));
-        }
-        if !drain {
-            msg.push_str(&format!(
-                "\n  (one request: at most {} runs; add --drain to repeat until none is left)",
-                opts.page_size
-            ));
-        }
-        return Err(Failure::usage(msg).hint("add --yes to confirm, or use --dry-run to see the requests only"));
+        m
+    } else {
+        format!(
+            "refusing to {what} every {runs} this selects on {backend} at {} without --yes ({why}); this would send:",
+            client.base_url()
+        )
+    };
+    for p in plan {
+        msg.push_str(&format!("\n  {}", planned_text(p)));
     }
-    refuse_planning_only(client)?;
-    bulk_rounds(c, &selector, opts, drain, !batches, out).await
+    if !drain && !client.runs_batches() {
+        let page = if backend == "restate" {
+            opts.page_size_or(wfcancel::restate::BULK_PAGE_SIZE)
+        } else {
+            opts.page_size
+        };
+        msg.push_str(&format!(
+            "\n  (one round: at most {page} {runs}s; add --drain to repeat until none is left)"
+        ));
+    }
+    Failure::usage(msg).hint(
+        "add --yes to confirm (on a terminal, the command asks instead), or use --dry-run to see the requests only",
+    )
 }
 
 fn planned_text(p: &Planned) -> String {
@@ -846,30 +924,40 @@ fn refuse_planning_only(client: &Client) -> Result<(), Failure> {
     }
 }
 
-/// A filtered or cancel-all bulk, one line per round. With `drain`, the backend repeats the
-/// call until nothing is left, by its own rule (Upstash: a round that cancels nothing, confirmed
-/// by a state read, since one zero may be a stop at a run it cannot cancel), within the round
-/// limit. `round_lines`: print a line per round (not for a server-side batch, whose progress
-/// reads are not rounds).
+/// A filtered or cancel-all bulk, with a line per round under `-v`. With `drain`, the backend
+/// repeats the call until nothing is left, by its own rule (Upstash: a round that cancels
+/// nothing, confirmed by a state read, since one zero may be a stop at a run it cannot cancel),
+/// within the round limit. `round_lines`: rounds are worth a line (not for a server-side batch,
+/// whose progress reads are not rounds). `total`: how many runs the preview counted, for the
+/// progress bar (a spinner without it).
 async fn bulk_rounds(
     c: &dyn WorkflowCanceller,
     selector: &Selector,
     opts: BulkOptions,
     drain: bool,
     round_lines: bool,
+    total: Option<u64>,
     out: &mut Output,
 ) -> Result<u8, Failure> {
-    let bar = out.start_progress(if drain { "draining" } else { "cancelling" });
+    let bar = out.start_progress_of(if drain { "draining" } else { "cancelling" }, total);
     // The library runs the rounds and decides when a drain is over (one rule, in one place);
-    // this prints a line per round from its progress callback.
+    // this moves the bar, and with -v prints a line per round, from its progress callback.
     let lines = out.clone();
+    let round_lines = round_lines && out.verbose > 0;
     let last_failed = AtomicU64::new(0);
     let opts = opts.drain(drain).on_progress(move |p: &Progress| {
+        if let Some(n) = p.total.filter(|n| *n > 0 && total.is_none()) {
+            lines.set_progress(p.done, n);
+        } else {
+            bar.set_position(p.done);
+        }
+        if p.rounds > 0 {
+            bar.set_message(format!("round {}", p.rounds));
+        }
         if p.failed_requests > last_failed.swap(p.failed_requests, Ordering::Relaxed) {
             return; // a failed round: listed with its error once the bulk returns
         }
         if !round_lines {
-            bar.set_message(format!("{} done", p.done));
             return;
         }
         let mut m = Map::new();
@@ -880,8 +968,6 @@ async fn bulk_rounds(
             m,
             &format!("cancelled {}", p.last_round_cancelled),
         );
-        bar.set_position(u64::from(p.rounds));
-        bar.set_message(format!("rounds, {} cancelled", p.cancelled));
     });
     let report = c.cancel_many(selector, &opts).await;
     out.finish_progress();
@@ -938,7 +1024,17 @@ async fn bulk_ids(
     let bar = if dry_run || typing {
         indicatif::ProgressBar::hidden()
     } else {
-        out.start_progress("cancelling")
+        // A file's ids are counted first for the bar's total (stdin: a spinner).
+        let total = if out.shows_progress() {
+            let path = source.to_owned();
+            tokio::task::spawn_blocking(move || crate::ids::count_ids(&path))
+                .await
+                .ok()
+                .flatten()
+        } else {
+            None
+        };
+        out.start_progress_of("cancelling", total)
     };
     if !dry_run {
         refuse_planning_only(client)?;

@@ -46,6 +46,26 @@ pub fn spawn_reader(source: &str, batch: usize) -> Result<mpsc::Receiver<Batch>,
     Ok(rx)
 }
 
+/// How many ids a file holds (lines that are not blank or `#` comments), read once before the
+/// bulk for its progress bar's total; `None` for stdin or a file that cannot be read (the
+/// reader then says why). Repeated ids are counted each time (the bar counts lines handled).
+pub fn count_ids(source: &str) -> Option<u64> {
+    if source == "-" {
+        return None;
+    }
+    let file = std::fs::File::open(source).ok()?;
+    let mut n = 0u64;
+    for line in BufReader::with_capacity(64 * 1024, file).split(b'\n') {
+        let line = line.ok()?;
+        let text = String::from_utf8_lossy(&line);
+        let id = text.trim_start_matches('\u{FEFF}').trim();
+        if !id.is_empty() && !id.starts_with('#') {
+            n += 1;
+        }
+    }
+    Some(n)
+}
+
 /// Reads lines, skipping blank lines and `#` comments, trimming whitespace, and sends batches.
 fn read_batches<R: BufRead>(mut reader: R, name: &str, batch: usize, tx: &mpsc::Sender<Batch>) {
     let mut ids = Vec::with_capacity(batch);
@@ -149,6 +169,21 @@ pub fn is_format_char(c: char) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The bar's total counts the ids the reader sends: blank lines, comments and a BOM aside.
+    #[test]
+    fn count_ids_agrees_with_the_reader() {
+        let input = "\u{FEFF}wfr_1\r\n\n  # comment\nwfr_2\n   \nwfr_1\nlast-without-newline";
+        let path = std::env::temp_dir().join(format!("wfcancel-count-ids-{}", std::process::id()));
+        std::fs::write(&path, input).unwrap();
+        let counted = count_ids(&path.to_string_lossy());
+        let _ = std::fs::remove_file(&path);
+        let sent: usize = collect(input, 100).into_iter().map(|b| b.unwrap().len()).sum();
+        assert_eq!(counted, Some(sent as u64));
+        assert_eq!(counted, Some(4));
+        assert_eq!(count_ids("-"), None);
+        assert_eq!(count_ids("/nonexistent/ids.txt"), None);
+    }
 
     fn collect(input: &str, batch: usize) -> Vec<Batch> {
         let (tx, mut rx) = mpsc::channel(1000);

@@ -94,7 +94,7 @@ pub async fn list(client: &Client, a: &ListArgs, out: &Output) -> Result<u8, Fai
 
 /// `{"type": "run", "backend", "id", "address", "workflow", "state", "created"}` (`created` in
 /// RFC 3339, `null` when the provider does not say).
-fn run_json(backend: &str, r: &ListedRun) -> Map<String, Value> {
+pub(crate) fn run_json(backend: &str, r: &ListedRun) -> Map<String, Value> {
     let mut m = Map::new();
     m.insert("type".into(), json!("run"));
     m.insert("backend".into(), json!(backend));
@@ -115,6 +115,13 @@ fn run_json(backend: &str, r: &ListedRun) -> Map<String, Value> {
 /// One line per run under a header: id, workflow, state, created (RFC 3339), columns aligned;
 /// every value printed escaped when it holds control characters.
 fn print_table(out: &Output, runs: &[ListedRun]) {
+    for line in table_lines(runs) {
+        out.line(&line);
+    }
+}
+
+/// The lines of [`print_table`]: a header, then one line per run.
+pub(crate) fn table_lines(runs: &[ListedRun]) -> Vec<String> {
     let rows: Vec<[String; 4]> = runs
         .iter()
         .map(|r| {
@@ -151,8 +158,9 @@ fn print_table(out: &Output, runs: &[ListedRun]) {
             w2 = widths[2]
         )
     };
-    out.line(line(header).trim_end());
+    let mut lines = vec![line(header).trim_end().to_owned()];
     for row in &rows {
-        out.line(line([&row[0], &row[1], &row[2], &row[3]]).trim_end());
+        lines.push(line([&row[0], &row[1], &row[2], &row[3]]).trim_end().to_owned());
     }
+    lines
 }

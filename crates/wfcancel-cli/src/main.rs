@@ -2,7 +2,7 @@
 //! LangGraph from a terminal.
 //!
 //! ```text
-//! wfcancel [-o text|json] [--json] [-v] <command>
+//! wfcancel [-o text|json] [--json] [--color auto|always|never] [-v] <command>
 //! connection flags (before or after cancel, bulk, status; not emulate):
 //!          [--backend upstash|agno|temporal|restate|langgraph] [--url URL] [--token-env NAME]
 //!          [--allow-insecure-http] [--timeout DURATION] [--retries N]
@@ -22,8 +22,8 @@
 //! ```
 //!
 //! Exit codes: 0 everything ended cancelled, requested or not active; 1 a provider or transport
-//! failure; 2 usage, configuration or invalid input; 3 a bulk where some runs succeeded and some
-//! failed.
+//! failure; 2 usage, configuration or invalid input, or a bulk not confirmed (nothing sent); 3 a
+//! bulk where some runs succeeded and some failed.
 
 mod cli;
 mod commands;
@@ -35,6 +35,7 @@ mod interrupt;
 mod journal;
 mod list;
 mod output;
+mod preview;
 mod setup;
 mod timearg;
 
@@ -104,7 +105,7 @@ async fn run(cli: Cli) -> u8 {
         Ok(c) => c,
         Err(f) => return finish(Err(f), &Output::new(json, None)),
     };
-    let mut out = Output::new(json, Some(client.name()));
+    let mut out = Output::new(json, Some(client.name())).styled(cli.color, cli.verbose);
     tracing::debug!(backend = client.name(), base_url = %client.base_url(), "configured");
     // Ctrl-C and SIGTERM stop a bulk or a multi-id cancel cleanly (summary, exit 130/143).
     let stoppable = match &cli.command {

@@ -33,6 +33,8 @@ pub const TYPE_PLAN: &str = "plan";
 pub const TYPE_ERROR: &str = "error";
 /// The last record of `cancel` and `bulk`.
 pub const TYPE_SUMMARY: &str = "summary";
+/// What a filtered or `--all` bulk would hit, before it is confirmed (and in a dry run).
+pub const TYPE_PREVIEW: &str = "preview";
 /// `emulate`: where the emulator listens.
 #[cfg_attr(not(feature = "emulator"), allow(dead_code))]
 pub const TYPE_EMULATOR: &str = "emulator";
@@ -276,6 +278,32 @@ impl Totals {
     }
 }
 
+/// A bar with its total, rate and time left; a spinner with the count so far.
+fn bar_style(known_total: bool) -> ProgressStyle {
+    let template = if known_total {
+        "{spinner} {prefix} [{bar:30}] {pos}/{len} runs ({per_sec}, ETA {eta}) {msg}"
+    } else {
+        "{spinner} {elapsed} {prefix}: {pos} runs {msg}"
+    };
+    ProgressStyle::with_template(template)
+        .unwrap_or_else(|_| ProgressStyle::default_spinner())
+        .progress_chars("=> ")
+}
+
+/// An outcome label's colour: cancelled green, requested cyan, not active yellow, failed red,
+/// not attempted dimmed.
+fn label_style(label: &str) -> anstyle::Style {
+    use anstyle::{AnsiColor, Style};
+    match label {
+        "cancelled" => Style::new().fg_color(Some(AnsiColor::Green.into())),
+        "requested" => Style::new().fg_color(Some(AnsiColor::Cyan.into())),
+        "not-active" => Style::new().fg_color(Some(AnsiColor::Yellow.into())),
+        "failed" => Style::new().fg_color(Some(AnsiColor::Red.into())).bold(),
+        "skipped" => Style::new().dimmed(),
+        _ => Style::new(),
+    }
+}
+
 /// `1 request`, `3 requests`.
 pub fn plural(n: u64, word: &str) -> String {
     if n == 1 {
@@ -294,6 +322,30 @@ pub fn is_usage_error(e: &CancelError) -> bool {
     )
 }
 
+/// `--color auto|always|never`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum ColorChoice {
+    /// Colours when stdout is a terminal and `NO_COLOR` is not set (to any value).
+    #[default]
+    Auto,
+    /// Colours even into a pipe or a file, and despite `NO_COLOR`.
+    Always,
+    /// No colours.
+    Never,
+}
+
+impl ColorChoice {
+    /// Whether outcome labels are coloured: `auto` colours only a terminal's stdout, never with
+    /// `NO_COLOR` set (any value, even empty) or `TERM=dumb`.
+    pub fn enabled(self, stdout_tty: bool, env: &dyn Fn(&str) -> Option<String>) -> bool {
+        match self {
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+            ColorChoice::Auto => stdout_tty && env("NO_COLOR").is_none() && env("TERM").as_deref() != Some("dumb"),
+        }
+    }
+}
+
 /// Prints results, in text or JSON, keeping the progress bar (if any) out of the way.
 #[derive(Debug, Clone)]
 pub struct Output {
@@ -303,6 +355,10 @@ pub struct Output {
     bar: ProgressBar,
     /// Whether stdout is a terminal (lines then interrupt the bar, which is redrawn after).
     stdout_tty: bool,
+    /// Outcome labels in colour (text only; see [`ColorChoice::enabled`]).
+    pub color: bool,
+    /// `-v`: also a line per drain round.
+    pub verbose: u8,
 }
 
 impl Output {
@@ -312,24 +368,39 @@ impl Output {
             backend,
             bar: ProgressBar::hidden(),
             stdout_tty: std::io::stdout().is_terminal(),
+            color: false,
+            verbose: 0,
         }
+    }
+
+    /// With `--color` applied (never in JSON) and `-v`'s count.
+    pub fn styled(mut self, color: ColorChoice, verbose: u8) -> Self {
+        let env = |name: &str| std::env::var_os(name).map(|v| v.to_string_lossy().into_owned());
+        self.color = !self.json && color.enabled(self.stdout_tty, &env);
+        self.verbose = verbose;
+        self
     }
 
     /// Moves the progress bar (nothing when there is none).
     pub fn set_progress(&self, pos: u64, total: u64) {
-        if total > 0 {
+        if total > 0 && self.bar.length() != Some(total) {
             self.bar.set_length(total);
+            self.bar.set_style(bar_style(true));
         }
         self.bar.set_position(pos);
     }
 
-    /// Starts a progress spinner on stderr, only when stderr is a terminal.
-    pub fn start_progress(&mut self, what: &str) -> ProgressBar {
-        if std::io::stderr().is_terminal() {
-            let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
-            if let Ok(style) = ProgressStyle::with_template("{spinner} {elapsed} {prefix}: {pos} {msg}") {
-                bar.set_style(style);
-            }
+    /// Whether a progress bar would be drawn: stderr is a terminal, and the output is not JSON.
+    pub fn shows_progress(&self) -> bool {
+        !self.json && std::io::stderr().is_terminal()
+    }
+
+    /// Starts a progress bar on stderr (a spinner when `total` is unknown), with its rate and
+    /// time left, only when stderr is a terminal and the output is not JSON.
+    pub fn start_progress_of(&mut self, what: &str, total: Option<u64>) -> ProgressBar {
+        if self.shows_progress() {
+            let bar = ProgressBar::with_draw_target(total, ProgressDrawTarget::stderr());
+            bar.set_style(bar_style(total.is_some()));
             bar.set_prefix(what.to_owned());
             bar.enable_steady_tick(Duration::from_millis(120));
             self.bar = bar;
@@ -340,6 +411,18 @@ impl Output {
     /// Removes the progress bar.
     pub fn finish_progress(&self) {
         self.bar.finish_and_clear();
+    }
+
+    /// An outcome label padded to 10 columns, in its colour when colours are on (the padding
+    /// outside the escapes, so that columns line up either way).
+    fn label(&self, label: &str) -> String {
+        let pad = " ".repeat(10usize.saturating_sub(label.len()));
+        if self.color {
+            let style = label_style(label);
+            format!("{style}{label}{style:#}{pad}")
+        } else {
+            format!("{label}{pad}")
+        }
     }
 
     /// Writes one line to stdout. A closed pipe (`| head`) is not an error worth reporting.
@@ -391,8 +474,16 @@ impl Output {
                 _ => String::new(),
             };
             match state {
-                Some(s) => self.line(&format!("{:<10} {}{why} -> {s}", outcome_label(outcome), run_text(run))),
-                None => self.line(&format!("{:<10} {}{why}", outcome_label(outcome), run_text(run))),
+                Some(s) => self.line(&format!(
+                    "{} {}{why} -> {s}",
+                    self.label(outcome_label(outcome)),
+                    run_text(run)
+                )),
+                None => self.line(&format!(
+                    "{} {}{why}",
+                    self.label(outcome_label(outcome)),
+                    run_text(run)
+                )),
             }
         }
     }
@@ -405,7 +496,7 @@ impl Output {
             m.insert("error".into(), error_json(e));
             self.object(TYPE_RESULT, m);
         } else {
-            self.line(&format!("{:<10} {}: {}", "failed", run_text(run), e.message()));
+            self.line(&format!("{} {}: {}", self.label("failed"), run_text(run), e.message()));
         }
     }
 
@@ -427,7 +518,7 @@ impl Output {
             m.insert("outcome".into(), Value::String("not_attempted".into()));
             self.object(TYPE_RESULT, m);
         } else {
-            self.line(&format!("{:<10} {}: not attempted", "skipped", run_text(run)));
+            self.line(&format!("{} {}: not attempted", self.label("skipped"), run_text(run)));
         }
     }
 
@@ -439,7 +530,7 @@ impl Output {
             m.insert("error".into(), error_json(e));
             self.object(TYPE_ERROR, m);
         } else {
-            self.line(&format!("{:<10} {what}: {}", "failed", e.message()));
+            self.line(&format!("{} {what}: {}", self.label("failed"), e.message()));
         }
     }
 

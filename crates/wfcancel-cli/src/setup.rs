@@ -31,6 +31,8 @@ pub struct Client {
     planning_only: Option<String>,
     /// The HTTP settings of the command, for the other backends that run addresses name.
     http: HttpConfig,
+    /// `--timeout`, when given (a bulk's preview is bounded by it, else by its own default).
+    timeout_flag: Option<Duration>,
     /// The other backends built so far (from their own environment), by name.
     others: std::sync::Mutex<std::collections::BTreeMap<&'static str, Arc<dyn WorkflowCanceller>>>,
 }
@@ -71,6 +73,7 @@ impl Client {
             inner,
             planning_only: None,
             http: HttpConfig::default(),
+            timeout_flag: None,
             others: std::sync::Mutex::default(),
         }
     }
@@ -78,6 +81,11 @@ impl Client {
     fn with_http(mut self, http: HttpConfig) -> Self {
         self.http = http;
         self
+    }
+
+    /// `--timeout`, when given.
+    pub fn timeout_flag(&self) -> Option<Duration> {
+        self.timeout_flag
     }
 
     /// The configured canceller, shared.
@@ -144,15 +152,18 @@ impl Client {
     }
 
     /// Whether a bulk by filter, query or `--all` is one server-side batch that cannot be undone
-    /// (Temporal): it needs `--yes`, `--wait` waits for it, and it has no rounds or pages.
+    /// (Temporal): `--wait` waits for it, and it has no rounds or pages.
     pub fn runs_batches(&self) -> bool {
         matches!(self.inner, Inner::Temporal(_))
     }
 
-    /// Whether a bulk by filter or state cannot be undone and needs `--yes` like `--all`
-    /// (Temporal's batch, Restate's and LangGraph's cancels of every match).
-    pub fn confirms_filters(&self) -> bool {
-        matches!(self.inner, Inner::Temporal(_) | Inner::Restate(_) | Inner::LangGraph(_))
+    /// The Temporal canceller, when that is the backend (a bulk's preview counts with the
+    /// batch's own visibility query).
+    pub fn temporal(&self) -> Option<&TemporalCanceller> {
+        match &self.inner {
+            Inner::Temporal(c) => Some(c),
+            _ => None,
+        }
     }
 
     /// Whether the backend's bulk by ids answers counts per request rather than outcomes per
@@ -447,7 +458,10 @@ pub fn build_client(cli: &Cli, lookup: Lookup<'_>) -> Result<Client, Failure> {
         cli.conn.retries,
         allow_insecure_http(cli.conn.allow_insecure_http, lookup)?,
     );
-    build_configured(cli, lookup).map(|c| c.with_http(http))
+    build_configured(cli, lookup).map(|c| Client {
+        timeout_flag: cli.conn.timeout,
+        ..c.with_http(http)
+    })
 }
 
 fn build_configured(cli: &Cli, lookup: Lookup<'_>) -> Result<Client, Failure> {

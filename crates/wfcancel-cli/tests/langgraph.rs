@@ -296,11 +296,33 @@ fn bulk_by_state_lists_then_cancels_with_yes() {
         m.remove();
     }
 
-    // Without --yes: refused, the cancel shown, nothing sent; --all too.
-    let none = nothing(&mut server);
+    // Without --yes: refused, the cancel shown, nothing sent; --all too. The preview lists the
+    // runs (reads only: the search of threads, then their runs).
+    let search = server
+        .mock("POST", "/threads/search")
+        .with_body(json!([{"thread_id": T1}]).to_string())
+        .expect_at_least(1)
+        .create();
+    let list = server
+        .mock("GET", format!("/threads/{T1}/runs").as_str())
+        .match_query(Matcher::Any)
+        .with_body(json!([{"run_id": R1, "status": "running"}]).to_string())
+        .expect_at_least(1)
+        .create();
+    let none = vec![
+        server
+            .mock("POST", "/runs/cancel")
+            .match_query(Matcher::Any)
+            .expect(0)
+            .create(),
+        server.mock("PATCH", Matcher::Any).expect(0).create(),
+        server.mock("DELETE", Matcher::Any).expect(0).create(),
+    ];
     let o = run(&server.url(), &["bulk", "--state", "running"]);
     o.expect(2);
     assert!(o.stderr.contains("without --yes"), "{}", o.stderr);
+    assert!(o.stderr.contains("1 run matches on langgraph"), "{}", o.stderr);
+    assert!(o.stderr.contains(R1), "{}", o.stderr);
     assert!(o.stderr.contains(r#"{"status":"running"}"#), "{}", o.stderr);
     let o = run(&server.url(), &["bulk", "--all"]);
     o.expect(2);
@@ -313,6 +335,8 @@ fn bulk_by_state_lists_then_cancels_with_yes() {
         "{}",
         o.stdout
     );
+    search.assert();
+    list.assert();
     for m in none {
         m.assert();
     }

@@ -116,6 +116,15 @@ async fn live_restate_cli() {
     );
     out.expect(0);
     assert_eq!(out.stdout.trim(), runs.to_string(), "{}", out.stderr);
+    // A bulk by service without --yes (no terminal here): the preview counts on the real server
+    // what it would hit (its invocations not completed: the running one at least), then refuses;
+    // nothing is cancelled (checked below: the invocation is still running).
+    let out = wfcancel(&live, &["-o", "json", "bulk", "--workflow", "WfcSlow"]);
+    out.expect(2);
+    let preview: Value = serde_json::from_str(out.stdout.lines().next().unwrap_or("{}")).unwrap();
+    assert_eq!(preview["type"], "preview", "{}", out.stdout);
+    assert!(preview["count"].as_u64().is_some_and(|n| n >= 1), "{}", out.stdout);
+    assert_eq!(preview["exact"], true, "{}", out.stdout);
 
     // 2. A malformed id next to it: exit 2, nothing sent (the running one is left running).
     for args in [

@@ -207,6 +207,10 @@ async fn live_temporal_cli() {
     let out = wfcancel(&live, &["bulk", "--workflow", &ty], None);
     out.expect(2);
     assert!(out.stderr.contains("without --yes"), "{}", out.stderr);
+    // The preview: the real server's count of what the batch's query selects, and the runs.
+    assert!(out.stderr.contains("4 workflows match on temporal"), "{}", out.stderr);
+    assert!(out.stderr.contains(&hits[0]), "{}", out.stderr);
+    assert!(!out.stderr.contains(&miss), "{}", out.stderr);
     for id in &hits {
         assert_eq!(live.describe("default", id).await, Some(("RUNNING".to_owned(), false)));
     }

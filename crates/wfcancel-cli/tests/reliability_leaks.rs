@@ -197,6 +197,7 @@ async fn no_command_prints_a_token_under_faults_and_misbehaving_servers() {
                 "--drain",
                 "--page-size",
                 "50",
+                "--yes",
             ],
             &env,
             None,
@@ -410,7 +411,12 @@ async fn hostile_ids_reach_exactly_their_runs_through_arguments_and_stdin() {
     let emu = upstash(Faults::none()).await;
     emu.seed(UpstashRun::new("hit", url).label("a&label=prod"));
     emu.seed(UpstashRun::new("miss", url).label("prod"));
-    let out = run(&["bulk", "--label", "a&label=prod"], &upstash_env(&emu.url()), None).await;
+    let out = run(
+        &["bulk", "--label", "a&label=prod", "--yes"],
+        &upstash_env(&emu.url()),
+        None,
+    )
+    .await;
     expect(&out, 0, "hostile label");
     assert_eq!(emu.state("hit"), Some(UpstashState::Canceled));
     assert_eq!(emu.state("miss"), Some(UpstashState::Started));

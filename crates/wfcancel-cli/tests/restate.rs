@@ -250,19 +250,39 @@ fn bulk_by_service_and_time_queries_then_cancels_each_match_with_yes() {
     for m in [page, a, b] {
         m.remove();
     }
+    // The preview counts what the bulk would hit (invocations not completed), then lists a few.
+    let count = server
+        .mock("POST", "/query")
+        .match_body(Matcher::Regex(
+            r"count\(\*\) AS count FROM sys_invocation WHERE target_service_name IN \('Checkout'\) AND created_at >= .* AND \(status IN \('pending', 'scheduled', 'ready'\) OR status IN \('running', 'backing-off'\) OR status IN \('suspended', 'paused'\)\)".into(),
+        ))
+        .with_body(r#"{"rows":[{"count":2}]}"#)
+        .expect(2)
+        .create();
+    let listed = server
+        .mock("POST", "/query")
+        .match_body(Matcher::Regex("SELECT id, target_service_name".into()))
+        .with_body(r#"{"rows":[]}"#)
+        .expect(2)
+        .create();
     let none = nothing(&mut server);
     let o = run(&server.url(), &args[1..args.len() - 1]);
     o.expect(2);
     assert!(o.stderr.contains("without --yes"), "{}", o.stderr);
+    assert!(o.stderr.contains("2 invocations match on restate"), "{}", o.stderr);
     assert!(o.stderr.contains("target_service_name IN ('Checkout')"), "{}", o.stderr);
     let mut dry: Vec<&str> = args[..args.len() - 1].to_vec();
     dry.push("--dry-run");
     let o = run(&server.url(), &dry);
     o.expect(0);
     let lines = o.json();
-    assert_eq!(lines[0]["method"], "POST", "{}", o.stdout);
-    assert_eq!(lines[0]["path"], "/query", "{}", o.stdout);
-    assert_eq!(lines[0]["body"]["query"], sql, "{}", o.stdout);
+    assert_eq!(lines[0]["type"], "preview", "{}", o.stdout);
+    assert_eq!(lines[0]["count"], 2, "{}", o.stdout);
+    assert_eq!(lines[1]["method"], "POST", "{}", o.stdout);
+    assert_eq!(lines[1]["path"], "/query", "{}", o.stdout);
+    assert_eq!(lines[1]["body"]["query"], sql, "{}", o.stdout);
+    count.assert();
+    listed.assert();
     assert_eq!(lines.last().unwrap()["summary"]["dry_run"], true, "{}", o.stdout);
     for m in none {
         m.assert();
@@ -369,13 +389,34 @@ fn usage_errors_are_exit_2_before_any_request() {
             "not completed can be cancelled",
         ),
         (vec!["bulk", "--query", "q", "--yes"], "takes no native query"),
-        (vec!["bulk", "--all"], "without --yes"),
-        (vec!["bulk", "--handler", "run"], "without --yes"),
     ] {
         let o = run(&url, &args);
         o.expect(2);
         assert!(o.stderr.contains(says), "{args:?}: {}", o.stderr);
     }
+    // Without --yes (and no terminal to ask on): refused after the preview's count (a read);
+    // no cancel is sent.
+    for m in none {
+        m.remove();
+    }
+    let reads = server
+        .mock("POST", "/query")
+        .match_body(Matcher::Regex(r"count\(\*\)".into()))
+        .with_body(r#"{"rows":[{"count":0}]}"#)
+        .expect(2)
+        .create();
+    let none = nothing(&mut server);
+    for args in [vec!["bulk", "--all"], vec!["bulk", "--handler", "run"]] {
+        let o = run(&url, &args);
+        o.expect(2);
+        assert!(o.stderr.contains("without --yes"), "{args:?}: {}", o.stderr);
+        assert!(o.stderr.contains("0 invocations match"), "{args:?}: {}", o.stderr);
+    }
+    reads.assert();
+    for m in none {
+        m.remove();
+    }
+    let none = nothing(&mut server);
     // A malformed line of --ids-file: nothing is sent.
     let o = run_with(
         &url,

@@ -162,10 +162,24 @@ fn bulk_by_type_starts_one_batch_with_yes_and_waits_with_wait() {
 #[test]
 fn bulk_query_without_yes_is_refused_and_sends_nothing() {
     let mut server = mockito::Server::new();
+    // The preview counts what the batch's query selects (a read), then lists them.
+    let count = server
+        .mock("GET", "/api/v1/namespaces/default/workflow-count")
+        .match_query(Matcher::UrlEncoded("query".into(), r#"WorkflowType = "A""#.into()))
+        .with_body(r#"{"count":"3"}"#)
+        .expect(2)
+        .create();
+    let listed = server
+        .mock("GET", "/api/v1/namespaces/default/workflows")
+        .match_query(Matcher::Any)
+        .with_body(r#"{"executions":[]}"#)
+        .expect(2)
+        .create();
     let any = server.mock("POST", Matcher::Any).expect(0).create();
     let o = run(&server.url(), &["bulk", "--query", r#"WorkflowType = "A""#]);
     expect(&o, 2);
     assert!(o.stderr.contains("without --yes"), "{}", o.stderr);
+    assert!(o.stderr.contains("3 workflows match on temporal"), "{}", o.stderr);
     assert!(
         o.stderr.contains(r#""visibilityQuery":"WorkflowType = \"A\"""#),
         "{}",
@@ -176,12 +190,14 @@ fn bulk_query_without_yes_is_refused_and_sends_nothing() {
         &["--json", "bulk", "--query", r#"WorkflowType = "A""#, "--dry-run"],
     );
     expect(&o, 0);
-    let first: serde_json::Value = serde_json::from_str(o.stdout.lines().next().unwrap()).unwrap();
+    let first: serde_json::Value = serde_json::from_str(o.stdout.lines().nth(1).unwrap()).unwrap();
     assert_eq!(
         first["body"]["visibilityQuery"], r#"WorkflowType = "A""#,
         "{}",
         o.stdout
     );
+    count.assert();
+    listed.assert();
     any.assert();
 }
 
