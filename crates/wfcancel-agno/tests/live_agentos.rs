@@ -26,15 +26,15 @@ use wfcancel_core::Inactive;
 
 use futures::StreamExt;
 use futures::future::join_all;
-use wfcancel_core::RetryPolicy;
-use wfcancel_core::http::HttpConfig;
-use wfcancel_emulator::{FaultKind, FaultProxy, Faults, ProxyConfig, ProxyFlavor};
 use wfcancel_agno::AgnoCanceller;
+use wfcancel_core::RetryPolicy;
 use wfcancel_core::conformance;
+use wfcancel_core::http::HttpConfig;
 use wfcancel_core::{
     BulkOptions, CancelError, CancelOutcome, ListOptions, ListedRun, NotFoundKind, RunFilter, RunRef, RunState,
     Selector, WaitOptions, WorkflowCanceller, WorkflowCancellerExt,
 };
+use wfcancel_emulator::{FaultKind, FaultProxy, Faults, ProxyConfig, ProxyFlavor};
 
 const KEY: &str = "wfcancel-live-key";
 const WORKFLOW: &str = "slow-steps";

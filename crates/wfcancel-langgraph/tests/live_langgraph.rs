@@ -27,12 +27,12 @@ use serde_json::{Value, json};
 use wfcancel_core::RetryPolicy;
 use wfcancel_core::conformance::{self, Harness, SeedRun};
 use wfcancel_core::http::HttpConfig;
-use wfcancel_emulator::{FaultKind, FaultProxy, Faults, ProxyConfig, ProxyFlavor};
-use wfcancel_langgraph::LangGraphCanceller;
 use wfcancel_core::{
     BulkOptions, CancelError, CancelOutcome, Inactive, ListOptions, NotFoundKind, RunFilter, RunRef, RunState,
     Selector, WaitOptions, WorkflowCanceller, WorkflowCancellerExt, async_trait, validate_id,
 };
+use wfcancel_emulator::{FaultKind, FaultProxy, Faults, ProxyConfig, ProxyFlavor};
+use wfcancel_langgraph::LangGraphCanceller;
 
 const WRONG_KEY: &str = "wfc-live-WRONG-key-93ab";
 
