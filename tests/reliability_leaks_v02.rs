@@ -82,15 +82,27 @@ async fn nothing_configured_shows_a_token_in_debug_or_display() {
 
     // Plans (what --dry-run prints) never hold the token.
     let g = CancelOptions::default();
-    rs::scan_both("temporal describe", &t.describe_request(&RunRef::new("wf-1")).expect("plan"));
-    rs::scan_both("temporal cancel", &t.cancel_request(&RunRef::new("wf-1"), &g).expect("plan"));
+    rs::scan_both(
+        "temporal describe",
+        &t.describe_request(&RunRef::new("wf-1")).expect("plan"),
+    );
+    rs::scan_both(
+        "temporal cancel",
+        &t.cancel_request(&RunRef::new("wf-1"), &g).expect("plan"),
+    );
     rs::scan_both(
         "temporal batch",
         &t.batch_request(&Selector::filter(RunFilter::new().workflow("Wf")), &g)
             .expect("plan"),
     );
-    rs::scan_both("restate cancel", &r.cancel_request(&RunRef::new(RESTATE_INV), &g).expect("plan"));
-    rs::scan_both("restate status", &r.status_request(&RunRef::new(RESTATE_INV)).expect("plan"));
+    rs::scan_both(
+        "restate cancel",
+        &r.cancel_request(&RunRef::new(RESTATE_INV), &g).expect("plan"),
+    );
+    rs::scan_both(
+        "restate status",
+        &r.status_request(&RunRef::new(RESTATE_INV)).expect("plan"),
+    );
     rs::scan_both(
         "restate bulk",
         &r.bulk_request(&Selector::filter(RunFilter::new().workflow("Svc")), 100)
@@ -228,7 +240,10 @@ async fn echo_server(status: u16, shape: &'static str) -> (String, tokio::task::
                 .into_response(),
             "location" => (
                 StatusCode::FOUND,
-                [(header::LOCATION, format!("http://127.0.0.2:9/{}", auth.replace(' ', "/")))],
+                [(
+                    header::LOCATION,
+                    format!("http://127.0.0.2:9/{}", auth.replace(' ', "/")),
+                )],
                 String::new(),
             )
                 .into_response(),
