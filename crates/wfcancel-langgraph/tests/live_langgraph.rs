@@ -263,6 +263,123 @@ async fn storm(live: &Live) {
     proxy.shutdown().await;
 }
 
+/// Lost answers: 200 active runs (100 alone on their threads, 100 in one thread) cancelled by ids
+/// through [`FaultProxy`] that forwards every request and then, for 30 % of them, closes the
+/// connection without the server's answer (the server acted; the client never heard). Retries
+/// then meet their own earlier effect: the server answers 404, the run reads `interrupted`, and a
+/// retried cancel reports it `Cancelled` (finding 24). Nothing lost and nothing over-claimed:
+/// every run accounted once; a run reported requested or cancelled is interrupted on the server
+/// (none is reported not active unless a re-read failed, and then it is interrupted too); none is
+/// reported as never having existed.
+async fn lost_answers(live: &Live) {
+    const ALONE: usize = 100;
+    const IN_THREAD: usize = 100;
+    const N: usize = ALONE + IN_THREAD;
+    let group = uuid();
+    let first = start_storm_run(live, &group).await;
+    let mut threads: Vec<String> = (0..ALONE).map(|_| uuid()).collect();
+    threads.extend(std::iter::repeat_n(group.clone(), IN_THREAD - 1));
+    let mut runs: Vec<(String, String)> = futures::stream::iter(threads)
+        .map(|t| async move {
+            let r = start_storm_run(live, &t).await;
+            (t, r)
+        })
+        .buffer_unordered(32)
+        .collect()
+        .await;
+    runs.push((group, first));
+    let proxy = FaultProxy::start(
+        ProxyConfig::new(&live.base, ProxyFlavor::LangGraph).faults(Faults::none().drop_after(0.30).seed(17)),
+    )
+    .await
+    .expect("proxy");
+    let c = LangGraphCanceller::builder()
+        .base_url(proxy.url())
+        .http_config(
+            HttpConfig::default().retry(
+                RetryPolicy::default()
+                    .max_attempts(8)
+                    .initial_backoff(Duration::from_millis(20)),
+            ),
+        )
+        .build()
+        .expect("canceller");
+    let started = Instant::now();
+    let report = tokio::time::timeout(
+        Duration::from_secs(120),
+        c.cancel_many(
+            &Selector::Ids(runs.iter().map(|(t, r)| RunRef::new(r).thread(t)).collect()),
+            &BulkOptions::new().concurrency(32),
+        ),
+    )
+    .await
+    .expect("the bulk ends in bounded time")
+    .expect("a report");
+    let s = proxy.stats();
+    let failed = report.failed.iter().map(|f| f.runs.len()).sum::<usize>();
+    eprintln!(
+        "live_langgraph: lost answers: {N} runs in {:?}: {} requests, {} answers lost after the server acted; \
+         requested {}, cancelled {}, not active {}, failed {failed}",
+        started.elapsed(),
+        s.requests,
+        s.fault(FaultKind::DroppedAfterHandling),
+        report.requested,
+        report.cancelled,
+        report.not_active,
+    );
+    assert!(report.cancelled > 0, "retries met their own lost attempts: {report:?}");
+    assert!(
+        s.fault(FaultKind::DroppedAfterHandling) > 10,
+        "answers were lost: {s:?}"
+    );
+    let mut seen = std::collections::HashMap::new();
+    for o in &report.outcomes {
+        assert!(
+            seen.insert(o.run.run_id().to_owned(), Some(o.outcome)).is_none(),
+            "{} twice",
+            o.run
+        );
+    }
+    for f in &report.failed {
+        for r in &f.runs {
+            assert!(seen.insert(r.run_id().to_owned(), None).is_none(), "{r} twice");
+        }
+    }
+    assert_eq!(
+        (seen.len(), report.accounted()),
+        (N, N as u64),
+        "every run accounted for"
+    );
+    let seen = &seen;
+    let checked: Vec<()> = futures::stream::iter(runs.iter())
+        .map(|(t, r)| async move {
+            let deadline = Instant::now() + Duration::from_secs(60);
+            loop {
+                let state = live.state(t, r).await;
+                match (seen[r], state.as_deref()) {
+                    (
+                        Some(
+                            CancelOutcome::Requested
+                            | CancelOutcome::Cancelled
+                            | CancelOutcome::NotActive(Inactive::Finished),
+                        ),
+                        Some("interrupted"),
+                    ) => break,
+                    (None, Some("pending" | "running" | "interrupted")) => break,
+                    (Some(CancelOutcome::Requested), Some("pending" | "running")) => {}
+                    (outcome, other) => panic!("{t}/{r}: the report says {outcome:?}, the server {other:?}"),
+                }
+                assert!(Instant::now() < deadline, "{t}/{r} still {state:?}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        })
+        .buffer_unordered(16)
+        .collect()
+        .await;
+    assert_eq!(checked.len(), N);
+    proxy.shutdown().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn live_langgraph() {
     let Some(venv) = venv() else {
@@ -481,5 +598,8 @@ async fn live_langgraph() {
     // 7. A storm through the fault proxy (20 % 503, 5 % 429, 2 % dropped connections), last:
     //    it leaves 2,000 interrupted runs on the server.
     storm(&live).await;
+
+    // 8. Lost answers (the server acted, the client never heard) through the proxy.
+    lost_answers(&live).await;
     drop(live);
 }
