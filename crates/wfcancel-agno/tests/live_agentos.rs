@@ -346,6 +346,72 @@ async fn storm(venv: &Path) {
     assert_eq!(checked.len(), N);
     eprintln!("live_agentos: storm: every run's state read on the server agrees with the report");
     proxy.shutdown().await;
+
+    // Lost answers: 200 more runs, 30 % of the answers dropped after AgentOS acted (the state
+    // read's or the cancel's). A retried cancel is answered `200 {}` again (AgentOS's cancel is
+    // idempotent): every run requested, none failed or not active, all CANCELLED there.
+    const LOST: usize = 200;
+    let runs: Vec<RunRef> = futures::stream::iter(0..LOST)
+        .map(|_| server.start_run(&http, "long-steps"))
+        .buffer_unordered(32)
+        .collect()
+        .await;
+    let proxy = FaultProxy::start(
+        ProxyConfig::new(&server.base, ProxyFlavor::Agno).faults(Faults::none().drop_after(0.30).seed(17)),
+    )
+    .await
+    .expect("proxy");
+    let c = AgnoCanceller::builder()
+        .base_url(proxy.url())
+        .security_key(KEY)
+        .check_state_before_cancel(true)
+        .http_config(
+            HttpConfig::default().retry(
+                RetryPolicy::default()
+                    .max_attempts(8)
+                    .initial_backoff(Duration::from_millis(20)),
+            ),
+        )
+        .build()
+        .expect("canceller");
+    let started = Instant::now();
+    let report = tokio::time::timeout(
+        Duration::from_secs(120),
+        c.cancel_many(&Selector::Ids(runs.clone()), &BulkOptions::new().concurrency(32)),
+    )
+    .await
+    .expect("the bulk ends in bounded time")
+    .expect("a report");
+    let s = proxy.stats();
+    eprintln!(
+        "live_agentos: lost answers: {LOST} runs in {:?}: {} requests, {} answers lost after the server acted; \
+         requested {}, cancelled {}, not active {}, failed {}",
+        started.elapsed(),
+        s.requests,
+        s.fault(FaultKind::DroppedAfterHandling),
+        report.requested,
+        report.cancelled,
+        report.not_active,
+        report.failed.iter().map(|f| f.runs.len()).sum::<usize>(),
+    );
+    assert!(
+        s.fault(FaultKind::DroppedAfterHandling) > 10,
+        "answers were lost: {s:?}"
+    );
+    assert_eq!(
+        (report.requested, report.accounted()),
+        (LOST as u64, LOST as u64),
+        "{report:?}"
+    );
+    let checked: Vec<()> = futures::stream::iter(runs.iter())
+        .map(|run| async move {
+            harness.wait_for(run, "CANCELLED").await;
+        })
+        .buffer_unordered(16)
+        .collect()
+        .await;
+    assert_eq!(checked.len(), LOST);
+    proxy.shutdown().await;
     drop(server);
 }
 
