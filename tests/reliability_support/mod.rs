@@ -24,9 +24,15 @@ use wfcancel_emulator::{AgnoConfig, AgnoEmulator, Faults, UpstashConfig, Upstash
 pub const UPSTASH_TOKEN: &str = "qstash-CANARY-9f2e7d31-do-not-print";
 /// The Agno security key every scenario uses.
 pub const AGNO_KEY: &str = "agno-CANARY-5b8c0a44-do-not-print";
+/// The Temporal API key every scenario uses.
+pub const TEMPORAL_KEY: &str = "temporal-CANARY-3d9a61c7-do-not-print";
+/// The Restate bearer token every scenario uses.
+pub const RESTATE_TOKEN: &str = "restate-CANARY-e4b7902f-do-not-print";
+/// The LangGraph API key every scenario uses.
+pub const LANGGRAPH_KEY: &str = "langgraph-CANARY-71c5d8ae-do-not-print";
 /// What the leak scan looks for: a part of each secret that nothing else contains, so a
 /// truncated or re-framed token (`Bearer …`, a JSON string) is still caught.
-pub const CANARIES: [&str; 2] = ["9f2e7d31", "5b8c0a44"];
+pub const CANARIES: [&str; 5] = ["9f2e7d31", "5b8c0a44", "3d9a61c7", "e4b7902f", "71c5d8ae"];
 
 // ---------------------------------------------------------------------------------------------
 // Leak scan
@@ -239,6 +245,45 @@ pub fn agno_client(base_url: &str, cfg: HttpConfig) -> AgnoCanceller {
         .build()
         .expect("build the Agno canceller");
     scan_both("AgnoCanceller", &c);
+    c
+}
+
+/// A Temporal canceller (HTTP API) for `base_url` with the suite's API key.
+#[cfg(feature = "temporal")]
+pub fn temporal_client(base_url: &str, cfg: HttpConfig) -> wfcancel::TemporalCanceller {
+    let c = wfcancel::TemporalCanceller::builder()
+        .base_url(base_url)
+        .api_key(TEMPORAL_KEY)
+        .http_config(cfg)
+        .build()
+        .expect("build the Temporal canceller");
+    scan_both("TemporalCanceller", &c);
+    c
+}
+
+/// A Restate canceller (admin API) for `base_url` with the suite's token.
+#[cfg(feature = "restate")]
+pub fn restate_client(base_url: &str, cfg: HttpConfig) -> wfcancel::RestateCanceller {
+    let c = wfcancel::RestateCanceller::builder()
+        .admin_url(base_url)
+        .auth_token(RESTATE_TOKEN)
+        .http_config(cfg)
+        .build()
+        .expect("build the Restate canceller");
+    scan_both("RestateCanceller", &c);
+    c
+}
+
+/// A LangGraph canceller (Agent Server API) for `base_url` with the suite's key.
+#[cfg(feature = "langgraph")]
+pub fn langgraph_client(base_url: &str, cfg: HttpConfig) -> wfcancel::LangGraphCanceller {
+    let c = wfcancel::LangGraphCanceller::builder()
+        .base_url(base_url)
+        .api_key(LANGGRAPH_KEY)
+        .http_config(cfg)
+        .build()
+        .expect("build the LangGraph canceller");
+    scan_both("LangGraphCanceller", &c);
     c
 }
 

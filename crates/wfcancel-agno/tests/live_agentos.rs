@@ -24,13 +24,17 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 use wfcancel_core::Inactive;
 
+use futures::StreamExt;
 use futures::future::join_all;
 use wfcancel_agno::AgnoCanceller;
+use wfcancel_core::RetryPolicy;
 use wfcancel_core::conformance;
+use wfcancel_core::http::HttpConfig;
 use wfcancel_core::{
     BulkOptions, CancelError, CancelOutcome, ListOptions, ListedRun, NotFoundKind, RunFilter, RunRef, RunState,
     Selector, WaitOptions, WorkflowCanceller, WorkflowCancellerExt,
 };
+use wfcancel_emulator::{FaultKind, FaultProxy, Faults, ProxyConfig, ProxyFlavor};
 
 const KEY: &str = "wfcancel-live-key";
 const WORKFLOW: &str = "slow-steps";
@@ -87,6 +91,11 @@ impl Drop for LiveServer {
 impl LiveServer {
     /// Starts the server on a free loopback port and waits (bounded) for `/health`.
     async fn start(venv: &Path) -> Result<Self, String> {
+        Self::start_with(venv, &[]).await
+    }
+
+    /// [`LiveServer::start`] with more `server.py` flags.
+    async fn start_with(venv: &Path, extra: &[&str]) -> Result<Self, String> {
         let mut last = String::new();
         for _ in 0..3 {
             let port = TcpListener::bind("127.0.0.1:0")
@@ -105,6 +114,7 @@ impl LiveServer {
                 .arg(port.to_string())
                 .arg(dir.join("db"))
                 .args(["--steps", &STEPS.to_string()])
+                .args(extra)
                 .env("OS_SECURITY_KEY", KEY)
                 .env("WFCANCEL_STEP_LOG", &step_log)
                 .stdin(Stdio::null())
@@ -208,6 +218,201 @@ async fn list_all(agno: &AgnoCanceller, filter: &RunFilter, limit: usize) -> Vec
             None => return out,
         }
     }
+}
+
+/// 2,000 runs of `long-steps` (60 steps of 5 s: they stay active for 5 minutes) on an AgentOS of
+/// their own, cancelled by ids through [`FaultProxy`], 20 % of requests answered `503`, 5 % `429`
+/// with `Retry-After`, 2 % dropped before they reach the server. AgentOS runs 32 background runs
+/// at once; the others wait `PENDING`: both are active runs to cancel. The canceller reads each
+/// run's state first (as the live test's canceller does; one attempt, no retry: a faulted read
+/// falls back to the cancel). Nothing lost: every run is accounted for exactly once; each the
+/// report calls requested ends `CANCELLED` on the server's own word (read from the server, not
+/// through the proxy); each it names as failed is pending, running or cancelled there.
+async fn storm(venv: &Path) {
+    const N: usize = 2000;
+    let server = match LiveServer::start_with(venv, &["--step-seconds", "5"]).await {
+        Ok(s) => s,
+        Err(why) => panic!("the storm's AgentOS did not start: {why}"),
+    };
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(60))
+        .build()
+        .expect("client");
+    let started = Instant::now();
+    let runs: Vec<RunRef> = futures::stream::iter(0..N)
+        .map(|_| server.start_run(&http, "long-steps"))
+        .buffer_unordered(32)
+        .collect()
+        .await;
+    let start_time = started.elapsed();
+    assert_eq!(runs.iter().map(RunRef::run_id).collect::<HashSet<_>>().len(), N);
+    eprintln!("live_agentos: storm: started {N} runs in {start_time:?}");
+    let proxy = FaultProxy::start(ProxyConfig::new(&server.base, ProxyFlavor::Agno))
+        .await
+        .expect("proxy");
+    proxy.faults().set(
+        Faults::none()
+            .errors(0.20)
+            .throttle(0.05)
+            .retry_after_secs(1)
+            .drops(0.02)
+            .seed(16),
+    );
+    let c = AgnoCanceller::builder()
+        .base_url(proxy.url())
+        .security_key(KEY)
+        .check_state_before_cancel(true)
+        .http_config(
+            HttpConfig::default().retry(
+                RetryPolicy::default()
+                    .max_attempts(8)
+                    .initial_backoff(Duration::from_millis(20)),
+            ),
+        )
+        .build()
+        .expect("canceller");
+    let started = Instant::now();
+    let report = tokio::time::timeout(
+        Duration::from_secs(180),
+        c.cancel_many(&Selector::Ids(runs.clone()), &BulkOptions::new().concurrency(32)),
+    )
+    .await
+    .expect("the storm ends in bounded time")
+    .expect("a report");
+    let cancel_time = started.elapsed();
+    proxy.faults().clear();
+    let s = proxy.stats();
+    let failed = report.failed.iter().map(|f| f.runs.len()).sum::<usize>();
+    eprintln!(
+        "live_agentos: storm of {N} through the proxy in {cancel_time:?} (starting them took {start_time:?}): \
+         {} requests ({} sent by the client), {} faults (503 {}, 429 {}, dropped {}); requested {}, cancelled {}, \
+         not active {}, failed {failed}, not attempted {}",
+        s.requests,
+        report.requests_sent,
+        s.faults_total(),
+        s.fault(FaultKind::ServerError),
+        s.fault(FaultKind::Throttled),
+        s.fault(FaultKind::Dropped),
+        report.requested,
+        report.cancelled,
+        report.not_active,
+        report.not_attempted.len(),
+    );
+    assert!(
+        s.fault(FaultKind::ServerError) > 100 && s.fault(FaultKind::Throttled) > 20 && s.fault(FaultKind::Dropped) > 5,
+        "the storm happened: {s:?}"
+    );
+    let mut seen = std::collections::HashMap::new();
+    for o in &report.outcomes {
+        assert!(
+            seen.insert(o.run.run_id().to_owned(), Some(o.outcome)).is_none(),
+            "{} twice",
+            o.run
+        );
+    }
+    for f in &report.failed {
+        for r in &f.runs {
+            assert!(seen.insert(r.run_id().to_owned(), None).is_none(), "{r} twice");
+        }
+    }
+    assert!(report.not_attempted.is_empty(), "{:?}", report.not_attempted.first());
+    assert_eq!(seen.len(), N, "every run accounted for");
+    assert_eq!(report.accounted(), N as u64);
+    assert_eq!(report.not_active, 0, "every run was active: {report:?}");
+    // On the server's word, read without the proxy.
+    let harness = LiveHarness {
+        server: &server,
+        http: http.clone(),
+    };
+    let (harness, seen) = (&harness, &seen);
+    let checked: Vec<()> = futures::stream::iter(runs.iter())
+        .map(|run| async move {
+            let deadline = Instant::now() + Duration::from_secs(60);
+            loop {
+                let state = harness.raw_status(run).await;
+                match (seen[run.run_id()], state.as_deref()) {
+                    (Some(CancelOutcome::Requested | CancelOutcome::Cancelled), Some("CANCELLED")) => break,
+                    (None, Some("PENDING" | "RUNNING" | "CANCELLED")) => break,
+                    (Some(CancelOutcome::Requested), Some("PENDING" | "RUNNING")) => {}
+                    (outcome, other) => panic!("{run}: the report says {outcome:?}, the server {other:?}"),
+                }
+                assert!(Instant::now() < deadline, "{run} still {state:?} after the storm");
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        })
+        .buffer_unordered(16)
+        .collect()
+        .await;
+    assert_eq!(checked.len(), N);
+    eprintln!("live_agentos: storm: every run's state read on the server agrees with the report");
+    proxy.shutdown().await;
+
+    // Lost answers: 200 more runs, 30 % of the answers dropped after AgentOS acted (the state
+    // read's or the cancel's). A retried cancel is answered `200 {}` again (AgentOS's cancel is
+    // idempotent): every run requested, none failed or not active, all CANCELLED there.
+    const LOST: usize = 200;
+    let runs: Vec<RunRef> = futures::stream::iter(0..LOST)
+        .map(|_| server.start_run(&http, "long-steps"))
+        .buffer_unordered(32)
+        .collect()
+        .await;
+    let proxy = FaultProxy::start(
+        ProxyConfig::new(&server.base, ProxyFlavor::Agno).faults(Faults::none().drop_after(0.30).seed(17)),
+    )
+    .await
+    .expect("proxy");
+    let c = AgnoCanceller::builder()
+        .base_url(proxy.url())
+        .security_key(KEY)
+        .check_state_before_cancel(true)
+        .http_config(
+            HttpConfig::default().retry(
+                RetryPolicy::default()
+                    .max_attempts(8)
+                    .initial_backoff(Duration::from_millis(20)),
+            ),
+        )
+        .build()
+        .expect("canceller");
+    let started = Instant::now();
+    let report = tokio::time::timeout(
+        Duration::from_secs(120),
+        c.cancel_many(&Selector::Ids(runs.clone()), &BulkOptions::new().concurrency(32)),
+    )
+    .await
+    .expect("the bulk ends in bounded time")
+    .expect("a report");
+    let s = proxy.stats();
+    eprintln!(
+        "live_agentos: lost answers: {LOST} runs in {:?}: {} requests, {} answers lost after the server acted; \
+         requested {}, cancelled {}, not active {}, failed {}",
+        started.elapsed(),
+        s.requests,
+        s.fault(FaultKind::DroppedAfterHandling),
+        report.requested,
+        report.cancelled,
+        report.not_active,
+        report.failed.iter().map(|f| f.runs.len()).sum::<usize>(),
+    );
+    assert!(
+        s.fault(FaultKind::DroppedAfterHandling) > 10,
+        "answers were lost: {s:?}"
+    );
+    assert_eq!(
+        (report.requested, report.accounted()),
+        (LOST as u64, LOST as u64),
+        "{report:?}"
+    );
+    let checked: Vec<()> = futures::stream::iter(runs.iter())
+        .map(|run| async move {
+            harness.wait_for(run, "CANCELLED").await;
+        })
+        .buffer_unordered(16)
+        .collect()
+        .await;
+    assert_eq!(checked.len(), LOST);
+    proxy.shutdown().await;
+    drop(server);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -448,6 +653,10 @@ async fn live_agentos_cancels_for_real() {
         }
     }
     drop(server);
+
+    // 8. A storm through the fault proxy (20 % 503, 5 % 429, 2 % dropped connections), on an
+    //    AgentOS of its own whose long runs stay active for minutes.
+    storm(&venv).await;
 }
 
 /// Seeds runs on the live AgentOS for the conformance suite: a running run is a `long-steps` run

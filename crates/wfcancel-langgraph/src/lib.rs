@@ -40,7 +40,9 @@
 //!   (no such run or no such thread) → `NotActive(NoSuchRun)`; a finished state →
 //!   `NotActive(Finished)`. When the read itself fails, the 404's detail text decides
 //!   (`No matching runs to cancel…` → finished, `No runs found to cancel.` → no such run; any
-//!   other text → `Unspecified`). A read that still shows the run pending or running (a cancel
+//!   other text → `Unspecified`). A 404 that answers a *retried* cancel (an earlier attempt,
+//!   whose answer was lost, may have interrupted the run) with a read `interrupted` →
+//!   `Cancelled`. A read that still shows the run pending or running (a cancel
 //!   that raced the run's start) sends the cancel once more; if the server still answers 404,
 //!   the answer is a `Provider` error, never a `NotActive` the state contradicts.
 //! - **422** cannot happen for ids this crate sends (checked before); any 422 is
@@ -53,7 +55,8 @@
 //!   none of the ids it is given are known, so per-run outcomes come from the reads: a run read
 //!   404 → `NotActive(NoSuchRun)`, read finished → `NotActive(Finished)`, read active → in the
 //!   request, `Requested` on a 204 (`NotActive(Finished)` when the server answers 404 because
-//!   they all finished meanwhile). A run whose read failed is reported failed and not sent.
+//!   they all finished meanwhile; when that 404 answers a retried request, each is read again:
+//!   `interrupted` → `Cancelled`). A run whose read failed is reported failed and not sent.
 //!   A group of one run is sent that run's own cancel instead (`POST /threads/{t}/runs/{r}/cancel`,
 //!   whose `202` or `404` is about that run alone, a `404` then read as for a single cancel): one
 //!   request where a read and a thread cancel would be two.
@@ -297,6 +300,17 @@ impl LangGraphCanceller {
 
     /// Sends `req` within `call` and maps the answer.
     async fn send(&self, call: &Call<'_>, ctx: &Context<'_>, req: Planned) -> Result<Answer, CancelError> {
+        self.send_counted(call, ctx, req).await.map(|(answer, _)| answer)
+    }
+
+    /// [`Self::send`], with the attempts the answer took (more than one: an earlier attempt,
+    /// whose answer was lost, may have reached the server).
+    async fn send_counted(
+        &self,
+        call: &Call<'_>,
+        ctx: &Context<'_>,
+        req: Planned,
+    ) -> Result<(Answer, u32), CancelError> {
         let hint = |resp: &wfcancel_core::http::HttpResponse| mapping::retry_decision(ctx, resp);
         let resp = match &req.body {
             Some(body) => {
@@ -318,7 +332,7 @@ impl LangGraphCanceller {
             ok = answer.is_ok(),
             "langgraph answer"
         );
-        answer
+        answer.map(|a| (a, resp.attempts))
     }
 
     /// Reads one run (`op`: `Read` to refine a cancel, `Status` for a status read).
@@ -339,17 +353,19 @@ impl LangGraphCanceller {
         loop {
             let req = request::cancel(&self.http, thread, run_id)?;
             *sent += 1;
-            let hint = match self
-                .send(call, &self.ctx(Op::Cancel, Some(thread), Some(run_id)), req)
+            let (hint, retried) = match self
+                .send_counted(call, &self.ctx(Op::Cancel, Some(thread), Some(run_id)), req)
                 .await?
             {
-                Answer::Accepted => return Ok(CancelOutcome::Requested),
-                Answer::NothingToCancel(hint) => hint,
-                other => return Err(unexpected(Op::Cancel, other)),
+                (Answer::Accepted, _) => return Ok(CancelOutcome::Requested),
+                (Answer::NothingToCancel(hint), attempts) => (hint, attempts > 1),
+                (other, _) => return Err(unexpected(Op::Cancel, other)),
             };
             *sent += 1;
             match self.read(call, thread, run_id, Op::Read).await {
                 Ok(Answer::NoSuchRun) => return Ok(CancelOutcome::NotActive(Inactive::NoSuchRun)),
+                // A retried cancel: the attempt whose answer was lost may have interrupted it.
+                Ok(Answer::State(RunState::Cancelled)) if retried => return Ok(CancelOutcome::Cancelled),
                 Ok(Answer::State(s)) if s.is_terminal() => return Ok(CancelOutcome::NotActive(Inactive::Finished)),
                 Ok(Answer::State(_)) if !sent_again => sent_again = true,
                 Ok(Answer::State(s)) => {
@@ -437,19 +453,37 @@ impl LangGraphCanceller {
         let answer = match request::cancel_thread_runs(&self.http, thread, &ids) {
             Ok(req) => {
                 result.sent += 1;
-                self.send(&call, &self.ctx(Op::CancelThreadRuns, Some(thread), None), req)
+                self.send_counted(&call, &self.ctx(Op::CancelThreadRuns, Some(thread), None), req)
                     .await
             }
             Err(e) => Err(e),
         };
         match answer {
-            Ok(Answer::Accepted) => {
+            Ok((Answer::Accepted, _)) => {
                 for run in active {
                     result.outcomes.push((run.clone(), CancelOutcome::Requested));
                 }
             }
+            // A retried request found none of them active: the attempt whose answer was lost
+            // may have interrupted them. Each is read: interrupted → cancelled; anything else
+            // (or a failed read) → as the 404 says.
+            Ok((Answer::NothingToCancel(hint), attempts)) if attempts > 1 && hint != Inactive::NoSuchRun => {
+                let mut pending = Vec::with_capacity(active.len());
+                for run in &active {
+                    pending.push(self.read(&call, thread, run.run_id(), Op::Read));
+                }
+                let reads = futures::future::join_all(pending).await;
+                for (run, read) in active.into_iter().zip(reads) {
+                    result.sent += 1;
+                    let outcome = match read {
+                        Ok(Answer::State(RunState::Cancelled)) => CancelOutcome::Cancelled,
+                        _ => CancelOutcome::NotActive(Inactive::Finished),
+                    };
+                    result.outcomes.push((run.clone(), outcome));
+                }
+            }
             // They were read pending or running; the server now has none of them to cancel.
-            Ok(Answer::NothingToCancel(hint)) => {
+            Ok((Answer::NothingToCancel(hint), _)) => {
                 let why = if hint == Inactive::NoSuchRun {
                     Inactive::NoSuchRun
                 } else {
@@ -459,7 +493,7 @@ impl LangGraphCanceller {
                     result.outcomes.push((run.clone(), CancelOutcome::NotActive(why)));
                 }
             }
-            Ok(other) => result.failures.push(BulkFailure::new(
+            Ok((other, _)) => result.failures.push(BulkFailure::new(
                 active.into_iter().cloned().collect(),
                 unexpected(Op::CancelThreadRuns, other),
             )),

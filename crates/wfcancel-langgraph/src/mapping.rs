@@ -4,7 +4,7 @@
 //! decides the error, the detail text only tells the two 404s of a cancel apart.
 
 use serde_json::Value;
-use wfcancel_core::http::{HttpResponse, RetryDecision, parse_retry_after};
+use wfcancel_core::http::{HttpResponse, RetryDecision, parse_retry_after, readable_body};
 use wfcancel_core::{CancelError, Inactive, ListedRun, NotFoundKind, RateLimitKind, RunRef, RunState, parse_rfc3339};
 
 use crate::BACKEND;
@@ -101,6 +101,23 @@ fn run_state(json: &Value) -> Option<RunState> {
     json.get("status").and_then(Value::as_str).map(parse_state)
 }
 
+/// A 2xx to a cancel: the Agent Server answers `202` or `204` with an empty body. A body that is neither blank nor JSON means something else
+/// answered (a wrong base URL, a proxy's or a login page answering 200 to anything): no proof
+/// the cancel was recorded, so a decode error rather than an outcome (as Agno's cancels).
+fn cancel_answer_readable(body: &[u8]) -> Result<(), CancelError> {
+    if body.iter().all(u8::is_ascii_whitespace) || serde_json::from_slice::<Value>(body).is_ok() {
+        return Ok(());
+    }
+    Err(CancelError::decode(
+        BACKEND,
+        format!(
+            "a cancel was answered 2xx with a body that is not JSON ({}); the Agent Server answers an empty body: \
+             does the base URL (LANGGRAPH_API_URL) point at a LangGraph Agent Server?",
+            readable_body(body)
+        ),
+    ))
+}
+
 /// Turns an answer into an [`Answer`] or a [`CancelError`]: the one mapping of the backend.
 ///
 /// | answer | result |
@@ -121,7 +138,9 @@ pub(crate) fn map_answer(ctx: &Context<'_>, resp: &HttpResponse) -> Result<Answe
     let status = resp.status;
     if resp.is_success() {
         return match ctx.op {
-            Op::Cancel | Op::CancelThreadRuns | Op::CancelByStatus => Ok(Answer::Accepted),
+            Op::Cancel | Op::CancelThreadRuns | Op::CancelByStatus => {
+                cancel_answer_readable(&resp.body).map(|()| Answer::Accepted)
+            }
             Op::Read | Op::Status => {
                 let json: Value =
                     serde_json::from_slice(&resp.body).map_err(|_| decode_error("the run is not JSON", resp))?;
@@ -407,5 +426,22 @@ mod tests {
         assert_eq!(r(404, UNKNOWN), RetryDecision::Never);
         assert_eq!(r(422, ""), RetryDecision::Never);
         assert_eq!(r(202, ""), RetryDecision::Never);
+    }
+
+    #[test]
+    fn a_cancel_answered_2xx_with_a_body_that_is_not_json_is_not_accepted() {
+        for op in [Op::Cancel, Op::CancelThreadRuns, Op::CancelByStatus] {
+            for status in [200, 202, 204] {
+                assert_eq!(map(op, status, "", false), Ok(Answer::Accepted), "{op:?} {status}");
+                assert_eq!(map(op, status, "null", false), Ok(Answer::Accepted), "{op:?} {status}");
+            }
+            for body in ["<<this is not json>>", "<html><title>Sign in</title></html>", "OK"] {
+                let e = map(op, 200, body, false).unwrap_err();
+                assert!(
+                    matches!(&e, CancelError::Decode { message, .. } if message.contains("not JSON") && message.contains("LANGGRAPH_API_URL")),
+                    "{op:?} {body}: {e:?}"
+                );
+            }
+        }
     }
 }

@@ -22,12 +22,17 @@ use live::{LIVE_KEY, Live, long, uuid, venv};
 
 use std::time::{Duration, Instant};
 
-use serde_json::json;
+use futures::StreamExt;
+use serde_json::{Value, json};
+use wfcancel_core::RetryPolicy;
 use wfcancel_core::conformance::{self, Harness, SeedRun};
+use wfcancel_core::http::HttpConfig;
 use wfcancel_core::{
     BulkOptions, CancelError, CancelOutcome, Inactive, ListOptions, NotFoundKind, RunFilter, RunRef, RunState,
     Selector, WaitOptions, WorkflowCanceller, WorkflowCancellerExt, async_trait, validate_id,
 };
+use wfcancel_emulator::{FaultKind, FaultProxy, Faults, ProxyConfig, ProxyFlavor};
+use wfcancel_langgraph::LangGraphCanceller;
 
 const WRONG_KEY: &str = "wfc-live-WRONG-key-93ab";
 
@@ -102,6 +107,277 @@ impl Harness for LiveHarness<'_> {
             RunRef::new(id).thread(uuid())
         }
     }
+}
+
+/// Runs of the storm: `SINGLES` threads of one run each (cancelled by the run's own path) and
+/// `GROUPS` threads of `PER_GROUP` runs each (one running, the rest enqueued behind it: read one
+/// by one, then cancelled by one `POST /runs/cancel` per thread).
+const SINGLES: usize = 1000;
+const GROUPS: usize = 10;
+const PER_GROUP: usize = 100;
+
+/// Starts one run of the test graph that stays active for 10 minutes (no tag: no progress file),
+/// creating its thread when missing. `langgraph dev` runs `--n-jobs-per-worker` of them at once,
+/// the rest wait `pending`: both are active runs to cancel.
+async fn start_storm_run(live: &Live, thread: &str) -> String {
+    let body = json!({
+        "assistant_id": "agent",
+        "input": {"steps": 600, "step_seconds": 1.0},
+        "if_not_exists": "create",
+        "multitask_strategy": "enqueue",
+    });
+    let v: Value = live.post(&format!("/threads/{thread}/runs"), body).await;
+    v["run_id"].as_str().expect("run_id").to_owned()
+}
+
+/// 2,000 active runs cancelled by ids through [`FaultProxy`] in front of the real `langgraph dev`,
+/// 20 % of requests answered `503`, 5 % `429` with `Retry-After`, 2 % dropped before they reach
+/// the server. Nothing lost: every run is accounted for exactly once; each the report calls
+/// requested ends `interrupted` on the server's own word (read from the server, not through the
+/// proxy); each it names as failed is pending, running or interrupted there (never anything else).
+async fn storm(live: &Live) {
+    const N: usize = SINGLES + GROUPS * PER_GROUP;
+    let proxy = FaultProxy::start(ProxyConfig::new(&live.base, ProxyFlavor::LangGraph))
+        .await
+        .expect("proxy");
+    let started = Instant::now();
+    let mut threads: Vec<String> = (0..SINGLES).map(|_| uuid()).collect();
+    let groups: Vec<String> = (0..GROUPS).map(|_| uuid()).collect();
+    // Each group's first run first, so that its thread exists before the enqueued ones.
+    let firsts: Vec<String> = futures::stream::iter(groups.iter())
+        .map(|t| start_storm_run(live, t))
+        .buffered(GROUPS)
+        .collect()
+        .await;
+    let mut runs: Vec<(String, String)> = groups.iter().cloned().zip(firsts).collect();
+    for t in &groups {
+        threads.extend(std::iter::repeat_n(t.clone(), PER_GROUP - 1));
+    }
+    let rest: Vec<(String, String)> = futures::stream::iter(threads)
+        .map(|t| async move {
+            let r = start_storm_run(live, &t).await;
+            (t, r)
+        })
+        .buffer_unordered(32)
+        .collect()
+        .await;
+    runs.extend(rest);
+    assert_eq!(runs.len(), N);
+    let start_time = started.elapsed();
+    eprintln!("live_langgraph: storm: started {N} runs in {start_time:?}");
+    proxy.faults().set(
+        Faults::none()
+            .errors(0.20)
+            .throttle(0.05)
+            .retry_after_secs(1)
+            .drops(0.02)
+            .seed(16),
+    );
+    let c = LangGraphCanceller::builder()
+        .base_url(proxy.url())
+        .http_config(
+            HttpConfig::default().retry(
+                RetryPolicy::default()
+                    .max_attempts(8)
+                    .initial_backoff(Duration::from_millis(20)),
+            ),
+        )
+        .build()
+        .expect("canceller");
+    let started = Instant::now();
+    let report = tokio::time::timeout(
+        Duration::from_secs(180),
+        c.cancel_many(
+            &Selector::Ids(runs.iter().map(|(t, r)| RunRef::new(r).thread(t)).collect()),
+            &BulkOptions::new().concurrency(32),
+        ),
+    )
+    .await
+    .expect("the storm ends in bounded time")
+    .expect("a report");
+    let cancel_time = started.elapsed();
+    proxy.faults().clear();
+    let s = proxy.stats();
+    let failed = report.failed.iter().map(|f| f.runs.len()).sum::<usize>();
+    eprintln!(
+        "live_langgraph: storm of {N} through the proxy in {cancel_time:?} (starting them took {start_time:?}): \
+         {} requests ({} sent by the client), {} faults (503 {}, 429 {}, dropped {}); requested {}, cancelled {}, \
+         not active {}, failed {failed}, not attempted {}",
+        s.requests,
+        report.requests_sent,
+        s.faults_total(),
+        s.fault(FaultKind::ServerError),
+        s.fault(FaultKind::Throttled),
+        s.fault(FaultKind::Dropped),
+        report.requested,
+        report.cancelled,
+        report.not_active,
+        report.not_attempted.len(),
+    );
+    assert!(
+        s.fault(FaultKind::ServerError) > 100 && s.fault(FaultKind::Throttled) > 20 && s.fault(FaultKind::Dropped) > 5,
+        "the storm happened: {s:?}"
+    );
+    // Every run exactly once: in the outcomes or among the failures.
+    let mut seen = std::collections::HashMap::new();
+    for o in &report.outcomes {
+        assert!(
+            seen.insert(o.run.run_id().to_owned(), Some(o.outcome)).is_none(),
+            "{} twice",
+            o.run
+        );
+    }
+    for f in &report.failed {
+        for r in &f.runs {
+            assert!(seen.insert(r.run_id().to_owned(), None).is_none(), "{r} twice");
+        }
+    }
+    assert!(report.not_attempted.is_empty(), "{:?}", report.not_attempted.first());
+    assert_eq!(seen.len(), N, "every run accounted for");
+    assert_eq!(report.accounted(), N as u64);
+    // Every run was active: none may be reported not active.
+    assert_eq!(report.not_active, 0, "{report:?}");
+    // On the server's word: what the report says was requested is interrupted there (bounded
+    // wait); what failed is still pending, running or interrupted (a request may have landed).
+    let seen = &seen;
+    let checked: Vec<()> = futures::stream::iter(runs.iter())
+        .map(|(t, r)| async move {
+            let deadline = Instant::now() + Duration::from_secs(60);
+            loop {
+                let state = live.state(t, r).await;
+                match (seen[r], state.as_deref()) {
+                    (Some(CancelOutcome::Requested | CancelOutcome::Cancelled), Some("interrupted")) => break,
+                    (None, Some("pending" | "running" | "interrupted")) => break,
+                    (Some(CancelOutcome::Requested), Some("pending" | "running")) => {}
+                    (outcome, other) => panic!("{t}/{r}: the report says {outcome:?}, the server {other:?}"),
+                }
+                assert!(Instant::now() < deadline, "{t}/{r} still {state:?} after the storm");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        })
+        .buffer_unordered(16)
+        .collect()
+        .await;
+    assert_eq!(checked.len(), N);
+    eprintln!("live_langgraph: storm: every run's state read on the server agrees with the report");
+    proxy.shutdown().await;
+}
+
+/// Lost answers: 200 active runs (100 alone on their threads, 100 in one thread) cancelled by ids
+/// through [`FaultProxy`] that forwards every request and then, for 30 % of them, closes the
+/// connection without the server's answer (the server acted; the client never heard). Retries
+/// then meet their own earlier effect: the server answers 404, the run reads `interrupted`, and a
+/// retried cancel reports it `Cancelled` (finding 24). Nothing lost and nothing over-claimed:
+/// every run accounted once; a run reported requested or cancelled is interrupted on the server
+/// (none is reported not active unless a re-read failed, and then it is interrupted too); none is
+/// reported as never having existed.
+async fn lost_answers(live: &Live) {
+    const ALONE: usize = 100;
+    const IN_THREAD: usize = 100;
+    const N: usize = ALONE + IN_THREAD;
+    let group = uuid();
+    let first = start_storm_run(live, &group).await;
+    let mut threads: Vec<String> = (0..ALONE).map(|_| uuid()).collect();
+    threads.extend(std::iter::repeat_n(group.clone(), IN_THREAD - 1));
+    let mut runs: Vec<(String, String)> = futures::stream::iter(threads)
+        .map(|t| async move {
+            let r = start_storm_run(live, &t).await;
+            (t, r)
+        })
+        .buffer_unordered(32)
+        .collect()
+        .await;
+    runs.push((group, first));
+    let proxy = FaultProxy::start(
+        ProxyConfig::new(&live.base, ProxyFlavor::LangGraph).faults(Faults::none().drop_after(0.30).seed(17)),
+    )
+    .await
+    .expect("proxy");
+    let c = LangGraphCanceller::builder()
+        .base_url(proxy.url())
+        .http_config(
+            HttpConfig::default().retry(
+                RetryPolicy::default()
+                    .max_attempts(8)
+                    .initial_backoff(Duration::from_millis(20)),
+            ),
+        )
+        .build()
+        .expect("canceller");
+    let started = Instant::now();
+    let report = tokio::time::timeout(
+        Duration::from_secs(120),
+        c.cancel_many(
+            &Selector::Ids(runs.iter().map(|(t, r)| RunRef::new(r).thread(t)).collect()),
+            &BulkOptions::new().concurrency(32),
+        ),
+    )
+    .await
+    .expect("the bulk ends in bounded time")
+    .expect("a report");
+    let s = proxy.stats();
+    let failed = report.failed.iter().map(|f| f.runs.len()).sum::<usize>();
+    eprintln!(
+        "live_langgraph: lost answers: {N} runs in {:?}: {} requests, {} answers lost after the server acted; \
+         requested {}, cancelled {}, not active {}, failed {failed}",
+        started.elapsed(),
+        s.requests,
+        s.fault(FaultKind::DroppedAfterHandling),
+        report.requested,
+        report.cancelled,
+        report.not_active,
+    );
+    assert!(report.cancelled > 0, "retries met their own lost attempts: {report:?}");
+    assert!(
+        s.fault(FaultKind::DroppedAfterHandling) > 10,
+        "answers were lost: {s:?}"
+    );
+    let mut seen = std::collections::HashMap::new();
+    for o in &report.outcomes {
+        assert!(
+            seen.insert(o.run.run_id().to_owned(), Some(o.outcome)).is_none(),
+            "{} twice",
+            o.run
+        );
+    }
+    for f in &report.failed {
+        for r in &f.runs {
+            assert!(seen.insert(r.run_id().to_owned(), None).is_none(), "{r} twice");
+        }
+    }
+    assert_eq!(
+        (seen.len(), report.accounted()),
+        (N, N as u64),
+        "every run accounted for"
+    );
+    let seen = &seen;
+    let checked: Vec<()> = futures::stream::iter(runs.iter())
+        .map(|(t, r)| async move {
+            let deadline = Instant::now() + Duration::from_secs(60);
+            loop {
+                let state = live.state(t, r).await;
+                match (seen[r], state.as_deref()) {
+                    (
+                        Some(
+                            CancelOutcome::Requested
+                            | CancelOutcome::Cancelled
+                            | CancelOutcome::NotActive(Inactive::Finished),
+                        ),
+                        Some("interrupted"),
+                    ) => break,
+                    (None, Some("pending" | "running" | "interrupted")) => break,
+                    (Some(CancelOutcome::Requested), Some("pending" | "running")) => {}
+                    (outcome, other) => panic!("{t}/{r}: the report says {outcome:?}, the server {other:?}"),
+                }
+                assert!(Instant::now() < deadline, "{t}/{r} still {state:?}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        })
+        .buffer_unordered(16)
+        .collect()
+        .await;
+    assert_eq!(checked.len(), N);
+    proxy.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -318,5 +594,12 @@ async fn live_langgraph() {
     conformance::check_bulk_stop_and_deadline(c, &h).await;
     conformance::check_cancel_all(c, &h).await;
     eprintln!("live_langgraph: conformance checks passed");
+
+    // 7. A storm through the fault proxy (20 % 503, 5 % 429, 2 % dropped connections), last:
+    //    it leaves 2,000 interrupted runs on the server.
+    storm(&live).await;
+
+    // 8. Lost answers (the server acted, the client never heard) through the proxy.
+    lost_answers(&live).await;
     drop(live);
 }

@@ -563,3 +563,113 @@ async fn from_env_sends_the_first_key_in_the_sdks_order() {
     assert_eq!(c.status(&run(T1, R1)).await, Ok(RunState::Running));
     m.assert_async().await;
 }
+
+/// A retried cancel answered 404 (the attempt before may have reached the server, its answer
+/// lost) whose run reads `interrupted`: this call may well have interrupted it, so `Cancelled`
+/// (the run is over, cancelled), not `NotActive(Finished)`; a first attempt's 404 stays
+/// `NotActive(Finished)` (`cancel_404_is_told_apart_by_a_state_read`), and a run read finished
+/// any other way stays not active.
+#[tokio::test]
+async fn a_retried_cancel_answered_404_on_an_interrupted_run_is_cancelled() {
+    for (read, want) in [
+        ("interrupted", CancelOutcome::Cancelled),
+        ("success", CancelOutcome::NotActive(Inactive::Finished)),
+    ] {
+        let mut s = Server::new_async().await;
+        let lost = s
+            .mock("POST", cancel_path(T1, R1).as_str())
+            .match_query(cancel_query())
+            .with_status(503)
+            .expect(1)
+            .create_async()
+            .await;
+        let retried = s
+            .mock("POST", cancel_path(T1, R1).as_str())
+            .match_query(cancel_query())
+            .with_status(404)
+            .with_body(FINISHED)
+            .expect(1)
+            .create_async()
+            .await;
+        let state = s
+            .mock("GET", format!("/threads/{T1}/runs/{R1}").as_str())
+            .with_status(200)
+            .with_body(run_body(read))
+            .expect(1)
+            .create_async()
+            .await;
+        let c = canceller(&s, None);
+        assert_eq!(c.cancel(&run(T1, R1)).await, Ok(want), "{read}");
+        for m in [lost, retried, state] {
+            m.assert_async().await;
+        }
+    }
+}
+
+/// The same for one thread's runs in a bulk: `POST /runs/cancel` retried and answered 404 for
+/// runs read active before: each is read again, `interrupted` → `Cancelled`, finished otherwise
+/// → `NotActive(Finished)`, a failed read → as the 404 says (`NotActive(Finished)`).
+#[tokio::test]
+async fn a_retried_thread_cancel_answered_404_reads_each_run_again() {
+    let mut s = Server::new_async().await;
+    let mut mocks = Vec::new();
+    for (r, after) in [(R1, Some("interrupted")), (R2, Some("success")), (R3, None)] {
+        let path = format!("/threads/{T1}/runs/{r}");
+        mocks.push(
+            s.mock("GET", path.as_str())
+                .with_status(200)
+                .with_body(run_body("running"))
+                .expect(1)
+                .create_async()
+                .await,
+        );
+        let second = s.mock("GET", path.as_str());
+        let second = match after {
+            Some(state) => second.with_status(200).with_body(run_body(state)).expect(1),
+            // Both attempts of the read fail.
+            None => second.with_status(500).with_body(r#"{"detail":"boom"}"#).expect(2),
+        };
+        mocks.push(second.create_async().await);
+    }
+    mocks.push(
+        s.mock("POST", "/runs/cancel")
+            .match_query(Matcher::UrlEncoded("action".into(), "interrupt".into()))
+            .with_status(503)
+            .expect(1)
+            .create_async()
+            .await,
+    );
+    mocks.push(
+        s.mock("POST", "/runs/cancel")
+            .match_query(Matcher::UrlEncoded("action".into(), "interrupt".into()))
+            .with_status(404)
+            .with_body(FINISHED)
+            .expect(1)
+            .create_async()
+            .await,
+    );
+    let c = canceller(&s, None);
+    let report = c
+        .cancel_many(
+            &Selector::Ids(vec![run(T1, R1), run(T1, R2), run(T1, R3)]),
+            &BulkOptions::new(),
+        )
+        .await
+        .unwrap();
+    let outcome = |r: &str| report.outcomes.iter().find(|o| o.run.run_id() == r).map(|o| o.outcome);
+    assert_eq!(outcome(R1), Some(CancelOutcome::Cancelled), "{report:?}");
+    assert_eq!(
+        outcome(R2),
+        Some(CancelOutcome::NotActive(Inactive::Finished)),
+        "{report:?}"
+    );
+    assert_eq!(
+        outcome(R3),
+        Some(CancelOutcome::NotActive(Inactive::Finished)),
+        "{report:?}"
+    );
+    assert_eq!(report.accounted(), 3);
+    for m in mocks {
+        m.assert_async().await;
+    }
+}

@@ -58,6 +58,23 @@ fn run_id<'a>(ctx: &Context<'a>) -> &'a str {
     ctx.run.map(RunRef::run_id).unwrap_or_default()
 }
 
+/// A 2xx to a cancel: Restate's admin API answers `202` or `200` with an empty body. A body that is neither blank nor JSON means something else
+/// answered (a wrong base URL, a proxy's or a login page answering 200 to anything): no proof
+/// the cancel was recorded, so a decode error rather than an outcome (as Agno's cancels).
+fn cancel_answer_readable(body: &[u8]) -> Result<(), CancelError> {
+    if body.iter().all(u8::is_ascii_whitespace) || serde_json::from_slice::<Value>(body).is_ok() {
+        return Ok(());
+    }
+    Err(CancelError::decode(
+        BACKEND,
+        format!(
+            "a cancel was answered 2xx with a body that is not JSON ({}); Restate's admin API answers an empty body: \
+             does the admin URL (RESTATE_ADMIN_URL) point at Restate's admin API?",
+            readable_body(body)
+        ),
+    ))
+}
+
 /// Turns an answer into an [`Answer`] or a [`CancelError`]: the one mapping of the backend.
 ///
 /// | answer | result |
@@ -80,8 +97,8 @@ pub(crate) fn map_answer(ctx: &Context<'_>, resp: &HttpResponse) -> Result<Answe
     let status = resp.status;
     if resp.is_success() {
         return match ctx.op {
-            Op::Cancel | Op::Kill if status == 200 => Ok(Answer::Done),
-            Op::Cancel | Op::Kill => Ok(Answer::Accepted),
+            Op::Cancel | Op::Kill if status == 200 => cancel_answer_readable(&resp.body).map(|()| Answer::Done),
+            Op::Cancel | Op::Kill => cancel_answer_readable(&resp.body).map(|()| Answer::Accepted),
             Op::Status => decode_state(run_id(ctx), &resp.body).map(Answer::State),
             Op::Page => decode_ids(&resp.body).map(Answer::Ids),
             Op::List => decode_listed(&resp.body).map(Answer::Listed),
@@ -421,5 +438,20 @@ mod tests {
         assert_eq!(retry_decision(&ctx, &resp(409, COMPLETED)), RetryDecision::Never);
         assert_eq!(retry_decision(&ctx, &resp(404, MISSING)), RetryDecision::Never);
         assert_eq!(retry_decision(&ctx, &resp(202, "")), RetryDecision::Never);
+    }
+
+    #[test]
+    fn a_cancel_answered_2xx_with_a_body_that_is_not_json_is_neither_cancelled_nor_requested() {
+        for (op, status) in [(Op::Cancel, 200), (Op::Cancel, 202), (Op::Kill, 200)] {
+            assert!(map(op, status, "").is_ok(), "{op:?} {status}");
+            assert!(map(op, status, "{}").is_ok(), "{op:?} {status}");
+            for body in ["<<this is not json>>", "<html><title>Sign in</title></html>", "OK"] {
+                let e = map(op, status, body).unwrap_err();
+                assert!(
+                    matches!(&e, CancelError::Decode { message, .. } if message.contains("not JSON") && message.contains("RESTATE_ADMIN_URL")),
+                    "{op:?} {status} {body}: {e:?}"
+                );
+            }
+        }
     }
 }

@@ -139,8 +139,8 @@ pub(crate) fn map_answer(ctx: &Context<'_>, resp: &HttpResponse) -> Result<Answe
     if resp.is_success() {
         return match ctx.op {
             Op::Describe | Op::Status => decode_described(&resp.body).map(Answer::Described),
-            Op::Cancel | Op::Terminate => Ok(Answer::Accepted),
-            Op::BatchStart => Ok(Answer::BatchStarted { existed: false }),
+            Op::Cancel | Op::Terminate => cancel_answer_readable(&resp.body).map(|()| Answer::Accepted),
+            Op::BatchStart => cancel_answer_readable(&resp.body).map(|()| Answer::BatchStarted { existed: false }),
             Op::BatchDescribe => decode_batch(ctx.job_id.unwrap_or_default(), &resp.body).map(Answer::Batch),
             Op::List | Op::ListStatus => decode_list(&resp.body).map(Answer::Listed),
             Op::ListRunning => decode_running(&resp.body).map(Answer::Running),
@@ -247,6 +247,23 @@ fn not_found(ctx: &Context<'_>, st: &Status) -> Result<Answer, CancelError> {
             ),
         )),
     }
+}
+
+/// A 2xx to a cancel: Temporal's HTTP API answers `{}` (a batch start its job). A body that is neither blank nor JSON means something else
+/// answered (a wrong base URL, a proxy's or a login page answering 200 to anything): no proof
+/// the cancel was recorded, so a decode error rather than an outcome (as Agno's cancels).
+fn cancel_answer_readable(body: &[u8]) -> Result<(), CancelError> {
+    if body.iter().all(u8::is_ascii_whitespace) || serde_json::from_slice::<Value>(body).is_ok() {
+        return Ok(());
+    }
+    Err(CancelError::decode(
+        BACKEND,
+        format!(
+            "a cancel was answered 2xx with a body that is not JSON ({}); Temporal's HTTP API answers JSON: \
+             does the base URL (TEMPORAL_HTTP_ADDRESS) point at Temporal's HTTP API?",
+            readable_body(body)
+        ),
+    ))
 }
 
 fn decode_error(what: &str, body: &[u8]) -> CancelError {
@@ -689,5 +706,20 @@ mod tests {
         );
         assert_eq!(retry_decision(&ctx, &resp(404, NOT_FOUND)), RetryDecision::Never);
         assert_eq!(retry_decision(&ctx, &resp(200, "{}")), RetryDecision::Never);
+    }
+
+    #[test]
+    fn a_cancel_answered_2xx_with_a_body_that_is_not_json_is_not_accepted() {
+        for op in [Op::Cancel, Op::Terminate, Op::BatchStart] {
+            assert!(map(op, 200, "{}").is_ok(), "{op:?}");
+            assert!(map(op, 200, "").is_ok(), "{op:?}");
+            for body in ["<<this is not json>>", "<html><title>Sign in</title></html>", "OK"] {
+                let e = map(op, 200, body).unwrap_err();
+                assert!(
+                    matches!(&e, CancelError::Decode { message, .. } if message.contains("not JSON") && message.contains("TEMPORAL_HTTP_ADDRESS")),
+                    "{op:?} {body}: {e:?}"
+                );
+            }
+        }
     }
 }
