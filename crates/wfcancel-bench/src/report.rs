@@ -118,28 +118,6 @@ pub fn item_order(item: &str) -> (u32, &str) {
     (item[..digits].parse().unwrap_or(u32::MAX), &item[digits..])
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn formats() {
-        assert_eq!(thousands(1234567.4), "1,234,567");
-        assert_eq!(thousands(999.0), "999");
-        assert_eq!(thousands(-1000.0), "-1,000");
-        assert_eq!(mib(3.0 * 1024.0 * 1024.0), "3.0 MiB");
-        let t = markdown(&[Row::new("1", "a|b", "x", "1.00", "", Met::None)]);
-        assert!(t.contains("a\\|b"), "{t}");
-    }
-
-    #[test]
-    fn items_sort_by_number() {
-        let mut items = vec!["10", "9", "2b", "1", "2"];
-        items.sort_by_key(|i| super::item_order(i));
-        assert_eq!(items, ["1", "2", "2b", "9", "10"]);
-    }
-}
-
 /// The backend a row is about: the first backend name in its description.
 fn backend_of(row: &Row) -> Option<&'static str> {
     let what = row.what.to_ascii_lowercase();
@@ -165,7 +143,10 @@ pub fn by_backend(rows: &[Row]) -> String {
         ("throughput vs raw reqwest (item 2, ≥ 0.9)", &["2"]),
         ("single-cancel p50 vs raw (item 4, ≤ 1.1×)", &["4"]),
         ("CLI, 1,000,000 ids: peak RSS (item 6, < 64 MiB)", &["6"]),
-        ("vs the official client, real server where one runs (items 7–10)", &["7", "8", "9", "10"]),
+        (
+            "vs the official client, real server where one runs (items 7–10)",
+            &["7", "8", "9", "10"],
+        ),
     ];
     let mut s = String::from("| backend | ");
     for (title, _) in &columns {
@@ -197,7 +178,11 @@ pub fn by_backend(rows: &[Row]) -> String {
                     }
                 })
                 .collect();
-            s.push_str(&cell(&if cells.is_empty() { "—".to_owned() } else { cells.join("; ") }));
+            s.push_str(&cell(&if cells.is_empty() {
+                "—".to_owned()
+            } else {
+                cells.join("; ")
+            }));
             s.push_str(" | ");
         }
         let alone = match name {
@@ -210,4 +195,26 @@ pub fn by_backend(rows: &[Row]) -> String {
         s.push_str(" |\n");
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats() {
+        assert_eq!(thousands(1234567.4), "1,234,567");
+        assert_eq!(thousands(999.0), "999");
+        assert_eq!(thousands(-1000.0), "-1,000");
+        assert_eq!(mib(3.0 * 1024.0 * 1024.0), "3.0 MiB");
+        let t = markdown(&[Row::new("1", "a|b", "x", "1.00", "", Met::None)]);
+        assert!(t.contains("a\\|b"), "{t}");
+    }
+
+    #[test]
+    fn items_sort_by_number() {
+        let mut items = vec!["10", "9", "2b", "1", "2"];
+        items.sort_by_key(|i| super::item_order(i));
+        assert_eq!(items, ["1", "2", "2b", "9", "10"]);
+    }
 }
