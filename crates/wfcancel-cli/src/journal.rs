@@ -20,10 +20,13 @@
 //! - A crash can cut the last line: an incomplete tail (no newline, or lines that do not parse
 //!   after the last good one) is ignored and cut off before anything is appended. A bad line
 //!   followed by good ones is corruption: refused.
-//! - A run whose cancel was in flight when the process died has no outcome recorded and is sent
-//!   again: harmless (a second cancel is never an error; Agno answers it `requested` again,
-//!   Upstash `not active`), so the summary of a resumed Agno job equals an uninterrupted one, and
-//!   an Upstash job's counts such runs as not active.
+//! - Before each batch is sent, a `{"sending":[…]}` line names its runs (synced). A run named
+//!   there without an outcome had its cancel in flight when the process died: a re-run reads its
+//!   state first (where the backend can read one). Read cancelled (or stopping) → the outcome
+//!   that cancel would have had (`cancelled` where the backend's cancel confirms, or with
+//!   `--force`; else `requested`), on the strength of that state read and the cancel this job
+//!   sent; anything else, or no state to read → sent again (harmless: a second cancel is never
+//!   an error). So a resumed job's summary equals an uninterrupted one's.
 //! - Memory: the runs already done are held as 128-bit keyed hashes of their address (16 bytes a
 //!   run in a hash set, about 40 MB at most for a million runs); two runs share a hash with a
 //!   probability of about n²/2¹²⁹. The ids themselves keep streaming in bounded batches.
@@ -110,6 +113,9 @@ pub struct Journal {
     file: Option<File>,
     backend: &'static str,
     done: DoneSet,
+    /// Runs a `sending` line names: their cancel was sent (or about to be) by an earlier
+    /// invocation; those not in `done` were in flight when it stopped.
+    sending: DoneSet,
     prior: Prior,
     /// Runs skipped as done by this invocation.
     skipped: u64,
@@ -215,6 +221,7 @@ impl Journal {
             file: None,
             backend,
             done: DoneSet::default(),
+            sending: DoneSet::default(),
             prior: Prior::default(),
             skipped: 0,
         };
@@ -348,6 +355,13 @@ impl Journal {
 
     /// Takes in one record; false if it is not one.
     fn read_record(&mut self, v: &Value) -> bool {
+        if let Some(runs) = v.get("sending").and_then(Value::as_array) {
+            for run in runs {
+                let Some(run) = run.as_str() else { return false };
+                self.sending.insert(run);
+            }
+            return true;
+        }
         if let Some(run) = v.get("run").and_then(Value::as_str) {
             let Some(outcome) = v.get("outcome").and_then(Value::as_str) else {
                 return false;
@@ -386,6 +400,32 @@ impl Journal {
             return true;
         }
         false
+    }
+
+    /// Whether an earlier invocation sent `run`'s cancel (a `sending` line) and recorded no
+    /// outcome for it: its answer was lost when that invocation stopped.
+    pub fn was_in_flight(&self, run: &RunRef) -> bool {
+        let k = key(run, self.backend);
+        self.sending.contains(&k) && !self.done.contains(&k)
+    }
+
+    /// Appends a `sending` line naming `runs` and syncs it, before their cancels are sent: a
+    /// re-run after a crash then knows which runs' answers it lost (and reads their state
+    /// rather than taking a second cancel's "not active" for the outcome).
+    pub fn mark_sending(&mut self, runs: &[RunRef]) -> Result<(), Failure> {
+        let Some(file) = self.file.as_mut() else {
+            return Ok(());
+        };
+        let keys: Vec<String> = runs.iter().map(|r| key(r, self.backend)).collect();
+        let mut line = json!({ "sending": keys }).to_string();
+        line.push('\n');
+        file.write_all(line.as_bytes())
+            .and_then(|()| file.sync_data())
+            .map_err(|e| journal_failure(&self.path, "cannot write it", &e))?;
+        for k in &keys {
+            self.sending.insert(k);
+        }
+        Ok(())
     }
 
     /// `runs` without those already done (counted as skipped).
