@@ -842,12 +842,7 @@ fn cli_memory(
     )?;
     let server_requests = emu.requests();
     srv.block_on(emu.shutdown());
-    let accounted = run.summary.as_ref().map_or(0, |s| {
-        ["cancelled", "requested", "not_active", "failed", "not_attempted"]
-            .iter()
-            .map(|k| s[*k].as_u64().unwrap_or(0))
-            .sum::<u64>()
-    });
+    let accounted = accounted(run.summary.as_ref());
     let ok = run.exit == Some(0) && accounted == n && run.ids == n;
     res.rows.push(Row::new(
         "6",
@@ -960,12 +955,7 @@ fn cli_memory_others(n: u64, minimal: &MinimalServer, bin: &std::path::Path, p: 
             }
         };
         let requests = minimal.requests() - before;
-        let accounted = run.summary.as_ref().map_or(0, |s| {
-            ["cancelled", "requested", "not_active", "failed", "not_attempted"]
-                .iter()
-                .map(|k| s[*k].as_u64().unwrap_or(0))
-                .sum::<u64>()
-        });
+        let accounted = accounted(run.summary.as_ref());
         let failed = run.summary.as_ref().map_or(0, |s| s["failed"].as_u64().unwrap_or(0));
         let ok = run.exit == Some(0) && accounted == n && run.ids == n && failed == 0;
         res.rows.push(Row::new(
@@ -1285,16 +1275,35 @@ fn temporal_only(
 ) -> Result<(), String> {
     let mut res = Results::default();
     item8(prep, p, rt, &mut res);
-    println!("\n{}", report::markdown(&res.rows));
-    for m in &res.misses {
-        println!("missed: {m}");
-    }
+    print_rows(&res);
     eprintln!(
         "bench: {} done in {:.1} s",
         o.command_line(),
         started.elapsed().as_secs_f64()
     );
     Ok(())
+}
+
+/// A partial run's rows, misses and notes, on stdout (`--only-temporal`, `--only-cli`,
+/// `--only-minimal`: BENCHMARKS.md is written by the full run only).
+fn print_rows(res: &Results) {
+    println!("\n{}", report::markdown(&res.rows));
+    for m in &res.misses {
+        println!("missed: {m}");
+    }
+    for n in &res.notes {
+        println!("note: {n}");
+    }
+}
+
+/// Runs a CLI summary accounts for: cancelled + requested + not active + failed + not attempted.
+fn accounted(summary: Option<&serde_json::Value>) -> u64 {
+    summary.map_or(0, |s| {
+        ["cancelled", "requested", "not_active", "failed", "not_attempted"]
+            .iter()
+            .map(|k| s[*k].as_u64().unwrap_or(0))
+            .sum::<u64>()
+    })
 }
 
 fn run() -> Result<(), String> {
@@ -1325,19 +1334,13 @@ fn run() -> Result<(), String> {
     }
     if o.only_minimal {
         more_backends::run(&o, &client, &minimal, &mut res)?;
-        println!("\n{}", report::markdown(&res.rows));
-        for m in res.misses.iter().chain(&res.notes) {
-            println!("{m}");
-        }
+        print_rows(&res);
         return Ok(());
     }
     if o.only_cli {
         let bin = prep.cli.as_ref().map_err(Clone::clone)?;
         cli_memory(&o, &srv, &minimal, bin, &p, &mut res)?;
-        println!("\n{}", report::markdown(&res.rows));
-        for m in res.misses.iter().chain(&res.notes) {
-            println!("{m}");
-        }
+        print_rows(&res);
         return Ok(());
     }
     let rates = throughput_and_latency(&o, &client, &minimal, &mut res)?;

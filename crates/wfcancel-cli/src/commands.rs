@@ -7,8 +7,8 @@ use std::time::Duration;
 use futures::StreamExt;
 use serde_json::{Map, Value, json};
 use wfcancel::{
-    BulkOptions, BulkReport, CancelError, CancelOutcome, Capabilities, OwnerKind, Progress, RunFilter, RunRef,
-    RunState, Selector, WaitOptions, WorkflowCanceller, WorkflowCancellerExt,
+    BulkOptions, CancelError, Capabilities, OwnerKind, Progress, RunFilter, RunRef, Selector, WaitOptions,
+    WorkflowCanceller, WorkflowCancellerExt,
 };
 
 use crate::cli::{BulkArgs, CancelArgs, FilterArgs, OwnerArgs, StatusArgs};
@@ -1116,7 +1116,7 @@ async fn bulk_ids(
                 let (lost, rest): (Vec<RunRef>, Vec<RunRef>) = runs.into_iter().partition(|r| j.was_in_flight(r));
                 runs = rest;
                 if !lost.is_empty() {
-                    let (settled, resend) = settle_lost(routed.as_ref(), lost, &opts).await;
+                    let (settled, resend) = crate::journal::settle_lost(routed.as_ref(), lost, &opts).await;
                     if !settled.outcomes.is_empty() {
                         let settled_runs: Vec<RunRef> = settled.outcomes.iter().map(|o| o.run.clone()).collect();
                         j.record(&settled_runs, &settled)?;
@@ -1245,48 +1245,6 @@ fn exit_for(e: &CancelError) -> u8 {
     } else {
         EXIT_FAILURE
     }
-}
-
-/// Runs whose cancel an earlier invocation sent and whose answer it lost (a crash): each is read
-/// (where the backend can read its state), and one read cancelled, terminated or stopping gets
-/// the outcome that cancel would have answered (`Cancelled` with `--force` or where a cancel
-/// confirms, else `Requested`): the job's summary then equals an uninterrupted one's. The others
-/// (still running, another state, no state to read, a failed read) are returned to be sent again.
-async fn settle_lost(
-    c: &dyn wfcancel::WorkflowCanceller,
-    lost: Vec<RunRef>,
-    opts: &BulkOptions,
-) -> (BulkReport, Vec<RunRef>) {
-    let caps = c.capabilities();
-    let outcome = if opts.cancel.mode == wfcancel::CancelMode::Forced || caps.cancel_confirms {
-        CancelOutcome::Cancelled
-    } else {
-        CancelOutcome::Requested
-    };
-    let (can_read, needs_session) = (caps.status, caps.status_needs_session);
-    let read = futures::stream::iter(lost)
-        .map(|run| async move {
-            let state = if can_read && !(needs_session && run.session_id().is_none()) {
-                c.status(&run).await.ok()
-            } else {
-                None
-            };
-            (run, state)
-        })
-        .buffer_unordered(8)
-        .collect::<Vec<_>>()
-        .await;
-    let mut report = BulkReport::new(c.backend());
-    let mut resend = Vec::new();
-    for (run, state) in read {
-        match state {
-            Some(RunState::Cancelled | RunState::Terminated | RunState::Cancelling) => {
-                report.record(run, outcome, true)
-            }
-            _ => resend.push(run),
-        }
-    }
-    (report, resend)
 }
 
 #[cfg(test)]

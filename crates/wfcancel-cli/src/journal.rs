@@ -38,6 +38,7 @@ use std::hash::BuildHasher;
 use std::io::{BufRead, BufReader, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
+use futures::StreamExt;
 use serde_json::{Map, Value, json};
 use wfcancel::{BulkReport, CancelOutcome, RunRef};
 
@@ -534,6 +535,48 @@ impl Journal {
         totals.not_active += self.prior.not_active;
         totals.already_done = Some(self.skipped);
     }
+}
+
+/// Runs whose cancel an earlier invocation sent and whose answer it lost (a crash): each is read
+/// (where the backend can read its state), and one read cancelled, terminated or stopping gets
+/// the outcome that cancel would have answered (`Cancelled` with `--force` or where a cancel
+/// confirms, else `Requested`): the job's summary then equals an uninterrupted one's. The others
+/// (still running, another state, no state to read, a failed read) are returned to be sent again.
+pub async fn settle_lost(
+    c: &dyn wfcancel::WorkflowCanceller,
+    lost: Vec<RunRef>,
+    opts: &wfcancel::BulkOptions,
+) -> (BulkReport, Vec<RunRef>) {
+    let caps = c.capabilities();
+    let outcome = if opts.cancel.mode == wfcancel::CancelMode::Forced || caps.cancel_confirms {
+        CancelOutcome::Cancelled
+    } else {
+        CancelOutcome::Requested
+    };
+    let (can_read, needs_session) = (caps.status, caps.status_needs_session);
+    let read = futures::stream::iter(lost)
+        .map(|run| async move {
+            let state = if can_read && !(needs_session && run.session_id().is_none()) {
+                c.status(&run).await.ok()
+            } else {
+                None
+            };
+            (run, state)
+        })
+        .buffer_unordered(8)
+        .collect::<Vec<_>>()
+        .await;
+    let mut report = BulkReport::new(c.backend());
+    let mut resend = Vec::new();
+    for (run, state) in read {
+        match state {
+            Some(wfcancel::RunState::Cancelled | wfcancel::RunState::Terminated | wfcancel::RunState::Cancelling) => {
+                report.record(run, outcome, true)
+            }
+            _ => resend.push(run),
+        }
+    }
+    (report, resend)
 }
 
 #[cfg(test)]

@@ -124,6 +124,10 @@ pub const BATCH_WAIT: Duration = Duration::from_secs(20);
 /// How many workflow ids one visibility read of a bulk by ids names (see the crate docs, Bulk).
 pub const RUNNING_READ_CHUNK: usize = 100;
 
+/// A bulk's visibility reads: namespace → workflow id → the run id of its open execution
+/// (looked up by `&str`, nothing allocated per run).
+type Running = HashMap<String, HashMap<String, String>>;
+
 /// How many of a bulk's visibility reads are in flight at once.
 const RUNNING_READ_CONCURRENCY: usize = 4;
 
@@ -643,7 +647,7 @@ impl TemporalCanceller {
     /// A list that fails, or that the bulk's deadline or stop cuts short, leaves its runs out:
     /// they are then described one by one, as without this read. Returns the map and the
     /// number of list requests sent.
-    async fn read_running(&self, runs: &[RunRef], opts: &BulkOptions) -> (HashMap<(String, String), String>, u64) {
+    async fn read_running(&self, runs: &[RunRef], opts: &BulkOptions) -> (Running, u64) {
         let control = opts.control();
         let mut by_ns: HashMap<&str, Vec<&str>> = HashMap::new();
         let mut seen: HashSet<(&str, &str)> = HashSet::new();
@@ -675,7 +679,7 @@ impl TemporalCanceller {
             }
         }
         let mut sent = 0;
-        let mut running = HashMap::new();
+        let mut running = Running::new();
         let mut pending = chunks.into_iter();
         let mut in_flight = futures::stream::FuturesUnordered::new();
         loop {
@@ -686,7 +690,9 @@ impl TemporalCanceller {
             match in_flight.next().await {
                 Some(Some(found)) => {
                     sent += 1;
-                    running.extend(found);
+                    if let Some((ns, found)) = found {
+                        running.entry(ns).or_default().extend(found);
+                    }
                 }
                 Some(None) => {}
                 None => break,
@@ -696,14 +702,14 @@ impl TemporalCanceller {
     }
 
     /// One visibility read of [`read_running`](Self::read_running): `None` when nothing was
-    /// sent (the bulk was stopped or its deadline passed); nothing found when it failed or the
-    /// deadline cut it short.
+    /// sent (the bulk was stopped or its deadline passed); `Some(None)` when it failed or the
+    /// deadline cut it short; else the namespace and the (workflow id, run id) listed running.
     async fn read_running_chunk(
         &self,
         control: &BulkControl,
         ns: &str,
         ids: &[&str],
-    ) -> Option<Vec<((String, String), String)>> {
+    ) -> Option<Option<(String, Vec<(String, String)>)>> {
         if control.interrupted().is_some() {
             return None;
         }
@@ -713,10 +719,8 @@ impl TemporalCanceller {
             .within_deadline(self.send(&call, &self.ctx(Op::ListRunning, None, ns, None), req))
             .await
         {
-            Ok(Ok((Answer::Running(found), _))) => {
-                Some(found.into_iter().map(|(wf, rid)| ((ns.to_owned(), wf), rid)).collect())
-            }
-            _ => Some(Vec::new()),
+            Ok(Ok((Answer::Running(found), _))) => Some(Some((ns.to_owned(), found))),
+            _ => Some(None),
         }
     }
 
@@ -890,8 +894,7 @@ impl TemporalCanceller {
 #[derive(Debug)]
 struct ReadFirst<'a> {
     inner: &'a TemporalCanceller,
-    /// (namespace, workflow id) → the run id of its open execution.
-    running: HashMap<(String, String), String>,
+    running: Running,
 }
 
 #[async_trait]
@@ -905,18 +908,16 @@ impl WorkflowCanceller for ReadFirst<'_> {
     }
 
     async fn cancel_run(&self, run: &RunRef, opts: &CancelOptions) -> Result<CancelOutcome, CancelError> {
-        if !matches!(opts.mode, CancelMode::Forced) {
-            let key = (self.inner.ns(run).to_owned(), run.run_id().to_owned());
-            if let Some(open) = self.running.get(&key)
-                && run.sub_id_str().is_none_or(|asked| asked == open)
-            {
-                request::check(run)?;
-                let call = self.inner.http.call();
-                return self
-                    .inner
-                    .cancel_execution(&call, run, Some(open), opts.reason.as_deref())
-                    .await;
-            }
+        if !matches!(opts.mode, CancelMode::Forced)
+            && let Some(open) = self.running.get(self.inner.ns(run)).and_then(|m| m.get(run.run_id()))
+            && run.sub_id_str().is_none_or(|asked| asked == open)
+        {
+            request::check(run)?;
+            let call = self.inner.http.call();
+            return self
+                .inner
+                .cancel_execution(&call, run, Some(open), opts.reason.as_deref())
+                .await;
         }
         self.inner.cancel_run(run, opts).await
     }
