@@ -100,7 +100,10 @@ pub trait WorkflowCanceller: Send + Sync + std::fmt::Debug {
 
     /// Cancels one run, gracefully, with no reason: `cancel_with(run, &CancelOptions::default())`.
     async fn cancel(&self, run: &RunRef) -> Result<CancelOutcome, CancelError> {
-        self.cancel_with(run, &CancelOptions::default()).await
+        // `cancel_with`'s check, inlined: one boxed future per cancel instead of two.
+        let opts = CancelOptions::default();
+        opts.check(self.backend(), &self.capabilities())?;
+        self.cancel_run(run, &opts).await
     }
 
     /// Cancels one run the way `opts` says (graceful or forced, with a reason). A mode or a

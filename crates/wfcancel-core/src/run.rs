@@ -396,6 +396,20 @@ impl std::fmt::Display for RunRef {
     }
 }
 
+/// Whether `s` holds a control character (`char::is_control`: U+0000–U+001F, U+007F–U+009F),
+/// read by bytes: every id of every request is checked.
+pub(crate) fn has_control(s: &str) -> bool {
+    let b = s.as_bytes();
+    // Printable ASCII only (nearly every id): no control, checked a word at a time.
+    if b.iter().fold(true, |ok, &x| ok & (0x20..0x7f).contains(&x)) {
+        return false;
+    }
+    // U+0080–U+009F are 0xC2 0x80–0x9F in UTF-8; 0xC2 leads no other control.
+    b.iter()
+        .zip(b.iter().skip(1).map(Some).chain([None]))
+        .any(|(&x, next)| x < 0x20 || x == 0x7f || (x == 0xc2 && next.is_some_and(|n| (0x80..=0x9f).contains(n))))
+}
+
 /// Checks one identifier: not empty, not blank, no control characters.
 pub fn validate_id(backend: &'static str, field: &'static str, value: &str) -> Result<(), CancelError> {
     if value.is_empty() {
@@ -403,6 +417,9 @@ pub fn validate_id(backend: &'static str, field: &'static str, value: &str) -> R
     }
     if value.trim().is_empty() {
         return Err(CancelError::invalid_input(backend, field, "must not be blank"));
+    }
+    if !has_control(value) {
+        return Ok(());
     }
     if let Some(c) = value.chars().find(|c| c.is_control()) {
         return Err(CancelError::invalid_input(
@@ -681,5 +698,18 @@ impl RunState {
 impl std::fmt::Display for RunState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod control_tests {
+    #[test]
+    fn has_control_agrees_with_char_is_control() {
+        for c in (0u32..0x3000).filter_map(char::from_u32) {
+            let s = format!("a{c}b");
+            assert_eq!(super::has_control(&s), c.is_control(), "U+{:04X}", c as u32);
+        }
+        assert!(!super::has_control("é€😀 ¡"));
+        assert!(super::has_control("x\u{85}"));
     }
 }

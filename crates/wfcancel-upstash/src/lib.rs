@@ -679,6 +679,11 @@ impl UpstashCanceller {
     /// 404), or an error.
     async fn cancel_by_path(&self, call: &Call<'_>, run: &RunRef) -> Result<CancelOutcome, CancelError> {
         let url = self.path_url(run.run_id())?;
+        self.cancel_at(call, url).await
+    }
+
+    /// `DELETE` of a run's own path `url` (built by [`path_url`](Self::path_url)).
+    async fn cancel_at(&self, call: &Call<'_>, url: Url) -> Result<CancelOutcome, CancelError> {
         let resp = call
             .send_with(Op::Cancel.name(), Method::DELETE, url, &answer::retry_hint)
             .await?;
@@ -1171,7 +1176,8 @@ impl WorkflowCanceller for UpstashCanceller {
         let planned = self.plan_cancel(run)?;
         let call = self.http.call();
         if planned.run_ids == 0 {
-            return self.cancel_by_path(&call, run).await;
+            // The planned request is the run's own path: sent as planned (not built again).
+            return self.cancel_at(&call, planned.url).await;
         }
         let resp = call
             .send_with(Op::Cancel.name(), planned.method, planned.url, &answer::retry_hint)

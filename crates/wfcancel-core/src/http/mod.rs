@@ -18,6 +18,7 @@ use std::net::IpAddr;
 use std::time::{Duration, Instant, SystemTime};
 
 pub use bytes::Bytes;
+use futures::FutureExt as _;
 use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER};
 pub use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 pub use reqwest::{Method, Url};
@@ -249,7 +250,8 @@ impl HttpClient {
         }
         let client = builder
             .connect_timeout(config.connect_timeout)
-            .timeout(config.request_timeout)
+            // No reqwest timeout: each attempt is timed by `attempt` itself (one timer per
+            // attempt, not a boxed one per request on top of it).
             .redirect(reqwest::redirect::Policy::none())
             .user_agent(USER_AGENT_VALUE)
             .tcp_nodelay(true)
@@ -322,7 +324,7 @@ impl HttpClient {
                         format!("{segment:?} cannot be sent as a URL path segment"),
                     ));
                 }
-                if segment.chars().any(char::is_control) {
+                if crate::run::has_control(segment) {
                     return Err(CancelError::invalid_input(
                         self.backend,
                         field,
@@ -349,30 +351,35 @@ impl HttpClient {
     }
 
     /// Sends one request in a call of its own. See [`Call::send_with`].
-    pub async fn send(&self, operation: &'static str, method: Method, url: Url) -> Result<HttpResponse, CancelError> {
-        self.call().send(operation, method, url).await
+    pub fn send(
+        &self,
+        operation: &'static str,
+        method: Method,
+        url: Url,
+    ) -> impl Future<Output = Result<HttpResponse, CancelError>> + Send + '_ {
+        self.call().send(operation, method, url)
     }
 
     /// Sends one request in a call of its own. See [`Call::send_with`].
-    pub async fn send_with(
-        &self,
+    pub fn send_with<'a>(
+        &'a self,
         operation: &'static str,
         method: Method,
         url: Url,
-        hint: &(dyn Fn(&HttpResponse) -> RetryDecision + Sync),
-    ) -> Result<HttpResponse, CancelError> {
-        self.call().send_with(operation, method, url, hint).await
+        hint: &'a (dyn Fn(&HttpResponse) -> RetryDecision + Sync),
+    ) -> impl Future<Output = Result<HttpResponse, CancelError>> + Send + 'a {
+        self.call().send_with(operation, method, url, hint)
     }
 
     /// Sends one request in a call of its own. See [`Call::send_unrepeatable`].
-    pub async fn send_unrepeatable(
-        &self,
+    pub fn send_unrepeatable<'a>(
+        &'a self,
         operation: &'static str,
         method: Method,
         url: Url,
-        hint: &(dyn Fn(&HttpResponse) -> RetryDecision + Sync),
-    ) -> Result<HttpResponse, CancelError> {
-        self.call().send_unrepeatable(operation, method, url, hint).await
+        hint: &'a (dyn Fn(&HttpResponse) -> RetryDecision + Sync),
+    ) -> impl Future<Output = Result<HttpResponse, CancelError>> + Send + 'a {
+        self.call().send_unrepeatable(operation, method, url, hint)
     }
 
     /// `error` with the token masked in every text it carries, in every spelling (raw,
@@ -394,114 +401,136 @@ impl HttpClient {
     /// The retry loop of every send: `mode` says which failures may be retried.
     // One private loop behind every public send: its arguments are the request and the mode.
     #[allow(clippy::too_many_arguments)]
-    async fn send_loop(
-        &self,
+    // A plain fn returning an `async move` block, not an `async fn`: an `async fn` keeps its
+    // arguments twice in its state (as captured and as locals), and this future is part of
+    // every cancel's (boxed) future, whose size is paid on every request.
+    #[allow(clippy::manual_async_fn)]
+    fn send_loop<'a>(
+        &'a self,
         deadline: Option<Instant>,
         operation: &'static str,
         method: Method,
         url: Url,
-        hint: &(dyn Fn(&HttpResponse) -> RetryDecision + Sync),
+        hint: &'a (dyn Fn(&HttpResponse) -> RetryDecision + Sync),
         mode: SendMode,
-        body: Option<&Bytes>,
-    ) -> Result<HttpResponse, CancelError> {
-        let policy = self.config.retry;
-        let remaining = || match deadline {
-            Some(d) => d.saturating_duration_since(Instant::now()),
-            None => Duration::MAX,
-        };
-        // The last answer a retried attempt got, returned if later attempts get none.
-        let mut earlier: Option<HttpResponse> = None;
-        let mut attempt: u32 = 1;
-        loop {
-            let left = remaining();
-            if left.is_zero() {
-                return match earlier {
-                    Some(resp) => Ok(resp),
-                    None => Err(CancelError::timeout(
-                        self.backend,
-                        format!(
-                            "{method} {}: not sent, the call's deadline ({:.1}s) had passed",
-                            url.path(),
-                            policy.total_deadline.as_secs_f64()
-                        ),
-                    )),
-                };
-            }
-            let timeout = self.config.request_timeout.min(left);
-            let span = tracing::debug_span!(
-                "wfcancel.request",
-                backend = self.backend,
-                operation,
-                method = %method,
-                path = url.path(),
-                attempt,
-                status = tracing::field::Empty,
-                elapsed_ms = tracing::field::Empty,
-            );
-            let t0 = Instant::now();
-            let result = self
-                .attempt(&method, &url, timeout, body)
-                .instrument(span.clone())
-                .await;
-            let took = t0.elapsed();
-            span.record("elapsed_ms", took.as_millis() as u64);
-            self.log_attempt(&method, &url, attempt, took, &result);
-            let remaining = remaining();
-            let window = RetryPolicy::min_attempt_window(took, self.config.request_timeout);
-            let retries = mode != SendMode::Once;
-            match result {
-                Ok(mut resp) => {
-                    span.record("status", resp.status);
-                    resp.attempts = attempt;
-                    if !retries || !is_retryable_status(resp.status) {
-                        return Ok(resp);
-                    }
-                    let wait = match hint(&resp) {
-                        RetryDecision::Never => return Ok(resp),
-                        RetryDecision::After(d) => Some(d),
-                        RetryDecision::Default => resp
-                            .headers
-                            .get(RETRY_AFTER)
-                            .and_then(|v| parse_retry_after(v, SystemTime::now())),
+        body: Option<&'a Bytes>,
+    ) -> impl Future<Output = Result<HttpResponse, CancelError>> + Send + 'a {
+        async move {
+            let policy = &self.config.retry;
+            // What is left of the call at `now` (the clock is read once per attempt and once
+            // after it: each read costs, and a bulk sends tens of thousands of these).
+            let remaining_at = |now: Instant| match deadline {
+                Some(d) => d.saturating_duration_since(now),
+                None => Duration::MAX,
+            };
+            // The last answer a retried attempt got, returned if later attempts get none (boxed:
+            // it is rarely there, and the future stays small without it).
+            let mut earlier: Option<Box<HttpResponse>> = None;
+            let mut attempt: u32 = 1;
+            loop {
+                let t0 = Instant::now();
+                let left = remaining_at(t0);
+                if left.is_zero() {
+                    return match earlier {
+                        Some(resp) => Ok(*resp),
+                        None => Err(CancelError::timeout(
+                            self.backend,
+                            format!(
+                                "{method} {}: not sent, the call's deadline ({:.1}s) had passed",
+                                url.path(),
+                                policy.total_deadline.as_secs_f64()
+                            ),
+                        )),
                     };
-                    if wait.is_some_and(|w| w > policy.max_retry_wait) {
-                        tracing::debug!(target: "wfcancel::retry", parent: &span, status = resp.status, "the server asks for a wait longer than max_retry_wait: not retrying");
-                        return Ok(resp);
-                    }
-                    match policy.pause_within(attempt, wait, remaining, window) {
-                        Some(pause) => {
-                            tracing::debug!(target: "wfcancel::retry", parent: &span, status = resp.status, pause_ms = pause.as_millis() as u64, "{method} {}: HTTP {}, retrying in {} ms", self.loggable(&url), resp.status, pause.as_millis());
-                            earlier = Some(resp);
-                            tokio::time::sleep(pause).await;
-                        }
-                        None => return Ok(resp),
-                    }
                 }
-                Err(AttemptError::Final(e)) => return Err(e),
-                Err(AttemptError::NotSent(e) | AttemptError::MaybeSent(e)) if !retries => return Err(e),
-                // The request may have been carried out: repeating it, or answering with an
-                // earlier answer that says it was not, would both be wrong.
-                Err(AttemptError::MaybeSent(e)) if mode == SendMode::Unrepeatable => return Err(e),
-                Err(AttemptError::NotSent(e) | AttemptError::MaybeSent(e)) => {
-                    match policy.pause_within(attempt, None, remaining, window) {
-                        Some(pause) => {
-                            tracing::debug!(target: "wfcancel::retry", parent: &span, error = %e, pause_ms = pause.as_millis() as u64, "{method} {}: {e}; retrying in {} ms", self.loggable(&url), pause.as_millis());
-                            tokio::time::sleep(pause).await;
-                        }
-                        None => {
-                            return match earlier {
-                                Some(mut resp) => {
-                                    tracing::debug!(target: "wfcancel::retry", parent: &span, error = %e, status = resp.status, "no answer this time; returning the earlier one");
-                                    resp.attempts = attempt;
-                                    Ok(resp)
-                                }
-                                None => Err(e),
+                let timeout = self.config.request_timeout.min(left);
+                // Everything about this attempt lives in this block, and only the pause leaves
+                // it: nothing else is kept in the future's state while it sleeps.
+                let pause = {
+                    let span = tracing::debug_span!(
+                        "wfcancel.request",
+                        backend = self.backend,
+                        operation,
+                        method = %method,
+                        path = url.path(),
+                        attempt,
+                        status = tracing::field::Empty,
+                        elapsed_ms = tracing::field::Empty,
+                    );
+                    let result = if span.is_disabled() {
+                        self.attempt(&method, &url, timeout, body).await
+                    } else {
+                        self.attempt(&method, &url, timeout, body)
+                            .instrument(span.clone())
+                            .await
+                    };
+                    let now = Instant::now();
+                    let took = now.saturating_duration_since(t0);
+                    if !span.is_disabled() {
+                        span.record("elapsed_ms", took.as_millis() as u64);
+                    }
+                    self.log_attempt(&method, &url, attempt, took, &result);
+                    let remaining = remaining_at(now);
+                    let window = RetryPolicy::min_attempt_window(took, self.config.request_timeout);
+                    let retries = mode != SendMode::Once;
+                    match result {
+                        Ok(mut resp) => {
+                            if !span.is_disabled() {
+                                span.record("status", resp.status);
+                            }
+                            resp.attempts = attempt;
+                            if !retries || !is_retryable_status(resp.status) {
+                                return Ok(resp);
+                            }
+                            let wait = match hint(&resp) {
+                                RetryDecision::Never => return Ok(resp),
+                                RetryDecision::After(d) => Some(d),
+                                RetryDecision::Default => resp
+                                    .headers
+                                    .get(RETRY_AFTER)
+                                    .and_then(|v| parse_retry_after(v, SystemTime::now())),
                             };
+                            if wait.is_some_and(|w| w > policy.max_retry_wait) {
+                                tracing::debug!(target: "wfcancel::retry", parent: &span, status = resp.status, "the server asks for a wait longer than max_retry_wait: not retrying");
+                                return Ok(resp);
+                            }
+                            match policy.pause_within(attempt, wait, remaining, window) {
+                                Some(pause) => {
+                                    tracing::debug!(target: "wfcancel::retry", parent: &span, status = resp.status, pause_ms = pause.as_millis() as u64, "{method} {}: HTTP {}, retrying in {} ms", self.loggable(&url), resp.status, pause.as_millis());
+                                    earlier = Some(Box::new(resp));
+                                    pause
+                                }
+                                None => return Ok(resp),
+                            }
+                        }
+                        Err(AttemptError::Final(e)) => return Err(e),
+                        Err(AttemptError::NotSent(e) | AttemptError::MaybeSent(e)) if !retries => return Err(e),
+                        // The request may have been carried out: repeating it, or answering with an
+                        // earlier answer that says it was not, would both be wrong.
+                        Err(AttemptError::MaybeSent(e)) if mode == SendMode::Unrepeatable => return Err(e),
+                        Err(AttemptError::NotSent(e) | AttemptError::MaybeSent(e)) => {
+                            match policy.pause_within(attempt, None, remaining, window) {
+                                Some(pause) => {
+                                    tracing::debug!(target: "wfcancel::retry", parent: &span, error = %e, pause_ms = pause.as_millis() as u64, "{method} {}: {e}; retrying in {} ms", self.loggable(&url), pause.as_millis());
+                                    pause
+                                }
+                                None => {
+                                    return match earlier {
+                                        Some(mut resp) => {
+                                            tracing::debug!(target: "wfcancel::retry", parent: &span, error = %e, status = resp.status, "no answer this time; returning the earlier one");
+                                            resp.attempts = attempt;
+                                            Ok(*resp)
+                                        }
+                                        None => Err(e),
+                                    };
+                                }
+                            }
                         }
                     }
-                }
+                };
+                tokio::time::sleep(pause).await;
+                attempt += 1;
             }
-            attempt += 1;
         }
     }
 
@@ -542,114 +571,167 @@ impl HttpClient {
         }
     }
 
-    async fn attempt(
-        &self,
-        method: &Method,
-        url: &Url,
+    /// One attempt, timed: the timeout is applied around it (not with reqwest's per-request
+    /// timeout, which boxes a timer for every request on top), and covers connecting, sending
+    /// and reading the whole answer, as reqwest's would. A plain fn returning an `async move`
+    /// block, as [`send_loop`](Self::send_loop).
+    fn attempt<'a>(
+        &'a self,
+        method: &'a Method,
+        url: &'a Url,
         timeout: Duration,
-        body: Option<&Bytes>,
-    ) -> Result<HttpResponse, AttemptError> {
-        let mut req = self.client.request(method.clone(), url.clone()).timeout(timeout);
-        if let Some((name, value)) = &self.auth {
-            req = req.header(name.clone(), value.clone());
-        }
-        if let Some(body) = body {
-            // A JSON request asks for a JSON answer: some APIs answer another format by default
-            // (Restate's `/query` answers an Arrow stream unless asked for JSON).
-            req = req
-                .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
-                .header(ACCEPT, HeaderValue::from_static("application/json"))
-                .body(body.clone());
-        }
-        let mut resp = req
-            .send()
-            .await
-            .map_err(|e| self.transport_error(e, method, url, timeout))?;
-        let status = resp.status().as_u16();
-        if (300..400).contains(&status) {
-            let to = resp
-                .headers()
-                .get(reqwest::header::LOCATION)
-                .and_then(|v| v.to_str().ok())
-                // Masked before parsing: the parser lower-cases a host, which would hide a
-                // token echoed there from the (case-sensitive) mask.
-                .map(|l| self.scrubbed_text(l))
-                .map(|l| match Url::parse(&l).or_else(|_| url.join(&l)) {
-                    Ok(u) => format!("{}://{}{}", u.scheme(), u.host_str().unwrap_or(""), u.path()),
-                    Err(_) => "an unreadable location".to_owned(),
-                })
-                .unwrap_or_else(|| "no location".to_owned());
-            let to = self.scrubbed_text(&to);
-            return Err(AttemptError::Final(CancelError::provider(
+        body: Option<&'a Bytes>,
+    ) -> impl Future<Output = Result<HttpResponse, AttemptError>> + Send + 'a {
+        // `map`, not an `async` block awaiting the timed future: that would keep the future
+        // twice in its state.
+        tokio::time::timeout(timeout, self.attempt_untimed(method, url, timeout, body)).map(move |timed| match timed {
+            Ok(result) => result,
+            // The request may have been sent: only a repeatable one is tried again.
+            Err(_) => Err(AttemptError::MaybeSent(CancelError::timeout(
                 self.backend,
-                Some(status),
                 format!(
-                    "{method} {} answered a redirect to {to}; redirects are never followed",
-                    url.path()
+                    "{method} {}: no complete answer within {:.1}s",
+                    url.path(),
+                    timeout.as_secs_f64()
                 ),
-            )));
-        }
-        let cap = self.config.max_body_bytes;
-        // A successful answer must be read whole to mean anything; any other is kept (cut at
-        // the cap) so that its status still counts and its start can still be shown.
-        let must_fit = (200..300).contains(&status);
-        let too_large = || {
-            AttemptError::Final(CancelError::decode(
-                self.backend,
-                format!("the answer (HTTP {status}) is larger than the {cap}-byte cap"),
-            ))
-        };
-        if must_fit && resp.content_length().is_some_and(|n| n > cap as u64) {
-            return Err(too_large());
-        }
-        let mut headers = std::mem::take(resp.headers_mut());
-        let mut body = Vec::new();
-        let mut truncated = false;
-        while let Some(chunk) = resp
-            .chunk()
-            .await
-            .map_err(|e| self.transport_error(e, method, url, timeout))?
-        {
-            if body.len() + chunk.len() > cap {
-                if must_fit {
-                    return Err(too_large());
-                }
-                body.extend_from_slice(&chunk[..cap - body.len()]);
-                truncated = true;
-                break;
-            }
-            body.extend_from_slice(&chunk);
-        }
-        // Dropping `resp` unread closes the connection instead of reading the rest.
-        drop(resp);
-        if let Some(scrubber) = &self.scrubber {
-            if truncated {
-                // The cut may have split a token: no start of one may show either, in any
-                // spelling.
-                let cut = scrubber.trailing_partial(&body);
-                body.truncate(body.len() - cut);
-            }
-            if let Some(scrubbed) = scrubber.scrub_bytes(&body) {
-                body = scrubbed;
-            }
-            // Spellings that only show once the JSON is decoded (an escape inside an escape).
-            if let Some(scrubbed) = scrubber.scrub_json(&body) {
-                body = scrubbed;
-            }
-            for value in headers.values_mut() {
-                if let Some(scrubbed) = scrubber.scrub_bytes(value.as_bytes()) {
-                    let mut clean = HeaderValue::from_bytes(&scrubbed).unwrap_or(HeaderValue::from_static("***"));
-                    clean.set_sensitive(true);
-                    *value = clean;
-                }
-            }
-        }
-        Ok(HttpResponse {
-            status,
-            headers,
-            body: body.into(),
-            attempts: 1,
+            ))),
         })
+    }
+
+    // Not an `async fn`, as `send_loop`.
+    #[allow(clippy::manual_async_fn)]
+    fn attempt_untimed<'a>(
+        &'a self,
+        method: &'a Method,
+        url: &'a Url,
+        timeout: Duration,
+        body: Option<&'a Bytes>,
+    ) -> impl Future<Output = Result<HttpResponse, AttemptError>> + Send + 'a {
+        async move {
+            let mut req = self.client.request(method.clone(), url.clone());
+            if let Some((name, value)) = &self.auth {
+                req = req.header(name.clone(), value.clone());
+            }
+            if let Some(body) = body {
+                // A JSON request asks for a JSON answer: some APIs answer another format by default
+                // (Restate's `/query` answers an Arrow stream unless asked for JSON).
+                req = req
+                    .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
+                    .header(ACCEPT, HeaderValue::from_static("application/json"))
+                    .body(body.clone());
+            }
+            let mut resp = req
+                .send()
+                .await
+                .map_err(|e| self.transport_error(e, method, url, timeout))?;
+            let status = resp.status().as_u16();
+            if (300..400).contains(&status) {
+                let to = resp
+                    .headers()
+                    .get(reqwest::header::LOCATION)
+                    .and_then(|v| v.to_str().ok())
+                    // Masked before parsing: the parser lower-cases a host, which would hide a
+                    // token echoed there from the (case-sensitive) mask.
+                    .map(|l| self.scrubbed_text(l))
+                    .map(|l| match Url::parse(&l).or_else(|_| url.join(&l)) {
+                        Ok(u) => format!("{}://{}{}", u.scheme(), u.host_str().unwrap_or(""), u.path()),
+                        Err(_) => "an unreadable location".to_owned(),
+                    })
+                    .unwrap_or_else(|| "no location".to_owned());
+                let to = self.scrubbed_text(&to);
+                return Err(AttemptError::Final(CancelError::provider(
+                    self.backend,
+                    Some(status),
+                    format!(
+                        "{method} {} answered a redirect to {to}; redirects are never followed",
+                        url.path()
+                    ),
+                )));
+            }
+            let cap = self.config.max_body_bytes;
+            // A successful answer must be read whole to mean anything; any other is kept (cut at
+            // the cap) so that its status still counts and its start can still be shown.
+            let must_fit = (200..300).contains(&status);
+            let too_large = || {
+                AttemptError::Final(CancelError::decode(
+                    self.backend,
+                    format!("the answer (HTTP {status}) is larger than the {cap}-byte cap"),
+                ))
+            };
+            if must_fit && resp.content_length().is_some_and(|n| n > cap as u64) {
+                return Err(too_large());
+            }
+            // Most answers come in one chunk, kept as it came (no copy); a second one starts a
+            // buffer.
+            let mut first: Option<Bytes> = None;
+            let mut buf: Vec<u8> = Vec::new();
+            let mut len = 0;
+            let mut truncated = false;
+            while let Some(chunk) = resp
+                .chunk()
+                .await
+                .map_err(|e| self.transport_error(e, method, url, timeout))?
+            {
+                if len + chunk.len() > cap {
+                    if must_fit {
+                        return Err(too_large());
+                    }
+                    let keep = cap - len;
+                    if let Some(f) = first.take() {
+                        buf.extend_from_slice(&f);
+                    }
+                    buf.extend_from_slice(&chunk[..keep]);
+                    truncated = true;
+                    break;
+                }
+                len += chunk.len();
+                match first.take() {
+                    None if buf.is_empty() => first = Some(chunk),
+                    None => buf.extend_from_slice(&chunk),
+                    Some(f) => {
+                        buf.reserve(len);
+                        buf.extend_from_slice(&f);
+                        buf.extend_from_slice(&chunk);
+                    }
+                }
+            }
+            // Taken only now: not kept in the future's state across the reads above.
+            let mut headers = std::mem::take(resp.headers_mut());
+            // Dropping `resp` unread closes the connection instead of reading the rest.
+            drop(resp);
+            let mut body: Bytes = match first {
+                Some(f) => f,
+                None => buf.into(),
+            };
+            if let Some(scrubber) = &self.scrubber {
+                if truncated {
+                    // The cut may have split a token: no start of one may show either, in any
+                    // spelling.
+                    let cut = scrubber.trailing_partial(&body);
+                    body.truncate(body.len() - cut);
+                }
+                if let Some(scrubbed) = scrubber.scrub_bytes(&body) {
+                    body = scrubbed.into();
+                }
+                // Spellings that only show once the JSON is decoded (an escape inside an escape).
+                if let Some(scrubbed) = scrubber.scrub_json(&body) {
+                    body = scrubbed.into();
+                }
+                for value in headers.values_mut() {
+                    if let Some(scrubbed) = scrubber.scrub_bytes(value.as_bytes()) {
+                        let mut clean = HeaderValue::from_bytes(&scrubbed).unwrap_or(HeaderValue::from_static("***"));
+                        clean.set_sensitive(true);
+                        *value = clean;
+                    }
+                }
+            }
+            Ok(HttpResponse {
+                status,
+                headers,
+                body,
+                attempts: 1,
+            })
+        }
     }
 
     /// `text` with the token scrubbed.
@@ -726,9 +808,13 @@ impl<'a> Call<'a> {
     }
 
     /// Sends a request with the shared retry rule. See [`send_with`](Self::send_with).
-    pub async fn send(&self, operation: &'static str, method: Method, url: Url) -> Result<HttpResponse, CancelError> {
+    pub fn send(
+        &self,
+        operation: &'static str,
+        method: Method,
+        url: Url,
+    ) -> impl Future<Output = Result<HttpResponse, CancelError>> + Send + use<'a> {
         self.send_with(operation, method, url, &|_| RetryDecision::Default)
-            .await
     }
 
     /// Sends a request (no body) and reads the answer, retrying as the [`RetryPolicy`] says,
@@ -764,16 +850,18 @@ impl<'a> Call<'a> {
     ///
     /// `hint` lets the backend refine the rule for an answer: a provider-specific retry time, or
     /// "never retry this one".
-    pub async fn send_with(
+    pub fn send_with<'h>(
         &self,
         operation: &'static str,
         method: Method,
         url: Url,
-        hint: &(dyn Fn(&HttpResponse) -> RetryDecision + Sync),
-    ) -> Result<HttpResponse, CancelError> {
+        hint: &'h (dyn Fn(&HttpResponse) -> RetryDecision + Sync),
+    ) -> impl Future<Output = Result<HttpResponse, CancelError>> + Send + use<'a, 'h>
+    where
+        'a: 'h,
+    {
         self.http
             .send_loop(self.deadline, operation, method, url, hint, SendMode::Repeatable, None)
-            .await
     }
 
     /// Like [`send_with`](Self::send_with), for requests that must not be repeated once they
@@ -786,45 +874,44 @@ impl<'a> Call<'a> {
     /// Everything else is as in [`send_with`](Self::send_with), except that an error after which
     /// the request may have been carried out is always returned as is, never replaced by an
     /// earlier answer (which would say it was not).
-    pub async fn send_unrepeatable(
+    pub fn send_unrepeatable<'h>(
         &self,
         operation: &'static str,
         method: Method,
         url: Url,
-        hint: &(dyn Fn(&HttpResponse) -> RetryDecision + Sync),
-    ) -> Result<HttpResponse, CancelError> {
-        self.http
-            .send_loop(
-                self.deadline,
-                operation,
-                method,
-                url,
-                hint,
-                SendMode::Unrepeatable,
-                None,
-            )
-            .await
+        hint: &'h (dyn Fn(&HttpResponse) -> RetryDecision + Sync),
+    ) -> impl Future<Output = Result<HttpResponse, CancelError>> + Send + use<'a, 'h>
+    where
+        'a: 'h,
+    {
+        self.http.send_loop(
+            self.deadline,
+            operation,
+            method,
+            url,
+            hint,
+            SendMode::Unrepeatable,
+            None,
+        )
     }
 
     /// One attempt, never retried, within the call's deadline: for a request that only refines
     /// an answer (a state read before a cancel) and must not cost the call its time.
-    pub async fn send_once(
+    pub fn send_once(
         &self,
         operation: &'static str,
         method: Method,
         url: Url,
-    ) -> Result<HttpResponse, CancelError> {
-        self.http
-            .send_loop(
-                self.deadline,
-                operation,
-                method,
-                url,
-                &|_| RetryDecision::Never,
-                SendMode::Once,
-                None,
-            )
-            .await
+    ) -> impl Future<Output = Result<HttpResponse, CancelError>> + Send + use<'a> {
+        self.http.send_loop(
+            self.deadline,
+            operation,
+            method,
+            url,
+            &|_| RetryDecision::Never,
+            SendMode::Once,
+            None,
+        )
     }
 
     /// Like [`send_with`](Self::send_with), with a JSON body (`Content-Type: application/json`,
@@ -834,17 +921,21 @@ impl<'a> Call<'a> {
     ///
     /// The body is the caller's: it is never logged, and it must not hold the token (which
     /// travels in the `Authorization` header only).
-    pub async fn send_json_with(
+    pub fn send_json_with<'h>(
         &self,
         operation: &'static str,
         method: Method,
         url: Url,
         body: Bytes,
-        hint: &(dyn Fn(&HttpResponse) -> RetryDecision + Sync),
-    ) -> Result<HttpResponse, CancelError> {
-        self.http
-            .send_loop(
-                self.deadline,
+        hint: &'h (dyn Fn(&HttpResponse) -> RetryDecision + Sync),
+    ) -> impl Future<Output = Result<HttpResponse, CancelError>> + Send + use<'a, 'h>
+    where
+        'a: 'h,
+    {
+        let (http, deadline) = (self.http, self.deadline);
+        async move {
+            http.send_loop(
+                deadline,
                 operation,
                 method,
                 url,
@@ -853,21 +944,26 @@ impl<'a> Call<'a> {
                 Some(&body),
             )
             .await
+        }
     }
 
     /// Like [`send_unrepeatable`](Self::send_unrepeatable), with a JSON body (see
     /// [`send_json_with`](Self::send_json_with)).
-    pub async fn send_json_unrepeatable(
+    pub fn send_json_unrepeatable<'h>(
         &self,
         operation: &'static str,
         method: Method,
         url: Url,
         body: Bytes,
-        hint: &(dyn Fn(&HttpResponse) -> RetryDecision + Sync),
-    ) -> Result<HttpResponse, CancelError> {
-        self.http
-            .send_loop(
-                self.deadline,
+        hint: &'h (dyn Fn(&HttpResponse) -> RetryDecision + Sync),
+    ) -> impl Future<Output = Result<HttpResponse, CancelError>> + Send + use<'a, 'h>
+    where
+        'a: 'h,
+    {
+        let (http, deadline) = (self.http, self.deadline);
+        async move {
+            http.send_loop(
+                deadline,
                 operation,
                 method,
                 url,
@@ -876,6 +972,7 @@ impl<'a> Call<'a> {
                 Some(&body),
             )
             .await
+        }
     }
 }
 

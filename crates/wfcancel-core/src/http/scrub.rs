@@ -58,20 +58,32 @@ impl Scrubber {
 
     /// `bytes` with every spelling of the token replaced by `***`, or `None` when there is none.
     pub(crate) fn scrub_bytes(&self, bytes: &[u8]) -> Option<Vec<u8>> {
+        // Every spelling of a character takes at least one byte.
+        if bytes.len() < self.token.len() {
+            return None;
+        }
         let mut out: Option<Vec<u8>> = None;
         let mut copied = 0;
         // A spelling of the first character starts with its first byte, `%`, `\` or (a space)
-        // `+`: every other position is skipped without a search.
+        // `+`: every other position is skipped without a search (`memchr`: every answer of
+        // every request is scanned).
         let mut first = [0u8; 4];
         let lead = self.token[0].encode_utf8(&mut first).as_bytes()[0];
         let plus = self.token[0] == ' ';
         let mut i = 0;
         while i < bytes.len() {
-            let b = bytes[i];
-            if b != lead && b != b'%' && b != b'\\' && !(plus && b == b'+') {
-                i += 1;
-                continue;
-            }
+            let rest = &bytes[i..];
+            let found = memchr::memchr3(lead, b'%', b'\\', rest);
+            let found = if plus {
+                match (found, memchr::memchr(b'+', rest)) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                }
+            } else {
+                found
+            };
+            let Some(offset) = found else { break };
+            i += offset;
             match self.match_at(bytes, i, 0, &mut self.search()) {
                 Some(end) if end > i && self.stands_alone(bytes, i, end) => {
                     let o = out.get_or_insert_with(|| Vec::with_capacity(bytes.len()));
