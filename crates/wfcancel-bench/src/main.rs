@@ -1161,7 +1161,9 @@ impl WorkflowCanceller for OneBuildAgno {
 }
 
 /// `--profile MODE SECS`: one client against the minimal server, 50 in flight, batches of 20,000
-/// for about SECS seconds; prints the rate. For `perf record`.
+/// for about SECS seconds; prints the rate. For `perf record` (or `valgrind --tool=callgrind`
+/// with SECS 1: one batch). MODE: `upstash`, `agno`, `temporal`, `restate`, `langgraph`, each
+/// also as `raw-…` (raw reqwest sending the same requests), and `agno-one-build`.
 fn profile(mode: &str, secs: u64) -> Result<(), String> {
     let srv = ServerRuntime::new(1).map_err(|e| e.to_string())?;
     let client = tokio::runtime::Builder::new_current_thread()
@@ -1194,6 +1196,8 @@ fn profile(mode: &str, secs: u64) -> Result<(), String> {
     let ag_ids = agno_ids(n);
     let selector = Selector::Ids(ag_ids.iter().map(|id| RunRef::new(id).workflow(WORKFLOW)).collect());
     let opts = BulkOptions::new().concurrency(CONCURRENCY);
+    let clients = more_backends::Clients::new(&minimal, n)?;
+    let more = clients.cases();
     let deadline = Instant::now() + Duration::from_secs(secs);
     let mut total = Throughput::default();
     let mut first = true;
@@ -1227,7 +1231,22 @@ fn profile(mode: &str, secs: u64) -> Result<(), String> {
                     })
                     .await
                 }
-                other => return Err(format!("unknown --profile client {other:?}")),
+                // `temporal`, `raw-restate`, …: items 1 and 2's clients of the other backends.
+                other => {
+                    let (raw, name) = match other.strip_prefix("raw-") {
+                        Some(name) => (true, name),
+                        None => (false, other),
+                    };
+                    let case = more
+                        .iter()
+                        .find(|c| c.name.eq_ignore_ascii_case(name))
+                        .ok_or_else(|| format!("unknown --profile client {other:?}"))?;
+                    if raw {
+                        drive(n, CONCURRENCY, &case.raw).await
+                    } else {
+                        drive(n, CONCURRENCY, &case.lib).await
+                    }
+                }
             };
             alloc::set_counting(false);
             if first {
@@ -1240,7 +1259,7 @@ fn profile(mode: &str, secs: u64) -> Result<(), String> {
             total.secs += t.secs;
             total.cpu_secs += t.cpu_secs;
         }
-        Ok(())
+        Ok::<(), String>(())
     })?;
     println!(
         "{mode}: {}/s, client CPU {:.2} µs and {:.1} allocations per cancel, {} errors",

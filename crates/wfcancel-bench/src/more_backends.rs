@@ -17,16 +17,169 @@ use crate::server::MinimalServer;
 use crate::{CONCURRENCY, LATENCY_TARGET, Opts, Results, THROUGHPUT_TARGET, ratio};
 
 /// One backend: its name, the request the raw client sends, and both clients.
-struct Case<'a> {
-    name: &'static str,
+pub struct Case<'a> {
+    pub name: &'static str,
     request: &'static str,
     lib_name: &'static str,
-    raw: Box<dyn Fn(usize) -> futures::future::BoxFuture<'a, bool> + 'a>,
-    lib: Box<dyn Fn(usize) -> futures::future::BoxFuture<'a, bool> + 'a>,
+    pub raw: Box<dyn Fn(usize) -> futures::future::BoxFuture<'a, bool> + 'a>,
+    pub lib: Box<dyn Fn(usize) -> futures::future::BoxFuture<'a, bool> + 'a>,
 }
 
 fn uuid(kind: u8, i: usize) -> String {
     format!("{kind:08x}-0000-4000-8000-{i:012x}")
+}
+
+/// The three backends' clients and ids on the minimal server (both the raw reqwest client and
+/// each canceller), for the measured rows and for `--profile`.
+pub struct Clients {
+    base: String,
+    http: reqwest::Client,
+    temporal: TemporalCanceller,
+    restate: RestateCanceller,
+    langgraph: LangGraphCanceller,
+    t_ids: Vec<String>,
+    t_runs: Vec<RunRef>,
+    r_ids: Vec<String>,
+    r_runs: Vec<RunRef>,
+    l_pairs: Vec<(String, String)>,
+    l_runs: Vec<RunRef>,
+}
+
+impl Clients {
+    /// Clients of `minimal` with `n` ids per backend.
+    pub fn new(minimal: &MinimalServer, n: usize) -> Result<Clients, String> {
+        let base = minimal.url();
+        let http = reqwest::Client::builder()
+            .tcp_nodelay(true)
+            .build()
+            .map_err(|e| e.to_string())?;
+        let temporal = TemporalCanceller::builder()
+            .base_url(&base)
+            .build()
+            .map_err(|e| e.to_string())?;
+        let restate = RestateCanceller::builder()
+            .admin_url(&base)
+            .build()
+            .map_err(|e| e.to_string())?;
+        let langgraph = LangGraphCanceller::builder()
+            .base_url(&base)
+            .build()
+            .map_err(|e| e.to_string())?;
+        // Temporal: `tp-…` workflows describe as running (the minimal server's rule).
+        let t_ids: Vec<String> = (0..n).map(|i| format!("tp-{i:08}")).collect();
+        let t_runs: Vec<RunRef> = t_ids.iter().map(RunRef::new).collect();
+        let r_ids: Vec<String> = (0..n).map(|i| format!("inv_1tp{i:012}")).collect();
+        let r_runs: Vec<RunRef> = r_ids.iter().map(RunRef::new).collect();
+        let l_pairs: Vec<(String, String)> = (0..n).map(|i| (uuid(1, i), uuid(2, i))).collect();
+        let l_runs: Vec<RunRef> = l_pairs.iter().map(|(t, r)| RunRef::new(r).thread(t)).collect();
+        Ok(Clients {
+            base,
+            http,
+            temporal,
+            restate,
+            langgraph,
+            t_ids,
+            t_runs,
+            r_ids,
+            r_runs,
+            l_pairs,
+            l_runs,
+        })
+    }
+
+    /// Temporal, Restate and LangGraph: each one's raw request and canceller call, by index.
+    pub fn cases(&self) -> [Case<'_>; 3] {
+        let (http, base) = (&self.http, self.base.as_str());
+        let (temporal, restate, langgraph) = (&self.temporal, &self.restate, &self.langgraph);
+        let (t_ids, t_runs, r_ids, r_runs, l_pairs, l_runs) = (
+            &self.t_ids,
+            &self.t_runs,
+            &self.r_ids,
+            &self.r_runs,
+            &self.l_pairs,
+            &self.l_runs,
+        );
+        [
+            Case {
+                name: "Temporal",
+                request: "`GET …/workflows/{id}` (describe) then `POST …/workflows/{id}/cancel` with its JSON body",
+                lib_name: "`TemporalCanceller::cancel`",
+                raw: Box::new(move |i| {
+                    Box::pin(async move {
+                        let id = &t_ids[i];
+                        let url = format!("{base}/api/v1/namespaces/default/workflows/{id}");
+                        let Ok(r) = http.get(&url).send().await else {
+                            return false;
+                        };
+                        if r.status() != 200 || r.bytes().await.is_err() {
+                            return false;
+                        }
+                        let body = serde_json::json!({
+                            "workflowExecution": {"workflowId": id, "runId": crate::server::BENCH_RUN_ID},
+                            "identity": "wfcancel-bench",
+                            "requestId": uuid(3, i),
+                        });
+                        match http
+                            .post(format!("{url}/cancel"))
+                            .header(CONTENT_TYPE, "application/json")
+                            .body(body.to_string())
+                            .send()
+                            .await
+                        {
+                            Ok(r) => r.status() == 200 && r.bytes().await.is_ok(),
+                            Err(_) => false,
+                        }
+                    })
+                }),
+                lib: Box::new(move |i| {
+                    Box::pin(async move { matches!(temporal.cancel(&t_runs[i]).await, Ok(CancelOutcome::Requested)) })
+                }),
+            },
+            Case {
+                name: "Restate",
+                request: "`PATCH /invocations/{id}/cancel`",
+                lib_name: "`RestateCanceller::cancel`",
+                raw: Box::new(move |i| {
+                    Box::pin(async move {
+                        match http
+                            .patch(format!("{base}/invocations/{}/cancel", r_ids[i]))
+                            .send()
+                            .await
+                        {
+                            Ok(r) => r.status() == 202 && r.bytes().await.is_ok(),
+                            Err(_) => false,
+                        }
+                    })
+                }),
+                lib: Box::new(move |i| {
+                    Box::pin(async move { matches!(restate.cancel(&r_runs[i]).await, Ok(CancelOutcome::Requested)) })
+                }),
+            },
+            Case {
+                name: "LangGraph",
+                request: "`POST /threads/{t}/runs/{r}/cancel?wait=false&action=interrupt`",
+                lib_name: "`LangGraphCanceller::cancel`",
+                raw: Box::new(move |i| {
+                    Box::pin(async move {
+                        let (t, r) = &l_pairs[i];
+                        match http
+                            .post(format!(
+                                "{base}/threads/{t}/runs/{r}/cancel?wait=false&action=interrupt"
+                            ))
+                            .send()
+                            .await
+                        {
+                            Ok(r) => r.status() == 202 && r.bytes().await.is_ok(),
+                            Err(_) => false,
+                        }
+                    })
+                }),
+                lib: Box::new(move |i| {
+                    Box::pin(async move { matches!(langgraph.cancel(&l_runs[i]).await, Ok(CancelOutcome::Requested)) })
+                }),
+            },
+        ]
+    }
 }
 
 /// Measures the rows and adds them to `res`.
@@ -39,113 +192,8 @@ pub fn run(
     let n = o.n(20_000);
     let reps = 7;
     let warm = o.n(2_000);
-    let base = minimal.url();
-    let http = reqwest::Client::builder()
-        .tcp_nodelay(true)
-        .build()
-        .map_err(|e| e.to_string())?;
-    let temporal = TemporalCanceller::builder()
-        .base_url(&base)
-        .build()
-        .map_err(|e| e.to_string())?;
-    let restate = RestateCanceller::builder()
-        .admin_url(&base)
-        .build()
-        .map_err(|e| e.to_string())?;
-    let langgraph = LangGraphCanceller::builder()
-        .base_url(&base)
-        .build()
-        .map_err(|e| e.to_string())?;
-    // Temporal: `tp-…` workflows describe as running (the minimal server's rule).
-    let t_ids: Vec<String> = (0..n).map(|i| format!("tp-{i:08}")).collect();
-    let t_runs: Vec<RunRef> = t_ids.iter().map(RunRef::new).collect();
-    let r_ids: Vec<String> = (0..n).map(|i| format!("inv_1tp{i:012}")).collect();
-    let r_runs: Vec<RunRef> = r_ids.iter().map(RunRef::new).collect();
-    let l_pairs: Vec<(String, String)> = (0..n).map(|i| (uuid(1, i), uuid(2, i))).collect();
-    let l_runs: Vec<RunRef> = l_pairs.iter().map(|(t, r)| RunRef::new(r).thread(t)).collect();
-    let (http, base) = (&http, base.as_str());
-    let (temporal, restate, langgraph) = (&temporal, &restate, &langgraph);
-    let (t_ids, t_runs, r_ids, r_runs, l_pairs, l_runs) = (&t_ids, &t_runs, &r_ids, &r_runs, &l_pairs, &l_runs);
-    let cases = [
-        Case {
-            name: "Temporal",
-            request: "`GET …/workflows/{id}` (describe) then `POST …/workflows/{id}/cancel` with its JSON body",
-            lib_name: "`TemporalCanceller::cancel`",
-            raw: Box::new(move |i| {
-                Box::pin(async move {
-                    let id = &t_ids[i];
-                    let url = format!("{base}/api/v1/namespaces/default/workflows/{id}");
-                    let Ok(r) = http.get(&url).send().await else {
-                        return false;
-                    };
-                    if r.status() != 200 || r.bytes().await.is_err() {
-                        return false;
-                    }
-                    let body = serde_json::json!({
-                        "workflowExecution": {"workflowId": id, "runId": crate::server::BENCH_RUN_ID},
-                        "identity": "wfcancel-bench",
-                        "requestId": uuid(3, i),
-                    });
-                    match http
-                        .post(format!("{url}/cancel"))
-                        .header(CONTENT_TYPE, "application/json")
-                        .body(body.to_string())
-                        .send()
-                        .await
-                    {
-                        Ok(r) => r.status() == 200 && r.bytes().await.is_ok(),
-                        Err(_) => false,
-                    }
-                })
-            }),
-            lib: Box::new(move |i| {
-                Box::pin(async move { matches!(temporal.cancel(&t_runs[i]).await, Ok(CancelOutcome::Requested)) })
-            }),
-        },
-        Case {
-            name: "Restate",
-            request: "`PATCH /invocations/{id}/cancel`",
-            lib_name: "`RestateCanceller::cancel`",
-            raw: Box::new(move |i| {
-                Box::pin(async move {
-                    match http
-                        .patch(format!("{base}/invocations/{}/cancel", r_ids[i]))
-                        .send()
-                        .await
-                    {
-                        Ok(r) => r.status() == 202 && r.bytes().await.is_ok(),
-                        Err(_) => false,
-                    }
-                })
-            }),
-            lib: Box::new(move |i| {
-                Box::pin(async move { matches!(restate.cancel(&r_runs[i]).await, Ok(CancelOutcome::Requested)) })
-            }),
-        },
-        Case {
-            name: "LangGraph",
-            request: "`POST /threads/{t}/runs/{r}/cancel?wait=false&action=interrupt`",
-            lib_name: "`LangGraphCanceller::cancel`",
-            raw: Box::new(move |i| {
-                Box::pin(async move {
-                    let (t, r) = &l_pairs[i];
-                    match http
-                        .post(format!(
-                            "{base}/threads/{t}/runs/{r}/cancel?wait=false&action=interrupt"
-                        ))
-                        .send()
-                        .await
-                    {
-                        Ok(r) => r.status() == 202 && r.bytes().await.is_ok(),
-                        Err(_) => false,
-                    }
-                })
-            }),
-            lib: Box::new(move |i| {
-                Box::pin(async move { matches!(langgraph.cancel(&l_runs[i]).await, Ok(CancelOutcome::Requested)) })
-            }),
-        },
-    ];
+    let clients = Clients::new(minimal, n)?;
+    let cases = clients.cases();
     let n_lat = o.n(5_000);
     for case in &cases {
         eprintln!(

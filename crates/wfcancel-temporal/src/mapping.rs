@@ -253,7 +253,7 @@ fn not_found(ctx: &Context<'_>, st: &Status) -> Result<Answer, CancelError> {
 /// answered (a wrong base URL, a proxy's or a login page answering 200 to anything): no proof
 /// the cancel was recorded, so a decode error rather than an outcome (as Agno's cancels).
 fn cancel_answer_readable(body: &[u8]) -> Result<(), CancelError> {
-    if body.iter().all(u8::is_ascii_whitespace) || serde_json::from_slice::<Value>(body).is_ok() {
+    if body.iter().all(u8::is_ascii_whitespace) || serde_json::from_slice::<serde::de::IgnoredAny>(body).is_ok() {
         return Ok(());
     }
     Err(CancelError::decode(
@@ -273,6 +273,66 @@ fn decode_error(what: &str, body: &[u8]) -> CancelError {
 /// A describe answer: `workflowExecutionInfo.status`, `…execution.runId`,
 /// `workflowExtendedInfo.cancelRequested`, `…closeTime` (for states this library does not name).
 fn decode_described(body: &[u8]) -> Result<Described, CancelError> {
+    // Read into the few fields it needs (every graceful cancel describes first: no tree of
+    // the whole answer); an answer of another shape is read again as a tree, which names what
+    // is wrong with it.
+    if let Ok(d) = serde_json::from_slice::<typed::Describe<'_>>(body)
+        && let Some(info) = d.info
+        && let Some(status) = info.status
+    {
+        return Ok(Described {
+            state: parse_state(
+                &status,
+                d.extended.and_then(|e| e.cancel_requested).unwrap_or(false),
+                info.close_time.is_some(),
+            ),
+            run_id: info.execution.and_then(|e| e.run_id).map(String::from),
+        });
+    }
+    decode_described_tree(body)
+}
+
+/// The fields of a describe answer [`decode_described`] reads (the rest is skipped unread).
+mod typed {
+    use std::borrow::Cow;
+
+    use serde::Deserialize;
+    use serde::de::IgnoredAny;
+
+    #[derive(Deserialize)]
+    pub(super) struct Describe<'a> {
+        #[serde(rename = "workflowExecutionInfo", borrow)]
+        pub(super) info: Option<Info<'a>>,
+        #[serde(rename = "workflowExtendedInfo")]
+        pub(super) extended: Option<Extended>,
+    }
+
+    #[derive(Deserialize)]
+    pub(super) struct Info<'a> {
+        #[serde(borrow)]
+        pub(super) status: Option<Cow<'a, str>>,
+        /// Present and not `null` once the execution closed.
+        #[serde(rename = "closeTime")]
+        pub(super) close_time: Option<IgnoredAny>,
+        #[serde(borrow)]
+        pub(super) execution: Option<Execution<'a>>,
+    }
+
+    #[derive(Deserialize)]
+    pub(super) struct Execution<'a> {
+        #[serde(rename = "runId", borrow)]
+        pub(super) run_id: Option<Cow<'a, str>>,
+    }
+
+    #[derive(Deserialize)]
+    pub(super) struct Extended {
+        #[serde(rename = "cancelRequested")]
+        pub(super) cancel_requested: Option<bool>,
+    }
+}
+
+/// [`decode_described`] for an answer of an unexpected shape: read as a tree.
+fn decode_described_tree(body: &[u8]) -> Result<Described, CancelError> {
     let json: Value =
         serde_json::from_slice(body).map_err(|_| decode_error("the describe answer is not JSON", body))?;
     let info = json
@@ -721,5 +781,29 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// The field-by-field read of a describe answer says what the tree read says, whatever the
+    /// shape (the tree read is the fallback for shapes the typed one refuses).
+    #[test]
+    fn typed_describe_read_agrees_with_the_tree_read() {
+        let bodies = [
+            r#"{"workflowExecutionInfo":{"status":"WORKFLOW_EXECUTION_STATUS_RUNNING","execution":{"workflowId":"w","runId":"r1"}},"workflowExtendedInfo":{"cancelRequested":true},"pendingActivities":[{"x":[1,2,{"y":null}]}]}"#,
+            r#"{"workflowExecutionInfo":{"status":"WORKFLOW_EXECUTION_STATUS_RUNNING","closeTime":null,"execution":{"runId":"r\u0032"}}}"#,
+            r#"{"workflowExecutionInfo":{"status":"WORKFLOW_EXECUTION_STATUS_CANCELED","closeTime":"2026-11-27T00:00:00Z"}}"#,
+            r#"{"workflowExecutionInfo":{"status":"WORKFLOW_EXECUTION_STATUS_RUNNING","execution":{"runId":7}},"workflowExtendedInfo":{"cancelRequested":"yes"}}"#,
+            r#"{"workflowExecutionInfo":{"status":"SOMETHING_NEW","closeTime":{"seconds":1}}}"#,
+            r#"{"workflowExecutionInfo":{"status":3}}"#,
+            r#"{"workflowExecutionInfo":null}"#,
+            r#"{}"#,
+            r#"not json"#,
+        ];
+        for body in bodies {
+            let typed = decode_described(body.as_bytes()).map_err(|e| e.to_string());
+            let tree = decode_described_tree(body.as_bytes()).map_err(|e| e.to_string());
+            assert_eq!(typed, tree, "{body}");
+        }
+        let d = decode_described(bodies[1].as_bytes()).unwrap();
+        assert_eq!(d.run_id.as_deref(), Some("r2"), "escapes are decoded");
     }
 }
