@@ -142,7 +142,9 @@ async fn storm(live: &Live) {
 /// reports `Cancelled`, never `NotActive`. Nothing lost and nothing over-claimed: every run
 /// accounted once; each requested is running with `cancelRequested` on the server's own describe,
 /// one cancel request in its history; each terminated is `TERMINATED` there; each failure is
-/// named, and running there.
+/// named, and running there without the cancel (terminate) it failed to make: a request none of
+/// whose attempts was answered (all 8 lost, about once in 10 rounds) is settled by reading the
+/// run again (found by this round).
 async fn lost_answers(live: &Live) {
     const N: usize = 250;
     let prefix = unique("lost");
@@ -238,7 +240,9 @@ async fn lost_answers(live: &Live) {
             let on_server = live.describe("default", id).await;
             match (seen[id], &on_server) {
                 (Some(CancelOutcome::Requested), Some((status, true))) if status == "RUNNING" => {}
-                (None, Some((status, _))) if status == "RUNNING" => {}
+                // A failure is a run the server shows no cancel for: one it recorded, every
+                // answer lost, is read again and reported Requested.
+                (None, Some((status, false))) if status == "RUNNING" => {}
                 (outcome, other) => panic!("{id}: the report says {outcome:?}, the server {other:?}"),
             }
             // However many attempts reached the server, one cancel request was recorded.
@@ -248,10 +252,10 @@ async fn lost_answers(live: &Live) {
                 .iter()
                 .filter(|e| e["eventType"] == "EVENT_TYPE_WORKFLOW_EXECUTION_CANCEL_REQUESTED")
                 .count();
-            let want = if seen[id].is_some() { 1..=1 } else { 0..=1 };
-            assert!(
-                want.contains(&requests),
-                "{id}: {requests} cancel requests in the history"
+            assert_eq!(
+                requests,
+                usize::from(seen[id].is_some()),
+                "{id}: cancel requests in the history"
             );
         })
         .buffer_unordered(16)
@@ -309,7 +313,8 @@ async fn lost_answers(live: &Live) {
             let on_server = live.describe("default", id).await;
             match (seen[id], &on_server) {
                 (Some(CancelOutcome::Cancelled), Some((status, _))) if status == "TERMINATED" => {}
-                (None, Some((status, _))) if status == "RUNNING" || status == "TERMINATED" => {}
+                // Likewise: one it terminated, every answer lost, is read again and Cancelled.
+                (None, Some((status, _))) if status == "RUNNING" => {}
                 (outcome, other) => panic!("{id}: the report says {outcome:?}, the server {other:?}"),
             }
         })
