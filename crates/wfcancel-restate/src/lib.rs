@@ -37,7 +37,9 @@
 //!   `NotActive(NoSuchRun)`. When that `409` answers a *retried* request (an earlier attempt may
 //!   have reached the server), the state is read: cancelled or killed → `Cancelled`. (A retried
 //!   cancel of a scheduled invocation that an earlier attempt removed answers `404`: there is no
-//!   record left to tell.)
+//!   record left to tell.) When no attempt was answered at all (each connection broke or timed
+//!   out after the request left), the state is read too: cancelled or killed → `Cancelled`;
+//!   otherwise the transport error stands.
 //!
 //! ## Status
 //! `POST /query` over `sys_invocation`: `pending`, `scheduled` and `ready` are
@@ -375,7 +377,19 @@ impl RestateCanceller {
         let op = stop_op(mode);
         let req = request::stop(&self.http, run, op)?;
         let call = self.http.call();
-        match self.send(&call, &self.ctx(op, Some(run)), req).await? {
+        let answer = match self.send(&call, &self.ctx(op, Some(run)), req).await {
+            Ok(answer) => answer,
+            // No attempt was answered, yet each may have been carried out: read the state. An
+            // invocation still stopping cannot be told from one never asked: the error stands.
+            Err(e) if matches!(e, CancelError::Transport { .. } | CancelError::Timeout { .. }) => {
+                return match self.state(&call, run).await {
+                    Ok(RunState::Cancelled | RunState::Terminated) => Ok(CancelOutcome::Cancelled),
+                    _ => Err(e),
+                };
+            }
+            Err(e) => return Err(e),
+        };
+        match answer {
             (Answer::Accepted, _) => Ok(CancelOutcome::Requested),
             (Answer::Done, _) => Ok(CancelOutcome::Cancelled),
             (Answer::NoSuchRun, _) => Ok(no_such_run()),

@@ -147,6 +147,137 @@ async fn storm(live: &Live) {
     }
 }
 
+/// Lost answers: 250 suspended invocations cancelled and 100 more killed, by ids, through
+/// [`FaultProxy`] that forwards every request and then, for 30 % of them, closes the connection
+/// without the server's answer (the server acted; the client never heard). A retried
+/// `PATCH …/cancel` meets its own earlier request: `202` again while the invocation is still
+/// stopping (`Requested`), or `409 … already completed` once it has stopped, when the backend
+/// reads the state (cancelled) and reports `Cancelled`; a retried kill likewise (`200`, or the
+/// `409` and a state read of killed: `Cancelled`). Nothing lost and nothing over-claimed: every
+/// run accounted once; none reported not active (each was suspended); each the report calls
+/// requested or cancelled ends cancelled (killed for the kills) on the server's own word; each
+/// it names as failed is still suspended there, or stopped as asked.
+async fn lost_answers(live: &Live) {
+    const N: usize = 250;
+    const KILLED: usize = 100;
+    let ids: Vec<String> = futures::stream::iter(0..N + KILLED)
+        .map(|_| live.send("WfcSlow/wait", Value::Null, None))
+        .buffer_unordered(32)
+        .collect()
+        .await;
+    for (mode, ids, want) in [
+        (CancelOptions::graceful(), &ids[..N], RunState::Cancelled),
+        (CancelOptions::forced(), &ids[N..], RunState::Terminated),
+    ] {
+        let forced = mode.mode == wfcancel_core::CancelMode::Forced;
+        let proxy = FaultProxy::start(
+            ProxyConfig::new(&live.admin, ProxyFlavor::Restate)
+                .faults(Faults::none().drop_after(0.30).seed(if forced { 18 } else { 17 })),
+        )
+        .await
+        .expect("proxy");
+        let c = RestateCanceller::builder()
+            .admin_url(proxy.url())
+            .http_config(
+                HttpConfig::default().retry(
+                    RetryPolicy::default()
+                        .max_attempts(8)
+                        .initial_backoff(Duration::from_millis(20)),
+                ),
+            )
+            .build()
+            .expect("canceller");
+        let started = Instant::now();
+        let report = tokio::time::timeout(
+            Duration::from_secs(120),
+            c.cancel_many(
+                &Selector::Ids(ids.iter().map(RunRef::new).collect()),
+                &BulkOptions::new().concurrency(32).cancel_options(mode),
+            ),
+        )
+        .await
+        .expect("the bulk ends in bounded time")
+        .expect("a report");
+        let s = proxy.stats();
+        let failed: usize = report.failed.iter().map(|f| f.runs.len()).sum();
+        eprintln!(
+            "live_restate: lost answers: {} invocations {} in {:?}: {} requests, {} answers lost after the server acted; \
+             requested {}, cancelled {}, not active {}, failed {failed}",
+            ids.len(),
+            if forced { "killed" } else { "cancelled" },
+            started.elapsed(),
+            s.requests,
+            s.fault(FaultKind::DroppedAfterHandling),
+            report.requested,
+            report.cancelled,
+            report.not_active,
+        );
+        assert!(
+            s.fault(FaultKind::DroppedAfterHandling) > 10,
+            "answers were lost: {s:?}"
+        );
+        for f in &report.failed {
+            for r in &f.runs {
+                eprintln!(
+                    "live_restate: lost answers: {r} failed ({}); the server: {:?}",
+                    f.error,
+                    live.row(r.run_id()).await
+                );
+            }
+        }
+        let mut seen = std::collections::HashMap::new();
+        for o in &report.outcomes {
+            assert!(
+                seen.insert(o.run.run_id().to_owned(), Some(o.outcome)).is_none(),
+                "{} twice",
+                o.run
+            );
+        }
+        for f in &report.failed {
+            for r in &f.runs {
+                assert!(seen.insert(r.run_id().to_owned(), None).is_none(), "{r} twice");
+            }
+        }
+        assert!(report.not_attempted.is_empty(), "{:?}", report.not_attempted.first());
+        assert_eq!(
+            (seen.len(), report.accounted()),
+            (ids.len(), ids.len() as u64),
+            "every run accounted for"
+        );
+        // Each was suspended: a retry that met its own earlier request is never "not active";
+        // a kill is never merely requested.
+        assert_eq!(report.not_active, 0, "{report:?}");
+        if forced {
+            assert_eq!(report.requested, 0, "{report:?}");
+        }
+        // On the server's word (read from the server, not through the proxy), bounded wait.
+        let seen = &seen;
+        let want = &want;
+        let checked: Vec<()> = futures::stream::iter(ids.iter())
+            .map(|id| async move {
+                let deadline = Instant::now() + Duration::from_secs(60);
+                loop {
+                    let state = live.row(id).await.map(|r| r.state());
+                    match (seen[id], &state) {
+                        (Some(CancelOutcome::Requested | CancelOutcome::Cancelled), Some(s)) if s == want => break,
+                        (None, Some(s)) if s == want || *s == RunState::Paused => break,
+                        // Still stopping (a failed request may have landed too).
+                        (Some(CancelOutcome::Requested), Some(RunState::Running | RunState::Paused))
+                        | (None, Some(RunState::Running)) => {}
+                        (outcome, other) => panic!("{id}: the report says {outcome:?}, the server {other:?}"),
+                    }
+                    assert!(Instant::now() < deadline, "{id} still {state:?} after the bulk");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            })
+            .buffer_unordered(16)
+            .collect()
+            .await;
+        assert_eq!(checked.len(), ids.len());
+        proxy.shutdown().await;
+    }
+}
+
 fn starts(steps: &[String]) -> Vec<String> {
     steps.iter().filter(|s| s.ends_with(" start")).cloned().collect()
 }
@@ -527,6 +658,10 @@ async fn live_restate() {
 
     // 6b. A storm through the fault proxy (20 % 503, 5 % 429, 2 % dropped connections).
     storm(&live).await;
+
+    // 6c. Lost answers through the fault proxy (30 % of answers dropped after the server acted):
+    //     cancels, then kills.
+    lost_answers(&live).await;
 
     // 7. The conformance suite on the real server. The filter checks are not run: they seed runs
     //    with creation times years in the past, and URL and label fields, which Restate cannot

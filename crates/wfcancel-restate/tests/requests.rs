@@ -542,3 +542,76 @@ async fn a_filter_matching_many_invocations_is_paged_never_held() {
     assert!(held <= bound, "the client held up to {held} ids (bound {bound}) of {N}");
     eprintln!("paged: {N} matches in pages of {PAGE}; at most {held} ids held (bound {bound})");
 }
+
+#[tokio::test]
+async fn a_stop_none_of_whose_attempts_was_answered_reads_the_state() {
+    use wfcancel_emulator::{FaultProxy, ProxyConfig, ProxyFlavor, Scenario, ScenarioRule};
+    let row = |status: &str, failure: &str| {
+        format!(
+            r#"{{"rows":[{{"id":"{ID}","status":"{status}","completion_result":"failure","completion_failure":"{failure}"}}]}}"#
+        )
+    };
+    for (action, status, answer, body, want) in [
+        (
+            "cancel",
+            202,
+            "",
+            row("completed", "[409] Cancelled"),
+            Ok(CancelOutcome::Cancelled),
+        ),
+        (
+            "kill",
+            200,
+            "",
+            row("completed", "[409] killed"),
+            Ok(CancelOutcome::Cancelled),
+        ),
+        // Still stopping (or never asked): nothing tells, the error stands.
+        ("cancel", 202, "", row("suspended", ""), Err(())),
+    ] {
+        let mut server = Server::new_async().await;
+        // Every attempt reached the server; no answer reached the client.
+        let stops = server
+            .mock("PATCH", format!("/invocations/{ID}/{action}").as_str())
+            .with_status(status)
+            .with_body(answer)
+            .expect(3)
+            .create_async()
+            .await;
+        let read = server
+            .mock("POST", "/query")
+            .with_body(&body)
+            .expect(1)
+            .create_async()
+            .await;
+        let proxy = FaultProxy::start(ProxyConfig::new(server.url(), ProxyFlavor::Restate))
+            .await
+            .expect("proxy");
+        proxy
+            .faults()
+            .add_scenario(ScenarioRule::new(Scenario::DropAfterHandling).path_suffix(format!("/{action}")));
+        let c = RestateCanceller::builder()
+            .admin_url(proxy.url())
+            .http_config(
+                HttpConfig::default().retry(
+                    RetryPolicy::default()
+                        .max_attempts(3)
+                        .initial_backoff(Duration::from_millis(5)),
+                ),
+            )
+            .build()
+            .unwrap();
+        let mode = if action == "kill" {
+            CancelOptions::forced()
+        } else {
+            CancelOptions::graceful()
+        };
+        let r = c.cancel_with(&RunRef::new(ID), &mode).await;
+        match want {
+            Ok(outcome) => assert_eq!(r, Ok(outcome), "{action}"),
+            Err(()) => assert!(matches!(&r, Err(CancelError::Transport { .. })), "{action}: {r:?}"),
+        }
+        stops.assert_async().await;
+        read.assert_async().await;
+    }
+}

@@ -47,11 +47,15 @@
 //!   retries (the server de-duplicates on it) → `Requested`. A 404 there → `NotActive` (no such
 //!   run). The one window left: a workflow that closes between the describe and the cancel is
 //!   reported `Requested` (the server's `200` cannot tell); a wait then reads its final state.
+//!   When no attempt of the cancel was answered (each connection broke or timed out: the
+//!   server may have recorded any of them), the run just described is read again: cancel
+//!   requested (or closed cancelled) → `Requested`; otherwise the transport error stands.
 //!
 //! A forced cancel is `POST …/terminate` alone (terminate answers for itself): `200` →
 //! `Cancelled`; `404 … already completed` → `NotActive` (finished); another 404 → `NotActive` (no
 //! such run). When that "already completed" answers a *retried* terminate (an earlier attempt may
-//! have reached the server and terminated it), the state is read: `Terminated` → `Cancelled`.
+//! have reached the server and terminated it), the state is read: `Terminated` → `Cancelled`;
+//! likewise when no attempt of the terminate was answered at all (else its error stands).
 //!
 //! An unknown namespace is an error (`NotFound` naming the namespace), never "not active".
 //!
@@ -629,14 +633,39 @@ impl TemporalCanceller {
             &self.identity,
             &request::uuid_v4(),
         )?;
-        match self
-            .send(call, &self.ctx(Op::Cancel, Some(run), ns, None), req)
-            .await?
-            .0
-        {
+        let answer = match self.send(call, &self.ctx(Op::Cancel, Some(run), ns, None), req).await {
+            Ok((answer, _)) => answer,
+            // No attempt was answered, yet each may have been carried out: the server's own
+            // word settles it. A cancel it recorded reads cancel-requested (or closed, cancelled).
+            Err(e) if unanswered(&e) => {
+                return match self.read_after_unanswered(call, run, run_id).await {
+                    Some(RunState::Cancelling | RunState::Cancelled) => Ok(CancelOutcome::Requested),
+                    _ => Err(e),
+                };
+            }
+            Err(e) => return Err(e),
+        };
+        match answer {
             Answer::Accepted => Ok(CancelOutcome::Requested),
             Answer::NoSuchRun => Ok(no_such_run()),
             other => Err(unexpected(Op::Cancel, other)),
+        }
+    }
+
+    /// The state of `run` (the execution `run_id` when known), read after a cancel or
+    /// terminate none of whose attempts was answered; `None` when this read fails too.
+    async fn read_after_unanswered(&self, call: &Call<'_>, run: &RunRef, run_id: Option<&str>) -> Option<RunState> {
+        let pinned;
+        let run = match run_id {
+            Some(id) if run.sub_id_str().is_none() => {
+                pinned = run.clone().sub_id(id);
+                &pinned
+            }
+            _ => run,
+        };
+        match self.describe(call, run, Op::Describe).await {
+            Ok(Answer::Described(d)) => Some(d.state),
+            _ => None,
         }
     }
 
@@ -743,10 +772,21 @@ impl TemporalCanceller {
                 .await;
         }
         let req = request::stop(&self.http, ns, run, None, Op::Terminate, reason, &self.identity, "")?;
-        match self
+        let answer = match self
             .send(&call, &self.ctx(Op::Terminate, Some(run), ns, None), req)
-            .await?
+            .await
         {
+            Ok(answer) => answer,
+            // No attempt was answered, yet each may have terminated it: read the state.
+            Err(e) if unanswered(&e) => {
+                return match self.read_after_unanswered(&call, run, None).await {
+                    Some(RunState::Terminated) => Ok(CancelOutcome::Cancelled),
+                    _ => Err(e),
+                };
+            }
+            Err(e) => return Err(e),
+        };
+        match answer {
             (Answer::Accepted, _) => Ok(CancelOutcome::Cancelled),
             (Answer::NoSuchRun, _) => Ok(no_such_run()),
             (Answer::AlreadyClosed, 1) => Ok(finished()),
@@ -921,6 +961,12 @@ impl WorkflowCanceller for ReadFirst<'_> {
         }
         self.inner.cancel_run(run, opts).await
     }
+}
+
+/// Whether `e` says that no attempt of a request was answered although one may have reached the
+/// server and been carried out (the connection broke, or the answer did not come in time).
+fn unanswered(e: &CancelError) -> bool {
+    matches!(e, CancelError::Transport { .. } | CancelError::Timeout { .. })
 }
 
 fn unexpected(op: Op, answer: Answer) -> CancelError {

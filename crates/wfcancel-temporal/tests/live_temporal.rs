@@ -130,6 +130,212 @@ async fn storm(live: &Live) {
         .expect("terminate the storm's workflows");
 }
 
+/// Lost answers: 250 running workflows (on a task queue no worker polls, so they stay running)
+/// cancelled gracefully by ids through [`FaultProxy`] that forwards every request and then, for
+/// 30 % of them, closes the connection without the server's answer (the server acted; the client
+/// never heard). A retried cancel carries the `requestId` of its first attempt and meets its own
+/// earlier request: Temporal answers `200 {}` again (a cancel of a workflow whose cancel is
+/// already requested is a no-op there, `requestcancelworkflow/api.go`), so the backend reports
+/// `Requested`, which is the truth (not a failure, and never `NotActive` or `Cancelled`). Then
+/// the same workflows are terminated through a second such proxy: a retried terminate meets
+/// `404 workflow execution already completed`, the backend reads the state (`TERMINATED`) and
+/// reports `Cancelled`, never `NotActive`. Nothing lost and nothing over-claimed: every run
+/// accounted once; each requested is running with `cancelRequested` on the server's own describe,
+/// one cancel request in its history; each terminated is `TERMINATED` there; each failure is
+/// named, and running there without the cancel it failed to make: a cancel none of whose
+/// attempts was answered (all 8 lost, about once in 10 rounds) is settled by reading the run
+/// again (found by this round; a terminate likewise).
+async fn lost_answers(live: &Live) {
+    const N: usize = 250;
+    let prefix = unique("lost");
+    let ids: Vec<String> = (0..N).map(|i| format!("{prefix}-{i}")).collect();
+    futures::stream::iter(ids.iter())
+        .for_each_concurrent(32, |id| live.start("default", id, "SlowSteps", NO_WORKER, json!({})))
+        .await;
+    let lossy = |seed| {
+        FaultProxy::start(
+            ProxyConfig::new(&live.base, ProxyFlavor::Temporal).faults(Faults::none().drop_after(0.30).seed(seed)),
+        )
+    };
+    let through = |proxy: &FaultProxy| {
+        TemporalCanceller::builder()
+            .base_url(proxy.url())
+            .http_config(
+                HttpConfig::default().retry(
+                    RetryPolicy::default()
+                        .max_attempts(8)
+                        .initial_backoff(Duration::from_millis(20)),
+                ),
+            )
+            .build()
+            .expect("canceller")
+    };
+    let runs = || Selector::Ids(ids.iter().map(RunRef::new).collect());
+    // Every run exactly once: in the outcomes or among the failures; none left unattempted.
+    let accounted = |report: &wfcancel_core::BulkReport| {
+        let mut seen = std::collections::HashMap::new();
+        for o in &report.outcomes {
+            assert!(
+                seen.insert(o.run.run_id().to_owned(), Some(o.outcome)).is_none(),
+                "{} twice",
+                o.run
+            );
+        }
+        for f in &report.failed {
+            for r in &f.runs {
+                assert!(seen.insert(r.run_id().to_owned(), None).is_none(), "{r} twice");
+            }
+        }
+        assert!(report.not_attempted.is_empty(), "{:?}", report.not_attempted.first());
+        assert_eq!(
+            (seen.len(), report.accounted()),
+            (N, N as u64),
+            "every run accounted for"
+        );
+        seen
+    };
+
+    // Graceful: cancel requests.
+    let proxy = lossy(17).await.expect("proxy");
+    let started = Instant::now();
+    let report = tokio::time::timeout(
+        Duration::from_secs(120),
+        through(&proxy).cancel_many(&runs(), &BulkOptions::new().concurrency(32)),
+    )
+    .await
+    .expect("the bulk ends in bounded time")
+    .expect("a report");
+    let s = proxy.stats();
+    let failed: usize = report.failed.iter().map(|f| f.runs.len()).sum();
+    eprintln!(
+        "live_temporal: lost answers: {N} workflows cancelled in {:?}: {} requests, {} answers lost after the server acted; \
+         requested {}, cancelled {}, not active {}, failed {failed}",
+        started.elapsed(),
+        s.requests,
+        s.fault(FaultKind::DroppedAfterHandling),
+        report.requested,
+        report.cancelled,
+        report.not_active,
+    );
+    assert!(
+        s.fault(FaultKind::DroppedAfterHandling) > 10,
+        "answers were lost: {s:?}"
+    );
+    for f in &report.failed {
+        for r in &f.runs {
+            eprintln!(
+                "live_temporal: lost answers: {r} failed ({}); the server: {:?}",
+                f.error,
+                live.describe("default", r.run_id()).await
+            );
+        }
+    }
+    let seen = accounted(&report);
+    // Every workflow ran: a retry that met its own request is still Requested, not NotActive or
+    // Cancelled (a cancel only asks).
+    assert_eq!((report.cancelled, report.not_active), (0, 0), "{report:?}");
+    let seen = &seen;
+    let checked: Vec<()> = futures::stream::iter(ids.iter())
+        .map(|id| async move {
+            let on_server = live.describe("default", id).await;
+            match (seen[id], &on_server) {
+                (Some(CancelOutcome::Requested), Some((status, true))) if status == "RUNNING" => {}
+                // A failure is a run the server shows no cancel for: one it recorded, every
+                // answer lost, is read again and reported Requested.
+                (None, Some((status, false))) if status == "RUNNING" => {}
+                (outcome, other) => panic!("{id}: the report says {outcome:?}, the server {other:?}"),
+            }
+            // However many attempts reached the server, one cancel request was recorded.
+            let requests = live
+                .history("default", id)
+                .await
+                .iter()
+                .filter(|e| e["eventType"] == "EVENT_TYPE_WORKFLOW_EXECUTION_CANCEL_REQUESTED")
+                .count();
+            assert_eq!(
+                requests,
+                usize::from(seen[id].is_some()),
+                "{id}: cancel requests in the history"
+            );
+        })
+        .buffer_unordered(16)
+        .collect()
+        .await;
+    assert_eq!(checked.len(), N);
+    proxy.shutdown().await;
+
+    // Forced: terminate the same workflows.
+    let proxy = lossy(18).await.expect("proxy");
+    let started = Instant::now();
+    let report = tokio::time::timeout(
+        Duration::from_secs(120),
+        through(&proxy).cancel_many(
+            &runs(),
+            &BulkOptions::new()
+                .concurrency(32)
+                .cancel_options(CancelOptions::forced().reason("live: lost answers")),
+        ),
+    )
+    .await
+    .expect("the bulk ends in bounded time")
+    .expect("a report");
+    let s = proxy.stats();
+    let failed: usize = report.failed.iter().map(|f| f.runs.len()).sum();
+    eprintln!(
+        "live_temporal: lost answers: {N} workflows terminated in {:?}: {} requests, {} answers lost after the server acted; \
+         requested {}, cancelled {}, not active {}, failed {failed}",
+        started.elapsed(),
+        s.requests,
+        s.fault(FaultKind::DroppedAfterHandling),
+        report.requested,
+        report.cancelled,
+        report.not_active,
+    );
+    assert!(
+        s.fault(FaultKind::DroppedAfterHandling) > 10,
+        "answers were lost: {s:?}"
+    );
+    for f in &report.failed {
+        for r in &f.runs {
+            eprintln!(
+                "live_temporal: lost answers: {r} failed ({}); the server: {:?}",
+                f.error,
+                live.describe("default", r.run_id()).await
+            );
+        }
+    }
+    let seen = accounted(&report);
+    // A retried terminate that met "already completed" read TERMINATED: Cancelled, not NotActive.
+    assert_eq!((report.requested, report.not_active), (0, 0), "{report:?}");
+    let seen = &seen;
+    let checked: Vec<()> = futures::stream::iter(ids.iter())
+        .map(|id| async move {
+            let on_server = live.describe("default", id).await;
+            match (seen[id], &on_server) {
+                (Some(CancelOutcome::Cancelled), Some((status, _))) if status == "TERMINATED" => {}
+                // Running, or terminated when a retried terminate met "already completed" and
+                // every attempt of the state read after it lost its answer too (it cannot tell).
+                (None, Some((status, _))) if status == "RUNNING" || status == "TERMINATED" => {}
+                (outcome, other) => panic!("{id}: the report says {outcome:?}, the server {other:?}"),
+            }
+        })
+        .buffer_unordered(16)
+        .collect()
+        .await;
+    assert_eq!(checked.len(), N);
+    proxy.shutdown().await;
+    // Leave nothing running for the checks that follow (a failed terminate's workflow).
+    if failed > 0 {
+        canceller(live, None)
+            .cancel_many(
+                &runs(),
+                &BulkOptions::new().cancel_options(CancelOptions::forced().reason("after lost answers")),
+            )
+            .await
+            .expect("terminate the round's workflows");
+    }
+}
+
 async fn read_first(live: &Live) {
     const N: usize = 20;
     let prefix = unique("readfirst");
@@ -690,6 +896,10 @@ async fn live_temporal() {
 
     // 6b. A storm through the fault proxy (20 % 503, 5 % 429, 2 % dropped connections).
     storm(&live).await;
+
+    // 6c. Lost answers through the fault proxy (30 % of answers dropped after the server acted):
+    //     a graceful bulk, then a forced one, over the same workflows.
+    lost_answers(&live).await;
 
     // 7. The conformance suite on the real server. The filter checks are not run: they seed runs
     //    with creation times in the past and URL/label fields, which Temporal cannot seed (a

@@ -665,3 +665,86 @@ async fn a_bulk_by_ids_whose_visibility_read_fails_describes_each_run() {
     describe.assert_async().await;
     cancel.assert_async().await;
 }
+
+/// A proxy in front of `server` that lets it handle every request to a path ending in
+/// `suffix`, then closes the connection without its answer (the request took effect; the
+/// client hears nothing, on every attempt).
+async fn answers_lost(server: &ServerGuard, suffix: &str) -> wfcancel_emulator::FaultProxy {
+    use wfcancel_emulator::{FaultProxy, ProxyConfig, ProxyFlavor, Scenario, ScenarioRule};
+    let proxy = FaultProxy::start(ProxyConfig::new(server.url(), ProxyFlavor::Temporal))
+        .await
+        .expect("proxy");
+    proxy
+        .faults()
+        .add_scenario(ScenarioRule::new(Scenario::DropAfterHandling).path_suffix(suffix));
+    proxy
+}
+
+#[tokio::test]
+async fn a_cancel_none_of_whose_attempts_was_answered_reads_the_run_again() {
+    let path = "/api/v1/namespaces/default/workflows/w";
+    for (requested_after, want) in [(true, Ok(CancelOutcome::Requested)), (false, Err(()))] {
+        let mut server = Server::new_async().await;
+        let before = server
+            .mock("GET", path)
+            .with_body(described("RUNNING", false))
+            .expect(1)
+            .create_async()
+            .await;
+        // Every attempt reached the server; no answer reached the client.
+        let cancels = server
+            .mock("POST", format!("{path}/cancel").as_str())
+            .with_body("{}")
+            .expect(3)
+            .create_async()
+            .await;
+        // The read after: the run just described, by its run id.
+        let after = server
+            .mock("GET", path)
+            .match_query(Matcher::UrlEncoded("execution.runId".into(), RUN_ID.into()))
+            .with_body(described("RUNNING", requested_after))
+            .expect(1)
+            .create_async()
+            .await;
+        let proxy = answers_lost(&server, "/cancel").await;
+        let r = canceller(&proxy.url()).cancel(&RunRef::new("w")).await;
+        match want {
+            Ok(outcome) => assert_eq!(r, Ok(outcome), "the server recorded the cancel"),
+            Err(()) => assert!(
+                matches!(&r, Err(wfcancel_core::CancelError::Transport { .. })),
+                "the server shows no cancel: the error stands: {r:?}"
+            ),
+        }
+        before.assert_async().await;
+        cancels.assert_async().await;
+        after.assert_async().await;
+    }
+}
+
+#[tokio::test]
+async fn a_terminate_none_of_whose_attempts_was_answered_reads_the_state() {
+    let path = "/api/v1/namespaces/default/workflows/w";
+    let mut server = Server::new_async().await;
+    let terminates = server
+        .mock("POST", format!("{path}/terminate").as_str())
+        .with_body("{}")
+        .expect(3)
+        .create_async()
+        .await;
+    let read = server
+        .mock("GET", path)
+        .with_body(described("TERMINATED", false))
+        .expect(1)
+        .create_async()
+        .await;
+    let proxy = answers_lost(&server, "/terminate").await;
+    assert_eq!(
+        canceller(&proxy.url())
+            .cancel_with(&RunRef::new("w"), &CancelOptions::forced())
+            .await,
+        Ok(CancelOutcome::Cancelled),
+        "an unanswered attempt terminated it"
+    );
+    terminates.assert_async().await;
+    read.assert_async().await;
+}
