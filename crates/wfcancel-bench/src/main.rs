@@ -1082,12 +1082,14 @@ fn official_row(res: &mut Results, what: String, r: &external::Official, ours: f
         group_start: false,
         note: format!("{:.2}× wfcancel: {:.0}× slower", ratio(rate, ours), ratio(ours, rate)),
     };
-    // Put each official bar under its provider's group.
-    let at = if upstash {
-        res.bars.iter().position(|b| b.group_start).unwrap_or(res.bars.len())
-    } else {
-        res.bars.len()
-    };
+    // Put each official bar under its provider's group: right after wfcancel's bar of that
+    // provider (the groups of the other backends follow).
+    let ours_label = if upstash { "UpstashCanceller" } else { "AgnoCanceller" };
+    let at = res
+        .bars
+        .iter()
+        .position(|b| b.kind == Kind::Wfcancel && b.label.contains(ours_label))
+        .map_or(res.bars.len(), |i| i + 1);
     res.bars.insert(at, bar);
 }
 
