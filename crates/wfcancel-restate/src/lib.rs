@@ -37,9 +37,10 @@
 //!   `NotActive(NoSuchRun)`. When that `409` answers a *retried* request (an earlier attempt may
 //!   have reached the server), the state is read: cancelled or killed → `Cancelled`. (A retried
 //!   cancel of a scheduled invocation that an earlier attempt removed answers `404`: there is no
-//!   record left to tell.) When no attempt was answered at all (each connection broke or timed
-//!   out after the request left), the state is read too: cancelled or killed → `Cancelled`;
-//!   otherwise the transport error stands.
+//!   record left to tell.) When no attempt was answered at all (each connection broke after the
+//!   request left), the state is read too: cancelled or killed → `Cancelled`; otherwise the
+//!   transport error stands. (Attempts that timed out are not followed by a read: the timeout
+//!   stands.)
 //!
 //! ## Status
 //! `POST /query` over `sys_invocation`: `pending`, `scheduled` and `ready` are
@@ -379,9 +380,11 @@ impl RestateCanceller {
         let call = self.http.call();
         let answer = match self.send(&call, &self.ctx(op, Some(run)), req).await {
             Ok(answer) => answer,
-            // No attempt was answered, yet each may have been carried out: read the state. An
-            // invocation still stopping cannot be told from one never asked: the error stands.
-            Err(e) if matches!(e, CancelError::Transport { .. } | CancelError::Timeout { .. }) => {
+            // No attempt was answered (each connection broke), yet each may have been carried
+            // out: read the state. An invocation still stopping cannot be told from one never
+            // asked: the error stands. Not after timeouts: a server that does not answer would
+            // make the read wait as long again.
+            Err(e) if matches!(e, CancelError::Transport { .. }) => {
                 return match self.state(&call, run).await {
                     Ok(RunState::Cancelled | RunState::Terminated) => Ok(CancelOutcome::Cancelled),
                     _ => Err(e),

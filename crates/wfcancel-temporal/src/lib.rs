@@ -47,9 +47,11 @@
 //!   retries (the server de-duplicates on it) → `Requested`. A 404 there → `NotActive` (no such
 //!   run). The one window left: a workflow that closes between the describe and the cancel is
 //!   reported `Requested` (the server's `200` cannot tell); a wait then reads its final state.
-//!   When no attempt of the cancel was answered (each connection broke or timed out: the
-//!   server may have recorded any of them), the run just described is read again: cancel
-//!   requested (or closed cancelled) → `Requested`; otherwise the transport error stands.
+//!   When no attempt of the cancel was answered because each connection broke after the
+//!   request left (the server may have recorded any of them), the run just described is read
+//!   again: cancel requested (or closed cancelled) → `Requested`; otherwise the transport error
+//!   stands. Attempts that timed out are not followed by a read (a server that does not answer
+//!   would make it wait as long again): the timeout stands.
 //!
 //! A forced cancel is `POST …/terminate` alone (terminate answers for itself): `200` →
 //! `Cancelled`; `404 … already completed` → `NotActive` (finished); another 404 → `NotActive` (no
@@ -964,9 +966,10 @@ impl WorkflowCanceller for ReadFirst<'_> {
 }
 
 /// Whether `e` says that no attempt of a request was answered although one may have reached the
-/// server and been carried out (the connection broke, or the answer did not come in time).
+/// server and been carried out: the connection broke. (Not a timeout: a server that did not
+/// answer in time would make the state read wait as long again, and the call's time is bounded.)
 fn unanswered(e: &CancelError) -> bool {
-    matches!(e, CancelError::Transport { .. } | CancelError::Timeout { .. })
+    matches!(e, CancelError::Transport { .. })
 }
 
 fn unexpected(op: Op, answer: Answer) -> CancelError {
