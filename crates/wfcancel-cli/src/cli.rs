@@ -4,6 +4,7 @@ use std::time::{Duration, SystemTime};
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::scenario::{ScenarioSpec, parse_scenario};
 use crate::timearg::{parse_duration, parse_time};
 use wfcancel::RunState;
 
@@ -280,7 +281,8 @@ Examples:
   eval \"$(wfcancel emulate agno | head -1)\"            # (in another terminal) then try wfcancel on it
   WFCANCEL_EMULATOR_TOKEN=dev-token wfcancel emulate upstash --port 8080 -o json
   wfcancel emulate proxy --upstream http://127.0.0.1:7243 --flavor temporal --errors 20% --throttle 5% --drops 2%
-  wfcancel emulate proxy --upstream http://127.0.0.1:9070 --flavor restate --latency 20ms --jitter 30ms --fault-seed 7";
+  wfcancel emulate proxy --upstream http://127.0.0.1:9070 --flavor restate --latency 20ms --jitter 30ms --fault-seed 7
+  wfcancel emulate proxy --upstream http://127.0.0.1:8080 --flavor upstash --scenario html=503,times=2 --scenario echo-token,method=DELETE";
 
 const COMPLETIONS_EXAMPLES: &str = "\
 Examples:
@@ -689,6 +691,19 @@ pub struct EmulateArgs {
     /// proxy: seed of the fault dice (the same seed, the same faults for the same requests).
     #[arg(long = "fault-seed", value_name = "N", help_heading = PROXY)]
     pub fault_seed: Option<u64>,
+
+    /// proxy: a canned misbehaviour for the requests it matches (repeatable, first match wins),
+    /// e.g. html=503,times=1 or echo-token,method=DELETE.
+    ///
+    /// Tried in the order given: the first rule matching a request answers it (a rule whose
+    /// times=N are used up is gone). SPEC:
+    /// NAME[=ARG][,method=METHOD][,path=SUFFIX][,prefix=PREFIX][,times=N], NAME one of hang,
+    /// drop, drop-after (forwarded, answer lost), trickle[=INTERVAL] (100ms), huge[=BYTES]
+    /// (10MiB; also 512KiB, 5MB or plain bytes), not-json, html[=STATUS] (502), redirect[=URL]
+    /// (http://elsewhere.invalid/; no commas in it), echo-token[=STATUS] (401: the request's
+    /// token echoed back, raw, \/-escaped, \u-escaped and percent-encoded).
+    #[arg(long = "scenario", value_name = "SPEC", value_parser = parse_scenario, help_heading = PROXY)]
+    pub scenarios: Vec<ScenarioSpec>,
 }
 
 const PROXY: &str = "Proxy options (emulate proxy)";

@@ -7,13 +7,14 @@
 
 use serde_json::{Value, json};
 use wfcancel_emulator::{
-    AgnoConfig, AgnoEmulator, FaultProxy, Faults, ProxyConfig, ProxyFlavor, UpstashConfig, UpstashEmulator,
-    UpstashState,
+    AgnoConfig, AgnoEmulator, FaultProxy, Faults, ProxyConfig, ProxyFlavor, Scenario, ScenarioRule, UpstashConfig,
+    UpstashEmulator, UpstashState,
 };
 
 use crate::cli::{EmulateArgs, EmulatedArg, FlavorArg};
 use crate::error::Failure;
 use crate::output::{EXIT_OK, Output};
+use crate::scenario::{ScenarioKind, ScenarioSpec};
 
 /// Runs listed in text mode (all of them with --json).
 const LISTED: usize = 20;
@@ -230,20 +231,34 @@ pub async fn emulate(a: &EmulateArgs, json_mode: bool) -> Result<u8, Failure> {
                         listen_failure(a.port, &e)
                     }
                 })?;
+            // In the order given: the first rule that matches a request answers it.
+            for spec in &a.scenarios {
+                proxy.faults().add_scenario(scenario_rule(spec));
+            }
+            let scenarios: Vec<&str> = a.scenarios.iter().map(|s| s.text.as_str()).collect();
             let what = format!(
-                "errors {:.0}% ({}), 429 {:.0}%, dropped {:.0}%, answers lost {:.0}%{}",
+                "errors {:.0}% ({}), 429 {:.0}%, dropped {:.0}%, answers lost {:.0}%{}{}",
                 a.errors * 100.0,
                 a.error_status,
                 a.throttle * 100.0,
                 a.drops * 100.0,
                 a.drop_after * 100.0,
-                a.latency.map_or(String::new(), |l| format!(", latency {l:?}"))
+                a.latency.map_or(String::new(), |l| format!(", latency {l:?}")),
+                if scenarios.is_empty() {
+                    String::new()
+                } else {
+                    format!(", scenarios (first match wins): {}", scenarios.join(" | "))
+                }
             );
             if json_mode {
                 let mut m = serde_json::Map::new();
                 m.insert("url".into(), Value::String(proxy.url()));
                 m.insert("upstream".into(), Value::String(upstream.clone()));
                 m.insert("faults".into(), Value::String(what));
+                m.insert(
+                    "scenarios".into(),
+                    Value::Array(scenarios.iter().map(|s| Value::String((*s).to_owned())).collect()),
+                );
                 out.object(crate::output::TYPE_EMULATOR, m);
             } else {
                 out.line(&format!(
@@ -277,6 +292,7 @@ fn check_proxy_flags(a: &EmulateArgs) -> Result<(), Failure> {
         (a.latency.is_some(), "--latency"),
         (a.jitter.is_some(), "--jitter"),
         (a.fault_seed.is_some(), "--fault-seed"),
+        (!a.scenarios.is_empty(), "--scenario"),
     ];
     if a.provider != EmulatedArg::Proxy {
         if let Some((_, flag)) = proxy_only.iter().find(|(set, _)| *set) {
@@ -302,6 +318,35 @@ fn check_proxy_flags(a: &EmulateArgs) -> Result<(), Failure> {
         )));
     }
     Ok(())
+}
+
+/// The emulator's rule for one `--scenario`.
+fn scenario_rule(spec: &ScenarioSpec) -> ScenarioRule {
+    let scenario = match &spec.kind {
+        ScenarioKind::Hang => Scenario::Hang,
+        ScenarioKind::Drop => Scenario::Drop,
+        ScenarioKind::DropAfter => Scenario::DropAfterHandling,
+        ScenarioKind::Trickle(interval) => Scenario::Trickle { interval: *interval },
+        ScenarioKind::Huge(bytes) => Scenario::HugeBody { bytes: *bytes },
+        ScenarioKind::NotJson => Scenario::not_json(),
+        ScenarioKind::Html(status) => Scenario::html_error(*status),
+        ScenarioKind::Redirect(location) => Scenario::redirect(location.clone()),
+        ScenarioKind::EchoToken(status) => Scenario::echo_credential(*status),
+    };
+    let mut rule = ScenarioRule::new(scenario);
+    if let Some(m) = &spec.method {
+        rule = rule.method(m);
+    }
+    if let Some(p) = &spec.path {
+        rule = rule.path_suffix(p.clone());
+    }
+    if let Some(p) = &spec.prefix {
+        rule = rule.path_prefix(p.clone());
+    }
+    if let Some(n) = spec.times {
+        rule = rule.times(n);
+    }
+    rule
 }
 
 fn announce_text(out: &Output, name: &str, url: &str, env: &[(&str, String)], seeded: usize, active: usize) {

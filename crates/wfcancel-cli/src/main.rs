@@ -36,6 +36,8 @@ mod journal;
 mod list;
 mod output;
 mod preview;
+#[cfg_attr(not(feature = "emulator"), allow(dead_code))]
+mod scenario;
 mod setup;
 mod timearg;
 

@@ -197,6 +197,24 @@ pub enum Scenario {
         /// Extra headers.
         headers: Vec<(String, String)>,
     },
+    /// `status` with a JSON body (`application/json`) that echoes the request's credential, the
+    /// way a careless server's error page might: the value of its `Authorization` header, else
+    /// of its `X-Api-Key` header, else an empty string, in several spellings at once, so that a
+    /// client's scrubbing of what it prints can be tested against every one of them:
+    ///
+    /// ```text
+    /// {"message":"bad credentials: <raw, JSON-escaped as usual>",
+    ///  "escaped":"<JSON-escaped, with \/ for />",
+    ///  "unicode":"<every character but ASCII letters and digits as \uXXXX, e.g. \u002F>",
+    ///  "encoded":"<percent-encoded, every byte but A-Z a-z 0-9 - . _ ~>"}
+    /// ```
+    ///
+    /// plus an `x-echo` header carrying the raw value (when it is a valid header value, which it
+    /// is whenever it came in as one). The endpoint never sees the request.
+    EchoCredential {
+        /// Status code (e.g. `401`).
+        status: u16,
+    },
 }
 
 impl Scenario {
@@ -235,6 +253,19 @@ impl Scenario {
             body: "<a href=\"elsewhere\">Found</a>.\n".into(),
             headers: vec![("location".into(), location.into())],
         }
+    }
+
+    /// `status` with a JSON body echoing the request's credential in several spellings (and an
+    /// `x-echo` header carrying it raw): see [`Scenario::EchoCredential`].
+    ///
+    /// ```
+    /// use wfcancel_emulator::{Scenario, ScenarioRule};
+    /// // Every cancel is answered 401 with the token echoed back.
+    /// let rule = ScenarioRule::new(Scenario::echo_credential(401)).path_suffix("/cancel");
+    /// # let _ = rule;
+    /// ```
+    pub fn echo_credential(status: u16) -> Self {
+        Scenario::EchoCredential { status }
     }
 
     /// A 10 MB JSON body.

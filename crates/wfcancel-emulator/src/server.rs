@@ -375,8 +375,56 @@ impl Front {
                 }
                 Ok(resp)
             }
+            Scenario::EchoCredential { status } => Ok(echo_credential(status, req.headers())),
         }
     }
+}
+
+/// [`Scenario::EchoCredential`]'s answer: the request's credential, echoed in several spellings.
+fn echo_credential(status: u16, headers: &axum::http::HeaderMap) -> Response {
+    let value = headers
+        .get(header::AUTHORIZATION)
+        .or_else(|| headers.get("x-api-key"))
+        .cloned();
+    let raw = value
+        .as_ref()
+        .map_or_else(String::new, |v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+    let mut resp = Response::new(Body::from(echo_body(&raw)));
+    *resp.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::UNAUTHORIZED);
+    resp.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    if let Some(v) = value {
+        resp.headers_mut().insert(HeaderName::from_static("x-echo"), v);
+    }
+    resp
+}
+
+/// The JSON body echoing `raw`: as is (JSON-escaped as usual), with `\/` for `/`, with every
+/// character but ASCII letters and digits `\u`-escaped, and percent-encoded.
+fn echo_body(raw: &str) -> String {
+    let quoted = |s: &str| serde_json::to_string(s).unwrap_or_else(|_| "\"\"".to_owned());
+    let message = quoted(&format!("bad credentials: {raw}"));
+    let escaped = quoted(raw).replace('/', "\\/");
+    let mut unicode = String::with_capacity(raw.len() * 6);
+    let mut units = [0u16; 2];
+    for c in raw.chars() {
+        if c.is_ascii_alphanumeric() {
+            unicode.push(c);
+        } else {
+            for u in c.encode_utf16(&mut units) {
+                unicode.push_str(&format!("\\u{:04X}", *u));
+            }
+        }
+    }
+    let mut encoded = String::with_capacity(raw.len() * 3);
+    for b in raw.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            encoded.push(char::from(b));
+        } else {
+            encoded.push_str(&format!("%{b:02X}"));
+        }
+    }
+    format!(r#"{{"message":{message},"escaped":{escaped},"unicode":"{unicode}","encoded":"{encoded}"}}"#)
 }
 
 /// Resolves once shutdown was signalled (or the signal's sender is gone).

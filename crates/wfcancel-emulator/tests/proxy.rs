@@ -214,3 +214,55 @@ async fn a_path_in_the_upstream_url_prefixes_every_forwarded_path() {
     let (status, _) = send(client().get(format!("{}/health", direct.url()))).await;
     assert_eq!(status, 200);
 }
+
+/// `Scenario::EchoCredential`: the request's credential comes back in every spelling (raw,
+/// `\/`, `\u`, percent-encoded) and raw in `x-echo`; the upstream never sees the request.
+#[tokio::test]
+async fn echo_credential_echoes_the_token_in_every_spelling() {
+    let e = upstream().await;
+    let p = proxy_to(&e, ProxyFlavor::Upstash).await;
+    p.faults()
+        .add_scenario(ScenarioRule::new(Scenario::echo_credential(401)).path_prefix("/v2/"));
+    let c = client();
+    let resp = c
+        .delete(format!("{}/v2/workflows/runs/r1", p.url()))
+        .header("authorization", "Bearer tok/abc+x=")
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(resp.status().as_u16(), 401);
+    assert_eq!(
+        resp.headers().get("content-type").and_then(|v| v.to_str().ok()),
+        Some("application/json")
+    );
+    assert_eq!(
+        resp.headers().get("x-echo").and_then(|v| v.to_str().ok()),
+        Some("Bearer tok/abc+x=")
+    );
+    let body = resp.text().await.unwrap();
+    for spelling in [
+        "tok/abc+x=",
+        r"tok\/abc+x=",
+        r"tok\u002Fabc\u002Bx\u003D",
+        "tok%2Fabc%2Bx%3D",
+    ] {
+        assert!(body.contains(spelling), "{spelling:?} in {body}");
+    }
+    // Valid JSON, and every spelling decodes back to the token.
+    let v: serde_json::Value = serde_json::from_str(&body).expect("JSON");
+    assert_eq!(v["message"], "bad credentials: Bearer tok/abc+x=");
+    assert_eq!(v["escaped"], "Bearer tok/abc+x=");
+    assert_eq!(v["unicode"], "Bearer tok/abc+x=");
+    assert_eq!(v["encoded"], "Bearer%20tok%2Fabc%2Bx%3D");
+    // X-Api-Key when there is no Authorization; an empty echo (and no x-echo) without either.
+    let (status, v) = send_json(c.get(format!("{}/v2/x", p.url())).header("x-api-key", "k/1")).await;
+    assert_eq!((status, v["escaped"].as_str()), (401, Some("k/1")));
+    let resp = c.get(format!("{}/v2/x", p.url())).send().await.unwrap();
+    assert!(resp.headers().get("x-echo").is_none());
+    let v: serde_json::Value = serde_json::from_str(&resp.text().await.unwrap()).unwrap();
+    assert_eq!(v["message"], "bad credentials: ");
+    assert_eq!(v["encoded"], "");
+    // The echoed requests never reached the upstream.
+    assert_eq!(e.requests(), 0);
+    assert_eq!(p.stats().fault(FaultKind::Scenario), 3);
+}
