@@ -17,6 +17,8 @@ pub const SCENARIO_NAMES: &str = "hang, drop, drop-after, trickle[=INTERVAL], hu
 pub const DEFAULT_TRICKLE: Duration = Duration::from_millis(100);
 /// `huge`'s default body size (10 MiB).
 pub const DEFAULT_HUGE: usize = 10 * 1024 * 1024;
+/// `huge`'s smallest body: `{"cancelled":0,"padding":""}`, the frame the emulator pads.
+const MIN_HUGE: usize = 28;
 /// `huge`'s largest body (1 GiB).
 const MAX_HUGE: usize = 1024 * 1024 * 1024;
 /// `html`'s default status.
@@ -67,8 +69,9 @@ pub struct ScenarioSpec {
 
 fn status(name: &str, arg: &str) -> Result<u16, String> {
     match arg.trim().parse::<u16>() {
-        Ok(s) if (100..=599).contains(&s) => Ok(s),
-        _ => Err(format!("{name}={arg:?}: expected an HTTP status from 100 to 599")),
+        // A 1xx is not a final answer: hyper would send it as one.
+        Ok(s) if (200..=599).contains(&s) => Ok(s),
+        _ => Err(format!("{name}={arg:?}: expected an HTTP status from 200 to 599")),
     }
 }
 
@@ -94,8 +97,10 @@ fn bytes(arg: &str) -> Result<usize, String> {
         .and_then(|v| usize::try_from(v).ok())
         .filter(|v| *v <= MAX_HUGE)
         .ok_or_else(|| format!("huge={arg:?}: at most 1GiB"))?;
-    if total == 0 {
-        return Err(format!("huge={arg:?}: expected more than 0 bytes"));
+    if total < MIN_HUGE {
+        return Err(format!(
+            "huge={arg:?}: at least {MIN_HUGE} bytes (the JSON frame around the padding)"
+        ));
     }
     Ok(total)
 }
@@ -130,6 +135,12 @@ pub fn parse_scenario(spec: &str) -> Result<ScenarioSpec, String> {
         "redirect" => ScenarioKind::Redirect(match arg {
             None => DEFAULT_REDIRECT.to_owned(),
             Some("") => return Err("redirect=: expected a URL (or no =, for http://elsewhere.invalid/)".into()),
+            // Sent as the `Location` header: it must be a valid header value (ASCII).
+            Some(a) if !a.bytes().all(|b| (0x20..0x7f).contains(&b)) => {
+                return Err(format!(
+                    "redirect={a:?}: not a valid Location header value (use an ASCII URL, percent-encoded)"
+                ));
+            }
             Some(a) => a.to_owned(),
         }),
         "" => return Err(format!("{spec:?}: expected a scenario name first: {SCENARIO_NAMES}")),
@@ -244,11 +255,14 @@ mod tests {
         for (bad, needle) in [
             ("nope", "unknown scenario \"nope\": expected one of hang, drop"),
             ("", "expected a scenario name"),
-            ("html=700", "from 100 to 599"),
-            ("echo-token=abc", "from 100 to 599"),
+            ("html=700", "from 200 to 599"),
+            ("echo-token=abc", "from 200 to 599"),
             ("hang=3", "takes no argument"),
             ("huge=10XB", "expected a size"),
-            ("huge=0", "more than 0"),
+            ("huge=0", "at least 28 bytes"),
+            ("huge=27", "at least 28 bytes"),
+            ("html=101", "from 200 to 599"),
+            ("redirect=http://é.invalid/", "not a valid Location"),
             ("huge=2GiB", "at most 1GiB"),
             ("trickle=fast", "trickle=\"fast\""),
             ("drop,times=0", "at least 1"),

@@ -395,7 +395,7 @@ async fn bad_scenarios_are_refused_before_the_proxy_starts() {
                 "echo-token",
             ][..],
         ),
-        (with("html=700"), &["--scenario", "from 100 to 599"][..]),
+        (with("html=700"), &["--scenario", "from 200 to 599"][..]),
         (with("drop,times=0"), &["--scenario", "at least 1"][..]),
         (
             with("not-json,colour=red"),

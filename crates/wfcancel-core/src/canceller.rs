@@ -98,7 +98,11 @@ pub trait WorkflowCanceller: Send + Sync + std::fmt::Debug {
         ))
     }
 
-    /// Cancels one run, gracefully, with no reason: `cancel_with(run, &CancelOptions::default())`.
+    /// Cancels one run, gracefully, with no reason: what `cancel_with(run,
+    /// &CancelOptions::default())` does (the same capability check, then
+    /// [`cancel_run`](Self::cancel_run)), without going through `cancel_with` (one boxed future
+    /// per cancel instead of two; an implementation overrides the hooks, never the calling
+    /// methods).
     async fn cancel(&self, run: &RunRef) -> Result<CancelOutcome, CancelError> {
         // `cancel_with`'s check, inlined: one boxed future per cancel instead of two.
         let opts = CancelOptions::default();

@@ -372,6 +372,11 @@ pub enum CancelError {
         message: String,
         /// The underlying error, when there is one ([`std::error::Error::source`]).
         source: Option<ErrorSource>,
+        /// Whether the request may have reached the provider: a connection broke after the
+        /// request was sent, on this attempt or an earlier one (`false` when no attempt got
+        /// past connecting: refused, DNS, TLS handshake). See
+        /// [`may_have_been_delivered`](CancelError::may_have_been_delivered).
+        maybe_delivered: bool,
     },
     /// The provider's answer could not be read (bad JSON, over the body size cap, …).
     #[non_exhaustive]
@@ -768,13 +773,46 @@ impl CancelError {
         }
     }
 
-    /// [`CancelError::Transport`].
+    /// [`CancelError::Transport`] (not delivered: see
+    /// [`maybe_delivered`](CancelError::maybe_delivered)).
     pub fn transport(backend: &'static str, message: impl Into<String>) -> Self {
         CancelError::Transport {
             backend,
             message: message.into(),
             source: None,
+            maybe_delivered: false,
         }
+    }
+
+    /// The same error, saying that its request may have reached the provider (a
+    /// [`Transport`](CancelError::Transport) error whose connection broke after sending);
+    /// other errors are returned unchanged.
+    pub fn maybe_delivered(mut self) -> Self {
+        if let CancelError::Transport { maybe_delivered, .. } = &mut self {
+            *maybe_delivered = true;
+        }
+        self
+    }
+
+    /// Whether this is a [`Transport`](CancelError::Transport) error whose request may have
+    /// reached the provider and been carried out although no answer came back (the connection
+    /// broke after sending, on some attempt). A backend reads the run's state then, rather
+    /// than report a failure the provider may not have had.
+    ///
+    /// ```
+    /// use wfcancel_core::CancelError;
+    /// let refused = CancelError::transport("x", "connection refused");
+    /// assert!(!refused.may_have_been_delivered());
+    /// assert!(refused.maybe_delivered().may_have_been_delivered());
+    /// ```
+    pub fn may_have_been_delivered(&self) -> bool {
+        matches!(
+            self,
+            CancelError::Transport {
+                maybe_delivered: true,
+                ..
+            }
+        )
     }
 
     /// [`CancelError::Decode`].

@@ -354,3 +354,43 @@ async fn the_requests_of_one_call_share_its_deadline() {
     assert_eq!(err.kind(), ErrorKind::Timeout, "{err}");
     assert!(err.to_string().contains("not sent"), "{err}");
 }
+
+/// A transport error says whether its request may have reached the server: never when every
+/// attempt was refused; always once one attempt's connection broke after sending, even when a
+/// later attempt was refused (a backend reads the run's state only then).
+#[tokio::test]
+async fn a_transport_error_says_whether_the_request_may_have_been_delivered() {
+    let policy = RetryPolicy::default()
+        .max_attempts(2)
+        .jitter(false)
+        .initial_backoff(Duration::from_millis(10))
+        .max_backoff(Duration::from_millis(10));
+    // Nothing listens: refused twice.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let c = client(&format!("http://127.0.0.1:{port}"), HttpConfig::default().retry(policy));
+    let e = get(&c).await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Transport, "{e:?}");
+    assert!(!e.may_have_been_delivered(), "refused: never sent: {e:?}");
+    // Read then closed, twice: may have been carried out.
+    let (base, _) = scripted(|_| Act::Drop).await;
+    let c = client(&base, HttpConfig::default().retry(policy));
+    let e = get(&c).await.unwrap_err();
+    assert!(e.may_have_been_delivered(), "{e:?}");
+    // Read then closed, then refused: still may have been.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let c = client(&format!("http://{addr}"), HttpConfig::default().retry(policy));
+    let serve = async move {
+        let (s, _) = listener.accept().await.unwrap();
+        drop(listener);
+        handle(s, Act::Drop).await;
+    };
+    let (r, ()) = tokio::join!(get(&c), serve);
+    let e = r.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Transport, "{e:?}");
+    assert!(e.may_have_been_delivered(), "an earlier attempt was sent: {e:?}");
+}

@@ -384,7 +384,8 @@ impl RestateCanceller {
             // out: read the state. An invocation still stopping cannot be told from one never
             // asked: the error stands. Not after timeouts: a server that does not answer would
             // make the read wait as long again.
-            Err(e) if matches!(e, CancelError::Transport { .. }) => {
+            // (`may_have_been_delivered`: not when no attempt got past connecting.)
+            Err(e) if e.may_have_been_delivered() => {
                 return match self.state(&call, run).await {
                     Ok(RunState::Cancelled | RunState::Terminated) => Ok(CancelOutcome::Cancelled),
                     _ => Err(e),

@@ -966,10 +966,13 @@ impl WorkflowCanceller for ReadFirst<'_> {
 }
 
 /// Whether `e` says that no attempt of a request was answered although one may have reached the
-/// server and been carried out: the connection broke. (Not a timeout: a server that did not
-/// answer in time would make the state read wait as long again, and the call's time is bounded.)
+/// server and been carried out: a connection broke after sending
+/// ([`CancelError::may_have_been_delivered`]; not when every attempt failed to connect: nothing
+/// was sent, and a run someone else stopped must not read as stopped by this call). Not a
+/// timeout either: a server that did not answer in time would make the state read wait as long
+/// again, and the call's time is bounded.
 fn unanswered(e: &CancelError) -> bool {
-    matches!(e, CancelError::Transport { .. })
+    e.may_have_been_delivered()
 }
 
 fn unexpected(op: Op, answer: Answer) -> CancelError {

@@ -276,17 +276,17 @@ fn decode_described(body: &[u8]) -> Result<Described, CancelError> {
     // Read into the few fields it needs (every graceful cancel describes first: no tree of
     // the whole answer); an answer of another shape is read again as a tree, which names what
     // is wrong with it.
-    if let Ok(d) = serde_json::from_slice::<typed::Describe<'_>>(body)
-        && let Some(info) = d.info
+    if let Ok(typed::Obj(d)) = serde_json::from_slice::<typed::Obj<typed::Describe<'_>>>(body)
+        && let Some(typed::Obj(info)) = d.info
         && let Some(status) = info.status
     {
         return Ok(Described {
             state: parse_state(
                 &status,
-                d.extended.and_then(|e| e.cancel_requested).unwrap_or(false),
+                d.extended.and_then(|e| e.0.cancel_requested).unwrap_or(false),
                 info.close_time.is_some(),
             ),
-            run_id: info.execution.and_then(|e| e.run_id).map(String::from),
+            run_id: info.execution.and_then(|e| e.0.run_id).map(String::from),
         });
     }
     decode_described_tree(body)
@@ -295,16 +295,38 @@ fn decode_described(body: &[u8]) -> Result<Described, CancelError> {
 /// The fields of a describe answer [`decode_described`] reads (the rest is skipped unread).
 mod typed {
     use std::borrow::Cow;
+    use std::marker::PhantomData;
 
-    use serde::Deserialize;
-    use serde::de::IgnoredAny;
+    use serde::de::value::MapAccessDeserializer;
+    use serde::de::{IgnoredAny, MapAccess, Visitor};
+    use serde::{Deserialize, Deserializer};
+
+    /// `T` read from a JSON object only (a derived struct would also take an array, field by
+    /// field in order, which the tree read does not).
+    pub(super) struct Obj<T>(pub(super) T);
+
+    impl<'de, T: Deserialize<'de>> Deserialize<'de> for Obj<T> {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct ObjectOnly<T>(PhantomData<T>);
+            impl<'de, T: Deserialize<'de>> Visitor<'de> for ObjectOnly<T> {
+                type Value = T;
+                fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                    f.write_str("a JSON object")
+                }
+                fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<T, A::Error> {
+                    T::deserialize(MapAccessDeserializer::new(map))
+                }
+            }
+            d.deserialize_map(ObjectOnly(PhantomData)).map(Obj)
+        }
+    }
 
     #[derive(Deserialize)]
     pub(super) struct Describe<'a> {
         #[serde(rename = "workflowExecutionInfo", borrow)]
-        pub(super) info: Option<Info<'a>>,
+        pub(super) info: Option<Obj<Info<'a>>>,
         #[serde(rename = "workflowExtendedInfo")]
-        pub(super) extended: Option<Extended>,
+        pub(super) extended: Option<Obj<Extended>>,
     }
 
     #[derive(Deserialize)]
@@ -315,7 +337,7 @@ mod typed {
         #[serde(rename = "closeTime")]
         pub(super) close_time: Option<IgnoredAny>,
         #[serde(borrow)]
-        pub(super) execution: Option<Execution<'a>>,
+        pub(super) execution: Option<Obj<Execution<'a>>>,
     }
 
     #[derive(Deserialize)]
@@ -797,6 +819,10 @@ mod tests {
             r#"{"workflowExecutionInfo":null}"#,
             r#"{}"#,
             r#"not json"#,
+            r#"{"workflowExecutionInfo":{"status":"WORKFLOW_EXECUTION_STATUS_RUNNING"},"workflowExtendedInfo":[true]}"#,
+            r#"[["WORKFLOW_EXECUTION_STATUS_RUNNING",null,null],[true]]"#,
+            r#"{"workflowExecutionInfo":["WORKFLOW_EXECUTION_STATUS_RUNNING",null,{"runId":"r"}]}"#,
+            r#"{"workflowExecutionInfo":{"status":"WORKFLOW_EXECUTION_STATUS_RUNNING","execution":["w","r"]}}"#,
         ];
         for body in bodies {
             let typed = decode_described(body.as_bytes()).map_err(|e| e.to_string());

@@ -426,6 +426,9 @@ impl HttpClient {
             // The last answer a retried attempt got, returned if later attempts get none (boxed:
             // it is rarely there, and the future stays small without it).
             let mut earlier: Option<Box<HttpResponse>> = None;
+            // Whether an attempt failed after its request may have reached the server: a later
+            // attempt that could not even connect must not make the error say "never sent".
+            let mut maybe_sent_before = false;
             let mut attempt: u32 = 1;
             loop {
                 let t0 = Instant::now();
@@ -508,7 +511,14 @@ impl HttpClient {
                         // The request may have been carried out: repeating it, or answering with an
                         // earlier answer that says it was not, would both be wrong.
                         Err(AttemptError::MaybeSent(e)) if mode == SendMode::Unrepeatable => return Err(e),
-                        Err(AttemptError::NotSent(e) | AttemptError::MaybeSent(e)) => {
+                        Err(failed @ (AttemptError::NotSent(_) | AttemptError::MaybeSent(_))) => {
+                            let e = match failed {
+                                AttemptError::MaybeSent(e) => {
+                                    maybe_sent_before = true;
+                                    e
+                                }
+                                AttemptError::NotSent(e) | AttemptError::Final(e) => e,
+                            };
                             match policy.pause_within(attempt, None, remaining, window) {
                                 Some(pause) => {
                                     tracing::debug!(target: "wfcancel::retry", parent: &span, error = %e, pause_ms = pause.as_millis() as u64, "{method} {}: {e}; retrying in {} ms", self.loggable(&url), pause.as_millis());
@@ -521,6 +531,9 @@ impl HttpClient {
                                             resp.attempts = attempt;
                                             Ok(*resp)
                                         }
+                                        // A request an earlier attempt may have delivered
+                                        // may have been carried out, whatever this one met.
+                                        None if maybe_sent_before => Err(e.maybe_delivered()),
                                         None => Err(e),
                                     };
                                 }
@@ -767,7 +780,7 @@ impl HttpClient {
         if not_sent {
             AttemptError::NotSent(error)
         } else {
-            AttemptError::MaybeSent(error)
+            AttemptError::MaybeSent(error.maybe_delivered())
         }
     }
 }
